@@ -1,0 +1,95 @@
+// ModelWeights: the tensors of a model in kvlab's canonical layout, as non-owning views.
+//
+// Canonical layout (whatever the file format):
+//   - matrices are row-major [out][in], so y = W x is one dot product per row;
+//   - Q/K rows are in the order the config's RopeStyle expects;
+//   - GPT-2's Conv1D [in][out] weights are transposed at load and its fused c_attn split into q/k/v.
+// Views point into a memory-mapped file where the layout already matches, or into buffers owned by
+// LoadedModel where the loader had to convert (transpose, dtype conversion, dequantization).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kvlab/model/config.h"
+#include "kvlab/tensor/dtype.h"
+#include "kvlab/util/mapped_file.h"
+
+namespace kvlab {
+
+// A row-major [rows][cols] matrix; dtype says how to read `data`.
+struct MatrixView {
+  DType dtype = DType::kF32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  const void* data = nullptr;
+  bool empty() const { return data == nullptr; }
+  size_t Bytes() const { return DTypeBytes(dtype, static_cast<size_t>(rows * cols)); }
+};
+
+// An f32 vector (norm weights, biases). Empty (data == nullptr) when the model has none.
+struct VectorView {
+  const float* data = nullptr;
+  int64_t size = 0;
+  bool empty() const { return data == nullptr; }
+};
+
+struct LayerWeights {
+  VectorView attn_norm;    // [dim]  RMSNorm / LayerNorm weight before attention
+  VectorView attn_norm_b;  // [dim]  LayerNorm bias (GPT-2)
+  MatrixView wq;           // [n_heads*head_dim][dim]
+  MatrixView wk;           // [n_kv_heads*head_dim][dim]
+  MatrixView wv;           // [n_kv_heads*head_dim][dim]
+  MatrixView wo;           // [dim][n_heads*head_dim]
+  VectorView bq, bk, bv, bo;  // attention biases (GPT-2)
+  VectorView ffn_norm;     // [dim]
+  VectorView ffn_norm_b;   // [dim]
+  MatrixView w_gate;       // [ffn][dim]  Llama only (SwiGLU gate)
+  MatrixView w_up;         // [ffn][dim]  Llama up_proj / GPT-2 c_fc
+  MatrixView w_down;       // [dim][ffn]  Llama down_proj / GPT-2 mlp.c_proj
+  VectorView b_up;         // [ffn] GPT-2
+  VectorView b_down;       // [dim] GPT-2
+};
+
+struct ModelWeights {
+  MatrixView tok_emb;      // [vocab][dim]
+  MatrixView pos_emb;      // [max_seq_len][dim]  GPT-2 learned positions
+  std::vector<LayerWeights> layers;
+  VectorView final_norm;   // [dim]
+  VectorView final_norm_b; // [dim] GPT-2
+  MatrixView lm_head;      // [vocab][dim]  == tok_emb when tied
+  VectorView lm_head_b;    // [vocab] (present in some GPT-2 checkpoints)
+};
+
+enum class ModelFormat : uint8_t { kSafetensors, kGguf, kLlama2c };
+const char* ModelFormatName(ModelFormat f);
+
+// A loaded model: config + weight views + whatever keeps those views alive.
+struct LoadedModel {
+  ModelConfig config;
+  ModelWeights weights;
+  ModelFormat format = ModelFormat::kSafetensors;
+  std::filesystem::path path;  // what the user pointed at (file or directory)
+  std::vector<std::shared_ptr<MappedFile>> files;       // mmaps the views point into
+  std::vector<std::unique_ptr<float[]>> owned_buffers;  // converted tensors the views point into
+
+  // Allocates an owned f32 buffer of n floats that lives as long as the model.
+  float* Allocate(size_t n) {
+    owned_buffers.emplace_back(new float[n]);
+    return owned_buffers.back().get();
+  }
+  int64_t ParameterCount() const;  // counts tied matrices once
+  int64_t WeightBytes() const;     // bytes a decode step reads from weights (as stored)
+};
+
+// Loads a model from a path:
+//   directory with config.json + *.safetensors (or model.safetensors.index.json)  -> Hugging Face
+//   *.gguf                                                                          -> GGUF v1/v2/v3
+//   any other file                                                                  -> llama2.c checkpoint
+// Throws kvlab::Error with a one-line message naming the file and the problem.
+LoadedModel LoadModel(const std::filesystem::path& path);
+
+}  // namespace kvlab

@@ -1,0 +1,48 @@
+// Element types of stored tensors and the conversions between them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace kvlab {
+
+enum class DType : uint8_t {
+  kF32,
+  kF16,
+  kBF16,
+  kQ8_0,  // GGUF Q8_0: blocks of 32 int8 values with one f16 scale (34 bytes per block)
+};
+
+inline constexpr size_t kQ8_0BlockSize = 32;
+inline constexpr size_t kQ8_0BlockBytes = 2 + kQ8_0BlockSize;
+
+std::string_view DTypeName(DType t);
+
+// Bytes needed for `n` elements of type t (n must be a multiple of the block size for block types).
+size_t DTypeBytes(DType t, size_t n);
+
+inline float Bf16ToF32(uint16_t h) {
+  uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// Round-to-nearest-even, NaN preserved (matches PyTorch / hardware vcvtneps2bf16).
+inline uint16_t F32ToBf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+float F16ToF32(uint16_t h);
+uint16_t F32ToF16(float f);
+
+// Converts `n` elements of `src` (type t) to f32. Used at load time, never per token.
+void ConvertToF32(DType t, const void* src, size_t n, float* dst);
+
+}  // namespace kvlab

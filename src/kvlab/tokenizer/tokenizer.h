@@ -1,0 +1,40 @@
+// Tokenizer: text <-> token ids. One implementation per vocabulary kind (see tokenizer/*.h).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kvlab {
+
+struct LoadedModel;
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+  virtual std::string_view Kind() const = 0;  // "sentencepiece", "hf-bpe", "gpt2-bpe", "char"
+  // Encodes text. add_bos prepends the BOS id when the vocabulary has one.
+  virtual std::vector<int32_t> Encode(std::string_view text, bool add_bos) const = 0;
+  // Text of one token as it should be printed when streaming, given the previous token
+  // (SentencePiece drops the leading space of the first piece after BOS; byte tokens may be partial UTF-8).
+  virtual std::string DecodeToken(int32_t prev, int32_t id) const = 0;
+  // Whole-sequence decode (bytes joined, special tokens skipped).
+  virtual std::string Decode(const std::vector<int32_t>& ids) const;
+  virtual int32_t vocab_size() const = 0;
+  virtual int32_t bos_id() const { return -1; }
+  virtual int32_t eos_id() const { return -1; }
+};
+
+// Finds and loads the tokenizer that belongs to a model:
+//   HF directory: tokenizer.json, else encoder.json + vocab.bpe (GPT-2), else vocab.json (char list);
+//   GGUF: the embedded vocabulary (tokenizer.ggml.model "llama" or "gpt2");
+//   llama2.c: tokenizer.bin or tok*.bin next to the checkpoint.
+// `override_path` (if non-empty) is used instead: a tokenizer.bin, tokenizer.json, vocab.json, .gguf,
+// or a directory holding encoder.json + vocab.bpe. Throws kvlab::Error naming what was tried.
+std::unique_ptr<Tokenizer> LoadTokenizer(const LoadedModel& model, const std::filesystem::path& override_path = {});
+std::unique_ptr<Tokenizer> LoadTokenizerFile(const std::filesystem::path& path);
+
+}  // namespace kvlab

@@ -1,0 +1,54 @@
+#include "test_assets.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace kvlab::test {
+
+std::filesystem::path AssetsDir() {
+  if (const char* env = std::getenv("KVLAB_ASSETS"); env != nullptr && *env != '\0') return env;
+  return KVLAB_DEFAULT_ASSETS;
+}
+
+nlohmann::json ReadJson(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open " + path.string());
+  return nlohmann::json::parse(in);
+}
+
+std::filesystem::path TempDir(const std::string& tag) {
+  static std::atomic<int> counter{0};
+  auto dir = std::filesystem::temp_directory_path() /
+             ("kvlab-test-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+static std::string Slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+CommandResult RunKvlab(const std::string& args) {
+  auto dir = TempDir("run");
+  auto out = dir / "stdout", err = dir / "stderr";
+  std::string cmd = std::string("'") + KVLAB_BINARY + "' " + args + " >'" + out.string() + "' 2>'" +
+                    err.string() + "' </dev/null";
+  int status = std::system(cmd.c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = Slurp(out);
+  r.err = Slurp(err);
+  std::filesystem::remove_all(dir);
+  return r;
+}
+
+}  // namespace kvlab::test
