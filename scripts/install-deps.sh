@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages kvlab builds and tests with (skips apt when they are all present already).
+set -euo pipefail
+PACKAGES=(
+  g++ cmake ninja-build pkg-config
+  libopenblas-dev        # prefill GEMM
+  nlohmann-json3-dev     # config.json, tokenizer.json, safetensors headers, result rows
+  libcli11-dev           # command line
+  libfmt-dev
+  libpcre2-dev           # GPT-2 pre-tokenizer regex (Unicode classes, lookahead)
+  libgtest-dev libgmock-dev
+  libbenchmark-dev       # micro-benchmarks (bench/)
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "[kvlab] installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,34 @@
+// Throughput benchmark of the forward pass (what `kvlab bench` runs): prefill tokens/s, decode tokens/s
+// at a given context depth, and the bytes a decode step must read, for comparison with the bandwidth bound.
+#pragma once
+
+#include <cstdint>
+
+#include "kvlab/model/model.h"
+
+namespace kvlab {
+
+struct BenchOptions {
+  int32_t prompt_tokens = 128;  // prefill test: this many tokens in one Forward call (0: skip)
+  int32_t gen_tokens = 32;      // decode test: this many single-token steps (0: skip)
+  int32_t depth = 0;            // decode test: tokens already in the cache before the timed steps
+  int32_t repetitions = 3;
+  uint64_t seed = 1;
+};
+
+struct Stat {
+  double mean = 0, stddev = 0, best = 0;
+};
+
+struct BenchResult {
+  Stat prefill_tok_s;     // tokens/s of the prefill test
+  Stat decode_tok_s;      // tokens/s of the decode test
+  double decode_ms_per_token = 0;  // mean
+  int64_t weight_bytes = 0;        // bytes of weights one decode step reads
+  int64_t kv_bytes_read = 0;       // mean KV bytes one timed decode step reads
+  double decode_gb_s = 0;          // (weight_bytes + kv_bytes_read) * mean decode tok/s / 1e9
+};
+
+BenchResult RunBench(const Model& model, const BenchOptions& options);
+
+}  // namespace kvlab

@@ -1,0 +1,195 @@
+#include "kvlab/model/model.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "kvlab/ops/activations.h"
+#include "kvlab/ops/attention.h"
+#include "kvlab/ops/matmul.h"
+#include "kvlab/ops/norms.h"
+#include "kvlab/ops/threads.h"
+#include "kvlab/util/error.h"
+
+namespace kvlab {
+
+Activations::Activations(const ModelConfig& c, size_t max_batch_)
+    : max_batch(max_batch_),
+      x(max_batch_ * c.dim),
+      xn(max_batch_ * c.dim),
+      q(max_batch_ * c.q_dim()),
+      k(max_batch_ * c.kv_dim()),
+      v(max_batch_ * c.kv_dim()),
+      att(max_batch_ * c.q_dim()),
+      proj(max_batch_ * c.dim),
+      hidden(max_batch_ * c.ffn_dim),
+      up(c.arch == Arch::kLlama ? max_batch_ * c.ffn_dim : 0),
+      rope(max_batch_) {}
+
+Model::Model(LoadedModel loaded) : loaded_(std::move(loaded)) {}
+
+void Model::Forward(std::span<const int32_t> tokens, int32_t start_pos, KvCache& cache, Activations& act,
+                    float* logits, LogitsFor which) const {
+  const ModelConfig& c = config();
+  for (int32_t t : tokens) {
+    if (t < 0 || t >= c.vocab_size) {
+      throw Error("tokens", "token id " + std::to_string(t) + " is outside the vocabulary [0, " +
+                                std::to_string(c.vocab_size) + ")");
+    }
+  }
+  const int64_t last_pos = int64_t{start_pos} + static_cast<int64_t>(tokens.size()) - 1;
+  if (start_pos < 0 || (c.arch == Arch::kGpt2 && last_pos >= c.max_seq_len)) {
+    throw Error("positions", "position " + std::to_string(last_pos) + " is beyond the " +
+                                 std::to_string(c.max_seq_len) + " learned positions of this GPT-2 model");
+  }
+  if (tokens.size() > cache.FreeSlots()) {
+    throw Error("kv cache", "no room for " + std::to_string(tokens.size()) + " more tokens (capacity " +
+                                std::to_string(cache.capacity()) + ")",
+                "raise the context size (-c) or use a bounded --kv policy");
+  }
+  const size_t scores_needed = static_cast<size_t>(NumThreads()) * cache.capacity();
+  if (act.scores.size() < scores_needed) act.scores.resize(scores_needed);  // once per cache size
+  for (size_t done = 0; done < tokens.size(); done += act.max_batch) {
+    const size_t n = std::min(act.max_batch, tokens.size() - done);
+    const bool last_chunk = done + n == tokens.size();
+    float* chunk_logits = nullptr;
+    if (which == LogitsFor::kAllTokens) chunk_logits = logits + done * c.vocab_size;
+    if (which == LogitsFor::kLastToken && last_chunk) chunk_logits = logits;
+    ForwardChunk(tokens.subspan(done, n), start_pos + static_cast<int32_t>(done), cache, act, chunk_logits,
+                 which);
+  }
+}
+
+void Model::ForwardChunk(std::span<const int32_t> tokens, int32_t start_pos, KvCache& cache,
+                         Activations& act, float* logits, LogitsFor which) const {
+  const ModelConfig& c = config();
+  const size_t n = tokens.size();
+  Embed(tokens, start_pos, act);
+  if (c.arch == Arch::kLlama) {
+    for (size_t i = 0; i < n; ++i) act.rope[i].Compute(start_pos + static_cast<int32_t>(i), c.head_dim,
+                                                       c.rope_theta);
+  }
+  for (size_t layer = 0; layer < static_cast<size_t>(c.n_layers); ++layer) {
+    AttentionBlock(layer, n, start_pos, cache, act);
+    MlpBlock(layer, n, act);
+  }
+  if (logits == nullptr) return;
+  if (which == LogitsFor::kAllTokens) {
+    Logits(act.x.data(), n, act, logits);
+  } else {
+    Logits(act.x.data() + (n - 1) * c.dim, 1, act, logits);
+  }
+}
+
+void Model::Embed(std::span<const int32_t> tokens, int32_t start_pos, Activations& act) const {
+  const ModelConfig& c = config();
+  const ModelWeights& w = loaded_.weights;
+  const size_t dim = static_cast<size_t>(c.dim);
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const float* row = static_cast<const float*>(w.tok_emb.data) + static_cast<size_t>(tokens[i]) * dim;
+    std::memcpy(act.x.data() + i * dim, row, dim * sizeof(float));
+    if (!w.pos_emb.empty()) {  // GPT-2 learned positions
+      const float* p = static_cast<const float*>(w.pos_emb.data) + (start_pos + i) * dim;
+      for (size_t d = 0; d < dim; ++d) act.x[i * dim + d] += p[d];
+    }
+  }
+}
+
+void Model::Norm(const VectorView& w, const VectorView& b, const float* x, size_t n, float* out) const {
+  const ModelConfig& c = config();
+  const size_t dim = static_cast<size_t>(c.dim);
+  for (size_t i = 0; i < n; ++i) {
+    if (c.arch == Arch::kLlama) {
+      RmsNorm(x + i * dim, w.data, dim, c.norm_eps, out + i * dim);
+    } else {
+      LayerNorm(x + i * dim, w.data, b.data, dim, c.norm_eps, out + i * dim);
+    }
+  }
+}
+
+void Model::AttentionBlock(size_t layer, size_t n, int32_t start_pos, KvCache& cache, Activations& act) const {
+  const ModelConfig& c = config();
+  const LayerWeights& lw = loaded_.weights.layers[layer];
+  const size_t dim = c.dim, q_dim = c.q_dim(), kv_dim = c.kv_dim();
+  Norm(lw.attn_norm, lw.attn_norm_b, act.x.data(), n, act.xn.data());
+  if (n == 1) {
+    MatVecMany({{&lw.wq, act.xn.data(), act.q.data()},
+                {&lw.wk, act.xn.data(), act.k.data()},
+                {&lw.wv, act.xn.data(), act.v.data()}});
+  } else {
+    MatMul(lw.wq, act.xn.data(), n, act.q.data());
+    MatMul(lw.wk, act.xn.data(), n, act.k.data());
+    MatMul(lw.wv, act.xn.data(), n, act.v.data());
+  }
+  AddBias(lw.bq, act.q.data(), n, q_dim);
+  AddBias(lw.bk, act.k.data(), n, kv_dim);
+  AddBias(lw.bv, act.v.data(), n, kv_dim);
+  for (size_t i = 0; i < n; ++i) {
+    if (c.arch == Arch::kLlama) {
+      ApplyRope(act.q.data() + i * q_dim, c.n_heads, c.head_dim, c.rope_style, act.rope[i]);
+      ApplyRope(act.k.data() + i * kv_dim, c.n_kv_heads, c.head_dim, c.rope_style, act.rope[i]);
+    }
+    cache.Append(layer, act.k.data() + i * kv_dim, act.v.data() + i * kv_dim, start_pos + static_cast<int32_t>(i));
+  }
+  Attend(layer, n, start_pos, cache, act);
+  MatMul(lw.wo, act.att.data(), n, act.proj.data());
+  AddBias(lw.bo, act.proj.data(), n, dim);
+  for (size_t i = 0; i < n * dim; ++i) act.x[i] += act.proj[i];
+}
+
+void Model::Attend(size_t layer, size_t n, int32_t start_pos, const KvCache& cache, Activations& act) const {
+  const ModelConfig& c = config();
+  const size_t head_dim = c.head_dim, q_dim = c.q_dim();
+  const size_t group = static_cast<size_t>(c.n_heads / c.n_kv_heads);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const size_t work = n * static_cast<size_t>(c.n_heads);  // (token, query head) pairs
+  const size_t stride = cache.capacity();
+#pragma omp parallel for schedule(static) num_threads(std::min<size_t>(NumThreads(), work))
+  for (size_t item = 0; item < work; ++item) {
+    const size_t i = item / c.n_heads, h = item % c.n_heads, kv = h / group;
+    float* scores = act.scores.data() + static_cast<size_t>(omp_get_thread_num()) * stride;
+    AttendHead(act.q.data() + i * q_dim + h * head_dim, cache.Keys(layer, kv), cache.Values(layer, kv),
+               cache.Meta(layer, kv), head_dim, scale, start_pos + static_cast<int32_t>(i), scores,
+               act.att.data() + i * q_dim + h * head_dim);
+  }
+}
+
+void Model::MlpBlock(size_t layer, size_t n, Activations& act) const {
+  const ModelConfig& c = config();
+  const LayerWeights& lw = loaded_.weights.layers[layer];
+  const size_t dim = c.dim, ffn = c.ffn_dim;
+  Norm(lw.ffn_norm, lw.ffn_norm_b, act.x.data(), n, act.xn.data());
+  if (c.arch == Arch::kLlama) {
+    if (n == 1) {
+      MatVecMany({{&lw.w_gate, act.xn.data(), act.hidden.data()}, {&lw.w_up, act.xn.data(), act.up.data()}});
+    } else {
+      MatMul(lw.w_gate, act.xn.data(), n, act.hidden.data());
+      MatMul(lw.w_up, act.xn.data(), n, act.up.data());
+    }
+    SwiGlu(act.hidden.data(), act.up.data(), n * ffn);
+  } else {
+    MatMul(lw.w_up, act.xn.data(), n, act.hidden.data());
+    AddBias(lw.b_up, act.hidden.data(), n, ffn);
+    if (c.activation == Activation::kGeluErf) {
+      GeluErf(act.hidden.data(), n * ffn);
+    } else {
+      GeluTanh(act.hidden.data(), n * ffn);
+    }
+  }
+  MatMul(lw.w_down, act.hidden.data(), n, act.proj.data());
+  AddBias(lw.b_down, act.proj.data(), n, dim);
+  for (size_t i = 0; i < n * dim; ++i) act.x[i] += act.proj[i];
+}
+
+void Model::Logits(const float* x, size_t n, Activations& act, float* logits) const {
+  const ModelWeights& w = loaded_.weights;
+  const size_t vocab = static_cast<size_t>(config().vocab_size);
+  Norm(w.final_norm, w.final_norm_b, x, n, act.xn.data());
+  MatMul(w.lm_head, act.xn.data(), n, logits);
+  AddBias(w.lm_head_b, logits, n, vocab);
+}
+
+}  // namespace kvlab

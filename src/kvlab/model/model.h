@@ -1,0 +1,65 @@
+// Model: a loaded transformer (Llama or GPT-2 family), read-only after construction and shareable by
+// any number of streams. Each stream brings its own KvCache and Activations (gemma.cpp's ownership rule),
+// so a full cache and a compressed cache can run side by side over one model.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "kvlab/kv/cache.h"
+#include "kvlab/model/weights.h"
+#include "kvlab/ops/rope.h"
+
+namespace kvlab {
+
+// Scratch buffers of one stream, sized once for up to `max_batch` tokens per forward chunk.
+struct Activations {
+  Activations(const ModelConfig& c, size_t max_batch);
+  size_t max_batch;
+  std::vector<float> x;       // [max_batch][dim]      residual stream
+  std::vector<float> xn;      // [max_batch][dim]      normalized input of a block
+  std::vector<float> q;       // [max_batch][q_dim]
+  std::vector<float> k;       // [max_batch][kv_dim]
+  std::vector<float> v;       // [max_batch][kv_dim]
+  std::vector<float> att;     // [max_batch][q_dim]    attention output, heads concatenated
+  std::vector<float> proj;    // [max_batch][dim]      output of wo / w_down before the residual add
+  std::vector<float> hidden;  // [max_batch][ffn_dim]  gate (Llama) or fc (GPT-2) activations
+  std::vector<float> up;      // [max_batch][ffn_dim]  up projection (Llama)
+  std::vector<float> scores;  // [threads][cache capacity] attention rows, grown on demand
+  std::vector<RopeAngles> rope;  // [max_batch]
+};
+
+enum class LogitsFor { kLastToken, kAllTokens };
+
+class Model {
+ public:
+  explicit Model(LoadedModel loaded);
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelConfig& config() const { return loaded_.config; }
+  const LoadedModel& loaded() const { return loaded_; }
+
+  // Runs `tokens` at positions start_pos, start_pos+1, ...: appends their K/V to `cache` and writes
+  // logits [vocab] for the last token or [tokens.size()][vocab] for all of them.
+  // Throws kvlab::Error on a token id outside the vocabulary, a position the model cannot embed
+  // (GPT-2 learned positions), or a cache without room for the tokens.
+  void Forward(std::span<const int32_t> tokens, int32_t start_pos, KvCache& cache, Activations& act,
+               float* logits, LogitsFor which = LogitsFor::kLastToken) const;
+
+ private:
+  void ForwardChunk(std::span<const int32_t> tokens, int32_t start_pos, KvCache& cache, Activations& act,
+                    float* logits, LogitsFor which) const;
+  void Embed(std::span<const int32_t> tokens, int32_t start_pos, Activations& act) const;
+  void AttentionBlock(size_t layer, size_t n, int32_t start_pos, KvCache& cache, Activations& act) const;
+  void Attend(size_t layer, size_t n, int32_t start_pos, const KvCache& cache, Activations& act) const;
+  void MlpBlock(size_t layer, size_t n, Activations& act) const;
+  void Norm(const VectorView& w, const VectorView& b, const float* x, size_t n, float* out) const;
+  void Logits(const float* x, size_t n, Activations& act, float* logits) const;
+
+  LoadedModel loaded_;
+};
+
+}  // namespace kvlab

@@ -1,0 +1,42 @@
+#include "kvlab/ops/attention.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "kvlab/ops/dot_kernels.h"
+
+namespace kvlab {
+
+void AttendHead(const float* q, const float* keys, const float* values, std::span<const SlotMeta> meta,
+                size_t head_dim, float scale, int32_t query_pos, float* scores, float* out) {
+  const size_t n = meta.size();
+  const kernels::DotRowsFn dot_rows = kernels::DotRowsKernel();
+  // Scores for every slot in one pass (keys are contiguous), then mask future positions.
+  dot_rows(keys, head_dim, n, q, head_dim, scores);
+  float max_score = -std::numeric_limits<float>::infinity();
+  for (size_t j = 0; j < n; ++j) {
+    if (meta[j].pos > query_pos) {
+      scores[j] = -std::numeric_limits<float>::infinity();
+      continue;
+    }
+    scores[j] *= scale;
+    if (scores[j] > max_score) max_score = scores[j];
+  }
+  std::memset(out, 0, head_dim * sizeof(float));
+  if (max_score == -std::numeric_limits<float>::infinity()) return;  // nothing visible (cannot happen in a
+                                                                     // causal stream: the token itself is)
+  double sum = 0;
+  for (size_t j = 0; j < n; ++j) {
+    const float e = meta[j].pos > query_pos ? 0.0f : std::exp(scores[j] - max_score);
+    scores[j] = e;
+    sum += e;
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (size_t j = 0; j < n; ++j) {
+    scores[j] *= inv;
+    if (scores[j] != 0.0f) kernels::Axpy(scores[j], values + j * head_dim, out, head_dim);
+  }
+}
+
+}  // namespace kvlab

@@ -1,0 +1,19 @@
+// Attention of one query head over the live slots of one kv head (the cache hands over raw spans;
+// ops never see policies).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "kvlab/kv/cache.h"
+
+namespace kvlab {
+
+// out[head_dim] = sum_j softmax_j(q·k_j * scale) v_j over slots j whose position <= query_pos (causal).
+// keys, values: [n_slots][head_dim]; scores: scratch of at least n_slots floats, left holding the
+// attention probabilities (masked slots get 0) so observers can read the row without recomputing it.
+void AttendHead(const float* q, const float* keys, const float* values, std::span<const SlotMeta> meta,
+                size_t head_dim, float scale, int32_t query_pos, float* scores, float* out);
+
+}  // namespace kvlab

@@ -1,0 +1,61 @@
+// AVX-512 path of DotRows (compiled with -mavx512f...; only called when the CPU has them).
+// Four rows per pass share each 16-float load of x; masked loads handle any tail without a scalar loop.
+#include <immintrin.h>
+
+#include "kvlab/ops/dot_kernels.h"
+
+namespace kvlab::kernels {
+
+namespace {
+inline __mmask16 TailMask(size_t remaining) {
+  return remaining >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << remaining) - 1u);
+}
+}  // namespace
+
+void DotRowsAvx512(const float* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
+  size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const float* w0 = w + r * stride;
+    const float* w1 = w0 + stride;
+    const float* w2 = w1 + stride;
+    const float* w3 = w2 + stride;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(),
+           a3 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      const __m512 xv = _mm512_loadu_ps(x + i);
+      a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w0 + i), xv, a0);
+      a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w1 + i), xv, a1);
+      a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w2 + i), xv, a2);
+      a3 = _mm512_fmadd_ps(_mm512_loadu_ps(w3 + i), xv, a3);
+    }
+    if (i < n) {
+      const __mmask16 m = TailMask(n - i);
+      const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
+      a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w0 + i), xv, a0);
+      a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w1 + i), xv, a1);
+      a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w2 + i), xv, a2);
+      a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w3 + i), xv, a3);
+    }
+    out[r] = _mm512_reduce_add_ps(a0);
+    out[r + 1] = _mm512_reduce_add_ps(a1);
+    out[r + 2] = _mm512_reduce_add_ps(a2);
+    out[r + 3] = _mm512_reduce_add_ps(a3);
+  }
+  for (; r < rows; ++r) {
+    const float* row = w + r * stride;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+      a0 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i), _mm512_loadu_ps(x + i), a0);
+      a1 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+    }
+    for (; i < n; i += 16) {
+      const __mmask16 m = TailMask(n - i);
+      a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, row + i), _mm512_maskz_loadu_ps(m, x + i), a0);
+    }
+    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+  }
+}
+
+}  // namespace kvlab::kernels

@@ -1,0 +1,74 @@
+#include "kvlab/ops/matmul.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+
+#include "kvlab/ops/dot_kernels.h"
+#include "kvlab/ops/threads.h"
+#include "kvlab/util/error.h"
+
+namespace kvlab {
+
+namespace {
+// Rows handed out as a unit: a multiple of the kernels' 4-row pass, big enough to amortize scheduling.
+constexpr size_t kRowBlock = 16;
+constexpr size_t kMaxJobs = 4;
+}  // namespace
+
+void MatVecMany(std::initializer_list<MatVecJob> jobs) {
+  KVLAB_CHECK(jobs.size() <= kMaxJobs);
+  std::array<MatVecJob, kMaxJobs> job{};
+  std::array<size_t, kMaxJobs + 1> block_start{};  // prefix sums of row blocks per job
+  size_t j = 0;
+  for (const MatVecJob& jb : jobs) {
+    KVLAB_CHECK(jb.w->dtype == DType::kF32);
+    job[j] = jb;
+    block_start[j + 1] = block_start[j] + (static_cast<size_t>(jb.w->rows) + kRowBlock - 1) / kRowBlock;
+    ++j;
+  }
+  const size_t n_jobs = j;
+  const size_t total_blocks = block_start[n_jobs];
+  const kernels::DotRowsFn dot_rows = kernels::DotRowsKernel();
+  const int threads = static_cast<int>(std::min<size_t>(NumThreads(), total_blocks));
+
+  // Static contiguous partition: each thread streams one contiguous stretch of weight memory.
+#pragma omp parallel num_threads(threads)
+  {
+    const size_t t = static_cast<size_t>(omp_get_thread_num());
+    const size_t nt = static_cast<size_t>(omp_get_num_threads());
+    const size_t begin = total_blocks * t / nt, end = total_blocks * (t + 1) / nt;
+    size_t jj = 0;
+    for (size_t b = begin; b < end; ++b) {
+      while (b >= block_start[jj + 1]) ++jj;
+      const MatrixView& w = *job[jj].w;
+      const size_t row0 = (b - block_start[jj]) * kRowBlock;
+      const size_t rows = std::min<size_t>(kRowBlock, static_cast<size_t>(w.rows) - row0);
+      const size_t cols = static_cast<size_t>(w.cols);
+      dot_rows(static_cast<const float*>(w.data) + row0 * cols, cols, rows, job[jj].x, cols, job[jj].y + row0);
+    }
+  }
+}
+
+void MatMul(const MatrixView& w, const float* x, size_t n, float* y) {
+  KVLAB_CHECK(w.dtype == DType::kF32);
+  if (n == 1) {
+    MatVec(w, x, y);
+    return;
+  }
+  const int rows = static_cast<int>(w.rows), cols = static_cast<int>(w.cols);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), rows, cols, 1.0f, x, cols,
+              static_cast<const float*>(w.data), cols, 0.0f, y, rows);
+}
+
+void AddBias(const VectorView& bias, float* y, size_t n, size_t cols) {
+  if (bias.empty()) return;
+  for (size_t i = 0; i < n; ++i) {
+    float* row = y + i * cols;
+    for (size_t c = 0; c < cols; ++c) row[c] += bias.data[c];
+  }
+}
+
+}  // namespace kvlab

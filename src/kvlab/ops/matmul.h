@@ -1,0 +1,30 @@
+// Matrix products with the weights: y = W x for one token (decode) and Y = X W^T for many (prefill).
+// W is a MatrixView [out][in] (row-major, as ModelWeights stores every projection).
+#pragma once
+
+#include <cstddef>
+#include <initializer_list>
+
+#include "kvlab/model/weights.h"
+
+namespace kvlab {
+
+// One y = W x product. x: [W.cols], y: [W.rows].
+struct MatVecJob {
+  const MatrixView* w;
+  const float* x;
+  float* y;
+};
+
+// Runs several independent products in ONE parallel region (e.g. Q, K and V; gate and up), splitting the
+// rows of all of them evenly over the threads: fewer fork/joins per token, and both cores stream weights.
+void MatVecMany(std::initializer_list<MatVecJob> jobs);
+inline void MatVec(const MatrixView& w, const float* x, float* y) { MatVecMany({{&w, x, y}}); }
+
+// Y[n][W.rows] = X[n][W.cols] · W^T. n == 1 uses MatVec; larger n uses OpenBLAS sgemm (prefill).
+void MatMul(const MatrixView& w, const float* x, size_t n, float* y);
+
+// Adds bias [cols] to every row of y [n][cols]; no-op when bias is empty.
+void AddBias(const VectorView& bias, float* y, size_t n, size_t cols);
+
+}  // namespace kvlab

@@ -1,0 +1,36 @@
+#include "kvlab/ops/rope.h"
+
+#include <cmath>
+
+namespace kvlab {
+
+void RopeAngles::Compute(int32_t pos, int32_t head_dim, float theta) {
+  const size_t half = static_cast<size_t>(head_dim / 2);
+  cos.resize(half);
+  sin.resize(half);
+  for (size_t i = 0; i < half; ++i) {
+    // Frequency in f32 as llama2.c and HF compute it; the angle and its sin/cos in double for accuracy
+    // at long positions.
+    const float freq = 1.0f / std::pow(theta, static_cast<float>(2 * i) / static_cast<float>(head_dim));
+    const double angle = static_cast<double>(pos) * static_cast<double>(freq);
+    cos[i] = static_cast<float>(std::cos(angle));
+    sin[i] = static_cast<float>(std::sin(angle));
+  }
+}
+
+void ApplyRope(float* x, size_t n_heads, size_t head_dim, RopeStyle style, const RopeAngles& angles) {
+  const size_t half = head_dim / 2;
+  for (size_t h = 0; h < n_heads; ++h) {
+    float* v = x + h * head_dim;
+    for (size_t i = 0; i < half; ++i) {
+      // Interleaved pairs (2i, 2i+1); half-split pairs (i, i + half).
+      const size_t a = style == RopeStyle::kInterleaved ? 2 * i : i;
+      const size_t b = style == RopeStyle::kInterleaved ? 2 * i + 1 : i + half;
+      const float x0 = v[a], x1 = v[b];
+      v[a] = x0 * angles.cos[i] - x1 * angles.sin[i];
+      v[b] = x0 * angles.sin[i] + x1 * angles.cos[i];
+    }
+  }
+}
+
+}  // namespace kvlab

@@ -1,0 +1,109 @@
+// Norms, RoPE, activations and attention against hand-written references.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kvlab/ops/activations.h"
+#include "kvlab/ops/attention.h"
+#include "kvlab/ops/norms.h"
+#include "kvlab/ops/rope.h"
+
+namespace kvlab {
+namespace {
+
+TEST(Norms, RmsNormOfConstantVectorIsWeight) {
+  std::vector<float> x(8, 3.0f), w = {1, 2, 3, 4, 5, 6, 7, 8}, out(8);
+  RmsNorm(x.data(), w.data(), 8, 0.0f, out.data());
+  for (size_t i = 0; i < 8; ++i) EXPECT_NEAR(out[i], w[i], 1e-6);
+}
+
+TEST(Norms, LayerNormHasZeroMeanUnitVariance) {
+  std::vector<float> x = {1, 2, 3, 4, 10, -3}, w(6, 1.0f), b(6, 0.5f), out(6);
+  LayerNorm(x.data(), w.data(), b.data(), 6, 0.0f, out.data());
+  double mean = 0, var = 0;
+  for (float v : out) mean += v - 0.5;
+  mean /= 6;
+  for (float v : out) var += (v - 0.5 - mean) * (v - 0.5 - mean);
+  EXPECT_NEAR(mean, 0.0, 1e-6);
+  EXPECT_NEAR(var / 6, 1.0, 1e-5);
+}
+
+TEST(Rope, PositionZeroIsIdentityAndRotationKeepsNorm) {
+  std::vector<float> x = {1, 2, 3, 4, 5, 6, 7, 8};
+  RopeAngles a;
+  a.Compute(0, 8, 10000.0f);
+  std::vector<float> y = x;
+  ApplyRope(y.data(), 1, 8, RopeStyle::kHalf, a);
+  EXPECT_EQ(x, y);
+  a.Compute(37, 8, 10000.0f);
+  for (RopeStyle s : {RopeStyle::kInterleaved, RopeStyle::kHalf}) {
+    y = x;
+    ApplyRope(y.data(), 1, 8, s, a);
+    for (size_t pair = 0; pair < 4; ++pair) {
+      const size_t i = s == RopeStyle::kInterleaved ? 2 * pair : pair;
+      const size_t j = s == RopeStyle::kInterleaved ? 2 * pair + 1 : pair + 4;
+      EXPECT_NEAR(y[i] * y[i] + y[j] * y[j], x[i] * x[i] + x[j] * x[j], 1e-4);
+    }
+  }
+}
+
+TEST(Rope, HalfStyleEqualsInterleavedUnderPermutation) {
+  // HF checkpoints permute Q/K rows so that rotate-half on them equals interleaved RoPE on Meta's layout.
+  std::vector<float> inter = {1, 2, 3, 4, 5, 6}, half = {1, 3, 5, 2, 4, 6};
+  RopeAngles a;
+  a.Compute(5, 6, 10000.0f);
+  ApplyRope(inter.data(), 1, 6, RopeStyle::kInterleaved, a);
+  ApplyRope(half.data(), 1, 6, RopeStyle::kHalf, a);
+  for (size_t p = 0; p < 3; ++p) {
+    EXPECT_NEAR(inter[2 * p], half[p], 1e-6);
+    EXPECT_NEAR(inter[2 * p + 1], half[p + 3], 1e-6);
+  }
+}
+
+TEST(Activations, KnownValues) {
+  std::vector<float> g = {0.0f, 1.0f, -2.0f}, u = {5.0f, 2.0f, 1.0f};
+  SwiGlu(g.data(), u.data(), 3);
+  EXPECT_NEAR(g[0], 0.0, 1e-7);
+  EXPECT_NEAR(g[1], 2.0 / (1.0 + std::exp(-1.0)), 1e-6);
+  EXPECT_NEAR(g[2], -2.0 / (1.0 + std::exp(2.0)), 1e-6);
+  std::vector<float> e = {1.0f, -1.0f}, t = {1.0f, -1.0f};
+  GeluErf(e.data(), 2);
+  GeluTanh(t.data(), 2);
+  EXPECT_NEAR(e[0], 0.8413447460685429, 1e-6);
+  EXPECT_NEAR(e[1], -0.15865525393145707, 1e-6);
+  EXPECT_NEAR(t[0], 0.8411919906082768, 1e-6);
+}
+
+TEST(Attention, MatchesNaiveSoftmaxAndMasksFuturePositions) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> d;
+  const size_t hd = 12, n = 9;
+  std::vector<float> q(hd), k(n * hd), v(n * hd), scores(n), out(hd);
+  for (float& x : q) x = d(rng);
+  for (float& x : k) x = d(rng);
+  for (float& x : v) x = d(rng);
+  std::vector<SlotMeta> meta(n);
+  for (size_t j = 0; j < n; ++j) meta[j].pos = static_cast<int32_t>(j * 2);  // positions 0,2,...,16
+  const int32_t query_pos = 9;  // sees slots with pos <= 9: j = 0..4
+  const float scale = 0.3f;
+  AttendHead(q.data(), k.data(), v.data(), meta, hd, scale, query_pos, scores.data(), out.data());
+  std::vector<double> p(n, 0.0);
+  double z = 0;
+  for (size_t j = 0; j <= 4; ++j) {
+    double s = 0;
+    for (size_t i = 0; i < hd; ++i) s += q[i] * k[j * hd + i];
+    p[j] = std::exp(s * scale);
+    z += p[j];
+  }
+  for (size_t j = 0; j < n; ++j) EXPECT_NEAR(scores[j], p[j] / z, 1e-6) << j;
+  for (size_t i = 0; i < hd; ++i) {
+    double ref = 0;
+    for (size_t j = 0; j <= 4; ++j) ref += p[j] / z * v[j * hd + i];
+    EXPECT_NEAR(out[i], ref, 1e-5);
+  }
+}
+
+}  // namespace
+}  // namespace kvlab

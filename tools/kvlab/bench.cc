@@ -1,0 +1,104 @@
+// kvlab bench: prefill and decode throughput, effective bandwidth, and the fraction of the machine's
+// memory-bandwidth bound that decode reaches (DESIGN.md §6).
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "kvlab/eval/bench.h"
+#include "kvlab/eval/membw.h"
+#include "kvlab/ops/cpu_features.h"
+#include "kvlab/ops/threads.h"
+
+namespace kvlab::cli {
+
+namespace {
+struct BenchArgs {
+  ModelOptions model;
+  BenchOptions bench;
+  bool membw_only = false;
+  bool no_membw = false;
+  bool json = false;
+};
+
+void Run(const BenchArgs& a) {
+  SetNumThreads(a.model.threads);
+  MemBandwidth bw;
+  if (a.membw_only || !a.no_membw) bw = MeasureReadBandwidth(NumThreads());
+  if (a.membw_only) {
+    nlohmann::json j = {{"threads", bw.threads}, {"read_gb_s", bw.gb_per_s}, {"buffer_bytes", bw.bytes}};
+    if (a.json) {
+      std::printf("%s\n", j.dump().c_str());
+    } else {
+      std::printf("memory read bandwidth: %.1f GB/s (%d threads, %zu MiB buffer, best of 10)\n", bw.gb_per_s,
+                  bw.threads, bw.bytes >> 20);
+    }
+    return;
+  }
+  auto model = LoadModelFromOptions(a.model);
+  BenchOptions o = a.bench;
+  if (o.depth == 0) o.depth = o.prompt_tokens;  // decode right after a prompt of -p tokens (like tg after pp)
+  const BenchResult r = RunBench(*model, o);
+  const double bytes_per_token = static_cast<double>(r.weight_bytes + r.kv_bytes_read);
+  const double bound_tok_s = bw.gb_per_s > 0 ? bw.gb_per_s * 1e9 / bytes_per_token : 0;
+  nlohmann::json j = {
+      {"model", a.model.model},
+      {"threads", NumThreads()},
+      {"simd", SimdLevelName(ActiveSimdLevel())},
+      {"prompt_tokens", o.prompt_tokens},
+      {"gen_tokens", o.gen_tokens},
+      {"depth", o.depth},
+      {"repetitions", o.repetitions},
+      {"prefill_tok_s", r.prefill_tok_s.mean},
+      {"prefill_tok_s_std", r.prefill_tok_s.stddev},
+      {"decode_tok_s", r.decode_tok_s.mean},
+      {"decode_tok_s_std", r.decode_tok_s.stddev},
+      {"decode_ms_per_token", r.decode_ms_per_token},
+      {"weight_bytes", r.weight_bytes},
+      {"kv_bytes_read", r.kv_bytes_read},
+      {"decode_gb_s", r.decode_gb_s},
+      {"membw_gb_s", bw.gb_per_s},
+      {"bound_tok_s", bound_tok_s},
+      {"fraction_of_bound", bound_tok_s > 0 ? r.decode_tok_s.mean / bound_tok_s : 0.0},
+  };
+  if (a.json) {
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  std::printf("model %s | %d threads | %s kernels | weights %.1f MB\n", a.model.model.c_str(), NumThreads(),
+              SimdLevelName(ActiveSimdLevel()), r.weight_bytes / 1e6);
+  if (o.prompt_tokens > 0) {
+    std::printf("prefill pp%-5d %9.1f ± %.1f tok/s\n", o.prompt_tokens, r.prefill_tok_s.mean, r.prefill_tok_s.stddev);
+  }
+  if (o.gen_tokens > 0) {
+    std::printf("decode  tg%-5d %9.1f ± %.1f tok/s  (%.2f ms/token at depth %d, %.1f GB/s effective)\n",
+                o.gen_tokens, r.decode_tok_s.mean, r.decode_tok_s.stddev, r.decode_ms_per_token, o.depth,
+                r.decode_gb_s);
+    if (bound_tok_s > 0) {
+      std::printf("bound   %.1f GB/s read bandwidth -> %.1f tok/s; decode reaches %.1f%% of it\n", bw.gb_per_s,
+                  bound_tok_s, 100.0 * r.decode_tok_s.mean / bound_tok_s);
+    }
+  }
+}
+}  // namespace
+
+void AddBenchCommand(CLI::App& app) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand("bench", "prefill/decode tokens/s and the memory-bandwidth bound");
+  AddModelOptions(cmd, args->model, /*with_tokenizer=*/false);
+  cmd->add_option("-p,--n-prompt", args->bench.prompt_tokens, "prefill test: prompt tokens (0: skip)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("-n,--n-gen", args->bench.gen_tokens, "decode test: generated tokens (0: skip)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("-d,--depth", args->bench.depth, "decode test: context already in the cache (0: = -p)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("-r,--repetitions", args->bench.repetitions, "repetitions")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("-s,--seed", args->bench.seed, "seed of the random token ids")->capture_default_str();
+  cmd->add_flag("--membw", args->membw_only, "only measure the memory read bandwidth");
+  cmd->add_flag("--no-membw", args->no_membw, "skip the bandwidth measurement (no bound reported)");
+  cmd->add_flag("--json", args->json, "print one JSON object");
+  cmd->callback([args] { Run(*args); });
+}
+
+}  // namespace kvlab::cli

@@ -1,0 +1,24 @@
+#include "cli_common.h"
+
+#include "kvlab/ops/threads.h"
+#include "kvlab/util/assets.h"
+
+namespace kvlab::cli {
+
+void AddModelOptions(CLI::App* cmd, ModelOptions& o, bool with_tokenizer) {
+  cmd->add_option("-m,--model", o.model,
+                  "model path (HF directory, .gguf, llama2.c .bin) or a name under $KVLAB_ASSETS/models")
+      ->capture_default_str();
+  if (with_tokenizer) {
+    cmd->add_option("--tokenizer", o.tokenizer,
+                    "tokenizer file to use instead of the model's own (tokenizer.bin/.json, vocab.json, .gguf)");
+  }
+  cmd->add_option("-t,--threads", o.threads, "threads (0: all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
+}
+
+std::unique_ptr<Model> LoadModelFromOptions(const ModelOptions& o) {
+  SetNumThreads(o.threads);
+  return std::make_unique<Model>(LoadModel(ResolveModelPath(o.model)));
+}
+
+}  // namespace kvlab::cli

@@ -1,0 +1,27 @@
+// Options and loading steps shared by the subcommands.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "kvlab/model/model.h"
+#include "kvlab/tokenizer/tokenizer.h"
+
+namespace kvlab::cli {
+
+inline constexpr const char* kDefaultModel = "stories260K";
+
+struct ModelOptions {
+  std::string model = kDefaultModel;  // path or short name under $KVLAB_ASSETS/models
+  std::string tokenizer;              // optional override
+  int threads = 0;                    // 0: all cores
+};
+
+// Adds -m/--model, --tokenizer (if with_tokenizer) and -t/--threads.
+void AddModelOptions(CLI::App* cmd, ModelOptions& o, bool with_tokenizer = true);
+
+// Resolves the name, loads the model and sets the thread count. Throws kvlab::Error on bad input.
+std::unique_ptr<Model> LoadModelFromOptions(const ModelOptions& o);
+
+}  // namespace kvlab::cli

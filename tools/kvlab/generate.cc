@@ -1,0 +1,91 @@
+// kvlab generate: text generation from a prompt, streamed to stdout; timings to stderr.
+#include <cstdio>
+#include <sstream>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "kvlab/gen/generate.h"
+#include "kvlab/util/error.h"
+
+namespace kvlab::cli {
+
+namespace {
+struct GenerateArgs {
+  ModelOptions model;
+  std::string prompt;
+  int32_t n_predict = 256;
+  int32_t ctx = 0;
+  bool no_bos = false;
+  bool ignore_eos = false;
+  bool print_ids = false;
+  std::vector<std::string> stops;
+  SamplerConfig sampler;
+};
+
+void Run(const GenerateArgs& a) {
+  auto model = LoadModelFromOptions(a.model);
+  const ModelConfig& c = model->config();
+  auto tokenizer = LoadTokenizer(model->loaded(), a.model.tokenizer);
+  std::vector<int32_t> prompt = tokenizer->Encode(a.prompt, !a.no_bos);
+  if (prompt.empty()) {
+    // A model without BOS (e.g. the char GPT-2) and an empty prompt: start from a newline if it can.
+    prompt = tokenizer->Encode("\n", false);
+  }
+  if (prompt.empty()) throw Error("-p", "the prompt encodes to no tokens and the vocabulary has no BOS");
+  const int32_t ctx = a.ctx > 0 ? a.ctx : c.max_seq_len;
+  if (static_cast<int32_t>(prompt.size()) > ctx) {
+    throw Error("-p", "the prompt has " + std::to_string(prompt.size()) + " tokens, more than the context (" +
+                          std::to_string(ctx) + ")", "raise -c");
+  }
+  KvCache cache(c, static_cast<size_t>(ctx));
+  GenerateOptions opts;
+  opts.max_new_tokens = a.n_predict;
+  opts.stop_at_eos = !a.ignore_eos;
+  opts.stop_strings = a.stops;
+  opts.sampler = a.sampler;
+  // Echo the prompt as the tokenizer sees it, then stream the continuation.
+  std::string prompt_text;
+  for (size_t i = 0; i < prompt.size(); ++i) prompt_text += tokenizer->DecodeToken(i ? prompt[i - 1] : -1, prompt[i]);
+  std::fputs(prompt_text.c_str(), stdout);
+  std::fflush(stdout);
+  GenerateResult r = Generate(*model, tokenizer.get(), cache, prompt, opts, [](std::string_view piece) {
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+  });
+  std::fputc('\n', stdout);
+  if (a.print_ids) {
+    std::ostringstream ids;
+    for (size_t i = 0; i < r.tokens.size(); ++i) ids << (i ? " " : "") << r.tokens[i];
+    std::printf("ids: %s\n", ids.str().c_str());
+  }
+  const double decode_tok_s = r.decode_ms > 0 ? 1000.0 * r.tokens.size() / r.decode_ms : 0;
+  std::fprintf(stderr,
+               "[kvlab] %zu prompt tokens in %.1f ms (%.1f tok/s), %zu generated in %.1f ms (%.1f tok/s), "
+               "stop: %s, kv cache %zu bytes\n",
+               prompt.size(), r.prefill_ms, r.prefill_ms > 0 ? 1000.0 * prompt.size() / r.prefill_ms : 0.0,
+               r.tokens.size(), r.decode_ms, decode_tok_s, r.stop_reason.c_str(), cache.Bytes());
+}
+}  // namespace
+
+void AddGenerateCommand(CLI::App& app) {
+  auto args = std::make_shared<GenerateArgs>();
+  CLI::App* cmd = app.add_subcommand("generate", "generate text from a prompt");
+  AddModelOptions(cmd, args->model);
+  cmd->add_option("-p,--prompt", args->prompt, "prompt text (empty: start from BOS)");
+  cmd->add_option("-n,--n-predict", args->n_predict, "tokens to generate")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("-c,--ctx-size", args->ctx, "context size in tokens (0: the model's trained context)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--temp", args->sampler.temperature, "temperature (0: greedy)")->capture_default_str();
+  cmd->add_option("--top-k", args->sampler.top_k, "top-k (0: off)")->capture_default_str();
+  cmd->add_option("--top-p", args->sampler.top_p, "top-p (1: off)")->capture_default_str();
+  cmd->add_option("--repeat-penalty", args->sampler.repeat_penalty, "repetition penalty (1: off)")->capture_default_str();
+  cmd->add_option("--repeat-last-n", args->sampler.repeat_last_n, "tokens the penalty looks back over")->capture_default_str();
+  cmd->add_option("-s,--seed", args->sampler.seed, "random seed")->capture_default_str();
+  cmd->add_option("--stop", args->stops, "stop when the output contains this string (repeatable)");
+  cmd->add_flag("--no-bos", args->no_bos, "do not prepend BOS to the prompt");
+  cmd->add_flag("--ignore-eos", args->ignore_eos, "keep generating past EOS");
+  cmd->add_flag("--print-ids", args->print_ids, "print the generated token ids after the text");
+  cmd->callback([args] { Run(*args); });
+}
+
+}  // namespace kvlab::cli

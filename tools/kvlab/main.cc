@@ -1,0 +1,30 @@
+// kvlab: command-line entry point. Subcommands live in one file each (see commands.h).
+#include <cstdio>
+#include <exception>
+
+#include "commands.h"
+#include "kvlab/util/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"kvlab: run transformer LMs on the CPU and study KV-cache compression"};
+  app.set_version_flag("--version", std::string("kvlab ") + KVLAB_VERSION);
+  app.require_subcommand(1);
+  kvlab::cli::AddGenerateCommand(app);
+  kvlab::cli::AddInspectCommand(app);
+  kvlab::cli::AddInitCommand(app);
+  kvlab::cli::AddBenchCommand(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const kvlab::Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "kvlab: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "kvlab: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
