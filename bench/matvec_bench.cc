@@ -25,7 +25,7 @@ void BM_MatVecF32(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * rows * cols * 4);
 }
 // (rows, cols, threads): ffn up/gate, ffn down, and the 32000-row classifier of llama-110m.
-BENCHMARK(BM_MatVecF32)->Args({2048, 768, 1})->Args({2048, 768, 2})->Args({768, 2048, 2})->Args({32000, 768, 2})
+BENCHMARK(BM_MatVecF32)->Args({65536, 768, 1})->Args({65536, 768, 2})->Args({24576, 2048, 2})->Args({2048, 768, 1})->Args({2048, 768, 2})->Args({768, 2048, 2})->Args({32000, 768, 2})
     ->UseRealTime();
 
 }  // namespace

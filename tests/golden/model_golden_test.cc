@@ -31,10 +31,12 @@ fs::path ModelPath(const std::string& which) {
 // Mean next-token NLL (nats) of `ids` with one batched prefill over the whole sequence.
 double MeanNll(const Model& model, const std::vector<int32_t>& ids) {
   const ModelConfig& c = model.config();
-  KvCache cache(c, ids.size());
+  // The last id is only a target: feed ids[0..n-2] (a 65-char Shakespeare window uses positions 0..63).
+  const std::span<const int32_t> inputs(ids.data(), ids.size() - 1);
+  KvCache cache(c, inputs.size());
   Activations act(c, 64);
-  std::vector<float> logits(ids.size() * c.vocab_size);
-  model.Forward(ids, 0, cache, act, logits.data(), LogitsFor::kAllTokens);
+  std::vector<float> logits(inputs.size() * c.vocab_size);
+  model.Forward(inputs, 0, cache, act, logits.data(), LogitsFor::kAllTokens);
   double nll = 0;
   for (size_t i = 0; i + 1 < ids.size(); ++i) {
     const float* row = logits.data() + i * c.vocab_size;

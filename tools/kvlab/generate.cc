@@ -5,6 +5,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "kvlab/gen/generate.h"
+#include "kvlab/kv/registry.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab::cli {
@@ -19,10 +20,12 @@ struct GenerateArgs {
   bool ignore_eos = false;
   bool print_ids = false;
   std::vector<std::string> stops;
+  std::string kv = "full";
   SamplerConfig sampler;
 };
 
 void Run(const GenerateArgs& a) {
+  auto policy = MakePolicy(a.kv);  // bad specs fail before the model is loaded
   auto model = LoadModelFromOptions(a.model);
   const ModelConfig& c = model->config();
   auto tokenizer = LoadTokenizer(model->loaded(), a.model.tokenizer);
@@ -33,12 +36,15 @@ void Run(const GenerateArgs& a) {
   }
   if (prompt.empty()) throw Error("-p", "the prompt encodes to no tokens and the vocabulary has no BOS");
   const int32_t ctx = a.ctx > 0 ? a.ctx : c.max_seq_len;
-  if (static_cast<int32_t>(prompt.size()) > ctx) {
+  const bool bounded = policy->MaxSlots() != KvPolicy::kUnbounded;
+  if (!bounded && static_cast<int32_t>(prompt.size()) > ctx) {
     throw Error("-p", "the prompt has " + std::to_string(prompt.size()) + " tokens, more than the context (" +
                           std::to_string(ctx) + ")", "raise -c");
   }
-  KvCache cache(c, static_cast<size_t>(ctx));
   GenerateOptions opts;
+  policy->Bind(c);
+  opts.policy = policy.get();
+  KvCache cache(c, RequiredCapacity(policy.get(), static_cast<size_t>(ctx), opts.prefill_batch));
   opts.max_new_tokens = a.n_predict;
   opts.stop_at_eos = !a.ignore_eos;
   opts.stop_strings = a.stops;
@@ -61,9 +67,10 @@ void Run(const GenerateArgs& a) {
   const double decode_tok_s = r.decode_ms > 0 ? 1000.0 * r.tokens.size() / r.decode_ms : 0;
   std::fprintf(stderr,
                "[kvlab] %zu prompt tokens in %.1f ms (%.1f tok/s), %zu generated in %.1f ms (%.1f tok/s), "
-               "stop: %s, kv cache %zu bytes\n",
+               "stop: %s, kv cache %zu bytes + %zu policy bytes (%s)\n",
                prompt.size(), r.prefill_ms, r.prefill_ms > 0 ? 1000.0 * prompt.size() / r.prefill_ms : 0.0,
-               r.tokens.size(), r.decode_ms, decode_tok_s, r.stop_reason.c_str(), cache.Bytes());
+               r.tokens.size(), r.decode_ms, decode_tok_s, r.stop_reason.c_str(), cache.Bytes(), policy->MetadataBytes(),
+               policy->Spec().c_str());
 }
 }  // namespace
 
@@ -75,6 +82,8 @@ void AddGenerateCommand(CLI::App& app) {
   cmd->add_option("-n,--n-predict", args->n_predict, "tokens to generate")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("-c,--ctx-size", args->ctx, "context size in tokens (0: the model's trained context)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--kv", args->kv, "KV-cache policy spec, e.g. \"h2o:budget=128,recent=32\" (see docs/POLICIES.md)")
+      ->capture_default_str();
   cmd->add_option("--temp", args->sampler.temperature, "temperature (0: greedy)")->capture_default_str();
   cmd->add_option("--top-k", args->sampler.top_k, "top-k (0: off)")->capture_default_str();
   cmd->add_option("--top-p", args->sampler.top_p, "top-p (1: off)")->capture_default_str();

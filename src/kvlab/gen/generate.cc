@@ -17,14 +17,14 @@ GenerateResult Generate(const Model& model, const Tokenizer* tokenizer, KvCache&
                         const std::function<void(std::string_view)>& on_piece) {
   if (prompt.empty()) throw Error("prompt", "is empty: generation needs at least one token (e.g. BOS)");
   const ModelConfig& c = model.config();
-  Activations act(c, std::min<size_t>(prompt.size(), 256));
+  Activations act(c, std::min(prompt.size(), options.prefill_batch));
   std::vector<float> logits(c.vocab_size);
   std::vector<int32_t> history = prompt;
   Sampler sampler(options.sampler);
   GenerateResult result;
 
   auto t0 = std::chrono::steady_clock::now();
-  model.Forward(prompt, 0, cache, act, logits.data());
+  model.Forward(prompt, 0, cache, act, logits.data(), LogitsFor::kLastToken, options.policy);
   result.prefill_ms = MsSince(t0);
 
   t0 = std::chrono::steady_clock::now();
@@ -64,7 +64,7 @@ GenerateResult Generate(const Model& model, const Tokenizer* tokenizer, KvCache&
       result.stop_reason = "context full";
       break;
     }
-    model.Forward({&history.back(), 1}, pos, cache, act, logits.data());
+    model.Forward({&history.back(), 1}, pos, cache, act, logits.data(), LogitsFor::kLastToken, options.policy);
     ++pos;
   }
   result.decode_ms = MsSince(t0);

@@ -20,6 +20,8 @@ struct GenerateOptions {
   bool stop_at_eos = true;
   std::vector<std::string> stop_strings;  // generation ends once the text contains any of them
   SamplerConfig sampler;
+  size_t prefill_batch = 256;  // tokens per forward chunk during prefill
+  KvPolicy* policy = nullptr;  // optional: bounds the cache as the stream advances (Bind() already called)
 };
 
 struct GenerateResult {
@@ -31,6 +33,7 @@ struct GenerateResult {
 };
 
 // on_piece is called with each piece of text as soon as it is decoded (may be empty).
+// The cache must have RequiredCapacity(policy, context, prefill_batch) slots.
 // The tokenizer may be null (then no text is produced and stop strings are not checked).
 GenerateResult Generate(const Model& model, const Tokenizer* tokenizer, KvCache& cache,
                         const std::vector<int32_t>& prompt, const GenerateOptions& options,

@@ -16,24 +16,38 @@
 
 namespace kvlab {
 
-// One metadata value. Arrays keep their element type's natural C++ type.
+struct GgufArrayList;
+
+// One metadata value. Scalars: unsigned ints -> uint64_t, signed ints -> int64_t, f32/f64 -> double.
+// Arrays keep their element type's natural C++ type (int and bool arrays -> int64_t, float arrays -> double);
+// an array of arrays is a GgufArrayList.
 using GgufValue = std::variant<uint64_t, int64_t, double, bool, std::string, std::vector<std::string>,
-                               std::vector<int64_t>, std::vector<double>>;
+                               std::vector<int64_t>, std::vector<double>, GgufArrayList>;
+
+// An array whose elements are themselves arrays (rare: GGUF allows it, no model kvlab loads uses it).
+struct GgufArrayList {
+  std::vector<GgufValue> items;
+};
 
 struct GgufTensorInfo {
   std::string name;
   std::vector<int64_t> shape;  // GGUF order: shape[0] is the fastest-varying (columns)
   uint32_t ggml_type = 0;      // raw ggml type id
-  DType dtype = DType::kF32;   // only types kvlab reads: F32 (0), F16 (1), Q8_0 (8)
+  bool supported = false;      // kvlab reads F32 (0), F16 (1), Q8_0 (8), BF16 (30)
+  DType dtype = DType::kF32;   // meaningful only when supported
   const uint8_t* data = nullptr;
-  size_t nbytes = 0;
+  size_t nbytes = 0;  // 0 for a ggml type whose block size kvlab does not know
+  int64_t NumElements() const;
 };
+
+// "F32", "Q4_K", ... for a ggml type id; "unknown" for ids kvlab has never heard of.
+const char* GgmlTypeName(uint32_t ggml_type);
 
 class GgufFile {
  public:
   // Parses the header, metadata and tensor infos. Throws kvlab::Error naming the file on any problem:
   // wrong magic, unsupported version, truncated data, offsets outside the file, unknown value type, ...
-  // Tensors of a type kvlab cannot read make Open fail only if `require_supported_tensors` is set.
+  // Tensors of a type kvlab cannot read are listed anyway; FindTensor throws for them.
   static GgufFile Open(const std::filesystem::path& path);
 
   uint32_t version() const { return version_; }
@@ -42,8 +56,8 @@ class GgufFile {
 
   // Typed getters; throw kvlab::Error "<file>: metadata <key> missing / has the wrong type".
   std::string GetString(const std::string& key) const;
-  int64_t GetInt(const std::string& key) const;       // any integer type
-  double GetFloat(const std::string& key) const;      // any float or integer type
+  int64_t GetInt(const std::string& key) const;   // any integer type
+  double GetFloat(const std::string& key) const;  // any float or integer type
   const std::vector<std::string>& GetStringArray(const std::string& key) const;
   const std::vector<int64_t>& GetIntArray(const std::string& key) const;
   const std::vector<double>& GetFloatArray(const std::string& key) const;
@@ -51,10 +65,12 @@ class GgufFile {
   std::optional<int64_t> FindInt(const std::string& key) const;
   std::optional<double> FindFloat(const std::string& key) const;
   std::optional<std::string> FindString(const std::string& key) const;
+  uint64_t alignment() const { return alignment_; }
 
   const std::map<std::string, GgufValue>& metadata() const { return kv_; }
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
-  // nullptr if absent. Throws if present with a type kvlab cannot read.
+  // nullptr if absent. Throws "<file>: tensor <name>: unsupported tensor type N (NAME)" if present with a
+  // type kvlab cannot read.
   const GgufTensorInfo* FindTensor(const std::string& name) const;
   const std::shared_ptr<MappedFile>& file() const { return file_; }
 
@@ -62,8 +78,10 @@ class GgufFile {
   std::shared_ptr<MappedFile> file_;
   std::string path_;
   uint32_t version_ = 0;
+  uint64_t alignment_ = 32;
   std::map<std::string, GgufValue> kv_;
   std::vector<GgufTensorInfo> tensors_;
+  std::map<std::string, size_t> tensor_index_;  // name -> position in tensors_
   friend class GgufParser;
 };
 

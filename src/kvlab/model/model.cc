@@ -16,6 +16,15 @@
 
 namespace kvlab {
 
+namespace {
+// Threads worth using for attention over `slots` cached slots per head: one per ~64K multiply-adds, so
+// tiny models and short contexts stay on one thread instead of paying a fork/join per layer.
+int AttentionThreads(size_t items, size_t slots, size_t head_dim) {
+  const size_t work = items * slots * head_dim;
+  return static_cast<int>(std::max<size_t>(1, std::min({static_cast<size_t>(NumThreads()), items, work / 65536})));
+}
+}  // namespace
+
 Activations::Activations(const ModelConfig& c, size_t max_batch_)
     : max_batch(max_batch_),
       x(max_batch_ * c.dim),
@@ -31,8 +40,8 @@ Activations::Activations(const ModelConfig& c, size_t max_batch_)
 
 Model::Model(LoadedModel loaded) : loaded_(std::move(loaded)) {}
 
-void Model::Forward(std::span<const int32_t> tokens, int32_t start_pos, KvCache& cache, Activations& act,
-                    float* logits, LogitsFor which) const {
+void Model::CheckInputs(std::span<const int32_t> tokens, int32_t start_pos, const KvCache& cache,
+                        const Activations& act, const KvPolicy* policy) const {
   const ModelConfig& c = config();
   for (int32_t t : tokens) {
     if (t < 0 || t >= c.vocab_size) {
@@ -45,26 +54,36 @@ void Model::Forward(std::span<const int32_t> tokens, int32_t start_pos, KvCache&
     throw Error("positions", "position " + std::to_string(last_pos) + " is beyond the " +
                                  std::to_string(c.max_seq_len) + " learned positions of this GPT-2 model");
   }
-  if (tokens.size() > cache.FreeSlots()) {
+  // Without a policy every token stays; with one, each chunk must fit before it is compressed.
+  const bool bounded = policy != nullptr && policy->MaxSlots() != KvPolicy::kUnbounded;
+  const size_t needed = bounded ? std::min(tokens.size(), act.max_batch) : tokens.size();
+  if (needed > cache.FreeSlots() ||
+      (bounded && policy->MaxSlots() + std::min(tokens.size(), act.max_batch) > cache.capacity())) {
     throw Error("kv cache", "no room for " + std::to_string(tokens.size()) + " more tokens (capacity " +
                                 std::to_string(cache.capacity()) + ")",
                 "raise the context size (-c) or use a bounded --kv policy");
   }
+}
+
+void Model::Forward(std::span<const int32_t> tokens, int32_t start_pos, KvCache& cache, Activations& act,
+                    float* logits, LogitsFor which, KvPolicy* policy) const {
+  CheckInputs(tokens, start_pos, cache, act, policy);
+  const size_t vocab = static_cast<size_t>(config().vocab_size);
   const size_t scores_needed = static_cast<size_t>(NumThreads()) * cache.capacity();
   if (act.scores.size() < scores_needed) act.scores.resize(scores_needed);  // once per cache size
   for (size_t done = 0; done < tokens.size(); done += act.max_batch) {
     const size_t n = std::min(act.max_batch, tokens.size() - done);
     const bool last_chunk = done + n == tokens.size();
     float* chunk_logits = nullptr;
-    if (which == LogitsFor::kAllTokens) chunk_logits = logits + done * c.vocab_size;
+    if (which == LogitsFor::kAllTokens) chunk_logits = logits + done * vocab;
     if (which == LogitsFor::kLastToken && last_chunk) chunk_logits = logits;
     ForwardChunk(tokens.subspan(done, n), start_pos + static_cast<int32_t>(done), cache, act, chunk_logits,
-                 which);
+                 which, policy);
   }
 }
 
 void Model::ForwardChunk(std::span<const int32_t> tokens, int32_t start_pos, KvCache& cache,
-                         Activations& act, float* logits, LogitsFor which) const {
+                         Activations& act, float* logits, LogitsFor which, KvPolicy* policy) const {
   const ModelConfig& c = config();
   const size_t n = tokens.size();
   Embed(tokens, start_pos, act);
@@ -72,9 +91,12 @@ void Model::ForwardChunk(std::span<const int32_t> tokens, int32_t start_pos, KvC
     for (size_t i = 0; i < n; ++i) act.rope[i].Compute(start_pos + static_cast<int32_t>(i), c.head_dim,
                                                        c.rope_theta);
   }
+  KvPolicy* observer = policy != nullptr && policy->WantsAttention() ? policy : nullptr;
   for (size_t layer = 0; layer < static_cast<size_t>(c.n_layers); ++layer) {
-    AttentionBlock(layer, n, start_pos, cache, act);
+    AttentionBlock(layer, n, start_pos, cache, act, observer);
     MlpBlock(layer, n, act);
+    // This layer's attention for the chunk is done: its cache can shrink back to the budget now.
+    if (policy != nullptr) policy->Compress(layer, cache);
   }
   if (logits == nullptr) return;
   if (which == LogitsFor::kAllTokens) {
@@ -110,7 +132,8 @@ void Model::Norm(const VectorView& w, const VectorView& b, const float* x, size_
   }
 }
 
-void Model::AttentionBlock(size_t layer, size_t n, int32_t start_pos, KvCache& cache, Activations& act) const {
+void Model::AttentionBlock(size_t layer, size_t n, int32_t start_pos, KvCache& cache, Activations& act,
+                           KvPolicy* observer) const {
   const ModelConfig& c = config();
   const LayerWeights& lw = loaded_.weights.layers[layer];
   const size_t dim = c.dim, q_dim = c.q_dim(), kv_dim = c.kv_dim();
@@ -134,7 +157,11 @@ void Model::AttentionBlock(size_t layer, size_t n, int32_t start_pos, KvCache& c
     }
     cache.Append(layer, act.k.data() + i * kv_dim, act.v.data() + i * kv_dim, start_pos + static_cast<int32_t>(i));
   }
-  Attend(layer, n, start_pos, cache, act);
+  if (observer != nullptr) {
+    AttendObserved(layer, n, start_pos, cache, act, *observer);
+  } else {
+    Attend(layer, n, start_pos, cache, act);
+  }
   MatMul(lw.wo, act.att.data(), n, act.proj.data());
   AddBias(lw.bo, act.proj.data(), n, dim);
   for (size_t i = 0; i < n * dim; ++i) act.x[i] += act.proj[i];
@@ -147,13 +174,38 @@ void Model::Attend(size_t layer, size_t n, int32_t start_pos, const KvCache& cac
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const size_t work = n * static_cast<size_t>(c.n_heads);  // (token, query head) pairs
   const size_t stride = cache.capacity();
-#pragma omp parallel for schedule(static) num_threads(std::min<size_t>(NumThreads(), work))
+#pragma omp parallel for schedule(static) num_threads(AttentionThreads(work, cache.MaxSize(layer), head_dim))
   for (size_t item = 0; item < work; ++item) {
     const size_t i = item / c.n_heads, h = item % c.n_heads, kv = h / group;
     float* scores = act.scores.data() + static_cast<size_t>(omp_get_thread_num()) * stride;
     AttendHead(act.q.data() + i * q_dim + h * head_dim, cache.Keys(layer, kv), cache.Values(layer, kv),
                cache.Meta(layer, kv), head_dim, scale, start_pos + static_cast<int32_t>(i), scores,
                act.att.data() + i * q_dim + h * head_dim);
+  }
+}
+
+// Same attention, but work is split by kv head so that every Observe call for one kv head comes from one
+// thread, in token order: policies can then accumulate per-head state without locks.
+void Model::AttendObserved(size_t layer, size_t n, int32_t start_pos, const KvCache& cache, Activations& act,
+                           KvPolicy& observer) const {
+  const ModelConfig& c = config();
+  const size_t head_dim = c.head_dim, q_dim = c.q_dim(), n_kv = c.n_kv_heads;
+  const size_t group = static_cast<size_t>(c.n_heads / c.n_kv_heads);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const size_t stride = cache.capacity();
+#pragma omp parallel for schedule(static) num_threads(AttentionThreads(n_kv, n * group * cache.MaxSize(layer), head_dim))
+  for (size_t kv = 0; kv < n_kv; ++kv) {
+    float* scores = act.scores.data() + static_cast<size_t>(omp_get_thread_num()) * stride;
+    const std::span<const SlotMeta> meta = cache.Meta(layer, kv);
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t h = kv * group; h < (kv + 1) * group; ++h) {
+        const float* q = act.q.data() + i * q_dim + h * head_dim;
+        const int32_t pos = start_pos + static_cast<int32_t>(i);
+        AttendHead(q, cache.Keys(layer, kv), cache.Values(layer, kv), meta, head_dim, scale, pos, scores,
+                   act.att.data() + i * q_dim + h * head_dim);
+        observer.Observe(AttentionRow{layer, h, kv, pos, {scores, meta.size()}, meta, q});
+      }
+    }
   }
 }
 

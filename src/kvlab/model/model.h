@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kvlab/kv/cache.h"
+#include "kvlab/kv/policy.h"
 #include "kvlab/model/weights.h"
 #include "kvlab/ops/rope.h"
 
@@ -44,17 +45,24 @@ class Model {
 
   // Runs `tokens` at positions start_pos, start_pos+1, ...: appends their K/V to `cache` and writes
   // logits [vocab] for the last token or [tokens.size()][vocab] for all of them.
+  // With a policy, attention rows go to policy->Observe and policy->Compress runs on every layer after
+  // each chunk of at most act.max_batch tokens, so the cache needs capacity MaxSlots() + max_batch.
   // Throws kvlab::Error on a token id outside the vocabulary, a position the model cannot embed
   // (GPT-2 learned positions), or a cache without room for the tokens.
   void Forward(std::span<const int32_t> tokens, int32_t start_pos, KvCache& cache, Activations& act,
-               float* logits, LogitsFor which = LogitsFor::kLastToken) const;
+               float* logits, LogitsFor which = LogitsFor::kLastToken, KvPolicy* policy = nullptr) const;
 
  private:
+  void CheckInputs(std::span<const int32_t> tokens, int32_t start_pos, const KvCache& cache,
+                   const Activations& act, const KvPolicy* policy) const;
   void ForwardChunk(std::span<const int32_t> tokens, int32_t start_pos, KvCache& cache, Activations& act,
-                    float* logits, LogitsFor which) const;
+                    float* logits, LogitsFor which, KvPolicy* policy) const;
   void Embed(std::span<const int32_t> tokens, int32_t start_pos, Activations& act) const;
-  void AttentionBlock(size_t layer, size_t n, int32_t start_pos, KvCache& cache, Activations& act) const;
+  void AttentionBlock(size_t layer, size_t n, int32_t start_pos, KvCache& cache, Activations& act,
+                      KvPolicy* observer) const;
   void Attend(size_t layer, size_t n, int32_t start_pos, const KvCache& cache, Activations& act) const;
+  void AttendObserved(size_t layer, size_t n, int32_t start_pos, const KvCache& cache, Activations& act,
+                      KvPolicy& observer) const;
   void MlpBlock(size_t layer, size_t n, Activations& act) const;
   void Norm(const VectorView& w, const VectorView& b, const float* x, size_t n, float* out) const;
   void Logits(const float* x, size_t n, Activations& act, float* logits) const;

@@ -16,6 +16,8 @@ namespace {
 // Rows handed out as a unit: a multiple of the kernels' 4-row pass, big enough to amortize scheduling.
 constexpr size_t kRowBlock = 16;
 constexpr size_t kMaxJobs = 4;
+// Below this many weight bytes per thread, waking another thread costs more than it saves (tiny models).
+constexpr size_t kMinBytesPerThread = size_t{256} << 10;
 }  // namespace
 
 void MatVecMany(std::initializer_list<MatVecJob> jobs) {
@@ -31,8 +33,11 @@ void MatVecMany(std::initializer_list<MatVecJob> jobs) {
   }
   const size_t n_jobs = j;
   const size_t total_blocks = block_start[n_jobs];
+  size_t total_bytes = 0;
+  for (size_t i = 0; i < n_jobs; ++i) total_bytes += job[i].w->Bytes();
   const kernels::DotRowsFn dot_rows = kernels::DotRowsKernel();
-  const int threads = static_cast<int>(std::min<size_t>(NumThreads(), total_blocks));
+  const int threads = static_cast<int>(
+      std::max<size_t>(1, std::min({static_cast<size_t>(NumThreads()), total_blocks, total_bytes / kMinBytesPerThread})));
 
   // Static contiguous partition: each thread streams one contiguous stretch of weight memory.
 #pragma omp parallel num_threads(threads)

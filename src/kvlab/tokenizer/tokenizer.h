@@ -20,12 +20,21 @@ class Tokenizer {
   virtual std::vector<int32_t> Encode(std::string_view text, bool add_bos) const = 0;
   // Text of one token as it should be printed when streaming, given the previous token
   // (SentencePiece drops the leading space of the first piece after BOS; byte tokens may be partial UTF-8).
+  // prev = -1 means "start of text" and counts as following BOS. Special tokens and ids out of range
+  // decode to "". Never throws.
   virtual std::string DecodeToken(int32_t prev, int32_t id) const = 0;
-  // Whole-sequence decode (bytes joined, special tokens skipped).
+  // Whole-sequence decode (bytes joined, special tokens skipped): DecodeToken over ids, starting at prev =
+  // -1, so Decode(Encode(text, add_bos)) == text for text the vocabulary can represent.
   virtual std::string Decode(const std::vector<int32_t>& ids) const;
   virtual int32_t vocab_size() const = 0;
   virtual int32_t bos_id() const { return -1; }
   virtual int32_t eos_id() const { return -1; }
+  // Whether the vocabulary asks for BOS by default (GGUF add_bos_token, HF add_bos_token / template,
+  // llama2.c: yes; GPT-2 and char vocabularies: no). Callers still choose via Encode's add_bos.
+  virtual bool add_bos_default() const { return false; }
+  // The raw vocabulary string of a token (e.g. "▁the", "<0x0A>", "Ġthe"), for inspection and messages;
+  // empty for an id out of range.
+  virtual std::string_view Piece(int32_t id) const { return {}; }
 };
 
 // Finds and loads the tokenizer that belongs to a model:
@@ -34,7 +43,8 @@ class Tokenizer {
 //   llama2.c: tokenizer.bin or tok*.bin next to the checkpoint.
 // `override_path` (if non-empty) is used instead: a tokenizer.bin, tokenizer.json, vocab.json, .gguf,
 // or a directory holding encoder.json + vocab.bpe. Throws kvlab::Error naming what was tried.
-std::unique_ptr<Tokenizer> LoadTokenizer(const LoadedModel& model, const std::filesystem::path& override_path = {});
+std::unique_ptr<Tokenizer> LoadTokenizer(const LoadedModel& model,
+                                         const std::filesystem::path& override_path = {});
 std::unique_ptr<Tokenizer> LoadTokenizerFile(const std::filesystem::path& path);
 
 }  // namespace kvlab

@@ -1,0 +1,40 @@
+// sinks: StreamingLLM — keep the first `sinks` tokens (attention sinks) and the most recent window
+// (Xiao et al., "Efficient Streaming Language Models with Attention Sinks", ICLR 2024).
+#include "kvlab/kv/policies/policies.h"
+#include "kvlab/kv/score_policy.h"
+#include "kvlab/util/error.h"
+
+namespace kvlab::policies {
+
+namespace {
+class SinksPolicy final : public ScorePolicy {
+ public:
+  using ScorePolicy::ScorePolicy;
+  std::string Spec() const override {
+    std::string s = "sinks:budget=" + std::to_string(budget().budget) + ",sinks=" + std::to_string(budget().sinks);
+    return budget().chunk ? s + ",chunk=" + std::to_string(budget().chunk) : s;
+  }
+  std::unique_ptr<KvPolicy> Clone() const override { return std::make_unique<SinksPolicy>(*this); }
+
+ protected:
+  void Score(size_t, size_t, const KvCache&, std::span<float> out) override {
+    for (float& s : out) s = 0.0f;  // only sinks and the recent window survive
+  }
+};
+}  // namespace
+
+std::unique_ptr<KvPolicy> MakeSinks(PolicyParams& p) {
+  if (!p.Has("budget")) throw Error("--kv", "sinks: needs budget=N (sinks + recent window)");
+  ScoreBudget b;
+  b.budget = static_cast<size_t>(p.Int("budget", 0, 1, int64_t{1} << 30));
+  b.sinks = static_cast<size_t>(p.Int("sinks", 4, 0, int64_t{1} << 30));
+  b.chunk = static_cast<size_t>(p.Int("chunk", 0, 0, int64_t{1} << 30));
+  if (b.sinks + b.chunk >= b.budget) {
+    throw Error("--kv", "sinks: impossible budget: budget=" + std::to_string(b.budget) + " must exceed sinks (" +
+                            std::to_string(b.sinks) + ") + chunk (" + std::to_string(b.chunk) + ")");
+  }
+  b.recent = b.budget - b.sinks - b.chunk;
+  return std::make_unique<SinksPolicy>(b);
+}
+
+}  // namespace kvlab::policies

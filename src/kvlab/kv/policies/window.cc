@@ -1,0 +1,36 @@
+// window: sliding window — keep the `budget` most recent tokens (Beltagy et al., "Longformer", 2020, local
+// attention; the usual baseline in StreamingLLM and H2O). A ScorePolicy whose recent window is the budget.
+#include "kvlab/kv/policies/policies.h"
+#include "kvlab/kv/score_policy.h"
+#include "kvlab/util/error.h"
+
+namespace kvlab::policies {
+
+namespace {
+class WindowPolicy final : public ScorePolicy {
+ public:
+  using ScorePolicy::ScorePolicy;
+  std::string Spec() const override { return "window:budget=" + std::to_string(budget().budget) + ChunkSpec(); }
+  std::unique_ptr<KvPolicy> Clone() const override { return std::make_unique<WindowPolicy>(*this); }
+
+ protected:
+  void Score(size_t, size_t, const KvCache& cache, std::span<float> out) override {
+    // Everything beyond the protected recent window scores the same; ties go to newer slots anyway.
+    for (float& s : out) s = 0.0f;
+  }
+
+ private:
+  std::string ChunkSpec() const { return budget().chunk ? ",chunk=" + std::to_string(budget().chunk) : ""; }
+};
+}  // namespace
+
+std::unique_ptr<KvPolicy> MakeWindow(PolicyParams& p) {
+  if (!p.Has("budget")) throw Error("--kv", "window: needs budget=N (tokens kept)");
+  ScoreBudget b;
+  b.budget = static_cast<size_t>(p.Int("budget", 0, 1, int64_t{1} << 30));
+  b.chunk = static_cast<size_t>(p.Int("chunk", 0, 0, static_cast<int64_t>(b.budget) - 1));
+  b.recent = b.budget - b.chunk;
+  return std::make_unique<WindowPolicy>(b);
+}
+
+}  // namespace kvlab::policies

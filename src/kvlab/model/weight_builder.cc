@@ -1,0 +1,96 @@
+#include "kvlab/model/weight_builder.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kvlab/util/error.h"
+
+namespace kvlab {
+namespace {
+
+std::string ShapeString(std::vector<int64_t> shape, bool ggml_order) {
+  if (ggml_order) std::reverse(shape.begin(), shape.end());
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+bool IsAligned(const void* p, size_t alignment) { return reinterpret_cast<uintptr_t>(p) % alignment == 0; }
+
+// n elements of t as f32 into dst (memcpy for f32 that was merely unaligned).
+void CopyToF32(const StoredTensor& t, size_t n, float* dst) {
+  if (t.dtype == DType::kF32) {
+    std::memcpy(dst, t.data, n * sizeof(float));
+  } else {
+    ConvertToF32(t.dtype, t.data, n, dst);
+  }
+}
+
+}  // namespace
+
+WeightBuilder::WeightBuilder(LoadedModel& model, std::string file, Lookup lookup, bool ggml_order)
+    : model_(model), file_(std::move(file)), lookup_(std::move(lookup)), ggml_order_(ggml_order) {}
+
+StoredTensor WeightBuilder::Require(const std::string& name) const {
+  std::optional<StoredTensor> t = lookup_(name);
+  if (!t) throw Error(file_, "missing tensor " + name);
+  return *t;
+}
+
+void WeightBuilder::CheckShape(const StoredTensor& t, const std::vector<int64_t>& expected) const {
+  if (t.shape != expected) {
+    throw Error(file_, "tensor " + t.name + " has shape " + ShapeString(t.shape, ggml_order_) +
+                           ", expected " + ShapeString(expected, ggml_order_));
+  }
+  if (t.dtype == DType::kQ8_0 && !expected.empty() && expected.back() % kQ8_0BlockSize != 0) {
+    throw Error(file_, "tensor " + t.name + " is q8_0 but its rows are not a multiple of 32");
+  }
+}
+
+// f32 data that is 4-byte aligned is used where it lies (in the mmap); anything else is converted once.
+const float* WeightBuilder::AsF32(const StoredTensor& t, size_t n) {
+  if (t.dtype == DType::kF32 && IsAligned(t.data, alignof(float))) return static_cast<const float*>(t.data);
+  float* out = model_.Allocate(n);  // [n]
+  CopyToF32(t, n, out);
+  return out;
+}
+
+MatrixView WeightBuilder::Matrix(const std::string& name, int64_t rows, int64_t cols) {
+  const StoredTensor t = Require(name);
+  CheckShape(t, {rows, cols});
+  MatrixView m;
+  m.rows = rows;
+  m.cols = cols;
+  m.dtype = DType::kF32;
+  m.data = AsF32(t, static_cast<size_t>(rows * cols));
+  return m;
+}
+
+const float* WeightBuilder::TransposedF32(const std::string& name, int64_t in, int64_t out) {
+  const StoredTensor t = Require(name);
+  CheckShape(t, {in, out});
+  const size_t n = static_cast<size_t>(in * out);
+  std::vector<float> scratch;  // [in][out], only when the stored tensor is not usable f32
+  const float* src = static_cast<const float*>(t.data);
+  if (t.dtype != DType::kF32 || !IsAligned(t.data, alignof(float))) {
+    scratch.resize(n);
+    CopyToF32(t, n, scratch.data());
+    src = scratch.data();
+  }
+  float* dst = model_.Allocate(n);  // [out][in]
+  for (int64_t i = 0; i < in; ++i) {
+    for (int64_t o = 0; o < out; ++o) dst[o * in + i] = src[i * out + o];
+  }
+  return dst;
+}
+
+VectorView WeightBuilder::Vector(const std::string& name, int64_t n) {
+  const StoredTensor t = Require(name);
+  CheckShape(t, {n});
+  return VectorView{AsF32(t, static_cast<size_t>(n)), n};
+}
+
+}  // namespace kvlab

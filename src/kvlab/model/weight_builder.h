@@ -1,0 +1,59 @@
+// WeightBuilder: turns stored tensors (from any format) into the views of ModelWeights, checking each one's
+// shape against the config and converting what the kernels cannot read directly. Shared by the loaders
+// (Hugging Face safetensors, GGUF, llama2.c) so that every format gets the same checks and messages.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kvlab/model/weights.h"
+#include "kvlab/tensor/dtype.h"
+
+namespace kvlab {
+
+// A tensor as a file stores it, in row-major order ([rows][cols] for a matrix).
+struct StoredTensor {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+  const void* data = nullptr;
+};
+
+class WeightBuilder {
+ public:
+  // Finds a tensor by name in the file (nullopt when absent).
+  using Lookup = std::function<std::optional<StoredTensor>(const std::string& name)>;
+
+  // `file` names the checkpoint in errors. `ggml_order` reports shapes the way GGUF lists them
+  // (fastest-varying dimension first), so a message matches what gguf tools print for that file.
+  WeightBuilder(LoadedModel& model, std::string file, Lookup lookup, bool ggml_order = false);
+
+  bool Has(const std::string& name) const { return lookup_(name).has_value(); }
+  // Throws "<file>: missing tensor <name>".
+  StoredTensor Require(const std::string& name) const;
+
+  // Row-major [rows][cols] weight. Viewed in place when it is f32 and aligned; otherwise converted to an
+  // owned f32 buffer (for now: f16/bf16/q8_0 kernels are a later addition, MatrixView already carries dtype).
+  MatrixView Matrix(const std::string& name, int64_t rows, int64_t cols);
+  // A Conv1D weight stored [in][out] (GPT-2), returned transposed as an owned f32 [out][in] buffer.
+  const float* TransposedF32(const std::string& name, int64_t in, int64_t out);
+  // A 1-D tensor of n elements as f32 (norm weights and biases are always f32 for the kernels).
+  VectorView Vector(const std::string& name, int64_t n);
+  const float* VectorF32(const std::string& name, int64_t n) { return Vector(name, n).data; }
+
+  // Throws "<file>: tensor <name> has shape [a, b], expected [c, d]".
+  void CheckShape(const StoredTensor& t, const std::vector<int64_t>& expected) const;
+
+ private:
+  const float* AsF32(const StoredTensor& t, size_t n);
+
+  LoadedModel& model_;
+  std::string file_;
+  Lookup lookup_;
+  bool ggml_order_;
+};
+
+}  // namespace kvlab

@@ -1,0 +1,67 @@
+#include "kvlab/sketch/counter_matrix.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "kvlab/util/error.h"
+
+namespace kvlab {
+namespace {
+
+// Outside [2^-32, 2^32] the cells are rewritten: rare enough to be free (a factor of 0.99 per step
+// renormalizes once every ~2200 steps), and close enough to 1 that stored values never overflow.
+constexpr double kMinScale = 0x1.0p-32;
+constexpr double kMaxScale = 0x1.0p32;
+
+}  // namespace
+
+SketchShape ValidateSketchShape(std::string_view who, size_t width, size_t depth) {
+  const std::string where(who);
+  if (width == 0)
+    throw Error(where + ": width", "must be > 0, got 0", "width is the number of counters per row");
+  if (depth == 0) throw Error(where + ": depth", "must be > 0, got 0", "depth is the number of hash rows");
+  if (width > std::numeric_limits<uint32_t>::max()) {
+    throw Error(where + ": width", "must be < 2^32, got " + std::to_string(width),
+                "buckets are 32-bit hashes; add depth rather than widen a row");
+  }
+  return {width, depth};
+}
+
+CounterMatrix::CounterMatrix(SketchShape shape)
+    : width_(shape.width), depth_(shape.depth), cells_(shape.width * shape.depth, 0.0f) {}
+
+void CounterMatrix::Scale(double factor) {
+  KVLAB_CHECK(std::isfinite(factor) && factor >= 0.0);
+  if (factor == 0.0) {
+    Clear();
+    return;
+  }
+  scale_ *= factor;
+  inv_scale_ = 1.0 / scale_;
+  if (scale_ < kMinScale || scale_ > kMaxScale) Renormalize();
+}
+
+void CounterMatrix::Clear() {
+  std::fill(cells_.begin(), cells_.end(), 0.0f);
+  scale_ = 1.0;
+  inv_scale_ = 1.0;
+}
+
+void CounterMatrix::AddFrom(const CounterMatrix& other) {
+  KVLAB_CHECK(other.width_ == width_ && other.depth_ == depth_);
+  // Convert the other's stored units into ours: real = s_o * c_o = s * c  =>  c = c_o * (s_o / s).
+  const double ratio = other.scale_ * inv_scale_;
+  for (size_t i = 0; i < cells_.size(); ++i) {
+    cells_[i] += static_cast<float>(static_cast<double>(other.cells_[i]) * ratio);
+  }
+}
+
+void CounterMatrix::Renormalize() {
+  for (float& c : cells_) c = static_cast<float>(static_cast<double>(c) * scale_);
+  scale_ = 1.0;
+  inv_scale_ = 1.0;
+}
+
+}  // namespace kvlab

@@ -1,0 +1,76 @@
+// CounterMatrix: the depth x width float counters behind every sketch in this folder, with O(1) decay.
+//
+// Time-decayed importance scores multiply every counter by a factor each step. Doing that eagerly costs
+// width * depth multiplies per step per (layer, head), which is a visible share of a decode step. Instead
+// all counters share one scale: the real value of a cell is `stored * scale_`, Scale(f) multiplies only
+// `scale_`, and Add stores `weight / scale_`. When the scale drifts past 2^±32 the cells are rewritten
+// once and the scale reset to 1, so the amortized cost of a decay is O(1) and stored values stay far from
+// float overflow (a real total up to 1e28 fits) and from losing small weights to rounding (relative
+// precision of a float does not depend on the common scale).
+//
+// Because all cells share the scale, comparisons between stored values are comparisons between real
+// values; the conservative update of Count-Min relies on that and works on stored units directly.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace kvlab {
+
+// Width (counters per row) and depth (rows, i.e. independent hash functions) of a sketch.
+struct SketchShape {
+  size_t width = 0;
+  size_t depth = 0;
+  bool operator==(const SketchShape&) const = default;
+};
+
+// Returns {width, depth}, or throws kvlab::Error naming `who` and the bad parameter when width or depth
+// is 0 or width does not fit the 32-bit bucket hashes (width <= 2^32 - 1).
+SketchShape ValidateSketchShape(std::string_view who, size_t width, size_t depth);
+
+class CounterMatrix {
+ public:
+  // All counters start at zero. Precondition: a validated shape (ValidateSketchShape).
+  explicit CounterMatrix(SketchShape shape);
+
+  size_t width() const { return width_; }
+  size_t depth() const { return depth_; }
+
+  // Real value of one counter.
+  float Get(size_t row, size_t col) const {
+    return static_cast<float>(static_cast<double>(cells_[row * width_ + col]) * scale_);
+  }
+  void Add(size_t row, size_t col, float weight) {
+    cells_[row * width_ + col] += static_cast<float>(static_cast<double>(weight) * inv_scale_);
+  }
+
+  // Stored units (real value / common scale). Comparable with each other, not with real values.
+  float Stored(size_t row, size_t col) const { return cells_[row * width_ + col]; }
+  float& MutableStored(size_t row, size_t col) { return cells_[row * width_ + col]; }
+  float ToStored(float weight) const { return static_cast<float>(static_cast<double>(weight) * inv_scale_); }
+  float FromStored(float stored) const { return static_cast<float>(static_cast<double>(stored) * scale_); }
+
+  // Multiplies every real value by factor (finite, >= 0; checked). O(1) amortized; factor 0 clears.
+  void Scale(double factor);
+  // All counters back to zero, scale back to 1.
+  void Clear();
+  // this += other, counter by counter. Precondition: same width and depth (checked).
+  void AddFrom(const CounterMatrix& other);
+
+  // Exact bytes of the counters themselves.
+  size_t Bytes() const { return cells_.size() * sizeof(float); }
+
+ private:
+  // Folds scale_ into the cells and resets it to 1.
+  void Renormalize();
+
+  size_t width_;
+  size_t depth_;
+  double scale_ = 1.0;        // real value = stored * scale_
+  double inv_scale_ = 1.0;    // 1 / scale_, kept so that Add multiplies instead of divides
+  std::vector<float> cells_;  // [depth][width] stored units
+};
+
+}  // namespace kvlab

@@ -1,0 +1,95 @@
+// RACE sketch: streaming kernel sums over vectors with an LSH kernel, in fixed memory.
+//
+// Paper: B. Coleman and A. Shrivastava, "Sub-linear RACE sketches for approximate kernel density
+// estimation on streaming data", The Web Conference (WWW) 2020. RACE = "repeated array of count
+// estimators".
+//
+// depth rows of width counters. Row r owns an LSH function: `bits` signed random projections (SimHash,
+// Charikar, STOC 2002) with Gaussian hyperplanes, whose sign pattern is a code in [0, 2^bits). If
+// 2^bits <= width the code is the bucket itself; otherwise a pairwise independent hash folds codes into
+// width buckets. Add(x, w) adds w to the bucket x lands in, in every row. For one row, a query q hits the
+// bucket of x with probability
+//     k(x, q) = (1 - theta(x, q) / pi)^bits          (theta: the angle between x and q)
+// plus, when codes are folded, (1 - k) * ~1/width for unrelated codes sharing a bucket. So each row's
+// counter at q's bucket is an unbiased estimate of the kernel sum  sum_i w_i * k(x_i, q), and Query
+// averages the rows, dividing the variance by depth. The kernel depends only on the angle: scaling a
+// vector by a positive factor changes nothing.
+//
+// In kvlab the vectors are keys of one (layer, kv head): Query(q) estimates how much key mass lies in q's
+// direction (a density over evicted context), and Buckets() gives each key a bucket id per row, which a
+// "summary slot" strategy uses to group evicted tokens that would be attended alike.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "kvlab/sketch/counter_matrix.h"
+#include "kvlab/sketch/hashing.h"
+
+namespace kvlab {
+
+// Probability that SimHash with `bits` hyperplanes gives two vectors with the given cosine similarity
+// the same code: (1 - acos(cosine) / pi)^bits. cosine is clamped to [-1, 1].
+double SrpCollisionProbability(double cosine, int bits);
+
+class RaceSketch {
+ public:
+  static constexpr int kMaxBits = 32;
+
+  // dim: length of every vector. bits: hyperplanes per row, in [1, kMaxBits]. Projections and the folding
+  // hash are drawn from seed. Throws Error naming the parameter when width, depth or dim is 0, width >= 2^32,
+  // or bits is out of range.
+  RaceSketch(size_t width, size_t depth, size_t dim, int bits, uint64_t seed);
+
+  size_t width() const { return counters_.width(); }
+  size_t depth() const { return counters_.depth(); }
+  size_t dim() const { return dim_; }
+  int bits() const { return bits_; }
+  uint64_t seed() const { return seed_; }
+  // True when 2^bits <= width: a bucket is exactly one LSH code and no unrelated codes share it.
+  bool exact_buckets() const { return fold_.empty(); }
+
+  // SimHash code of v in row `row`: bit j is set when the j-th hyperplane has v on its non-negative side.
+  uint32_t SignCode(size_t row, std::span<const float> v) const;
+  // Bucket of v in row `row`, in [0, width).
+  uint32_t Bucket(size_t row, std::span<const float> v) const;
+  // out[r] = Bucket(r, v) for every row; out.size() == depth (checked).
+  void Buckets(std::span<const float> v, std::span<uint32_t> out) const;
+
+  // Adds weight (any finite value) at v's bucket in every row. v.size() == dim (checked).
+  void Add(std::span<const float> v, float weight = 1.0f);
+  // Same, with buckets already computed by Buckets(): hash a vector once, add and group with the result.
+  void AddAtBuckets(std::span<const uint32_t> buckets, float weight = 1.0f);
+
+  // Mean over rows of the counter at q's bucket: estimates sum_i w_i * k(x_i, q) (see the file comment).
+  float Query(std::span<const float> q) const;
+  float QueryAtBuckets(std::span<const uint32_t> buckets) const;
+
+  // Multiplies every counter by factor (finite, >= 0; checked). O(1) amortized.
+  void Decay(double factor);
+  void Clear();
+  // Adds other's counters into this one; exact (linear). Throws Error unless width, depth, dim, bits and
+  // seed all match (otherwise the buckets mean different regions).
+  void Merge(const RaceSketch& other);
+
+  float Counter(size_t row, size_t bucket) const { return counters_.Get(row, bucket); }
+  // Exact bytes of the counters: width * depth * sizeof(float).
+  size_t CounterBytes() const { return counters_.Bytes(); }
+  // Exact bytes of all state the sketch owns beyond its fixed-size object: counters, the projection
+  // matrix (depth * bits * dim floats, often as large as the counters) and the folding hashes.
+  size_t Bytes() const {
+    return counters_.Bytes() + projections_.size() * sizeof(float) + fold_.size() * sizeof(PairwiseHash);
+  }
+
+ private:
+  size_t dim_;
+  int bits_;
+  uint64_t seed_;
+  std::vector<float> projections_;  // [depth][bits][dim] Gaussian hyperplane normals
+  std::vector<PairwiseHash> fold_;  // [depth] code -> bucket; empty when 2^bits <= width
+  CounterMatrix counters_;          // [depth][width]
+};
+
+}  // namespace kvlab

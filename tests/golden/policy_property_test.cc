@@ -1,0 +1,183 @@
+// The policy property matrix: every registered policy (alone, with chunked eviction, and composed) runs a
+// stream on the real models in ../shared and on random-weight models, and after every forward call:
+//   - no head holds more slots than the policy's bound;
+//   - sinks and the recent window are still there;
+//   - positions are unique and ascending in every head;
+//   - Bytes() is exactly what the live slots hold, and the policy's metadata is accounted;
+//   - Clone() continues the stream identically;
+// and `full` is bit-identical to running without a policy.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+#include "kvlab/kv/registry.h"
+#include "kvlab/kv/score_policy.h"
+#include "kvlab/model/model.h"
+#include "kvlab/model/presets.h"
+#include "kvlab/model/random_model.h"
+#include "test_assets.h"
+
+namespace kvlab {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::string>& Specs() {
+  static const std::vector<std::string> specs = {
+      "full",
+      "window:budget=24",
+      "window:budget=24,chunk=8",
+      "sinks:budget=24,sinks=4",
+      "random:budget=24,recent=4,sinks=2,seed=1",
+      "knorm:budget=24,recent=4,sinks=2",
+      "h2o:budget=24,recent=8",
+      "h2o:budget=24,recent=8,sinks=2,chunk=4",
+      "tova:budget=24,recent=4",
+      "h2o:budget=32,recent=8+window:budget=24",
+  };
+  return specs;
+}
+
+fs::path RandomModel(const std::string& preset) {
+  static std::map<std::string, fs::path> made;
+  if (!made.count(preset)) {
+    fs::path dir = test::TempDir("policy-" + preset);
+    RandomModelOptions o;
+    o.seed = 5;
+    WriteRandomModel(FindModelPreset(preset).config, dir, o);
+    made[preset] = dir;
+  }
+  return made[preset];
+}
+
+fs::path ModelPathFor(const std::string& name) {
+  if (name == "stories260K") return test::AssetsDir() / "models" / "stories260K" / "stories260K.bin";
+  if (name == "TinyStories-656K") return test::AssetsDir() / "models" / "tinystories-656k";
+  return RandomModel(name);
+}
+
+// Protected slots of a ScorePolicy (none known for composites).
+ScoreBudget Protected(const KvPolicy& p) {
+  if (auto* s = dynamic_cast<const ScorePolicy*>(&p)) return s->budget();
+  return {};
+}
+
+void CheckInvariants(const KvCache& cache, const KvPolicy& policy, int32_t next_pos, const std::string& where) {
+  const ScoreBudget prot = Protected(policy);
+  size_t slots = 0;
+  for (size_t l = 0; l < cache.n_layers(); ++l) {
+    for (size_t h = 0; h < cache.n_kv_heads(); ++h) {
+      auto meta = cache.Meta(l, h);
+      slots += meta.size();
+      ASSERT_LE(meta.size(), policy.MaxSlots()) << where << " layer " << l << " head " << h;
+      for (size_t i = 1; i < meta.size(); ++i) ASSERT_LT(meta[i - 1].pos, meta[i].pos) << where;
+      std::set<int32_t> present;
+      for (const SlotMeta& m : meta) present.insert(m.pos);
+      for (int32_t s = 0; s < static_cast<int32_t>(prot.sinks) && s < next_pos; ++s) {
+        ASSERT_TRUE(present.count(s)) << where << ": sink " << s << " evicted";
+      }
+      for (int32_t r = std::max<int32_t>(0, next_pos - static_cast<int32_t>(prot.recent)); r < next_pos; ++r) {
+        ASSERT_TRUE(present.count(r)) << where << ": recent position " << r << " evicted";
+      }
+    }
+  }
+  ASSERT_EQ(cache.Bytes(), slots * (2 * cache.head_dim() * sizeof(float) + sizeof(SlotMeta))) << where;
+  // Attention-scored policies keep one float per live slot (plus fixed bookkeeping).
+  if (policy.Spec().find("h2o:") != std::string::npos) ASSERT_EQ(policy.MetadataBytes(), slots * sizeof(float)) << where;
+}
+
+struct Stream {
+  Stream(const Model& m, const std::string& spec, size_t batch)
+      : policy(MakePolicy(spec)), act(m.config(), batch), logits(m.config().vocab_size) {
+    policy->Bind(m.config());
+    cache = std::make_unique<KvCache>(m.config(), RequiredCapacity(policy.get(), 512, batch));
+  }
+  Stream(const Stream& other, const Model& m)
+      : policy(other.policy->Clone()), cache(std::make_unique<KvCache>(*other.cache)), act(m.config(), other.act.max_batch),
+        logits(other.logits) {}
+  std::unique_ptr<KvPolicy> policy;
+  std::unique_ptr<KvCache> cache;
+  Activations act;
+  std::vector<float> logits;
+};
+
+class PolicyMatrix : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+TEST_P(PolicyMatrix, InvariantsHoldThroughoutAStream) {
+  const auto& [model_name, spec] = GetParam();
+  if (model_name == "stories260K" || model_name == "TinyStories-656K") KVLAB_REQUIRE_ASSETS();
+  Model model(LoadModel(ModelPathFor(model_name)));
+  const ModelConfig& c = model.config();
+  std::mt19937 rng(9);
+  std::vector<int32_t> tokens(100);
+  for (int32_t& t : tokens) t = std::uniform_int_distribution<int32_t>(0, c.vocab_size - 1)(rng);
+  const int32_t prompt = 40, total = std::min<int32_t>(100, c.max_seq_len);
+
+  Stream s(model, spec, 16);  // prefill in chunks of 16
+  model.Forward({tokens.data(), static_cast<size_t>(prompt)}, 0, *s.cache, s.act, s.logits.data(),
+                LogitsFor::kLastToken, s.policy.get());
+  CheckInvariants(*s.cache, *s.policy, prompt, spec + " after prefill");
+  std::unique_ptr<Stream> clone;
+  for (int32_t pos = prompt; pos < total; ++pos) {
+    if (pos == prompt + 10) clone = std::make_unique<Stream>(s, model);
+    model.Forward({&tokens[pos], 1}, pos, *s.cache, s.act, s.logits.data(), LogitsFor::kLastToken, s.policy.get());
+    CheckInvariants(*s.cache, *s.policy, pos + 1, spec + " at position " + std::to_string(pos));
+    if (HasFatalFailure()) return;
+  }
+  // The clone, fed the same tokens, must end in exactly the same state.
+  for (int32_t pos = prompt + 10; pos < total; ++pos) {
+    model.Forward({&tokens[pos], 1}, pos, *clone->cache, clone->act, clone->logits.data(), LogitsFor::kLastToken,
+                  clone->policy.get());
+  }
+  EXPECT_EQ(0, std::memcmp(clone->logits.data(), s.logits.data(), s.logits.size() * sizeof(float))) << spec;
+  EXPECT_EQ(clone->policy->MetadataBytes(), s.policy->MetadataBytes());
+  for (size_t l = 0; l < s.cache->n_layers(); ++l) {
+    for (size_t h = 0; h < s.cache->n_kv_heads(); ++h) {
+      auto a = s.cache->Meta(l, h), b = clone->cache->Meta(l, h);
+      ASSERT_EQ(a.size(), b.size());
+      for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].pos, b[i].pos);
+    }
+  }
+}
+
+class FullPolicy : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(FullPolicy, IsBitIdenticalToNoPolicy) {
+  const std::string& model_name = GetParam();
+  if (model_name == "stories260K" || model_name == "TinyStories-656K") KVLAB_REQUIRE_ASSETS();
+  Model model(LoadModel(ModelPathFor(model_name)));
+  const ModelConfig& c = model.config();
+  std::vector<int32_t> tokens(60);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>((i * 7919) % c.vocab_size);
+  Stream with(model, "full", 16);
+  KvCache plain_cache(c, 512);
+  Activations plain_act(c, 16);
+  std::vector<float> plain(c.vocab_size);
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    model.Forward({&tokens[i], 1}, static_cast<int32_t>(i), *with.cache, with.act, with.logits.data(),
+                  LogitsFor::kLastToken, with.policy.get());
+    model.Forward({&tokens[i], 1}, static_cast<int32_t>(i), plain_cache, plain_act, plain.data());
+    ASSERT_EQ(0, std::memcmp(plain.data(), with.logits.data(), plain.size() * sizeof(float))) << "step " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, FullPolicy,
+                         ::testing::Values("stories260K", "TinyStories-656K", "llama-tiny", "gpt2-tiny"),
+                         [](const auto& info) {
+                           std::string s = info.param;
+                           for (char& ch : s) if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return s;
+                         });
+
+INSTANTIATE_TEST_SUITE_P(AllPolicies, PolicyMatrix,
+                         ::testing::Combine(::testing::Values("stories260K", "TinyStories-656K", "llama-tiny", "gpt2-tiny"),
+                                            ::testing::ValuesIn(Specs())),
+                         [](const auto& info) {
+                           std::string s = std::get<0>(info.param) + "_" + std::get<1>(info.param);
+                           for (char& ch : s) if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return s;
+                         });
+
+}  // namespace
+}  // namespace kvlab

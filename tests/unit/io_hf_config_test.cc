@@ -1,0 +1,154 @@
+// config.json parsing: Llama and GPT-2 fields, transformers' defaults, and one clear error per bad input.
+#include <gtest/gtest.h>
+
+#include "io_test_writers.h"
+#include "kvlab/io/hf_config.h"
+#include "kvlab/model/presets.h"
+#include "test_assets.h"
+
+namespace kvlab::test {
+namespace {
+
+const char* kLlama = R"({
+  "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 128, "intermediate_size": 384,
+  "num_hidden_layers": 2, "num_attention_heads": 8, "num_key_value_heads": 4, "max_position_embeddings": 512,
+  "rms_norm_eps": 1e-06, "rope_theta": 10000.0, "tie_word_embeddings": true, "bos_token_id": 1,
+  "eos_token_id": 2, "vocab_size": 2048, "rope_scaling": null, "hidden_act": "silu"})";
+
+ModelConfig Parse(const std::string& text) { return ParseHfConfig(text, "dir/config.json"); }
+
+// kLlama with one field replaced (or removed, when value is empty).
+std::string LlamaWith(const std::string& field, const std::string& value) {
+  auto j = nlohmann::json::parse(kLlama);
+  if (value.empty())
+    j.erase(field);
+  else
+    j[field] = nlohmann::json::parse(value);
+  return j.dump();
+}
+
+TEST(HfConfigTest, Llama) {
+  const ModelConfig c = Parse(kLlama);
+  EXPECT_EQ(c.arch, Arch::kLlama);
+  EXPECT_EQ(c.dim, 128);
+  EXPECT_EQ(c.ffn_dim, 384);
+  EXPECT_EQ(c.n_layers, 2);
+  EXPECT_EQ(c.n_heads, 8);
+  EXPECT_EQ(c.n_kv_heads, 4);
+  EXPECT_EQ(c.head_dim, 16);
+  EXPECT_EQ(c.max_seq_len, 512);
+  EXPECT_FLOAT_EQ(c.norm_eps, 1e-6f);
+  EXPECT_EQ(c.rope_theta, 10000.0f);
+  EXPECT_EQ(c.rope_style, RopeStyle::kHalf);
+  EXPECT_EQ(c.activation, Activation::kSiLU);
+  EXPECT_TRUE(c.tied_embeddings);
+  EXPECT_EQ(c.bos_id, 1);
+  EXPECT_EQ(c.eos_id, 2);
+  EXPECT_EQ(c.vocab_size, 2048);
+}
+
+TEST(HfConfigTest, LlamaDefaultsAndVariants) {
+  EXPECT_EQ(Parse(LlamaWith("num_key_value_heads", "")).n_kv_heads, 8);  // absent -> MHA
+  EXPECT_FALSE(Parse(LlamaWith("tie_word_embeddings", "")).tied_embeddings);
+  EXPECT_EQ(Parse(LlamaWith("head_dim", "32")).head_dim, 32);
+  EXPECT_EQ(Parse(LlamaWith("eos_token_id", "[128001, 128009]")).eos_id, 128001);
+  EXPECT_EQ(Parse(LlamaWith("bos_token_id", "null")).bos_id, -1);
+  EXPECT_EQ(Parse(LlamaWith("rope_theta", "500000")).rope_theta, 500000.0f);  // an int is a number too
+  auto j = nlohmann::json::parse(kLlama);
+  j.erase("model_type");
+  EXPECT_EQ(Parse(j.dump()).arch, Arch::kLlama);  // architectures alone suffices
+}
+
+TEST(HfConfigTest, Gpt2AndDefaults) {
+  const ModelConfig c = Parse(R"({"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_embd": 768,
+      "n_layer": 12, "n_head": 12, "vocab_size": 50257, "n_positions": 1024})");
+  EXPECT_EQ(c.arch, Arch::kGpt2);
+  EXPECT_EQ(c.ffn_dim, 3072);  // n_inner absent -> 4 * n_embd
+  EXPECT_EQ(c.head_dim, 64);
+  EXPECT_EQ(c.n_kv_heads, 12);
+  EXPECT_EQ(c.activation, Activation::kGeluTanh);  // gelu_new by default
+  EXPECT_TRUE(c.tied_embeddings);
+  EXPECT_FLOAT_EQ(c.norm_eps, 1e-5f);
+  EXPECT_EQ(c.eos_id, 50256);
+  const ModelConfig e =
+      Parse(R"({"model_type": "gpt2", "n_embd": 64, "n_layer": 1, "n_head": 4, "n_inner": 100,
+      "vocab_size": 65, "n_positions": 64, "activation_function": "gelu", "tie_word_embeddings": false})");
+  EXPECT_EQ(e.activation, Activation::kGeluErf);
+  EXPECT_EQ(e.ffn_dim, 100);
+  EXPECT_FALSE(e.tied_embeddings);
+  EXPECT_EQ(Parse(R"({"model_type": "gpt2", "n_embd": 64, "n_layer": 1, "n_head": 4, "vocab_size": 9,
+      "activation_function": "gelu_pytorch_tanh"})")
+                .activation,
+            Activation::kGeluTanh);
+}
+
+TEST(HfConfigTest, ErrorsNameFileAndField) {
+  const std::string f = "dir/config.json";
+  ExpectError([&] { Parse("{\"hidden_size\": "); }, {f, "malformed JSON"});
+  ExpectError([&] { Parse("[]"); }, {f, "not a JSON object"});
+  ExpectError([&] { Parse(LlamaWith("hidden_size", "")); }, {f, "missing required field hidden_size"});
+  ExpectError([&] { Parse(LlamaWith("hidden_size", "\"128\"")); },
+              {f, "field hidden_size must be an integer, got \"128\""});
+  ExpectError([&] { Parse(LlamaWith("num_hidden_layers", "2.5")); },
+              {f, "field num_hidden_layers must be an integer"});
+  ExpectError([&] { Parse(LlamaWith("rms_norm_eps", "\"small\"")); },
+              {f, "field rms_norm_eps must be a number"});
+  ExpectError([&] { Parse(LlamaWith("tie_word_embeddings", "1")); },
+              {f, "field tie_word_embeddings must be true or false"});
+  ExpectError([&] { Parse(LlamaWith("vocab_size", "99999999999")); },
+              {f, "field vocab_size is out of range"});
+  ExpectError([&] { Parse(LlamaWith("rope_scaling", R"({"type": "linear", "factor": 2.0})")); },
+              {f, "rope_scaling"});
+  ExpectError([&] { Parse(LlamaWith("hidden_act", "\"gelu\"")); }, {f, "hidden_act"});
+  ExpectError([&] { Parse(LlamaWith("attention_bias", "true")); }, {f, "attention_bias"});
+  ExpectError([&] { Parse(LlamaWith("num_attention_heads", "7")); },
+              {f, "hidden_size 128 is not divisible by num_attention_heads 7"});
+  ExpectError([&] { Parse(LlamaWith("num_key_value_heads", "3")); }, {f, "n_kv_heads"});
+  ExpectError([&] { Parse(LlamaWith("num_hidden_layers", "0")); }, {f, "n_layers must be positive"});
+  ExpectError([&] { Parse(R"({"architectures": ["MistralForCausalLM"], "model_type": "mistral"})"); },
+              {f, "unsupported architecture MistralForCausalLM"});
+  ExpectError([&] { Parse("{}"); }, {f, "unsupported architecture (none given)"});
+  ExpectError(
+      [&] {
+        Parse(R"({"model_type": "gpt2", "n_embd": 64, "n_layer": 1, "n_head": 4, "vocab_size": 9,
+      "activation_function": "relu"})");
+      },
+      {f, "activation_function \"relu\""});
+  ExpectError([&] { Parse(R"({"model_type": "gpt2", "n_layer": 1, "n_head": 4, "vocab_size": 9})"); },
+              {f, "missing required field n_embd"});
+}
+
+TEST(HfConfigTest, ReadsFilesAndReportsMissingOnes) {
+  const auto dir = TempDir("hfc");
+  WriteFile(dir / "config.json", std::string(kLlama));
+  EXPECT_EQ(ReadHfConfig(dir / "config.json").dim, 128);
+  ExpectError([&] { ReadHfConfig(dir / "absent.json"); }, {"absent.json", "cannot open"});
+}
+
+TEST(HfConfigTest, EveryPresetRoundTrips) {
+  for (const ModelPreset& p : ModelPresets()) {
+    const ModelConfig& a = p.config;
+    const ModelConfig b = ParseHfConfig(HfConfigJson(a), p.name);
+    EXPECT_EQ(b.arch, a.arch) << p.name;
+    EXPECT_EQ(b.dim, a.dim) << p.name;
+    EXPECT_EQ(b.n_layers, a.n_layers) << p.name;
+    EXPECT_EQ(b.n_heads, a.n_heads) << p.name;
+    EXPECT_EQ(b.n_kv_heads, a.n_kv_heads) << p.name;
+    EXPECT_EQ(b.head_dim, a.head_dim) << p.name;
+    EXPECT_EQ(b.ffn_dim, a.ffn_dim) << p.name;
+    EXPECT_EQ(b.vocab_size, a.vocab_size) << p.name;
+    EXPECT_EQ(b.max_seq_len, a.max_seq_len) << p.name;
+    EXPECT_EQ(b.norm_eps, a.norm_eps) << p.name;
+    EXPECT_EQ(b.activation, a.activation) << p.name;
+    EXPECT_EQ(b.tied_embeddings, a.tied_embeddings) << p.name;
+    EXPECT_EQ(b.bos_id, a.bos_id) << p.name;
+    EXPECT_EQ(b.eos_id, a.eos_id) << p.name;
+    if (a.arch == Arch::kLlama) {
+      EXPECT_EQ(b.rope_theta, a.rope_theta) << p.name;
+      EXPECT_EQ(b.rope_style, a.rope_style) << p.name;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kvlab::test

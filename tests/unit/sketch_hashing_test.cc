@@ -1,0 +1,119 @@
+// Hash families of the sketch library: determinism per seed, avalanche of the mixer, and the pairwise
+// independence (collision rate, joint signs) that the Count-Min / Count Sketch bounds rely on.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "kvlab/sketch/hashing.h"
+
+namespace kvlab {
+namespace {
+
+TEST(SketchHashing, SplitMix64MatchesReferenceSequence) {
+  // First outputs of the reference splitmix64 (Vigna) from state 0: pins the generator on every platform.
+  SplitMix64 rng(0);
+  EXPECT_EQ(rng.Next(), 0xe220a8397b1dcdafULL);
+  EXPECT_EQ(rng.Next(), 0x6e789e6aa1b965f4ULL);
+  EXPECT_EQ(rng.Next(), 0x06c45d188009454fULL);
+}
+
+TEST(SketchHashing, PairwiseHashIsDeterministicPerSeed) {
+  SplitMix64 a(42), b(42), c(43);
+  const PairwiseHash ha(a), hb(b), hc(c);
+  EXPECT_EQ(ha, hb);
+  int differ = 0;
+  for (uint64_t key = 0; key < 1000; ++key) {
+    EXPECT_EQ(ha(key), hb(key));
+    differ += ha(key) != hc(key);
+  }
+  EXPECT_GT(differ, 990);  // another seed is another function
+  EXPECT_EQ(SeededHash64(7, 1), SeededHash64(7, 1));
+  EXPECT_NE(SeededHash64(7, 1), SeededHash64(7, 2));
+}
+
+TEST(SketchHashing, Mix64AvalanchesEveryInputBit) {
+  // Flipping any one input bit should flip each output bit with probability ~1/2.
+  SplitMix64 rng(1);
+  std::vector<int> flips(64 * 64, 0);  // [input bit][output bit]
+  const int trials = 400;
+  for (int t = 0; t < trials; ++t) {
+    const uint64_t x = rng.Next();
+    const uint64_t hx = SeededHash64(x, 9);
+    for (int i = 0; i < 64; ++i) {
+      const uint64_t diff = hx ^ SeededHash64(x ^ (uint64_t{1} << i), 9);
+      for (int o = 0; o < 64; ++o) flips[i * 64 + o] += (diff >> o) & 1;
+    }
+  }
+  for (int k = 0; k < 64 * 64; ++k) {
+    const double p = static_cast<double>(flips[k]) / trials;
+    ASSERT_NEAR(p, 0.5, 0.13) << "input bit " << k / 64 << " output bit " << k % 64;  // 5.2 sigma
+  }
+}
+
+TEST(SketchHashing, FastRangeStaysInRange) {
+  for (uint32_t n : {1u, 2u, 3u, 7u, 1000u, 0xffffffffu}) {
+    EXPECT_LT(FastRange32(0, n), n);
+    EXPECT_LT(FastRange32(0xffffffffu, n), n);
+    EXPECT_EQ(FastRange32(0xffffffffu, n), n - 1);
+  }
+}
+
+// For fixed distinct keys x, y and a random function: Pr[bucket(x) == bucket(y)] ~ 1/n and the sign
+// pair (s(x), s(y)) uniform on {-1, +1}^2. Keys include neighbours (positions) and keys that differ only
+// in the high 32 bits, which a hash of the low half alone would collide on.
+TEST(SketchHashing, PairwiseHashCollidesAtRateOneOverN) {
+  const uint64_t pairs[][2] = {{0, 1}, {123, 124}, {5, 5 + (uint64_t{1} << 32)}, {0, ~uint64_t{0}}};
+  const int draws = 20000;
+  const uint32_t n = 16;
+  for (const auto& pr : pairs) {
+    int collide = 0;
+    int sign_pairs[4] = {0, 0, 0, 0};
+    SplitMix64 rng(pr[0] * 31 + pr[1]);
+    for (int t = 0; t < draws; ++t) {
+      const PairwiseHash h(rng);
+      collide += h.Bucket(pr[0], n) == h.Bucket(pr[1], n);
+      sign_pairs[(h.Sign(pr[0]) > 0) * 2 + (h.Sign(pr[1]) > 0)]++;
+    }
+    // sd of the rate: sqrt(p (1 - p) / draws) = 0.0017 for p = 1/16, and 0.0031 for p = 1/4.
+    EXPECT_NEAR(static_cast<double>(collide) / draws, 1.0 / n, 0.01) << pr[0] << "," << pr[1];
+    for (int s = 0; s < 4; ++s) {
+      EXPECT_NEAR(static_cast<double>(sign_pairs[s]) / draws, 0.25, 0.016) << pr[0] << "," << pr[1];
+    }
+  }
+}
+
+TEST(SketchHashing, BucketsOfSequentialPositionsAreUniform) {
+  // Token positions arrive as 0, 1, 2, ...: the bucket histogram must stay flat (chi-square, 63 dof).
+  const uint32_t n = 64;
+  const int keys = 64000;
+  for (uint64_t seed : {1ull, 2ull, 3ull}) {
+    SplitMix64 rng(seed);
+    const PairwiseHash h(rng);
+    std::vector<int> hist(n, 0);
+    for (int k = 0; k < keys; ++k) hist[h.Bucket(static_cast<uint64_t>(k), n)]++;
+    const double expected = static_cast<double>(keys) / n;
+    double chi2 = 0;
+    for (int c : hist) chi2 += (c - expected) * (c - expected) / expected;
+    EXPECT_LT(chi2, 130.0) << "seed " << seed;  // mean 63, sd 11.2
+  }
+}
+
+TEST(SketchHashing, GaussianDrawsHaveUnitMoments) {
+  SplitMix64 rng(5);
+  const int n = 100000;
+  double sum = 0, sq = 0;
+  for (int i = 0; i < n; ++i) {
+    const double g = rng.NextGaussian();
+    ASSERT_TRUE(std::isfinite(g));
+    sum += g;
+    sq += g * g;
+  }
+  EXPECT_NEAR(sum / n, 0.0, 0.02);  // sd of the mean 0.0032
+  EXPECT_NEAR(sq / n, 1.0, 0.03);   // sd of the second moment 0.0045
+}
+
+}  // namespace
+}  // namespace kvlab
