@@ -11,6 +11,7 @@
 #include <cstring>
 #include <random>
 
+#include "kvlab/kv/policies/summary_policy.h"
 #include "kvlab/kv/registry.h"
 #include "kvlab/kv/score_policy.h"
 #include "kvlab/model/model.h"
@@ -35,6 +36,20 @@ const std::vector<std::string>& Specs() {
       "h2o:budget=24,recent=8,sinks=2,chunk=4",
       "tova:budget=24,recent=4",
       "h2o:budget=32,recent=8+window:budget=24",
+      "snapkv:budget=24,recent=8,window=8,pool=3",
+      "snapkv:budget=24,sinks=2,recent=4,window=4,pool=5,every=4,chunk=2",
+      "sketch:type=cms,width=64,depth=3,budget=24,sinks=2,recent=8",
+      "sketch:type=cms,width=64,depth=3,conservative=true,budget=24,recent=8,topk=8,decay=0.95",
+      "sketch:type=cs,width=64,depth=3,budget=24,recent=8,sinks=2",
+      "sketch:type=race,width=16,depth=2,budget=24,recent=8,topk=10",
+      "sketch:type=cms,width=64,depth=3,budget=24,sinks=2,recent=8,strategy=aggregate,summaries=6",
+      "sketch:type=race,width=16,depth=2,budget=24,recent=8,strategy=aggregate,summaries=4,assign=lsh,chunk=2",
+      "sketch:type=cs,width=32,depth=3,budget=24,recent=4,strategy=aggregate,summaries=8,metric=l2,decay=0.9",
+      "cluster:budget=24,sinks=2,summaries=6",
+      "cluster:budget=24,sinks=0,summaries=5,assign=lsh,seed=3",
+      "cluster:budget=24,summaries=4,metric=l2,chunk=4",
+      "cluster:budget=32,summaries=6+h2o:budget=24,recent=8",
+      "h2o:budget=32,recent=8+sketch:budget=24,recent=8,strategy=aggregate,summaries=4",
   };
   return specs;
 }
@@ -57,9 +72,10 @@ fs::path ModelPathFor(const std::string& name) {
   return RandomModel(name);
 }
 
-// Protected slots of a ScorePolicy (none known for composites).
+// Protected slots of a ScorePolicy or SummaryPolicy (none known for composites).
 ScoreBudget Protected(const KvPolicy& p) {
   if (auto* s = dynamic_cast<const ScorePolicy*>(&p)) return s->budget();
+  if (auto* s = dynamic_cast<const policies::SummaryPolicy*>(&p)) return s->budget();
   return {};
 }
 
@@ -80,11 +96,27 @@ void CheckInvariants(const KvCache& cache, const KvPolicy& policy, int32_t next_
       for (int32_t r = std::max<int32_t>(0, next_pos - static_cast<int32_t>(prot.recent)); r < next_pos; ++r) {
         ASSERT_TRUE(present.count(r)) << where << ": recent position " << r << " evicted";
       }
+      // Summary slots: sinks and the recent window stay exact (count 1), and nothing is dropped — the
+      // counts add up to every token seen.
+      if (dynamic_cast<const policies::SummaryPolicy*>(&policy) != nullptr) {
+        uint64_t represented = 0;
+        for (const SlotMeta& m : meta) {
+          represented += m.count;
+          const bool exact = m.pos < static_cast<int32_t>(prot.sinks) ||
+                             m.pos >= next_pos - static_cast<int32_t>(prot.recent);
+          if (exact) ASSERT_EQ(m.count, 1u) << where << ": protected position " << m.pos << " was merged into";
+        }
+        ASSERT_EQ(represented, static_cast<uint64_t>(next_pos)) << where << " layer " << l << " head " << h;
+      }
     }
   }
   ASSERT_EQ(cache.Bytes(), slots * (2 * cache.head_dim() * sizeof(float) + sizeof(SlotMeta))) << where;
   // Attention-scored policies keep one float per live slot (plus fixed bookkeeping).
-  if (policy.Spec().find("h2o:") != std::string::npos) ASSERT_EQ(policy.MetadataBytes(), slots * sizeof(float)) << where;
+  // (Composites with a policy of other metadata — sketches, summary tables — are checked in unit tests.)
+  const std::string spec = policy.Spec();
+  const bool only_h2o_state = spec.find("h2o:") != std::string::npos && spec.find("sketch:") == std::string::npos &&
+                              spec.find("cluster:") == std::string::npos;
+  if (only_h2o_state) ASSERT_EQ(policy.MetadataBytes(), slots * sizeof(float)) << where;
 }
 
 struct Stream {

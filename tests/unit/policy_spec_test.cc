@@ -23,6 +23,35 @@ TEST(PolicySpec, ParsesAndRoundTripsCanonicalSpecs) {
     EXPECT_EQ(p->Spec(), spec);
     EXPECT_EQ(MakePolicy(p->Spec())->Spec(), spec);  // canonical form is stable
   }
+  for (const char* spec : {
+           "snapkv:budget=64,recent=32,window=32,pool=7,every=0",
+           "snapkv:budget=64,sinks=4,recent=0,chunk=8,window=16,pool=1,every=8",
+           "sketch:type=cms,width=512,depth=4,budget=128,sinks=4,recent=32,strategy=topk,topk=92,seed=0",
+           "sketch:type=cms,width=512,depth=4,conservative=true,budget=128,sinks=4,recent=32,strategy=topk,topk=64,"
+           "decay=0.99,seed=7",
+           "sketch:type=cs,width=256,depth=5,budget=64,recent=16,strategy=topk,topk=48,seed=0",
+           "sketch:type=race,width=64,depth=2,bits=6,budget=64,recent=16,strategy=topk,topk=32,seed=1",
+           "sketch:type=cms,width=128,depth=2,budget=64,sinks=4,recent=16,strategy=aggregate,summaries=16,"
+           "assign=kmeans,metric=cosine,seed=0",
+           "sketch:type=race,width=64,depth=2,bits=6,budget=64,recent=16,strategy=aggregate,chunk=4,summaries=8,"
+           "assign=lsh,seed=2",
+           "cluster:budget=64,sinks=4,summaries=16,assign=kmeans,metric=cosine",
+           "cluster:budget=64,sinks=0,chunk=8,summaries=8,assign=lsh,seed=5",
+       }) {
+    auto p = MakePolicy(spec);
+    EXPECT_EQ(p->Spec(), spec);
+    EXPECT_EQ(MakePolicy(p->Spec())->Spec(), spec);
+  }
+  // Defaults fill in: the canonical form names every default that matters.
+  EXPECT_EQ(MakePolicy("sketch:budget=64")->Spec(),
+            "sketch:type=cms,width=512,depth=4,budget=64,strategy=topk,topk=64,seed=0");
+  EXPECT_EQ(MakePolicy("sketch:type=race,budget=64,recent=8")->Spec(),
+            "sketch:type=race,width=512,depth=4,bits=9,budget=64,recent=8,strategy=topk,topk=56,seed=0");
+  EXPECT_EQ(MakePolicy("snapkv:budget=64")->Spec(), "snapkv:budget=64,recent=32,window=32,pool=7,every=0");
+  EXPECT_EQ(MakePolicy("cluster:budget=64")->Spec(), "cluster:budget=64,sinks=4,summaries=16,assign=kmeans,metric=cosine");
+  // topk < budget amortizes eviction: the bound stays the budget.
+  EXPECT_EQ(MakePolicy("sketch:budget=64,recent=8,topk=16")->MaxSlots(), 64u);
+  EXPECT_EQ(MakePolicy("cluster:budget=40,summaries=8")->MaxSlots(), 40u);
   EXPECT_EQ(MakePolicy("h2o:recent=8,budget=32+window:budget=24")->Spec(), "h2o:budget=32,recent=8+window:budget=24");
   EXPECT_EQ(MakePolicy("h2o:budget=32+window:budget=24")->MaxSlots(), 24u);
 }
@@ -40,6 +69,34 @@ TEST(PolicySpec, RejectsBadSpecsNamingTheOffendingPart) {
   EXPECT_NE(ErrorOf("h2o:budget=8,budget=9").find("given twice"), std::string::npos);
   EXPECT_NE(ErrorOf("h2o:budget=8+").find("empty part"), std::string::npos);
   EXPECT_NE(ErrorOf("full:budget=8").find("unknown key 'budget'"), std::string::npos);
+  // Sketch, cluster and snapkv specs.
+  EXPECT_NE(ErrorOf("sketch:width=0,budget=8").find("width=0"), std::string::npos);
+  EXPECT_NE(ErrorOf("sketch:depth=0,budget=8").find("depth=0"), std::string::npos);
+  EXPECT_NE(ErrorOf("sketch:depth=65,budget=8").find("depth=65"), std::string::npos);
+  EXPECT_NE(ErrorOf("sketch:type=bloom,budget=8").find("type=bloom"), std::string::npos);
+  EXPECT_NE(ErrorOf("sketch:budget=16,recent=8,topk=9").find("topk=9"), std::string::npos);
+  EXPECT_NE(ErrorOf("sketch:budget=16,recent=12,sinks=8").find("impossible budget"), std::string::npos);
+  EXPECT_NE(ErrorOf("sketch:width=64").find("needs budget"), std::string::npos);
+  EXPECT_NE(ErrorOf("sketch:budget=16,strategy=mean").find("strategy=mean"), std::string::npos);
+  EXPECT_NE(ErrorOf("sketch:budget=16,bits=4").find("unknown key 'bits'"), std::string::npos);  // race only
+  EXPECT_NE(ErrorOf("sketch:type=cs,budget=16,conservative=true").find("unknown key 'conservative'"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("sketch:budget=16,summaries=4").find("unknown key 'summaries'"), std::string::npos);
+  EXPECT_NE(ErrorOf("sketch:budget=16,chunk=4").find("unknown key 'chunk'"), std::string::npos);  // topk does it
+  EXPECT_NE(ErrorOf("sketch:type=race,bits=33,budget=16").find("bits=33"), std::string::npos);
+  EXPECT_NE(ErrorOf("sketch:decay=1.5,budget=16").find("decay=1.5"), std::string::npos);
+  EXPECT_NE(ErrorOf("sketch:budget=16,recent=8,strategy=aggregate,summaries=9").find("impossible budget"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("sketch:budget=16,strategy=aggregate,summaries=0").find("summaries=0"), std::string::npos);
+  EXPECT_NE(ErrorOf("cluster:budget=16,summaries=12").find("impossible budget"), std::string::npos);
+  EXPECT_NE(ErrorOf("cluster:budget=64,assign=lsh,metric=l2").find("unknown key 'metric'"), std::string::npos);
+  EXPECT_NE(ErrorOf("cluster:budget=64,assign=kmeans,seed=2").find("unknown key 'seed'"), std::string::npos);
+  EXPECT_NE(ErrorOf("cluster:budget=16,assign=tree").find("assign=tree"), std::string::npos);
+  EXPECT_NE(ErrorOf("cluster:summaries=4").find("needs budget"), std::string::npos);
+  EXPECT_NE(ErrorOf("snapkv:budget=16").find("impossible budget"), std::string::npos);  // recent = window = 32
+  EXPECT_NE(ErrorOf("snapkv:budget=64,pool=4").find("pool=4"), std::string::npos);
+  EXPECT_NE(ErrorOf("snapkv:budget=64,window=0").find("window=0"), std::string::npos);
+  EXPECT_NE(ErrorOf("snapkv:budget=64,every=-1").find("every=-1"), std::string::npos);
   for (const char* bad : {"", "lru", "h2o:budget=-1"}) EXPECT_EQ(ErrorOf(bad).rfind("--kv: ", 0), 0u) << bad;
 }
 

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <map>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
@@ -15,6 +16,9 @@ struct InspectArgs {
   ModelOptions model;
   bool json = false;
 };
+
+// A float as the shortest decimal that reads back to it (1e-06, not 9.999999974752427e-07).
+double ShortestDecimal(float f) { return std::stod(fmt::format("{}", f)); }
 
 // Counts weight bytes per stored dtype (every matrix of the model once).
 std::map<std::string, int64_t> BytesByDType(const ModelWeights& w) {
@@ -47,8 +51,8 @@ void Run(const InspectArgs& a) {
       {"ffn_dim", c.ffn_dim},
       {"vocab_size", c.vocab_size},
       {"max_seq_len", c.max_seq_len},
-      {"norm_eps", c.norm_eps},
-      {"rope_theta", c.rope_theta},
+      {"norm_eps", ShortestDecimal(c.norm_eps)},
+      {"rope_theta", ShortestDecimal(c.rope_theta)},
       {"rope_style", RopeStyleName(c.rope_style)},
       {"activation", ActivationName(c.activation)},
       {"tied_embeddings", c.tied_embeddings},

@@ -52,12 +52,13 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
 
   std::vector<double> prefill, decode;
   double kv_read = 0;
-  for (int32_t rep = 0; rep < o.repetitions; ++rep) {
+  // Repetition -1 is a warm-up (page faults, caches, thread wake-up) and is not recorded.
+  for (int32_t rep = -1; rep < o.repetitions; ++rep) {
     if (o.prompt_tokens > 0) {
       cache.Clear();
       const auto t0 = std::chrono::steady_clock::now();
       model.Forward({tokens.data(), static_cast<size_t>(o.prompt_tokens)}, 0, cache, act, logits.data());
-      prefill.push_back(o.prompt_tokens / Seconds(t0));
+      if (rep >= 0) prefill.push_back(o.prompt_tokens / Seconds(t0));
     }
     if (o.gen_tokens > 0) {
       cache.Clear();
@@ -68,7 +69,7 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
         const int32_t pos = o.depth + i;
         model.Forward({&tokens[pos], 1}, pos, cache, act, logits.data());
       }
-      decode.push_back(o.gen_tokens / Seconds(t0));
+      if (rep >= 0) decode.push_back(o.gen_tokens / Seconds(t0));
       // Each step reads the cache as it stands after its own append; average over the steps.
       kv_read = (kv_before + static_cast<double>(cache.Bytes())) / 2.0;
     }

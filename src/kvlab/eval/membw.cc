@@ -7,12 +7,15 @@
 #include <vector>
 
 #include "kvlab/ops/dot_kernels.h"
+#include "kvlab/util/huge_pages.h"
 
 namespace kvlab {
 
 MemBandwidth MeasureReadBandwidth(int threads, size_t bytes, int repetitions) {
   const size_t n = bytes / sizeof(float);
-  std::vector<float> buffer(n);
+  // Same memory as the model weights (huge pages), so the bound and the decode read alike.
+  HugePageBuffer arena(n * sizeof(float));
+  float* buffer = static_cast<float*>(arena.data());
   // First touch from the threads that will read, in the same static partition (NUMA/cache placement).
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (size_t i = 0; i < n; ++i) buffer[i] = static_cast<float>(i & 1023) * 1e-3f;
@@ -34,7 +37,7 @@ MemBandwidth MeasureReadBandwidth(int threads, size_t bytes, int repetitions) {
       float out[16];
       for (size_t row = begin; row < end; row += 16) {
         const size_t count = std::min<size_t>(16, end - row);
-        dot_rows(buffer.data() + row * kCols, kCols, count, x.data(), kCols, out);
+        dot_rows(buffer + row * kCols, kCols, count, x.data(), kCols, out);
         total += out[0];
       }
     }

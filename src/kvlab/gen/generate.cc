@@ -22,6 +22,9 @@ GenerateResult Generate(const Model& model, const Tokenizer* tokenizer, KvCache&
   std::vector<int32_t> history = prompt;
   Sampler sampler(options.sampler);
   GenerateResult result;
+  // The tokenizer says what ends a text; a model config's eos id can be a placeholder (the char GPT-2 sets
+  // 0, which is "\n"). Without a tokenizer, fall back to the config.
+  const int32_t eos = tokenizer != nullptr ? tokenizer->eos_id() : c.eos_id;
 
   auto t0 = std::chrono::steady_clock::now();
   model.Forward(prompt, 0, cache, act, logits.data(), LogitsFor::kLastToken, options.policy);
@@ -32,7 +35,7 @@ GenerateResult Generate(const Model& model, const Tokenizer* tokenizer, KvCache&
   result.stop_reason = "length";
   for (int32_t step = 0; step < options.max_new_tokens; ++step) {
     const int32_t next = sampler.Sample(logits, history);
-    if (options.stop_at_eos && next == c.eos_id) {
+    if (options.stop_at_eos && eos >= 0 && next == eos) {
       result.stop_reason = "eos";
       break;
     }

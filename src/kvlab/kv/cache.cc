@@ -68,6 +68,28 @@ void KvCache::Keep(size_t layer, size_t head, std::span<const uint32_t> slots) {
   size_[idx] = static_cast<uint32_t>(out);
 }
 
+void KvCache::Merge(size_t layer, size_t head, uint32_t into, uint32_t from) {
+  const size_t idx = Index(layer, head);
+  KVLAB_CHECK(into < size_[idx] && from < size_[idx] && into != from);
+  SlotMeta& a = meta_[idx * capacity_ + into];
+  const SlotMeta& b = meta_[idx * capacity_ + from];
+  // Weighted mean in double weights: counts can grow large, and w_a + w_b == 1 keeps the mean exact for
+  // equal vectors.
+  const double total = static_cast<double>(a.count) + b.count;
+  const float wa = static_cast<float>(a.count / total), wb = static_cast<float>(b.count / total);
+  float* keys = MutableKeys(layer, head);
+  float* values = MutableValues(layer, head);
+  float* ka = keys + into * head_dim_;
+  float* va = values + into * head_dim_;
+  const float* kb = keys + from * head_dim_;
+  const float* vb = values + from * head_dim_;
+  for (size_t i = 0; i < head_dim_; ++i) {
+    ka[i] = wa * ka[i] + wb * kb[i];
+    va[i] = wa * va[i] + wb * vb[i];
+  }
+  a.count += b.count;
+}
+
 void KvCache::Clear() { std::fill(size_.begin(), size_.end(), 0u); }
 
 size_t KvCache::Bytes() const {

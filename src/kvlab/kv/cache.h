@@ -58,6 +58,13 @@ class KvCache {
 
   // Keeps only the given slots (strictly ascending indices), compacting them to the front in order.
   void Keep(size_t layer, size_t head, std::span<const uint32_t> slots);
+  // Folds slot `from` into slot `into` (summary slots, docs/POLICIES.md): `into` becomes the count-weighted
+  // mean of both keys and both values and its count the sum; its position stays (a summary keeps the
+  // position of the token that founded it, so positions stay unique and ascending without moving slots).
+  // `from` is left as it is: the caller drops it with Keep, so a batch of merges costs one compaction.
+  // Attention then adds log(count) to a summary slot's logit (ops/attention.h). Preconditions (checked):
+  // both slots live, into != from.
+  void Merge(size_t layer, size_t head, uint32_t into, uint32_t from);
   void Clear();
 
   // Exact bytes held by live slots: keys + values + slot metadata.

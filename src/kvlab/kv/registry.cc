@@ -15,6 +15,12 @@ const std::vector<PolicyInfo>& RegisteredPolicies() {
       {"knorm", "keep the keys of lowest L2 norm", policies::MakeKeyNorm},
       {"h2o", "heavy hitters: accumulated attention received + recent window", policies::MakeH2o},
       {"tova", "attention of the current query (token omission via attention)", policies::MakeTova},
+      {"snapkv", "observation-window attention votes, max-pooled, after prefill (and every N steps)",
+       policies::MakeSnapKv},
+      {"sketch", "accumulated attention in a Count-Min / Count Sketch / RACE sketch; topk or aggregate",
+       policies::MakeSketch},
+      {"cluster", "sinks + recent window exact, older tokens merged into summary slots (online k-means / LSH)",
+       policies::MakeCluster},
   };
   return kPolicies;
 }

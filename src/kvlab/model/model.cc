@@ -38,7 +38,7 @@ Activations::Activations(const ModelConfig& c, size_t max_batch_)
       up(c.arch == Arch::kLlama ? max_batch_ * c.ffn_dim : 0),
       rope(max_batch_) {}
 
-Model::Model(LoadedModel loaded) : loaded_(std::move(loaded)) {}
+Model::Model(LoadedModel loaded) : loaded_(std::move(loaded)) { loaded_.MoveWeightsToArena(); }
 
 void Model::CheckInputs(std::span<const int32_t> tokens, int32_t start_pos, const KvCache& cache,
                         const Activations& act, const KvPolicy* policy) const {

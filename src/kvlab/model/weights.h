@@ -16,6 +16,7 @@
 
 #include "kvlab/model/config.h"
 #include "kvlab/tensor/dtype.h"
+#include "kvlab/util/huge_pages.h"
 #include "kvlab/util/mapped_file.h"
 
 namespace kvlab {
@@ -75,6 +76,7 @@ struct LoadedModel {
   std::filesystem::path path;  // what the user pointed at (file or directory)
   std::vector<std::shared_ptr<MappedFile>> files;       // mmaps the views point into
   std::vector<std::unique_ptr<float[]>> owned_buffers;  // converted tensors the views point into
+  HugePageBuffer arena;  // after MoveWeightsToArena: every weight, contiguous, in huge pages
 
   // Allocates an owned f32 buffer of n floats that lives as long as the model.
   float* Allocate(size_t n) {
@@ -83,6 +85,9 @@ struct LoadedModel {
   }
   int64_t ParameterCount() const;  // counts tied matrices once
   int64_t WeightBytes() const;     // bytes a decode step reads from weights (as stored)
+  // Copies every weight into one huge-page arena (in the order a decode step reads them), repoints the
+  // views, and releases the file maps and conversion buffers. Done by Model before running.
+  void MoveWeightsToArena();
 };
 
 // Loads a model from a path:

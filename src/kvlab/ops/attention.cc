@@ -21,6 +21,8 @@ void AttendHead(const float* q, const float* keys, const float* values, std::spa
       continue;
     }
     scores[j] *= scale;
+    // Summary slots are rare and the branch is predicted; log() runs only for them.
+    if (meta[j].count != 1) scores[j] += std::log(static_cast<float>(meta[j].count));
     if (scores[j] > max_score) max_score = scores[j];
   }
   std::memset(out, 0, head_dim * sizeof(float));

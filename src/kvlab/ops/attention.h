@@ -10,7 +10,10 @@
 
 namespace kvlab {
 
-// out[head_dim] = sum_j softmax_j(q·k_j * scale) v_j over slots j whose position <= query_pos (causal).
+// out[head_dim] = sum_j softmax_j(q·k_j * scale + log(count_j)) v_j over slots j whose position <= query_pos
+// (causal). count_j is 1 for an ordinary slot; a summary slot standing for count_j merged tokens (mean key
+// and value, kv/cache.h Merge) gets log(count_j) added to its logit, so it weighs as much as count_j
+// tokens with its mean key would.
 // keys, values: [n_slots][head_dim]; scores: scratch of at least n_slots floats, left holding the
 // attention probabilities (masked slots get 0) so observers can read the row without recomputing it.
 void AttendHead(const float* q, const float* keys, const float* values, std::span<const SlotMeta> meta,

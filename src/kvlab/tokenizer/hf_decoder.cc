@@ -2,7 +2,6 @@
 #include "kvlab/tokenizer/byte_level.h"
 #include "kvlab/tokenizer/hf_pipeline.h"
 #include "kvlab/tokenizer/json_file.h"
-#include "kvlab/tokenizer/utf8.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {

@@ -15,5 +15,8 @@ std::unique_ptr<KvPolicy> MakeRandom(PolicyParams& p);
 std::unique_ptr<KvPolicy> MakeKeyNorm(PolicyParams& p);
 std::unique_ptr<KvPolicy> MakeH2o(PolicyParams& p);
 std::unique_ptr<KvPolicy> MakeTova(PolicyParams& p);
+std::unique_ptr<KvPolicy> MakeSnapKv(PolicyParams& p);
+std::unique_ptr<KvPolicy> MakeSketch(PolicyParams& p);
+std::unique_ptr<KvPolicy> MakeCluster(PolicyParams& p);
 
 }  // namespace kvlab::policies

@@ -1,0 +1,95 @@
+#include "kvlab/kv/policies/sketch_scores.h"
+
+#include <cmath>
+
+#include "kvlab/sketch/hashing.h"
+#include "kvlab/util/error.h"
+
+namespace kvlab::policies {
+
+void SketchScores::Bind(const ModelConfig& c) {
+  n_kv_heads_ = static_cast<size_t>(c.n_kv_heads);
+  head_dim_ = static_cast<size_t>(c.head_dim);
+  const size_t n = static_cast<size_t>(c.n_layers) * n_kv_heads_;
+  const size_t group = static_cast<size_t>(c.n_heads / c.n_kv_heads);
+  row_decay_ = std::pow(options_.decay, 1.0 / static_cast<double>(group));
+  cms_.clear();
+  cs_.clear();
+  race_.clear();
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t seed = SeededHash64(i, options_.seed);
+    switch (options_.type) {
+      case SketchOptions::Type::kCountMin:
+        cms_.emplace_back(options_.width, options_.depth, seed, options_.conservative);
+        break;
+      case SketchOptions::Type::kCountSketch:
+        cs_.emplace_back(options_.width, options_.depth, seed);
+        break;
+      case SketchOptions::Type::kRace:
+        race_.emplace_back(options_.width, options_.depth, head_dim_, options_.bits, seed);
+        break;
+    }
+  }
+  buckets_.assign(options_.depth, 0);
+}
+
+void SketchScores::Observe(const AttentionRow& row) {
+  const size_t idx = row.layer * n_kv_heads_ + row.kv_head;
+  // Each query of the group arrives once per query head, so decaying by decay^(1/group) per row decays
+  // the sums by `decay` per query.
+  switch (options_.type) {
+    case SketchOptions::Type::kCountMin: {
+      CountMinSketch& s = cms_[idx];
+      if (row_decay_ != 1.0) s.Decay(row_decay_);
+      for (size_t i = 0; i < row.probs.size(); ++i) {
+        if (row.probs[i] > 0.0f) s.Add(static_cast<uint64_t>(row.slots[i].pos), row.probs[i]);
+      }
+      break;
+    }
+    case SketchOptions::Type::kCountSketch: {
+      CountSketch& s = cs_[idx];
+      if (row_decay_ != 1.0) s.Decay(row_decay_);
+      for (size_t i = 0; i < row.probs.size(); ++i) {
+        if (row.probs[i] > 0.0f) s.Add(static_cast<uint64_t>(row.slots[i].pos), row.probs[i]);
+      }
+      break;
+    }
+    case SketchOptions::Type::kRace: {
+      RaceSketch& s = race_[idx];
+      if (row_decay_ != 1.0) s.Decay(row_decay_);
+      s.Add({row.q, head_dim_}, 1.0f);
+      break;
+    }
+  }
+}
+
+void SketchScores::Estimate(size_t layer, size_t kv_head, const KvCache& cache, std::span<float> out) {
+  const size_t idx = layer * n_kv_heads_ + kv_head;
+  std::span<const SlotMeta> meta = cache.Meta(layer, kv_head);
+  KVLAB_CHECK(out.size() == meta.size());
+  if (options_.type == SketchOptions::Type::kRace) {
+    const float* keys = cache.Keys(layer, kv_head);
+    for (size_t i = 0; i < meta.size(); ++i) {
+      race_[idx].Buckets({keys + i * head_dim_, head_dim_}, buckets_);
+      out[i] = race_[idx].QueryAtBuckets(buckets_);
+    }
+    return;
+  }
+  keys_.resize(meta.size());
+  for (size_t i = 0; i < meta.size(); ++i) keys_[i] = static_cast<uint64_t>(meta[i].pos);
+  if (options_.type == SketchOptions::Type::kCountMin) {
+    cms_[idx].EstimateBatch(keys_, out);
+  } else {
+    cs_[idx].EstimateBatch(keys_, out);
+  }
+}
+
+size_t SketchScores::Bytes() const {
+  size_t b = 0;
+  for (const auto& s : cms_) b += s.Bytes();
+  for (const auto& s : cs_) b += s.Bytes();
+  for (const auto& s : race_) b += s.Bytes();
+  return b;
+}
+
+}  // namespace kvlab::policies
