@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "kvlab/eval/bench.h"
 #include "kvlab/eval/membw.h"
+#include "kvlab/kv/registry.h"
 #include "kvlab/ops/cpu_features.h"
 #include "kvlab/ops/threads.h"
 
@@ -36,6 +37,7 @@ void Run(const BenchArgs& a) {
     }
     return;
   }
+  MakePolicy(a.bench.kv);  // a bad spec fails before the model is loaded
   auto model = LoadModelFromOptions(a.model);
   BenchOptions o = a.bench;
   if (o.depth == 0) o.depth = o.prompt_tokens;  // decode right after a prompt of -p tokens (like tg after pp)
@@ -50,6 +52,11 @@ void Run(const BenchArgs& a) {
       {"gen_tokens", o.gen_tokens},
       {"depth", o.depth},
       {"repetitions", o.repetitions},
+      {"kv", o.kv},
+      {"kv_bytes", r.kv_bytes},
+      {"policy_bytes", r.policy_bytes},
+      {"policy_ms_per_token", r.policy_ms_per_token},
+      {"policy_fraction_of_step", r.decode_ms_per_token > 0 ? r.policy_ms_per_token / r.decode_ms_per_token : 0.0},
       {"prefill_tok_s", r.prefill_tok_s.mean},
       {"prefill_tok_s_std", r.prefill_tok_s.stddev},
       {"decode_tok_s", r.decode_tok_s.mean},
@@ -66,8 +73,8 @@ void Run(const BenchArgs& a) {
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("model %s | %d threads | %s kernels | weights %.1f MB\n", a.model.model.c_str(), NumThreads(),
-              SimdLevelName(ActiveSimdLevel()), r.weight_bytes / 1e6);
+  std::printf("model %s | %d threads | %s kernels | weights %.1f MB | kv %s\n", a.model.model.c_str(), NumThreads(),
+              SimdLevelName(ActiveSimdLevel()), r.weight_bytes / 1e6, o.kv.c_str());
   if (o.prompt_tokens > 0) {
     std::printf("prefill pp%-5d %9.1f ± %.1f tok/s\n", o.prompt_tokens, r.prefill_tok_s.mean, r.prefill_tok_s.stddev);
   }
@@ -75,6 +82,9 @@ void Run(const BenchArgs& a) {
     std::printf("decode  tg%-5d %9.1f ± %.1f tok/s  (%.2f ms/token at depth %d, %.1f GB/s effective)\n",
                 o.gen_tokens, r.decode_tok_s.mean, r.decode_tok_s.stddev, r.decode_ms_per_token, o.depth,
                 r.decode_gb_s);
+    std::printf("kv      %.2f MB cache + %.3f MB policy state; policy hooks %.3f ms/token (%.2f%% of a step)\n",
+                r.kv_bytes / 1e6, r.policy_bytes / 1e6, r.policy_ms_per_token,
+                r.decode_ms_per_token > 0 ? 100.0 * r.policy_ms_per_token / r.decode_ms_per_token : 0.0);
     if (bound_tok_s > 0) {
       std::printf("bound   %.1f GB/s read bandwidth -> %.1f tok/s; decode reaches %.1f%% of it\n", bw.gb_per_s,
                   bound_tok_s, 100.0 * r.decode_tok_s.mean / bound_tok_s);
@@ -95,6 +105,7 @@ void AddBenchCommand(CLI::App& app) {
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("-r,--repetitions", args->bench.repetitions, "repetitions")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("-s,--seed", args->bench.seed, "seed of the random token ids")->capture_default_str();
+  cmd->add_option("--kv", args->bench.kv, "KV-cache policy spec (see docs/POLICIES.md)")->capture_default_str();
   cmd->add_flag("--membw", args->membw_only, "only measure the memory read bandwidth");
   cmd->add_flag("--no-membw", args->no_membw, "skip the bandwidth measurement (no bound reported)");
   cmd->add_flag("--json", args->json, "print one JSON object");

@@ -5,6 +5,8 @@
 #include <random>
 #include <vector>
 
+#include "kvlab/eval/policy_timer.h"
+#include "kvlab/kv/registry.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -44,34 +46,50 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
   std::vector<int32_t> tokens(std::max<size_t>(longest, 1));
   for (int32_t& t : tokens) t = pick(rng);
 
-  KvCache cache(c, longest + 1);
-  Activations act(c, 256);
+  const std::unique_ptr<KvPolicy> prototype = MakePolicy(o.kv);
+  prototype->Bind(c);
+  constexpr size_t kBatch = 256;
+  KvCache cache(c, RequiredCapacity(prototype.get(), longest + 1, kBatch));
+  Activations act(c, kBatch);
   std::vector<float> logits(c.vocab_size);
   BenchResult r;
   r.weight_bytes = model.loaded().WeightBytes();
 
   std::vector<double> prefill, decode;
   double kv_read = 0;
+  double policy_ns = 0;
   // Repetition -1 is a warm-up (page faults, caches, thread wake-up) and is not recorded.
   for (int32_t rep = -1; rep < o.repetitions; ++rep) {
     if (o.prompt_tokens > 0) {
       cache.Clear();
+      std::unique_ptr<KvPolicy> policy = prototype->Clone();  // fresh state for every run
       const auto t0 = std::chrono::steady_clock::now();
-      model.Forward({tokens.data(), static_cast<size_t>(o.prompt_tokens)}, 0, cache, act, logits.data());
+      model.Forward({tokens.data(), static_cast<size_t>(o.prompt_tokens)}, 0, cache, act, logits.data(),
+                    LogitsFor::kLastToken, policy.get());
       if (rep >= 0) prefill.push_back(o.prompt_tokens / Seconds(t0));
     }
     if (o.gen_tokens > 0) {
       cache.Clear();
-      if (o.depth > 0) model.Forward({tokens.data(), static_cast<size_t>(o.depth)}, 0, cache, act, logits.data());
+      PolicyTimer policy(prototype->Clone());
+      if (o.depth > 0) {
+        model.Forward({tokens.data(), static_cast<size_t>(o.depth)}, 0, cache, act, logits.data(),
+                      LogitsFor::kLastToken, &policy);
+      }
+      policy.ResetTimes();
       const double kv_before = static_cast<double>(cache.Bytes());
       const auto t0 = std::chrono::steady_clock::now();
       for (int32_t i = 0; i < o.gen_tokens; ++i) {
         const int32_t pos = o.depth + i;
-        model.Forward({&tokens[pos], 1}, pos, cache, act, logits.data());
+        model.Forward({&tokens[pos], 1}, pos, cache, act, logits.data(), LogitsFor::kLastToken, &policy);
       }
-      if (rep >= 0) decode.push_back(o.gen_tokens / Seconds(t0));
+      if (rep >= 0) {
+        decode.push_back(o.gen_tokens / Seconds(t0));
+        policy_ns += static_cast<double>(policy.ObserveNs() + policy.CompressNs());
+      }
       // Each step reads the cache as it stands after its own append; average over the steps.
       kv_read = (kv_before + static_cast<double>(cache.Bytes())) / 2.0;
+      r.kv_bytes = static_cast<int64_t>(cache.Bytes());
+      r.policy_bytes = static_cast<int64_t>(policy.MetadataBytes());
     }
   }
   r.prefill_tok_s = Summarize(prefill);
@@ -79,6 +97,7 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
   if (r.decode_tok_s.mean > 0) {
     r.decode_ms_per_token = 1000.0 / r.decode_tok_s.mean;
     r.kv_bytes_read = static_cast<int64_t>(kv_read);
+    r.policy_ms_per_token = policy_ns / 1e6 / (static_cast<double>(o.gen_tokens) * o.repetitions);
     r.decode_gb_s = static_cast<double>(r.weight_bytes + r.kv_bytes_read) * r.decode_tok_s.mean / 1e9;
   }
   return r;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "kvlab/model/model.h"
 
@@ -14,6 +15,7 @@ struct BenchOptions {
   int32_t depth = 0;            // decode test: tokens already in the cache before the timed steps
   int32_t repetitions = 3;
   uint64_t seed = 1;
+  std::string kv = "full";      // KV-cache policy spec applied during both tests
 };
 
 struct Stat {
@@ -27,6 +29,9 @@ struct BenchResult {
   int64_t weight_bytes = 0;        // bytes of weights one decode step reads
   int64_t kv_bytes_read = 0;       // mean KV bytes one timed decode step reads
   double decode_gb_s = 0;          // (weight_bytes + kv_bytes_read) * mean decode tok/s / 1e9
+  int64_t kv_bytes = 0;            // cache bytes at the end of the decode test
+  int64_t policy_bytes = 0;        // policy metadata bytes at the end of the decode test
+  double policy_ms_per_token = 0;  // time in the policy's Observe + Compress per decode step (all threads)
 };
 
 BenchResult RunBench(const Model& model, const BenchOptions& options);
