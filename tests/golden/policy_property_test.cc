@@ -17,6 +17,7 @@
 #include "kvlab/model/model.h"
 #include "kvlab/model/presets.h"
 #include "kvlab/model/random_model.h"
+#include "kvlab/util/error.h"
 #include "test_assets.h"
 
 namespace kvlab {
@@ -50,6 +51,33 @@ const std::vector<std::string>& Specs() {
       "cluster:budget=24,summaries=4,metric=l2,chunk=4",
       "cluster:budget=32,summaries=6+h2o:budget=24,recent=8",
       "h2o:budget=32,recent=8+sketch:budget=24,recent=8,strategy=aggregate,summaries=4",
+      // Codecs (kv/codec.h): alone, and after every kind of eviction (score, position, sketch, summaries).
+      "quant:k=int8,v=int8",
+      "quant:k=int4,v=int4,group=4,residual=8",
+      "quant:k=int2,v=int2,group=2,residual=3",
+      "quant:k=f16,v=bf16,residual=5",
+      "quant:k=int4,v=f32,group=3",
+      "h2o:budget=24,recent=8+quant:k=int4,v=int4,group=4,residual=6",
+      "sinks:budget=24,sinks=4+quant:k=int8,v=int4,group=8,residual=4",
+      "window:budget=24,chunk=8+quant:k=int2,v=int2,group=4",
+      "knorm:budget=24,recent=4,sinks=2+quant:k=int4,v=int4,group=4,residual=2",
+      "snapkv:budget=24,recent=8,window=8,pool=3+quant:k=int8,v=int8,residual=4",
+      "sketch:type=cms,width=64,depth=3,budget=24,sinks=2,recent=8+quant:k=int4,v=int4,group=4,residual=8",
+      "sketch:type=race,width=16,depth=2,budget=24,recent=8,topk=10+quant:k=int8,v=int8,group=4",
+      "cluster:budget=24,sinks=2,summaries=6+quant:k=int4,v=int4,group=4,residual=4",
+      // Budget and schedule wrappers (kv/budgets.h) and re-rotation (kv/rerotate.h).
+      "h2o:budget=24,recent=4,sinks=2,layers=pyramid,beta=4",
+      "tova:budget=24,recent=4,heads=adaptive",
+      "h2o:budget=24,recent=4,sinks=2,layers=pyramid,beta=3,heads=adaptive,chunk=2",
+      "snapkv:budget=24,recent=4,window=4,pool=3,layers=pyramid,beta=2",
+      "knorm:budget=24,recent=4,schedule=every-5",
+      "h2o:budget=24,recent=8,schedule=prefill",
+      "random:budget=24,recent=4,sinks=2,seed=2,heads=adaptive,schedule=every-3",
+      "sketch:type=cms,width=64,depth=3,budget=24,sinks=2,recent=8,layers=pyramid,beta=4",
+      "sinks:budget=24,sinks=4,rerotate=true",
+      "sinks:budget=24,sinks=4,chunk=6,rerotate=true,schedule=every-2",
+      "h2o:budget=24,recent=4,sinks=2,rerotate=true,layers=pyramid,beta=4,heads=adaptive",
+      "window:budget=24,rerotate=true+full",
   };
   return specs;
 }
@@ -87,6 +115,10 @@ void CheckInvariants(const KvCache& cache, const KvPolicy& policy, int32_t next_
       auto meta = cache.Meta(l, h);
       slots += meta.size();
       ASSERT_LE(meta.size(), policy.MaxSlots()) << where << " layer " << l << " head " << h;
+      // Per-layer and per-head budgets: the bound of this layer, which may be tighter than MaxSlots().
+      if (auto* sp = dynamic_cast<const ScorePolicy*>(&policy)) {
+        ASSERT_LE(meta.size(), sp->HeadBound(l)) << where << " layer " << l << " head " << h;
+      }
       for (size_t i = 1; i < meta.size(); ++i) ASSERT_LT(meta[i - 1].pos, meta[i].pos) << where;
       std::set<int32_t> present;
       for (const SlotMeta& m : meta) present.insert(m.pos);
@@ -104,26 +136,60 @@ void CheckInvariants(const KvCache& cache, const KvPolicy& policy, int32_t next_
           represented += m.count;
           const bool exact = m.pos < static_cast<int32_t>(prot.sinks) ||
                              m.pos >= next_pos - static_cast<int32_t>(prot.recent);
-          if (exact) ASSERT_EQ(m.count, 1u) << where << ": protected position " << m.pos << " was merged into";
+          if (exact) {
+            ASSERT_EQ(m.count, 1u) << where << ": protected position " << m.pos << " was merged into";
+          }
         }
         ASSERT_EQ(represented, static_cast<uint64_t>(next_pos)) << where << " layer " << l << " head " << h;
       }
     }
   }
-  ASSERT_EQ(cache.Bytes(), slots * (2 * cache.head_dim() * sizeof(float) + sizeof(SlotMeta))) << where;
+  // Bytes held, recomputed from the codec definition (kv/codec.h), not from the cache's own row sizes:
+  // encoded slots hold packed codes + an (f32 scale, f32 min) per group for integer codecs, the others f32.
+  const KvCodec& codec = cache.codec();
+  const size_t d = cache.head_dim();
+  auto row_bytes = [&](CodecType t) {
+    const size_t groups = (d + codec.group - 1) / codec.group;
+    return (d * CodecBits(t) + 7) / 8 + (IsIntegerCodec(t) ? groups * 2 * sizeof(float) : 0);
+  };
+  size_t expected = slots * sizeof(SlotMeta);
+  for (size_t l = 0; l < cache.n_layers(); ++l) {
+    for (size_t h = 0; h < cache.n_kv_heads(); ++h) {
+      const size_t n = cache.Size(l, h), nq = cache.QuantizedSlots(l, h);
+      ASSERT_LE(nq, n) << where;
+      if (codec.quantized()) {
+        // At most the residual window stays f32 (eviction may thin it; appends refill it before encoding).
+        ASSERT_LE(n - nq, static_cast<size_t>(codec.residual)) << where << " layer " << l << " head " << h;
+      } else {
+        ASSERT_EQ(nq, 0u) << where;
+      }
+      expected += nq * (row_bytes(codec.k) + row_bytes(codec.v)) + (n - nq) * 2 * d * sizeof(float);
+    }
+  }
+  ASSERT_EQ(cache.Bytes(), expected) << where;
+  if (auto* sp = dynamic_cast<const ScorePolicy*>(&policy)) {
+    for (size_t l = 0; l < cache.n_layers(); ++l) {
+      size_t layer_slots = 0;
+      for (size_t h = 0; h < cache.n_kv_heads(); ++h) layer_slots += cache.Size(l, h);
+      ASSERT_LE(layer_slots, sp->LayerBound(l)) << where << " layer " << l;
+    }
+  }
   // Attention-scored policies keep one float per live slot (plus fixed bookkeeping).
   // (Composites with a policy of other metadata — sketches, summary tables — are checked in unit tests.)
   const std::string spec = policy.Spec();
   const bool only_h2o_state = spec.find("h2o:") != std::string::npos && spec.find("sketch:") == std::string::npos &&
                               spec.find("cluster:") == std::string::npos;
-  if (only_h2o_state) ASSERT_EQ(policy.MetadataBytes(), slots * sizeof(float)) << where;
+  if (only_h2o_state) {
+    ASSERT_EQ(policy.MetadataBytes(), slots * sizeof(float)) << where;
+  }
 }
 
 struct Stream {
   Stream(const Model& m, const std::string& spec, size_t batch)
       : policy(MakePolicy(spec)), act(m.config(), batch), logits(m.config().vocab_size) {
     policy->Bind(m.config());
-    cache = std::make_unique<KvCache>(m.config(), RequiredCapacity(policy.get(), 512, batch));
+    cache = std::make_unique<KvCache>(m.config(), RequiredCapacity(policy.get(), 512, batch),
+                                      CacheCodecFor(policy.get()));
   }
   Stream(const Stream& other, const Model& m)
       : policy(other.policy->Clone()), cache(std::make_unique<KvCache>(*other.cache)), act(m.config(), other.act.max_batch),
@@ -141,6 +207,17 @@ TEST_P(PolicyMatrix, InvariantsHoldThroughoutAStream) {
   if (model_name == "stories260K" || model_name == "TinyStories-656K") KVLAB_REQUIRE_ASSETS();
   Model model(LoadModel(ModelPathFor(model_name)));
   const ModelConfig& c = model.config();
+  if (c.arch == Arch::kGpt2 && spec.find("rerotate=true") != std::string::npos) {
+    // Learned positions cannot be re-rotated: Bind refuses, naming the option.
+    auto p = MakePolicy(spec);
+    try {
+      p->Bind(c);
+      FAIL() << spec << " bound to a GPT-2 model";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("rerotate=true"), std::string::npos) << e.what();
+    }
+    return;
+  }
   std::mt19937 rng(9);
   std::vector<int32_t> tokens(100);
   for (int32_t& t : tokens) t = std::uniform_int_distribution<int32_t>(0, c.vocab_size - 1)(rng);

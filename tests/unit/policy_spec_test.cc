@@ -100,5 +100,37 @@ TEST(PolicySpec, RejectsBadSpecsNamingTheOffendingPart) {
   for (const char* bad : {"", "lru", "h2o:budget=-1"}) EXPECT_EQ(ErrorOf(bad).rfind("--kv: ", 0), 0u) << bad;
 }
 
+TEST(PolicySpec, QuantSpecsParseAndBadOnesAreRejected) {
+  for (const char* spec : {"quant:k=int4,v=int4,group=32,residual=64", "quant:k=int8,v=int8,group=32,residual=0",
+                           "quant:k=f16,v=bf16,group=32,residual=16", "quant:k=int2,v=f32,group=8,residual=0",
+                           "h2o:budget=128,recent=32+quant:k=int4,v=int4,group=32,residual=64"}) {
+    auto p = MakePolicy(spec);
+    EXPECT_EQ(p->Spec(), spec);
+    EXPECT_EQ(MakePolicy(p->Spec())->Spec(), spec);
+  }
+  // Defaults, the bits= shorthand, and the codec a composite hands to its cache.
+  EXPECT_EQ(MakePolicy("quant")->Spec(), "quant:k=int8,v=int8,group=32,residual=0");
+  EXPECT_EQ(MakePolicy("quant:bits=4,v=int2")->Spec(), "quant:k=int4,v=int2,group=32,residual=0");
+  EXPECT_EQ(MakePolicy("quant:k=int4,v=int4")->MaxSlots(), KvPolicy::kUnbounded);
+  const KvCodec codec = MakePolicy("sinks:budget=64+quant:k=int4,v=int2,group=16,residual=8")->Codec();
+  EXPECT_EQ(codec.k, CodecType::kInt4);
+  EXPECT_EQ(codec.v, CodecType::kInt2);
+  EXPECT_EQ(codec.group, 16u);
+  EXPECT_EQ(codec.residual, 8u);
+  EXPECT_EQ(MakePolicy("sinks:budget=64+quant:k=int4")->MaxSlots(), 64u);
+  EXPECT_FALSE(MakePolicy("h2o:budget=64")->Codec().quantized());
+  EXPECT_FALSE(CacheCodecFor(nullptr).quantized());
+
+  EXPECT_NE(ErrorOf("quant:bits=3").find("bits=3 is not one of: 2, 4, 8"), std::string::npos);
+  EXPECT_NE(ErrorOf("quant:k=int3").find("k=int3 is not one of"), std::string::npos);
+  EXPECT_NE(ErrorOf("quant:v=fp8").find("v=fp8 is not one of"), std::string::npos);
+  EXPECT_NE(ErrorOf("quant:group=0").find("group=0 is out of range"), std::string::npos);
+  EXPECT_NE(ErrorOf("quant:residual=-1").find("residual=-1"), std::string::npos);
+  EXPECT_NE(ErrorOf("quant:kaxis=channel").find("kaxis=channel"), std::string::npos);
+  EXPECT_NE(ErrorOf("quant:k=f32,v=f32").find("quantizes nothing"), std::string::npos);
+  EXPECT_NE(ErrorOf("quant:budget=64").find("unknown key 'budget'"), std::string::npos);
+  EXPECT_NE(ErrorOf("quant:k=int4+quant:k=int8").find("more than one quant part"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kvlab

@@ -44,7 +44,8 @@ void Run(const GenerateArgs& a) {
   GenerateOptions opts;
   policy->Bind(c);
   opts.policy = policy.get();
-  KvCache cache(c, RequiredCapacity(policy.get(), static_cast<size_t>(ctx), opts.prefill_batch));
+  KvCache cache(c, RequiredCapacity(policy.get(), static_cast<size_t>(ctx), opts.prefill_batch),
+                CacheCodecFor(policy.get()));
   opts.max_new_tokens = a.n_predict;
   opts.stop_at_eos = !a.ignore_eos;
   opts.stop_strings = a.stops;

@@ -49,7 +49,7 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
   const std::unique_ptr<KvPolicy> prototype = MakePolicy(o.kv);
   prototype->Bind(c);
   constexpr size_t kBatch = 256;
-  KvCache cache(c, RequiredCapacity(prototype.get(), longest + 1, kBatch));
+  KvCache cache(c, RequiredCapacity(prototype.get(), longest + 1, kBatch), CacheCodecFor(prototype.get()));
   Activations act(c, kBatch);
   std::vector<float> logits(c.vocab_size);
   BenchResult r;

@@ -21,9 +21,11 @@ class PolicyTimer final : public KvPolicy {
   void Observe(const AttentionRow& row) override;
   void Compress(size_t layer, KvCache& cache) override;
   void OnCacheChanged(size_t layer, const KvCache& cache) override { inner_->OnCacheChanged(layer, cache); }
+  KvCodec Codec() const override { return inner_->Codec(); }
   size_t MetadataBytes() const override { return inner_->MetadataBytes(); }
   std::unique_ptr<KvPolicy> Clone() const override { return std::make_unique<PolicyTimer>(inner_->Clone()); }
 
+  // Every KvPolicy virtual must be forwarded above, or the wrapped policy silently loses that behaviour.
   // Nanoseconds spent in the inner policy's hooks since the last Reset, summed over threads.
   int64_t ObserveNs() const { return observe_ns_.load(); }
   int64_t CompressNs() const { return compress_ns_.load(); }

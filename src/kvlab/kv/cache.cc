@@ -7,15 +7,28 @@
 
 namespace kvlab {
 
-KvCache::KvCache(const ModelConfig& config, size_t capacity)
+KvCache::KvCache(const ModelConfig& config, size_t capacity, const KvCodec& codec)
     : n_layers_(static_cast<size_t>(config.n_layers)),
       n_kv_heads_(static_cast<size_t>(config.n_kv_heads)),
       head_dim_(static_cast<size_t>(config.head_dim)),
       capacity_(capacity),
-      keys_(n_layers_ * n_kv_heads_ * capacity * head_dim_),
-      values_(n_layers_ * n_kv_heads_ * capacity * head_dim_),
+      codec_(codec),
+      quantized_(codec.quantized()),
+      // A quantized cache holds f32 rows only for the residual window: that is where its memory saving is.
+      f32_slots_(quantized_ ? std::min<size_t>(capacity, codec.residual) : capacity),
+      keys_(n_layers_ * n_kv_heads_ * f32_slots_ * head_dim_),
+      values_(n_layers_ * n_kv_heads_ * f32_slots_ * head_dim_),
       meta_(n_layers_ * n_kv_heads_ * capacity),
-      size_(n_layers_ * n_kv_heads_, 0) {}
+      size_(n_layers_ * n_kv_heads_, 0) {
+  if (!quantized_) return;
+  KVLAB_CHECK(codec.group > 0);
+  key_row_bytes_ = CodecRowBytes(codec.k, head_dim_, codec.group);
+  value_row_bytes_ = CodecRowBytes(codec.v, head_dim_, codec.group);
+  key_codes_.resize(n_layers_ * n_kv_heads_ * capacity * key_row_bytes_);
+  value_codes_.resize(n_layers_ * n_kv_heads_ * capacity * value_row_bytes_);
+  n_quant_.assign(n_layers_ * n_kv_heads_, 0);
+  merge_scratch_.resize(4 * head_dim_);
+}
 
 size_t KvCache::MaxSize(size_t layer) const {
   size_t m = 0;
@@ -36,6 +49,15 @@ size_t KvCache::TotalSlots() const {
 }
 
 void KvCache::Append(size_t layer, const float* k, const float* v, int32_t pos) {
+  if (quantized_) {
+    AppendQuantized(layer, k, v);
+    for (size_t h = 0; h < n_kv_heads_; ++h) {
+      const size_t idx = Index(layer, h);
+      meta_[idx * capacity_ + size_[idx]] = SlotMeta{pos, 1};
+      size_[idx] += 1;
+    }
+    return;
+  }
   for (size_t h = 0; h < n_kv_heads_; ++h) {
     const size_t idx = Index(layer, h);
     const size_t slot = size_[idx];
@@ -48,7 +70,119 @@ void KvCache::Append(size_t layer, const float* k, const float* v, int32_t pos) 
   }
 }
 
+void KvCache::AppendQuantized(size_t layer, const float* k, const float* v) {
+  const size_t d = head_dim_, g = codec_.group;
+  for (size_t h = 0; h < n_kv_heads_; ++h) {
+    const size_t idx = Index(layer, h);
+    KVLAB_CHECK(size_[idx] < capacity_);
+    const float* kh = k + h * d;
+    const float* vh = v + h * d;
+    uint8_t* kq = key_codes_.data() + idx * capacity_ * key_row_bytes_;
+    uint8_t* vq = value_codes_.data() + idx * capacity_ * value_row_bytes_;
+    uint32_t& nq = n_quant_[idx];
+    if (f32_slots_ == 0) {  // no residual window: encode at once
+      EncodeRow(codec_.k, kh, d, g, kq + nq * key_row_bytes_);
+      EncodeRow(codec_.v, vh, d, g, vq + nq * value_row_bytes_);
+      ++nq;
+      continue;
+    }
+    float* keys = keys_.data() + Offset(layer, h);
+    float* values = values_.data() + Offset(layer, h);
+    size_t n_f32 = size_[idx] - nq;
+    if (n_f32 == f32_slots_) {
+      // The window is full: its oldest slot becomes the newest encoded one (the encoded part stays the
+      // oldest prefix). The shift is residual × head_dim floats, small next to the attention over the cache.
+      EncodeRow(codec_.k, keys, d, g, kq + nq * key_row_bytes_);
+      EncodeRow(codec_.v, values, d, g, vq + nq * value_row_bytes_);
+      ++nq;
+      --n_f32;
+      std::memmove(keys, keys + d, n_f32 * d * sizeof(float));
+      std::memmove(values, values + d, n_f32 * d * sizeof(float));
+    }
+    std::memcpy(keys + n_f32 * d, kh, d * sizeof(float));
+    std::memcpy(values + n_f32 * d, vh, d * sizeof(float));
+  }
+}
+
+void KvCache::KeepQuantized(size_t layer, size_t head, std::span<const uint32_t> slots) {
+  const size_t idx = Index(layer, head);
+  const size_t n = size_[idx], nq = n_quant_[idx], d = head_dim_;
+  uint8_t* kq = key_codes_.data() + idx * capacity_ * key_row_bytes_;
+  uint8_t* vq = value_codes_.data() + idx * capacity_ * value_row_bytes_;
+  float* keys = keys_.data() + Offset(layer, head);
+  float* values = values_.data() + Offset(layer, head);
+  SlotMeta* meta = meta_.data() + idx * capacity_;
+  // Kept slots are ascending, so the kept encoded slots come first and form the new encoded prefix; each
+  // part compacts forward within its own storage (a slot moves, it is never re-encoded: no added error).
+  size_t new_nq = 0;
+  while (new_nq < slots.size() && slots[new_nq] < nq) ++new_nq;
+  size_t out = 0;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const size_t src = slots[i];
+    KVLAB_CHECK(src < n && (i == 0 || slots[i - 1] < src));
+    if (src != out) {
+      if (src < nq) {
+        std::memcpy(kq + out * key_row_bytes_, kq + src * key_row_bytes_, key_row_bytes_);
+        std::memcpy(vq + out * value_row_bytes_, vq + src * value_row_bytes_, value_row_bytes_);
+      } else {
+        const size_t from = src - nq, to = out - new_nq;
+        if (from != to) {
+          std::memcpy(keys + to * d, keys + from * d, d * sizeof(float));
+          std::memcpy(values + to * d, values + from * d, d * sizeof(float));
+        }
+      }
+      meta[out] = meta[src];
+    }
+    ++out;
+  }
+  n_quant_[idx] = static_cast<uint32_t>(new_nq);
+  size_[idx] = static_cast<uint32_t>(out);
+}
+
+const float* KvCache::KeyRow(size_t layer, size_t head, size_t slot, float* scratch) const {
+  const size_t idx = Index(layer, head);
+  KVLAB_CHECK(slot < size_[idx]);
+  if (!quantized_) return keys_.data() + Offset(layer, head) + slot * head_dim_;
+  const size_t nq = n_quant_[idx];
+  if (slot >= nq) return keys_.data() + Offset(layer, head) + (slot - nq) * head_dim_;
+  DecodeRow(codec_.k, key_codes_.data() + (idx * capacity_ + slot) * key_row_bytes_, head_dim_, codec_.group,
+            scratch);
+  return scratch;
+}
+
+const float* KvCache::ValueRow(size_t layer, size_t head, size_t slot, float* scratch) const {
+  const size_t idx = Index(layer, head);
+  KVLAB_CHECK(slot < size_[idx]);
+  if (!quantized_) return values_.data() + Offset(layer, head) + slot * head_dim_;
+  const size_t nq = n_quant_[idx];
+  if (slot >= nq) return values_.data() + Offset(layer, head) + (slot - nq) * head_dim_;
+  DecodeRow(codec_.v, value_codes_.data() + (idx * capacity_ + slot) * value_row_bytes_, head_dim_,
+            codec_.group, scratch);
+  return scratch;
+}
+
+QuantizedHead KvCache::Quantized(size_t layer, size_t head) const {
+  KVLAB_CHECK(quantized_);
+  const size_t idx = Index(layer, head);
+  QuantizedHead q;
+  q.key_codes = key_codes_.data() + idx * capacity_ * key_row_bytes_;
+  q.value_codes = value_codes_.data() + idx * capacity_ * value_row_bytes_;
+  q.key_row_bytes = key_row_bytes_;
+  q.value_row_bytes = value_row_bytes_;
+  q.k = codec_.k;
+  q.v = codec_.v;
+  q.group = codec_.group;
+  q.n_quant = n_quant_[idx];
+  q.residual_keys = keys_.data() + Offset(layer, head);
+  q.residual_values = values_.data() + Offset(layer, head);
+  return q;
+}
+
 void KvCache::Keep(size_t layer, size_t head, std::span<const uint32_t> slots) {
+  if (quantized_) {
+    KeepQuantized(layer, head, slots);
+    return;
+  }
   const size_t idx = Index(layer, head);
   const size_t n = size_[idx];
   float* keys = MutableKeys(layer, head);
@@ -77,6 +211,11 @@ void KvCache::Merge(size_t layer, size_t head, uint32_t into, uint32_t from) {
   // equal vectors.
   const double total = static_cast<double>(a.count) + b.count;
   const float wa = static_cast<float>(a.count / total), wb = static_cast<float>(b.count / total);
+  if (quantized_) {
+    MergeQuantized(layer, head, into, from, wa, wb);
+    a.count += b.count;
+    return;
+  }
   float* keys = MutableKeys(layer, head);
   float* values = MutableValues(layer, head);
   float* ka = keys + into * head_dim_;
@@ -90,15 +229,52 @@ void KvCache::Merge(size_t layer, size_t head, uint32_t into, uint32_t from) {
   a.count += b.count;
 }
 
-void KvCache::Clear() { std::fill(size_.begin(), size_.end(), 0u); }
+// Summary slots over encoded slots: decode both, average in f32, write back in `into`'s own storage (an
+// encoded `into` is re-encoded: a merge adds one rounding, as any write to an encoded slot must).
+void KvCache::MergeQuantized(size_t layer, size_t head, uint32_t into, uint32_t from, float wa, float wb) {
+  const size_t d = head_dim_, idx = Index(layer, head);
+  float* ka_buf = merge_scratch_.data();
+  float* kb_buf = ka_buf + d;
+  float* va_buf = kb_buf + d;
+  float* vb_buf = va_buf + d;
+  const float* ka = KeyRow(layer, head, into, ka_buf);
+  const float* kb = KeyRow(layer, head, from, kb_buf);
+  const float* va = ValueRow(layer, head, into, va_buf);
+  const float* vb = ValueRow(layer, head, from, vb_buf);
+  // Results go to the scratch rows of `into` (ka/va may point into the cache; element-wise is safe).
+  for (size_t i = 0; i < d; ++i) {
+    ka_buf[i] = wa * ka[i] + wb * kb[i];
+    va_buf[i] = wa * va[i] + wb * vb[i];
+  }
+  const size_t nq = n_quant_[idx];
+  if (into < nq) {
+    EncodeRow(codec_.k, ka_buf, d, codec_.group, key_codes_.data() + (idx * capacity_ + into) * key_row_bytes_);
+    EncodeRow(codec_.v, va_buf, d, codec_.group,
+              value_codes_.data() + (idx * capacity_ + into) * value_row_bytes_);
+  } else {
+    std::memcpy(keys_.data() + Offset(layer, head) + (into - nq) * d, ka_buf, d * sizeof(float));
+    std::memcpy(values_.data() + Offset(layer, head) + (into - nq) * d, va_buf, d * sizeof(float));
+  }
+}
+
+void KvCache::Clear() {
+  std::fill(size_.begin(), size_.end(), 0u);
+  std::fill(n_quant_.begin(), n_quant_.end(), 0u);
+}
 
 size_t KvCache::Bytes() const {
-  return TotalSlots() * (2 * head_dim_ * sizeof(float) + sizeof(SlotMeta));
+  const size_t meta = TotalSlots() * sizeof(SlotMeta);
+  if (!quantized_) return TotalSlots() * 2 * head_dim_ * sizeof(float) + meta;
+  size_t encoded = 0;
+  for (uint32_t nq : n_quant_) encoded += nq;
+  return encoded * (key_row_bytes_ + value_row_bytes_) + (TotalSlots() - encoded) * 2 * head_dim_ * sizeof(float) +
+         meta;
 }
 
 size_t KvCache::AllocatedBytes() const {
   return (keys_.size() + values_.size()) * sizeof(float) + meta_.size() * sizeof(SlotMeta) +
-         size_.size() * sizeof(uint32_t);
+         size_.size() * sizeof(uint32_t) + key_codes_.size() + value_codes_.size() +
+         (n_quant_.size() + merge_scratch_.size()) * 4;
 }
 
 }  // namespace kvlab

@@ -6,6 +6,13 @@
 // a fixed allocation, so no reallocation per token) and the attention kernels read the live slots as
 // contiguous arrays, so attention over a compressed cache is the same dense loop as over a full one.
 // Different heads of one layer may hold different numbers of slots (per-head budgets).
+//
+// Quantized caches (KvCodec, kv/codec.h; docs/POLICIES.md "Quantization"): the slots of a head are split
+// into an encoded prefix [0, QuantizedSlots) held as codes + scales, and an f32 suffix of at most
+// `residual` newest slots. Append encodes the oldest f32 slot once the residual window is full, so the
+// encoded slots are always the oldest ones and both parts stay contiguous through Keep. Such a cache has
+// no f32 array covering every slot: Keys()/Values() are for plain caches only (checked); policies that read
+// key vectors use KeyRow/ValueRow, attention uses Quantized() (ops/attention_quant.h).
 #pragma once
 
 #include <cstddef>
@@ -13,7 +20,9 @@
 #include <span>
 #include <vector>
 
+#include "kvlab/kv/codec.h"
 #include "kvlab/model/config.h"
+#include "kvlab/util/error.h"
 
 namespace kvlab {
 
@@ -22,10 +31,23 @@ struct SlotMeta {
   uint32_t count = 1;  // tokens this slot stands for (> 1 for merged summary slots)
 };
 
+// The live slots of one head of a quantized cache: slots [0, n_quant) encoded, [n_quant, n) in f32.
+struct QuantizedHead {
+  const uint8_t* key_codes = nullptr;    // [n_quant][key_row_bytes]
+  const uint8_t* value_codes = nullptr;  // [n_quant][value_row_bytes]
+  size_t key_row_bytes = 0, value_row_bytes = 0;
+  CodecType k = CodecType::kF32, v = CodecType::kF32;
+  size_t group = 0;
+  size_t n_quant = 0;
+  const float* residual_keys = nullptr;    // [n - n_quant][head_dim]
+  const float* residual_values = nullptr;  // [n - n_quant][head_dim]
+};
+
 class KvCache {
  public:
-  // capacity: slots per (layer, kv_head). Allocates the whole store once.
-  KvCache(const ModelConfig& config, size_t capacity);
+  // capacity: slots per (layer, kv_head). Allocates the whole store once. An all-f32 codec (the default)
+  // is the plain cache.
+  KvCache(const ModelConfig& config, size_t capacity, const KvCodec& codec = {});
 
   size_t n_layers() const { return n_layers_; }
   size_t n_kv_heads() const { return n_kv_heads_; }
@@ -44,11 +66,35 @@ class KvCache {
   // Precondition (checked): every head of the layer has a free slot.
   void Append(size_t layer, const float* k, const float* v, int32_t pos);
 
-  // Live slots of one head, contiguous: keys/values [Size][head_dim], meta [Size].
-  const float* Keys(size_t layer, size_t head) const { return keys_.data() + Offset(layer, head); }
-  const float* Values(size_t layer, size_t head) const { return values_.data() + Offset(layer, head); }
-  float* MutableKeys(size_t layer, size_t head) { return keys_.data() + Offset(layer, head); }
-  float* MutableValues(size_t layer, size_t head) { return values_.data() + Offset(layer, head); }
+  const KvCodec& codec() const { return codec_; }
+  bool quantized() const { return quantized_; }
+
+  // Live slots of one head, contiguous: keys/values [Size][head_dim], meta [Size]. Plain caches only
+  // (checked once per call, never per slot).
+  const float* Keys(size_t layer, size_t head) const {
+    KVLAB_CHECK(!quantized_);
+    return keys_.data() + Offset(layer, head);
+  }
+  const float* Values(size_t layer, size_t head) const {
+    KVLAB_CHECK(!quantized_);
+    return values_.data() + Offset(layer, head);
+  }
+  float* MutableKeys(size_t layer, size_t head) {
+    KVLAB_CHECK(!quantized_);
+    return keys_.data() + Offset(layer, head);
+  }
+  float* MutableValues(size_t layer, size_t head) {
+    KVLAB_CHECK(!quantized_);
+    return values_.data() + Offset(layer, head);
+  }
+  // One slot's key / value as f32, for any codec: a pointer into the cache for f32 rows, else the row
+  // decoded into scratch[head_dim]. What policies that look at key vectors use.
+  const float* KeyRow(size_t layer, size_t head, size_t slot, float* scratch) const;
+  const float* ValueRow(size_t layer, size_t head, size_t slot, float* scratch) const;
+  // Quantized caches only (checked): the encoded prefix and f32 suffix of one head.
+  QuantizedHead Quantized(size_t layer, size_t head) const;
+  // Encoded slots of one head (0 for a plain cache).
+  size_t QuantizedSlots(size_t layer, size_t head) const { return quantized_ ? n_quant_[Index(layer, head)] : 0; }
   std::span<const SlotMeta> Meta(size_t layer, size_t head) const {
     return {meta_.data() + Index(layer, head) * capacity_, Size(layer, head)};
   }
@@ -67,18 +113,31 @@ class KvCache {
   void Merge(size_t layer, size_t head, uint32_t into, uint32_t from);
   void Clear();
 
-  // Exact bytes held by live slots: keys + values + slot metadata.
+  // Exact bytes held by live slots: keys + values (codes + scales for encoded slots, f32 for the others)
+  // + slot metadata.
   size_t Bytes() const;
   // Bytes allocated for the whole capacity.
   size_t AllocatedBytes() const;
 
  private:
   size_t Index(size_t layer, size_t head) const { return layer * n_kv_heads_ + head; }
-  size_t Offset(size_t layer, size_t head) const { return Index(layer, head) * capacity_ * head_dim_; }
+  // f32 rows of one head (all slots of a plain cache, the residual window of a quantized one).
+  size_t Offset(size_t layer, size_t head) const { return Index(layer, head) * f32_slots_ * head_dim_; }
+  void AppendQuantized(size_t layer, const float* k, const float* v);
+  void KeepQuantized(size_t layer, size_t head, std::span<const uint32_t> slots);
+  void MergeQuantized(size_t layer, size_t head, uint32_t into, uint32_t from, float wa, float wb);
 
   size_t n_layers_, n_kv_heads_, head_dim_, capacity_;
-  std::vector<float> keys_;      // [layers][kv_heads][capacity][head_dim]
-  std::vector<float> values_;    // [layers][kv_heads][capacity][head_dim]
+  KvCodec codec_;
+  bool quantized_;
+  size_t f32_slots_;                 // f32 rows per head: capacity_, or the residual window when quantized
+  size_t key_row_bytes_ = 0, value_row_bytes_ = 0;
+  std::vector<float> keys_;          // [layers][kv_heads][f32_slots][head_dim]
+  std::vector<float> values_;        // [layers][kv_heads][f32_slots][head_dim]
+  std::vector<uint8_t> key_codes_;   // quantized: [layers][kv_heads][capacity][key_row_bytes]
+  std::vector<uint8_t> value_codes_; // quantized: [layers][kv_heads][capacity][value_row_bytes]
+  std::vector<uint32_t> n_quant_;    // quantized: [layers][kv_heads] encoded prefix length
+  std::vector<float> merge_scratch_; // quantized: [4][head_dim] for Merge
   std::vector<SlotMeta> meta_;   // [layers][kv_heads][capacity]
   std::vector<uint32_t> size_;   // [layers][kv_heads] live slots
 };

@@ -38,6 +38,13 @@ void CompositePolicy::Compress(size_t layer, KvCache& cache) {
   for (size_t i = 0; i + 1 < parts_.size(); ++i) parts_[i]->OnCacheChanged(layer, cache);
 }
 
+KvCodec CompositePolicy::Codec() const {
+  for (const auto& p : parts_) {
+    if (p->Codec().quantized()) return p->Codec();
+  }
+  return {};
+}
+
 size_t CompositePolicy::MetadataBytes() const {
   size_t b = 0;
   for (const auto& p : parts_) b += p->MetadataBytes();

@@ -17,6 +17,7 @@ class CompositePolicy final : public KvPolicy {
   bool WantsAttention() const override;
   void Observe(const AttentionRow& row) override;
   void Compress(size_t layer, KvCache& cache) override;
+  KvCodec Codec() const override;  // the one quantizing part's (MakePolicy rejects two)
   size_t MetadataBytes() const override;
   std::unique_ptr<KvPolicy> Clone() const override;
 

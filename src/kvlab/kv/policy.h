@@ -52,6 +52,9 @@ class KvPolicy {
   // Called after the cache of `layer` was changed by someone else (another part of a composite), so
   // per-slot state can drop what was evicted; keeps MetadataBytes exact.
   virtual void OnCacheChanged(size_t layer, const KvCache& cache) {}
+  // How the stream's KvCache must store keys and values (kv/codec.h): all-f32 unless a `quant` part asks
+  // for a codec. Fixed for the life of the stream; build the cache with CacheCodecFor(policy).
+  virtual KvCodec Codec() const { return {}; }
   // Bytes of policy state that count as KV memory (scores, sketch counters, ...), exact.
   virtual size_t MetadataBytes() const { return 0; }
   virtual std::unique_ptr<KvPolicy> Clone() const = 0;
@@ -63,5 +66,9 @@ inline size_t RequiredCapacity(const KvPolicy* policy, size_t context, size_t ma
   if (policy == nullptr || policy->MaxSlots() == KvPolicy::kUnbounded) return context;
   return policy->MaxSlots() + max_batch;
 }
+
+// The codec a stream's cache must be built with: KvCache cache(config, RequiredCapacity(...),
+// CacheCodecFor(policy)). Model::Forward refuses a cache whose codec differs from its policy's.
+inline KvCodec CacheCodecFor(const KvPolicy* policy) { return policy == nullptr ? KvCodec{} : policy->Codec(); }
 
 }  // namespace kvlab

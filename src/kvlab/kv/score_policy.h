@@ -6,6 +6,9 @@
 // Common spec keys: budget (slots per head, required), sinks (first positions always kept, default 0),
 // recent (most recent slots always kept, default 0), chunk (evict down to budget - chunk when the budget
 // is exceeded, so eviction runs once every chunk+1 tokens instead of every token; default 0).
+// Wrapper keys (kv/budgets.h, docs/POLICIES.md): layers (per-layer budgets: uniform, pyramid, a list),
+// heads=adaptive (Ada-KV joint selection over the heads of a layer), schedule (when eviction runs) and
+// rerotate (cache-relative RoPE positions after eviction, kv/rerotate.h).
 #pragma once
 
 #include <cstdint>
@@ -14,7 +17,9 @@
 #include <utility>
 #include <vector>
 
+#include "kvlab/kv/budgets.h"
 #include "kvlab/kv/policy.h"
+#include "kvlab/kv/rerotate.h"
 #include "kvlab/kv/spec.h"
 
 namespace kvlab {
@@ -24,28 +29,64 @@ struct ScoreBudget {
   size_t sinks = 0;
   size_t recent = 0;
   size_t chunk = 0;
+  ScoreOptions options;  // layers / heads / schedule / rerotate (ScorePolicy only; defaults elsewhere)
 };
 
-// Reads budget/sinks/recent/chunk with the given defaults and checks budget >= sinks + recent + chunk.
+// Reads budget/sinks/recent/chunk with the given defaults, checks budget >= sinks + recent + chunk, then
+// the wrapper keys (kv/budgets.h). With layers=B0:B1:... `budget` is not given; it becomes the largest
+// entry.
 ScoreBudget ReadScoreBudget(PolicyParams& p, size_t default_sinks, size_t default_recent);
 
 class ScorePolicy : public KvPolicy {
  public:
   explicit ScorePolicy(const ScoreBudget& b) : budget_(b) {}
-  size_t MaxSlots() const override { return budget_.budget; }
+  // Sizes the wrappers' per-layer state (and checks a layer list against the model), then OnBind.
+  void Bind(const ModelConfig& config) final;
+  // The bound per head over all layers: the largest layer budget, plus what a schedule lets grow
+  // between runs, plus what adaptive heads may take from the others of their layer. Exact after Bind.
+  size_t MaxSlots() const override;
   void Compress(size_t layer, KvCache& cache) final;
   const ScoreBudget& budget() const { return budget_; }
+  // After Bind: the most slots one head of `layer` holds after Compress, and all heads of it together.
+  size_t HeadBound(size_t layer) const;
+  size_t LayerBound(size_t layer) const;
 
  protected:
+  // Policy-specific sizing, called by Bind.
+  virtual void OnBind(const ModelConfig& config) {}
   // Scores the live slots of one head; higher = more worth keeping. out.size() == cache.Size(layer, head).
   virtual void Score(size_t layer, size_t kv_head, const KvCache& cache, std::span<float> out) = 0;
   // Called after this policy evicted slots of one head, so per-slot state can follow.
   virtual void OnEvicted(size_t layer, size_t kv_head, const KvCache& cache) {}
-  // "budget=..,sinks=..,recent=..,chunk=.." for Spec().
+  // "budget=..,sinks=..,recent=..,chunk=..[,wrapper keys]" for Spec().
   std::string BudgetSpec() const;
+  // "budget=N", or "layers=B0:B1:..." for a per-layer list.
+  std::string BudgetKey() const;
+  // The wrapper keys alone (",layers=pyramid,..."), for policies that write their own Spec.
+  std::string OptionsSpec() const;
 
  private:
+  // Whether eviction runs for this chunk (the schedule), from the layer's newest position.
+  bool Due(size_t layer, const KvCache& cache);
+  void CompressHeads(size_t layer, KvCache& cache);     // every head to the layer budget
+  void CompressAdaptive(size_t layer, KvCache& cache);  // the layer's total, split by joint top scores
+  // Fills candidates_ with the unprotected slots of one head (scores from Score) and returns how many
+  // slots are protected.
+  size_t Candidates(size_t layer, size_t head, const KvCache& cache);
+  void KeepAndFollow(size_t layer, size_t head, KvCache& cache);  // Keep(kept_), re-rotate, OnEvicted
+
   ScoreBudget budget_;
+  size_t n_kv_heads_ = 0;                 // 0 until Bind
+  std::vector<size_t> layer_budget_;      // [layers]
+  std::vector<int32_t> last_newest_;      // [layers] newest position at the previous Compress
+  std::vector<int32_t> last_run_;         // [layers] newest position when eviction last ran
+  KeyRerotator rerotator_;
+  struct Candidate {
+    float score;
+    uint32_t slot;
+    uint32_t head;
+  };
+  std::vector<Candidate> joint_;          // adaptive: candidates of every head of a layer
   // Scratch reused across calls (Compress runs one layer at a time), so eviction allocates nothing.
   std::vector<float> scores_;
   std::vector<std::pair<float, uint32_t>> candidates_;

@@ -12,9 +12,12 @@ namespace kvlab {
 namespace {
 constexpr const char* kWhere = "--kv";
 
-bool ValidToken(std::string_view s) {
+bool ValidToken(std::string_view s, bool is_value = false) {
   if (s.empty()) return false;
   for (char c : s) {
+    // ':' only inside values: the first ':' of a part ends its name, so a value can use it as a list
+    // separator without ambiguity.
+    if (is_value && c == ':') continue;
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') return false;
   }
   return true;
@@ -45,7 +48,7 @@ PolicyParams ParseOne(std::string_view part, std::string_view whole) {
         throw Error(kWhere, std::string(name) + ": '" + std::string(kv) + "' is not key=value");
       }
       const std::string key(kv.substr(0, eq)), value(kv.substr(eq + 1));
-      if (!ValidToken(key) || !ValidToken(value)) {
+      if (!ValidToken(key) || !ValidToken(value, /*is_value=*/true)) {
         throw Error(kWhere, std::string(name) + ": '" + std::string(kv) + "' is not key=value");
       }
       if (!values.emplace(key, value).second) {
@@ -119,6 +122,12 @@ std::string PolicyParams::Choice(const std::string& key, const std::string& fall
   std::string list;
   for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
   Fail(key, "is not one of: " + list);
+}
+
+std::string PolicyParams::Text(const std::string& key, const std::string& fallback) {
+  read_.insert(key);
+  auto it = values_.find(key);
+  return it == values_.end() ? fallback : it->second;
 }
 
 void PolicyParams::RejectUnknownKeys() const {

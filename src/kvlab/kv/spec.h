@@ -30,6 +30,8 @@ class PolicyParams {
   double Float(const std::string& key, double fallback, double min, double max);
   bool Bool(const std::string& key, bool fallback);
   std::string Choice(const std::string& key, const std::string& fallback, const std::vector<std::string>& allowed);
+  // The raw value (for values with their own syntax, e.g. a layer list "256:192:128").
+  std::string Text(const std::string& key, const std::string& fallback);
 
   // Throws if a key was given that no getter asked for. Call after reading every parameter.
   void RejectUnknownKeys() const;
@@ -44,7 +46,8 @@ class PolicyParams {
 };
 
 // Splits a spec into its '+'-separated parts. Throws kvlab::Error("--kv", ...) on empty parts, missing
-// names, "key" without "=value", duplicate keys, or characters outside [A-Za-z0-9_.-].
+// names, "key" without "=value", duplicate keys, or characters outside [A-Za-z0-9_.-] (values may also
+// hold ':', the list separator of e.g. layers=256:192:128).
 std::vector<PolicyParams> ParsePolicySpec(std::string_view spec);
 
 }  // namespace kvlab

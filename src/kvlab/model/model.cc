@@ -9,6 +9,7 @@
 
 #include "kvlab/ops/activations.h"
 #include "kvlab/ops/attention.h"
+#include "kvlab/ops/attention_quant.h"
 #include "kvlab/ops/matmul.h"
 #include "kvlab/ops/norms.h"
 #include "kvlab/ops/threads.h"
@@ -53,6 +54,13 @@ void Model::CheckInputs(std::span<const int32_t> tokens, int32_t start_pos, cons
   if (start_pos < 0 || (c.arch == Arch::kGpt2 && last_pos >= c.max_seq_len)) {
     throw Error("positions", "position " + std::to_string(last_pos) + " is beyond the " +
                                  std::to_string(c.max_seq_len) + " learned positions of this GPT-2 model");
+  }
+  // A quantizing policy needs a cache built with its codec (CacheCodecFor); a mismatch would silently
+  // run the wrong storage, so refuse it here, once per call, where throwing is allowed.
+  if (policy != nullptr && !(policy->Codec() == cache.codec())) {
+    throw Error("kv cache", "the cache stores " + CodecSpec(cache.codec()) + " but the policy '" + policy->Spec() +
+                                "' wants " + CodecSpec(policy->Codec()),
+                "build the cache with KvCache(config, capacity, CacheCodecFor(policy))");
   }
   // Without a policy every token stays; with one, each chunk must fit before it is compressed.
   const bool bounded = policy != nullptr && policy->MaxSlots() != KvPolicy::kUnbounded;
@@ -178,9 +186,16 @@ void Model::Attend(size_t layer, size_t n, int32_t start_pos, const KvCache& cac
   for (size_t item = 0; item < work; ++item) {
     const size_t i = item / c.n_heads, h = item % c.n_heads, kv = h / group;
     float* scores = act.scores.data() + static_cast<size_t>(omp_get_thread_num()) * stride;
-    AttendHead(act.q.data() + i * q_dim + h * head_dim, cache.Keys(layer, kv), cache.Values(layer, kv),
-               cache.Meta(layer, kv), head_dim, scale, start_pos + static_cast<int32_t>(i), scores,
-               act.att.data() + i * q_dim + h * head_dim);
+    const float* q = act.q.data() + i * q_dim + h * head_dim;
+    float* out = act.att.data() + i * q_dim + h * head_dim;
+    const int32_t pos = start_pos + static_cast<int32_t>(i);
+    // One branch per (token, head), none per slot: the plain path is exactly the f32 kernel.
+    if (cache.quantized()) {
+      AttendHeadQuantized(q, cache.Quantized(layer, kv), cache.Meta(layer, kv), head_dim, scale, pos, scores, out);
+    } else {
+      AttendHead(q, cache.Keys(layer, kv), cache.Values(layer, kv), cache.Meta(layer, kv), head_dim, scale, pos,
+                 scores, out);
+    }
   }
 }
 
@@ -201,8 +216,12 @@ void Model::AttendObserved(size_t layer, size_t n, int32_t start_pos, const KvCa
       for (size_t h = kv * group; h < (kv + 1) * group; ++h) {
         const float* q = act.q.data() + i * q_dim + h * head_dim;
         const int32_t pos = start_pos + static_cast<int32_t>(i);
-        AttendHead(q, cache.Keys(layer, kv), cache.Values(layer, kv), meta, head_dim, scale, pos, scores,
-                   act.att.data() + i * q_dim + h * head_dim);
+        float* out = act.att.data() + i * q_dim + h * head_dim;
+        if (cache.quantized()) {
+          AttendHeadQuantized(q, cache.Quantized(layer, kv), meta, head_dim, scale, pos, scores, out);
+        } else {
+          AttendHead(q, cache.Keys(layer, kv), cache.Values(layer, kv), meta, head_dim, scale, pos, scores, out);
+        }
         observer.Observe(AttentionRow{layer, h, kv, pos, {scores, meta.size()}, meta, q});
       }
     }

@@ -33,4 +33,10 @@ void ApplyRope(float* x, size_t n_heads, size_t head_dim, RopeStyle style, const
   }
 }
 
+void ShiftRope(float* x, size_t n, size_t head_dim, RopeStyle style, int32_t delta, float theta,
+               RopeAngles& scratch) {
+  scratch.Compute(delta, static_cast<int32_t>(head_dim), theta);
+  ApplyRope(x, n, head_dim, style, scratch);
+}
+
 }  // namespace kvlab

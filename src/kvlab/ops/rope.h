@@ -19,4 +19,11 @@ struct RopeAngles {
 // Rotates `n_heads` heads of `head_dim` floats stored back to back: x [n_heads][head_dim].
 void ApplyRope(float* x, size_t n_heads, size_t head_dim, RopeStyle style, const RopeAngles& angles);
 
+// Moves `n` vectors x [n][head_dim] that were rotated at some position p to position p + delta, by
+// rotating them by delta: RoPE rotations compose, R(p + delta) = R(delta) R(p), with the same per-pair
+// frequencies as RopeAngles::Compute. Used to re-rotate cached keys (kv/rerotate.h). `scratch` holds the
+// angles of delta; it allocates only the first time.
+void ShiftRope(float* x, size_t n, size_t head_dim, RopeStyle style, int32_t delta, float theta,
+               RopeAngles& scratch);
+
 }  // namespace kvlab

@@ -12,7 +12,7 @@ class H2oPolicy final : public ScorePolicy {
  public:
   using ScorePolicy::ScorePolicy;
   std::string Spec() const override { return "h2o:" + BudgetSpec(); }
-  void Bind(const ModelConfig& c) override { scores_.Bind(c); }
+  void OnBind(const ModelConfig& c) override { scores_.Bind(c); }
   bool WantsAttention() const override { return true; }
   void OnCacheChanged(size_t layer, const KvCache& cache) override { scores_.SyncLayer(layer, cache); }
   void Observe(const AttentionRow& row) override {

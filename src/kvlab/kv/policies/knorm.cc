@@ -2,6 +2,7 @@
 // Strategy for KV Cache Compression", EMNLP 2024: low-norm keys draw high attention). Needs no attention
 // rows, so it works with fused attention kernels too.
 #include <cmath>
+#include <vector>
 
 #include "kvlab/kv/policies/policies.h"
 #include "kvlab/kv/score_policy.h"
@@ -17,14 +18,19 @@ class KeyNormPolicy final : public ScorePolicy {
 
  protected:
   void Score(size_t layer, size_t head, const KvCache& cache, std::span<float> out) override {
-    const float* keys = cache.Keys(layer, head);
     const size_t d = cache.head_dim();
+    scratch_.resize(d);  // once: head_dim never changes
     for (size_t i = 0; i < out.size(); ++i) {
+      // KeyRow: the stored key (decoded when the cache is quantized), so the norm is of what attention sees.
+      const float* key = cache.KeyRow(layer, head, i, scratch_.data());
       double ss = 0;
-      for (size_t j = 0; j < d; ++j) ss += static_cast<double>(keys[i * d + j]) * keys[i * d + j];
+      for (size_t j = 0; j < d; ++j) ss += static_cast<double>(key[j]) * key[j];
       out[i] = -static_cast<float>(std::sqrt(ss));  // higher score = lower norm = kept
     }
   }
+
+ private:
+  std::vector<float> scratch_;  // one decoded key
 };
 }  // namespace
 

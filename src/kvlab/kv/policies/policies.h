@@ -18,5 +18,6 @@ std::unique_ptr<KvPolicy> MakeTova(PolicyParams& p);
 std::unique_ptr<KvPolicy> MakeSnapKv(PolicyParams& p);
 std::unique_ptr<KvPolicy> MakeSketch(PolicyParams& p);
 std::unique_ptr<KvPolicy> MakeCluster(PolicyParams& p);
+std::unique_ptr<KvPolicy> MakeQuant(PolicyParams& p);
 
 }  // namespace kvlab::policies

@@ -12,7 +12,7 @@ class SinksPolicy final : public ScorePolicy {
   using ScorePolicy::ScorePolicy;
   std::string Spec() const override {
     std::string s = "sinks:budget=" + std::to_string(budget().budget) + ",sinks=" + std::to_string(budget().sinks);
-    return budget().chunk ? s + ",chunk=" + std::to_string(budget().chunk) : s;
+    return (budget().chunk ? s + ",chunk=" + std::to_string(budget().chunk) : s) + OptionsSpec();
   }
   std::unique_ptr<KvPolicy> Clone() const override { return std::make_unique<SinksPolicy>(*this); }
 
@@ -34,6 +34,9 @@ std::unique_ptr<KvPolicy> MakeSinks(PolicyParams& p) {
                             std::to_string(b.sinks) + ") + chunk (" + std::to_string(b.chunk) + ")");
   }
   b.recent = b.budget - b.sinks - b.chunk;
+  // Per-layer / per-head budgets would change the recent window, which is all this policy keeps besides
+  // the sinks, so only the schedule and rerotate apply.
+  b.options = ReadScoreOptions(p, b.budget, b.sinks, b.recent, b.chunk, WrapperKeys::kScheduleOnly);
   return std::make_unique<SinksPolicy>(b);
 }
 

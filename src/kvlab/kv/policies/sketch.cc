@@ -67,9 +67,9 @@ class SketchTopkPolicy final : public ScorePolicy {
   std::string Spec() const override {
     const ScoreBudget& b = budget();
     return "sketch:" + SketchSpec(scores_.options()) + ExactSpec(b) + ",strategy=topk,topk=" +
-           std::to_string(b.budget - b.chunk - b.sinks - b.recent) + TailSpec(scores_.options());
+           std::to_string(b.budget - b.chunk - b.sinks - b.recent) + TailSpec(scores_.options()) + OptionsSpec();
   }
-  void Bind(const ModelConfig& c) override { scores_.Bind(c); }
+  void OnBind(const ModelConfig& c) override { scores_.Bind(c); }
   bool WantsAttention() const override { return true; }
   void Observe(const AttentionRow& row) override { scores_.Observe(row); }
   size_t MetadataBytes() const override { return scores_.Bytes(); }
@@ -154,6 +154,12 @@ std::unique_ptr<KvPolicy> MakeSketch(PolicyParams& p) {
                               std::to_string(room) + ")");
     }
     b.chunk = room - topk;
+    // Per-layer lists need their own topk per layer, so the topk strategy takes layers=pyramid at most.
+    b.options = ReadScoreOptions(p, b.budget, b.sinks, b.recent, b.chunk);
+    if (b.options.layers == ScoreOptions::Layers::kList) {
+      throw Error("--kv", "sketch: a per-layer list (layers=B0:B1:...) is not supported with strategy=topk",
+                  "use budget=N with layers=pyramid");
+    }
     return std::make_unique<SketchTopkPolicy>(b, o);
   }
   b.chunk = static_cast<size_t>(p.Int("chunk", 0, 0, kMax));

@@ -68,9 +68,9 @@ void SketchScores::Estimate(size_t layer, size_t kv_head, const KvCache& cache, 
   std::span<const SlotMeta> meta = cache.Meta(layer, kv_head);
   KVLAB_CHECK(out.size() == meta.size());
   if (options_.type == SketchOptions::Type::kRace) {
-    const float* keys = cache.Keys(layer, kv_head);
+    key_scratch_.resize(head_dim_);
     for (size_t i = 0; i < meta.size(); ++i) {
-      race_[idx].Buckets({keys + i * head_dim_, head_dim_}, buckets_);
+      race_[idx].Buckets({cache.KeyRow(layer, kv_head, i, key_scratch_.data()), head_dim_}, buckets_);
       out[i] = race_[idx].QueryAtBuckets(buckets_);
     }
     return;

@@ -64,6 +64,7 @@ class SketchScores {
   // Scratch for Estimate (Compress runs one layer at a time, never concurrently with itself).
   std::vector<uint64_t> keys_;
   std::vector<uint32_t> buckets_;
+  std::vector<float> key_scratch_;  // one decoded key (quantized caches)
 };
 
 }  // namespace kvlab::policies

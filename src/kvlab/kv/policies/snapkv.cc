@@ -48,14 +48,14 @@ class SnapKvPolicy final : public ScorePolicy {
   std::string Spec() const override {
     // recent is always written: its default depends on window, so omitting 0 would not round-trip.
     const ScoreBudget& b = budget();
-    std::string s = "snapkv:budget=" + std::to_string(b.budget);
+    std::string s = "snapkv:" + BudgetKey();
     if (b.sinks) s += ",sinks=" + std::to_string(b.sinks);
     s += ",recent=" + std::to_string(b.recent);
     if (b.chunk) s += ",chunk=" + std::to_string(b.chunk);
     return s + ",window=" + std::to_string(window_) + ",pool=" + std::to_string(pool_) + ",every=" +
-           std::to_string(every_);
+           std::to_string(every_) + OptionsSpec();
   }
-  void Bind(const ModelConfig& c) override {
+  void OnBind(const ModelConfig& c) override {
     n_kv_heads_ = static_cast<size_t>(c.n_kv_heads);
     heads_.assign(static_cast<size_t>(c.n_layers) * n_kv_heads_, WindowHead{});
   }

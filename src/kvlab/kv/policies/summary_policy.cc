@@ -69,7 +69,9 @@ void SummaryPolicy::LocateSummaries(size_t head_index, std::span<const SlotMeta>
   }
 }
 
-size_t SummaryPolicy::ChooseEntry(size_t head_index, const float* key, const float* keys, size_t head_dim) {
+size_t SummaryPolicy::ChooseEntry(size_t head_index, const float* key, const KvCache& cache, size_t layer,
+                                  size_t head) {
+  const size_t head_dim = cache.head_dim();
   if (lsh_) {
     return lsh_->Bucket(0, {key, head_dim});
   }
@@ -82,7 +84,7 @@ size_t SummaryPolicy::ChooseEntry(size_t head_index, const float* key, const flo
   size_t best = 0;
   float best_score = -std::numeric_limits<float>::infinity();
   for (size_t e = 0; e < options_.summaries; ++e) {
-    const float* c = keys + static_cast<size_t>(slot_of_[e]) * head_dim;
+    const float* c = cache.KeyRow(layer, head, static_cast<size_t>(slot_of_[e]), key_scratch_.data() + head_dim);
     double dot = 0, cc = 0, dist = 0;
     for (size_t i = 0; i < head_dim; ++i) {
       dot += static_cast<double>(key[i]) * c[i];
@@ -137,9 +139,10 @@ void SummaryPolicy::Compress(size_t layer, KvCache& cache) {
     // Fold each evicted slot into its summary, or let it found one. `is_summary_` doubles as the drop mark
     // (2 = merged away) so the kept list is one pass.
     int32_t* entries = table_.data() + head_index * options_.summaries;
-    const float* keys = cache.Keys(layer, head);
+    key_scratch_.resize(2 * head_dim);
     for (uint32_t slot : evict_) {
-      const size_t e = ChooseEntry(head_index, keys + slot * head_dim, keys, head_dim);
+      const float* key = cache.KeyRow(layer, head, slot, key_scratch_.data());
+      const size_t e = ChooseEntry(head_index, key, cache, layer, head);
       if (entries[e] < 0) {
         entries[e] = meta[slot].pos;
         slot_of_[e] = static_cast<int32_t>(slot);

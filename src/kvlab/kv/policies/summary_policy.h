@@ -77,8 +77,9 @@ class SummaryPolicy : public KvPolicy {
   // Finds the live summary slots of one head (dropping table entries another policy evicted); fills
   // slot_of_ and is_summary_.
   void LocateSummaries(size_t head_index, std::span<const SlotMeta> meta);
-  // Table entry the evicted slot joins (or founds, if that entry is empty).
-  size_t ChooseEntry(size_t head_index, const float* key, const float* keys, size_t head_dim);
+  // Table entry the evicted slot joins (or founds, if that entry is empty). Founders' keys are read with
+  // KvCache::KeyRow so that quantized caches work too.
+  size_t ChooseEntry(size_t head_index, const float* key, const KvCache& cache, size_t layer, size_t head);
 
   ScoreBudget budget_;
   SummaryOptions options_;
@@ -94,6 +95,7 @@ class SummaryPolicy : public KvPolicy {
   std::vector<std::pair<float, uint32_t>> candidates_;
   std::vector<uint32_t> evict_, kept_;
   std::vector<uint32_t> buckets_;  // [1] lsh bucket scratch
+  std::vector<float> key_scratch_;  // [2][head_dim] decoded keys (quantized caches)
 };
 
 }  // namespace kvlab::policies

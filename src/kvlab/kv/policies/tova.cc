@@ -12,7 +12,7 @@ class TovaPolicy final : public ScorePolicy {
  public:
   using ScorePolicy::ScorePolicy;
   std::string Spec() const override { return "tova:" + BudgetSpec(); }
-  void Bind(const ModelConfig& c) override {
+  void OnBind(const ModelConfig& c) override {
     scores_.Bind(c);
     last_query_.assign(static_cast<size_t>(c.n_layers) * c.n_kv_heads, -1);
     n_kv_heads_ = static_cast<size_t>(c.n_kv_heads);

@@ -20,7 +20,9 @@ class WindowPolicy final : public ScorePolicy {
   }
 
  private:
-  std::string ChunkSpec() const { return budget().chunk ? ",chunk=" + std::to_string(budget().chunk) : ""; }
+  std::string ChunkSpec() const {
+    return (budget().chunk ? ",chunk=" + std::to_string(budget().chunk) : "") + OptionsSpec();
+  }
 };
 }  // namespace
 
@@ -30,6 +32,8 @@ std::unique_ptr<KvPolicy> MakeWindow(PolicyParams& p) {
   b.budget = static_cast<size_t>(p.Int("budget", 0, 1, int64_t{1} << 30));
   b.chunk = static_cast<size_t>(p.Int("chunk", 0, 0, static_cast<int64_t>(b.budget) - 1));
   b.recent = b.budget - b.chunk;
+  // As for sinks: the window is the recent window, so only the schedule and rerotate apply.
+  b.options = ReadScoreOptions(p, b.budget, b.sinks, b.recent, b.chunk, WrapperKeys::kScheduleOnly);
   return std::make_unique<WindowPolicy>(b);
 }
 

@@ -1,0 +1,190 @@
+// Quantized KvCache (kv/cache.h with a KvCodec) and attention over it (ops/attention_quant.h): the residual
+// window, Keep / Merge over encoded and f32 slots, exact Bytes(), and attention against the f32 reference.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kvlab/kv/cache.h"
+#include "kvlab/ops/attention.h"
+#include "kvlab/ops/attention_quant.h"
+
+namespace kvlab {
+namespace {
+
+ModelConfig Config(int heads, int head_dim) {
+  ModelConfig c;
+  c.dim = heads * head_dim;
+  c.n_layers = 2;
+  c.n_heads = heads;
+  c.n_kv_heads = heads;
+  c.head_dim = head_dim;
+  return c;
+}
+
+std::vector<float> Gaussian(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(n);
+  for (float& v : x) v = dist(rng);
+  return x;
+}
+
+std::vector<float> RowOf(const KvCache& c, size_t l, size_t h, size_t slot, bool key) {
+  std::vector<float> scratch(c.head_dim());
+  const float* p = key ? c.KeyRow(l, h, slot, scratch.data()) : c.ValueRow(l, h, slot, scratch.data());
+  return {p, p + c.head_dim()};
+}
+
+TEST(QuantizedKvCache, KeepsTheResidualWindowInF32AndEncodesOlderSlots) {
+  const ModelConfig c = Config(2, 16);
+  KvCodec codec{CodecType::kInt4, CodecType::kInt8, 8, 3};
+  KvCache cache(c, 12, codec);
+  ASSERT_TRUE(cache.quantized());
+  const std::vector<float> k = Gaussian(10 * 32, 1), v = Gaussian(10 * 32, 2);
+  for (int t = 0; t < 10; ++t) {
+    cache.Append(0, &k[t * 32], &v[t * 32], t);
+    EXPECT_EQ(cache.QuantizedSlots(0, 1), static_cast<size_t>(std::max(0, t + 1 - 3)));
+  }
+  EXPECT_EQ(cache.Size(0, 0), 10u);
+  EXPECT_EQ(cache.Size(1, 0), 0u);
+  // The window is exact; encoded slots are within the codec's error.
+  for (size_t h = 0; h < 2; ++h) {
+    for (size_t s = 0; s < 10; ++s) {
+      const auto key = RowOf(cache, 0, h, s, true), value = RowOf(cache, 0, h, s, false);
+      for (size_t i = 0; i < 16; ++i) {
+        const float kx = k[s * 32 + h * 16 + i], vx = v[s * 32 + h * 16 + i];
+        if (s >= 7) {
+          EXPECT_EQ(key[i], kx);
+          EXPECT_EQ(value[i], vx);
+        } else {
+          EXPECT_NEAR(key[i], kx, 0.5f);   // int4: half step of a range < 8 over 15 levels
+          EXPECT_NEAR(value[i], vx, 0.02f);  // int8
+        }
+      }
+    }
+  }
+  const size_t key_row = CodecRowBytes(CodecType::kInt4, 16, 8), value_row = CodecRowBytes(CodecType::kInt8, 16, 8);
+  EXPECT_EQ(key_row, 8u + 16u);
+  EXPECT_EQ(value_row, 16u + 16u);
+  EXPECT_EQ(cache.Bytes(), 2 * (7 * (key_row + value_row) + 3 * 2 * 16 * 4 + 10 * sizeof(SlotMeta)));
+  // Only the residual window is allocated in f32.
+  KvCache plain(c, 12);
+  EXPECT_LT(cache.AllocatedBytes(), plain.AllocatedBytes());
+}
+
+TEST(QuantizedKvCache, KeepMovesEncodedAndF32SlotsWithoutReencoding) {
+  const ModelConfig c = Config(1, 8);
+  KvCache cache(c, 10, KvCodec{CodecType::kInt2, CodecType::kInt2, 4, 4});
+  const std::vector<float> k = Gaussian(10 * 8, 3), v = Gaussian(10 * 8, 4);
+  for (int t = 0; t < 10; ++t) cache.Append(1, &k[t * 8], &v[t * 8], t);
+  ASSERT_EQ(cache.QuantizedSlots(1, 0), 6u);
+  std::vector<std::vector<float>> before;
+  for (size_t s = 0; s < 10; ++s) before.push_back(RowOf(cache, 1, 0, s, true));
+  const uint32_t keep[] = {0, 3, 5, 6, 9};
+  cache.Keep(1, 0, keep);
+  ASSERT_EQ(cache.Size(1, 0), 5u);
+  EXPECT_EQ(cache.QuantizedSlots(1, 0), 3u);
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(cache.Meta(1, 0)[i].pos, static_cast<int32_t>(keep[i]));
+    EXPECT_EQ(RowOf(cache, 1, 0, i, true), before[keep[i]]) << i;  // bit-identical: moved, not re-encoded
+  }
+  EXPECT_EQ(cache.Bytes(), 3 * 2 * CodecRowBytes(CodecType::kInt2, 8, 4) + 2 * 2 * 8 * 4 + 5 * sizeof(SlotMeta));
+  // The window refills before anything more is encoded.
+  const std::vector<float> extra = Gaussian(8, 5);
+  cache.Append(1, extra.data(), extra.data(), 10);
+  cache.Append(1, extra.data(), extra.data(), 11);
+  EXPECT_EQ(cache.QuantizedSlots(1, 0), 3u);
+  cache.Append(1, extra.data(), extra.data(), 12);
+  EXPECT_EQ(cache.QuantizedSlots(1, 0), 4u);
+  cache.Clear();
+  EXPECT_EQ(cache.QuantizedSlots(1, 0), 0u);
+  EXPECT_EQ(cache.Bytes(), 0u);
+}
+
+TEST(QuantizedKvCache, MergeAveragesDecodedRowsAndReencodes) {
+  const ModelConfig c = Config(1, 4);
+  KvCache cache(c, 4, KvCodec{CodecType::kInt8, CodecType::kF16, 4, 1});
+  const float k0[] = {1, 2, 3, 4}, k1[] = {3, 6, 9, 12}, k2[] = {0, 0, 0, 1};
+  cache.Append(0, k0, k0, 0);
+  cache.Append(0, k1, k1, 1);
+  cache.Append(0, k2, k2, 2);
+  ASSERT_EQ(cache.QuantizedSlots(0, 0), 2u);
+  cache.Merge(0, 0, 0, 1);
+  const auto key = RowOf(cache, 0, 0, 0, true), value = RowOf(cache, 0, 0, 0, false);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_NEAR(key[i], 2.0f * (i + 1), 0.05f);
+    EXPECT_NEAR(value[i], 2.0f * (i + 1), 0.01f);
+  }
+  EXPECT_EQ(cache.Meta(0, 0)[0].count, 2u);
+  cache.Merge(0, 0, 2, 1);  // into the f32 window: exact mean of the stored rows
+  EXPECT_FLOAT_EQ(RowOf(cache, 0, 0, 2, true)[3], 0.5f * (1.0f + RowOf(cache, 0, 0, 1, true)[3]));
+}
+
+// Attention over a quantized head against (a) the same attention over its decoded rows — the fused
+// kernels must agree to float rounding — and (b) the f32 reference, within the codec's error.
+TEST(QuantizedAttention, MatchesDecodedRowsAndStaysCloseToF32) {
+  const size_t d = 64, n = 200;
+  const ModelConfig c = Config(1, static_cast<int>(d));
+  const std::vector<float> k = Gaussian(n * d, 6), v = Gaussian(n * d, 7), q = Gaussian(d, 8);
+  KvCache ref(c, n);
+  for (size_t t = 0; t < n; ++t) ref.Append(0, &k[t * d], &v[t * d], static_cast<int32_t>(t));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  std::vector<float> scores(n), out_ref(d), out_q(d), out_dec(d);
+  AttendHead(q.data(), ref.Keys(0, 0), ref.Values(0, 0), ref.Meta(0, 0), d, scale, n - 10, scores.data(),
+             out_ref.data());
+  double norm = 0;
+  for (float x : out_ref) norm += static_cast<double>(x) * x;
+  struct Case {
+    KvCodec codec;
+    double max_rel;  // bound on ||out - out_f32|| / ||out_f32||
+  };
+  for (const Case& cs : {Case{{CodecType::kF16, CodecType::kF16, 32, 0}, 1e-3},
+                         Case{{CodecType::kBf16, CodecType::kBf16, 32, 16}, 1e-2},
+                         Case{{CodecType::kInt8, CodecType::kInt8, 32, 0}, 0.02},
+                         Case{{CodecType::kInt4, CodecType::kInt4, 32, 32}, 0.25},
+                         Case{{CodecType::kInt2, CodecType::kInt2, 16, 32}, 1.0}}) {
+    KvCache cache(c, n, cs.codec);
+    for (size_t t = 0; t < n; ++t) cache.Append(0, &k[t * d], &v[t * d], static_cast<int32_t>(t));
+    AttendHeadQuantized(q.data(), cache.Quantized(0, 0), cache.Meta(0, 0), d, scale, n - 10, scores.data(),
+                        out_q.data());
+    for (size_t t = n - 9; t < n; ++t) EXPECT_EQ(scores[t], 0.0f);  // causal mask still applies
+    std::vector<float> dk(n * d), dv(n * d);
+    for (size_t t = 0; t < n; ++t) {
+      const auto kr = RowOf(cache, 0, 0, t, true), vr = RowOf(cache, 0, 0, t, false);
+      std::memcpy(&dk[t * d], kr.data(), d * 4);
+      std::memcpy(&dv[t * d], vr.data(), d * 4);
+    }
+    AttendHead(q.data(), dk.data(), dv.data(), cache.Meta(0, 0), d, scale, n - 10, scores.data(), out_dec.data());
+    double err = 0;
+    for (size_t i = 0; i < d; ++i) {
+      EXPECT_NEAR(out_q[i], out_dec[i], 1e-5) << CodecName(cs.codec.k);
+      err += (static_cast<double>(out_q[i]) - out_ref[i]) * (out_q[i] - out_ref[i]);
+    }
+    const double rel = std::sqrt(err / norm);
+    std::printf("attention output rel. error vs f32, %s: %.5f\n", CodecSpec(cs.codec).c_str(), rel);
+    EXPECT_LT(rel, cs.max_rel) << CodecSpec(cs.codec);
+  }
+}
+
+TEST(QuantizedAttention, ResidualWindowCoveringTheCacheIsBitIdenticalToF32) {
+  const size_t d = 16, n = 30;
+  const ModelConfig c = Config(1, static_cast<int>(d));
+  const std::vector<float> k = Gaussian(n * d, 9), v = Gaussian(n * d, 10), q = Gaussian(d, 11);
+  KvCache ref(c, n), cache(c, n, KvCodec{CodecType::kInt2, CodecType::kInt2, 8, static_cast<uint32_t>(n)});
+  for (size_t t = 0; t < n; ++t) {
+    ref.Append(0, &k[t * d], &v[t * d], static_cast<int32_t>(t));
+    cache.Append(0, &k[t * d], &v[t * d], static_cast<int32_t>(t));
+  }
+  EXPECT_EQ(cache.QuantizedSlots(0, 0), 0u);
+  std::vector<float> s1(n), s2(n), o1(d), o2(d);
+  AttendHead(q.data(), ref.Keys(0, 0), ref.Values(0, 0), ref.Meta(0, 0), d, 0.25f, n, s1.data(), o1.data());
+  AttendHeadQuantized(q.data(), cache.Quantized(0, 0), cache.Meta(0, 0), d, 0.25f, n, s2.data(), o2.data());
+  EXPECT_EQ(0, std::memcmp(o1.data(), o2.data(), d * 4));
+  EXPECT_EQ(0, std::memcmp(s1.data(), s2.data(), n * 4));
+}
+
+}  // namespace
+}  // namespace kvlab
