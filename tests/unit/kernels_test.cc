@@ -64,6 +64,33 @@ TEST(DotRows, MatchesF64ReferenceAtEveryLevelAndOddSize) {
   }
 }
 
+TEST(WeightedRowSum, MatchesF64ReferenceAtEveryLevelAndWidth) {
+  std::mt19937 rng(13);
+  std::vector<std::pair<SimdLevel, kernels::WeightedRowSumFn>> levels = {{SimdLevel::kScalar, kernels::WeightedRowSumScalar}};
+  if (DetectSimdLevel() >= SimdLevel::kAvx2) levels.emplace_back(SimdLevel::kAvx2, kernels::WeightedRowSumAvx2);
+  if (DetectSimdLevel() >= SimdLevel::kAvx512) levels.emplace_back(SimdLevel::kAvx512, kernels::WeightedRowSumAvx512);
+  for (const auto& [level, fn] : levels) {
+    for (size_t n : {1u, 7u, 8u, 16u, 17u, 64u, 100u, 128u, 129u, 200u, 256u}) {
+      for (size_t rows : {1u, 3u, 50u}) {
+        const size_t stride = n + 5;
+        std::vector<float> v = RandomVector(rows * stride + 1, rng), p = RandomVector(rows, rng);
+        p[rows / 2] = 0.0f;  // a masked row is skipped, not multiplied
+        std::vector<float> out(n + 1, 123.0f);
+        fn(v.data() + 1, stride, rows, p.data(), n, out.data());
+        for (size_t i = 0; i < n; ++i) {
+          double ref = 0, mag = 0;
+          for (size_t j = 0; j < rows; ++j) {
+            ref += static_cast<double>(p[j]) * v[1 + j * stride + i];
+            mag += std::abs(static_cast<double>(p[j]) * v[1 + j * stride + i]);
+          }
+          ASSERT_NEAR(out[i], ref, 1e-6 * mag + 1e-6) << SimdLevelName(level) << " n=" << n << " rows=" << rows;
+        }
+        EXPECT_EQ(out[n], 123.0f) << "wrote past the end";
+      }
+    }
+  }
+}
+
 TEST(MatVecMany, SplitsRowsOfSeveralMatricesCorrectly) {
   std::mt19937 rng(11);
   for (int threads : {1, 2, 3}) {

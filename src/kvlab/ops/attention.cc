@@ -35,10 +35,8 @@ void AttendHead(const float* q, const float* keys, const float* values, std::spa
     sum += e;
   }
   const float inv = static_cast<float>(1.0 / sum);
-  for (size_t j = 0; j < n; ++j) {
-    scores[j] *= inv;
-    if (scores[j] != 0.0f) kernels::Axpy(scores[j], values + j * head_dim, out, head_dim);
-  }
+  for (size_t j = 0; j < n; ++j) scores[j] *= inv;
+  kernels::WeightedRowSumKernel()(values, head_dim, n, scores, head_dim, out);
 }
 
 }  // namespace kvlab

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "kvlab/ops/dot_kernels.h"
+#include "kvlab/util/error.h"
 
 namespace kvlab {
 
@@ -38,10 +39,19 @@ void AttendHeadQuantized(const float* q, const QuantizedHead& head, std::span<co
     scores[j] *= inv;
     if (scores[j] != 0.0f) vk.axpy(scores[j], head.value_codes + j * head.value_row_bytes, out, head_dim, head.group);
   }
-  for (size_t j = nq; j < n; ++j) {
-    scores[j] *= inv;
-    if (scores[j] != 0.0f) kernels::Axpy(scores[j], head.residual_values + (j - nq) * head_dim, out, head_dim);
+  for (size_t j = nq; j < n; ++j) scores[j] *= inv;
+  // The f32 residual rows use the same kernel as f32 attention, so a residual window covering the whole
+  // cache gives bit-identical output; after encoded rows, their sum is added on top.
+  const kernels::WeightedRowSumFn weighted_sum = kernels::WeightedRowSumKernel();
+  if (nq == 0) {
+    weighted_sum(head.residual_values, head_dim, n, scores, head_dim, out);
+    return;
   }
+  constexpr size_t kMaxHeadDim = 1024;
+  KVLAB_CHECK(head_dim <= kMaxHeadDim);
+  float residual_out[kMaxHeadDim];
+  weighted_sum(head.residual_values, head_dim, n - nq, scores + nq, head_dim, residual_out);
+  for (size_t i = 0; i < head_dim; ++i) out[i] += residual_out[i];
 }
 
 }  // namespace kvlab

@@ -21,6 +21,24 @@ void DotRowsScalar(const float* w, size_t stride, size_t rows, const float* x, s
   }
 }
 
+void WeightedRowSumScalar(const float* v, size_t stride, size_t rows, const float* p, size_t n, float* out) {
+  for (size_t i = 0; i < n; ++i) out[i] = 0.0f;
+  for (size_t j = 0; j < rows; ++j) {
+    if (p[j] == 0.0f) continue;
+    const float* row = v + j * stride;
+    for (size_t i = 0; i < n; ++i) out[i] += p[j] * row[i];
+  }
+}
+
+WeightedRowSumFn WeightedRowSumKernel() {
+  switch (ActiveSimdLevel()) {
+    case SimdLevel::kAvx512: return WeightedRowSumAvx512;
+    case SimdLevel::kAvx2: return WeightedRowSumAvx2;
+    case SimdLevel::kScalar: break;
+  }
+  return WeightedRowSumScalar;
+}
+
 DotRowsFn DotRowsKernel() {
   switch (ActiveSimdLevel()) {
     case SimdLevel::kAvx512: return DotRowsAvx512;
@@ -28,17 +46,6 @@ DotRowsFn DotRowsKernel() {
     case SimdLevel::kScalar: break;
   }
   return DotRowsScalar;
-}
-
-float Dot(const float* a, const float* b, size_t n) {
-  float out;
-  DotRowsKernel()(a, 0, 1, b, n, &out);
-  return out;
-}
-
-void Axpy(float a, const float* x, float* y, size_t n) {
-  // Simple enough for the compiler to vectorize at any level; kept scalar-source on purpose.
-  for (size_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
 }  // namespace kvlab::kernels

@@ -12,12 +12,18 @@ void DotRowsScalar(const float* w, size_t stride, size_t rows, const float* x, s
 void DotRowsAvx2(const float* w, size_t stride, size_t rows, const float* x, size_t n, float* out);
 void DotRowsAvx512(const float* w, size_t stride, size_t rows, const float* x, size_t n, float* out);
 
+// out[0..n) = sum_j p[j] * v[j*stride .. j*stride+n): the attention output, a row-weighted sum of values.
+// The SIMD paths keep `out` in registers across all rows (n <= 128) instead of a load/store per row.
+// Rows whose weight is exactly 0 (masked positions) are skipped.
+void WeightedRowSumScalar(const float* v, size_t stride, size_t rows, const float* p, size_t n, float* out);
+void WeightedRowSumAvx2(const float* v, size_t stride, size_t rows, const float* p, size_t n, float* out);
+void WeightedRowSumAvx512(const float* v, size_t stride, size_t rows, const float* p, size_t n, float* out);
+using WeightedRowSumFn = void (*)(const float*, size_t, size_t, const float*, size_t, float*);
+WeightedRowSumFn WeightedRowSumKernel();
+
 // Picks the kernel for the active SIMD level.
 using DotRowsFn = void (*)(const float*, size_t, size_t, const float*, size_t, float*);
 DotRowsFn DotRowsKernel();
 
-// Plain f32 dot product (attention scores) and y += a*x (attention output), SIMD-dispatched.
-float Dot(const float* a, const float* b, size_t n);
-void Axpy(float a, const float* x, float* y, size_t n);
 
 }  // namespace kvlab::kernels

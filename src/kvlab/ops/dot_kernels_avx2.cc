@@ -61,4 +61,23 @@ void DotRowsAvx2(const float* w, size_t stride, size_t rows, const float* x, siz
   for (; r < rows; ++r) out[r] = DotOne(w + r * stride, x, n);
 }
 
+// 64 output columns (8 registers) per pass; the last partial vector of a pass is done in scalar.
+void WeightedRowSumAvx2(const float* v, size_t stride, size_t rows, const float* p, size_t n, float* out) {
+  for (size_t c0 = 0; c0 < n; c0 += 64) {
+    const size_t width = n - c0 < 64 ? n - c0 : 64;
+    const size_t vecs = width / 8;
+    __m256 acc[8];
+    for (size_t k = 0; k < 8; ++k) acc[k] = _mm256_setzero_ps();
+    for (size_t i = c0 + vecs * 8; i < c0 + width; ++i) out[i] = 0.0f;
+    for (size_t j = 0; j < rows; ++j) {
+      if (p[j] == 0.0f) continue;
+      const __m256 w = _mm256_set1_ps(p[j]);
+      const float* row = v + j * stride + c0;
+      for (size_t k = 0; k < vecs; ++k) acc[k] = _mm256_fmadd_ps(w, _mm256_loadu_ps(row + k * 8), acc[k]);
+      for (size_t i = vecs * 8; i < width; ++i) out[c0 + i] += p[j] * row[i];
+    }
+    for (size_t k = 0; k < vecs; ++k) _mm256_storeu_ps(out + c0 + k * 8, acc[k]);
+  }
+}
+
 }  // namespace kvlab::kernels

@@ -65,4 +65,27 @@ void DotRowsAvx512(const float* w, size_t stride, size_t rows, const float* x, s
   }
 }
 
+// Up to 128 output columns live in 8 registers for the whole pass; wider heads go 128 columns at a time.
+void WeightedRowSumAvx512(const float* v, size_t stride, size_t rows, const float* p, size_t n, float* out) {
+  for (size_t c0 = 0; c0 < n; c0 += 128) {
+    const size_t width = n - c0 < 128 ? n - c0 : 128;
+    const size_t vecs = (width + 15) / 16;
+    __m512 acc[8];
+    __mmask16 mask[8];
+    for (size_t k = 0; k < 8; ++k) {
+      acc[k] = _mm512_setzero_ps();
+      mask[k] = k < vecs ? TailMask(width - k * 16) : 0;
+    }
+    for (size_t j = 0; j < rows; ++j) {
+      if (p[j] == 0.0f) continue;
+      const __m512 w = _mm512_set1_ps(p[j]);
+      const float* row = v + j * stride + c0;
+      for (size_t k = 0; k < vecs; ++k) {
+        acc[k] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mask[k], row + k * 16), acc[k]);
+      }
+    }
+    for (size_t k = 0; k < vecs; ++k) _mm512_mask_storeu_ps(out + c0 + k * 16, mask[k], acc[k]);
+  }
+}
+
 }  // namespace kvlab::kernels
