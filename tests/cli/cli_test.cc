@@ -125,6 +125,14 @@ TEST(Cli, InitThenBenchOnATinyRandomModel) {
   auto j = nlohmann::json::parse(r.out);
   EXPECT_GT(j["prefill_tok_s"].get<double>(), 0);
   EXPECT_GT(j["decode_tok_s"].get<double>(), 0);
+  // A composed policy with a quantized cache goes through bench's timing wrapper intact.
+  r = RunKvlab("bench --json --no-membw -m " + Quote(dir) + " -p 16 -n 8 -r 1 -t 1 --kv 'h2o:budget=8,recent=2+quant:k=int8,v=int4'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["kv"], "h2o:budget=8,recent=2+quant:k=int8,v=int4");
+  EXPECT_GT(j["policy_bytes"].get<int64_t>(), 0);
+  EXPECT_GT(j["kv_bytes"].get<int64_t>(), 0);
+  ExpectOneLineError(RunKvlab("bench --no-membw -m " + Quote(dir) + " --kv 'h2o:budget=8,recnt=2'"), "recnt");
   // Refuses to overwrite without --force, and leaves the existing model intact.
   const std::string before = ReadBytes(dir / "model.safetensors");
   ExpectOneLineError(RunKvlab("init --preset llama-tiny --out " + Quote(dir)), dir.filename().string());

@@ -13,6 +13,7 @@
 
 #include "kvlab/kv/cache.h"
 #include "kvlab/kv/policy.h"
+#include "kvlab/kv/score_policy.h"
 
 namespace kvlab::policies {
 
@@ -68,6 +69,28 @@ class SlotScores {
 
   size_t n_kv_heads_ = 0;
   std::vector<Head> heads_;  // [layers * kv_heads]
+};
+
+// A ScorePolicy whose score is an attention statistic accumulated per slot (h2o, tova): everything but
+// how a row is folded into the scores (Observe) is shared here.
+class AttentionScorePolicy : public ScorePolicy {
+ public:
+  using ScorePolicy::ScorePolicy;
+  void OnBind(const ModelConfig& c) override { scores_.Bind(c); }
+  bool WantsAttention() const override { return true; }
+  void OnCacheChanged(size_t layer, const KvCache& cache) override { scores_.SyncLayer(layer, cache); }
+  size_t MetadataBytes() const override { return scores_.Bytes(); }
+
+ protected:
+  void Score(size_t layer, size_t head, const KvCache& cache, std::span<float> out) override {
+    const std::vector<float>& s = scores_.Sync(layer, head, cache.Meta(layer, head));
+    std::copy(s.begin(), s.begin() + out.size(), out.begin());
+  }
+  void OnEvicted(size_t layer, size_t head, const KvCache& cache) override {
+    scores_.Sync(layer, head, cache.Meta(layer, head));
+  }
+
+  SlotScores scores_;
 };
 
 }  // namespace kvlab::policies

@@ -3,36 +3,19 @@
 // over every query and over the query heads sharing its kv head; keep the heavy hitters + a recent window.
 #include "kvlab/kv/policies/attention_scores.h"
 #include "kvlab/kv/policies/policies.h"
-#include "kvlab/kv/score_policy.h"
 
 namespace kvlab::policies {
 
 namespace {
-class H2oPolicy final : public ScorePolicy {
+class H2oPolicy final : public AttentionScorePolicy {
  public:
-  using ScorePolicy::ScorePolicy;
+  using AttentionScorePolicy::AttentionScorePolicy;
   std::string Spec() const override { return "h2o:" + BudgetSpec(); }
-  void OnBind(const ModelConfig& c) override { scores_.Bind(c); }
-  bool WantsAttention() const override { return true; }
-  void OnCacheChanged(size_t layer, const KvCache& cache) override { scores_.SyncLayer(layer, cache); }
   void Observe(const AttentionRow& row) override {
     std::vector<float>& s = scores_.Sync(row.layer, row.kv_head, row.slots);
     for (size_t i = 0; i < row.probs.size(); ++i) s[i] += row.probs[i];
   }
-  size_t MetadataBytes() const override { return scores_.Bytes(); }
   std::unique_ptr<KvPolicy> Clone() const override { return std::make_unique<H2oPolicy>(*this); }
-
- protected:
-  void Score(size_t layer, size_t head, const KvCache& cache, std::span<float> out) override {
-    const std::vector<float>& s = scores_.Sync(layer, head, cache.Meta(layer, head));
-    std::copy(s.begin(), s.begin() + out.size(), out.begin());
-  }
-  void OnEvicted(size_t layer, size_t head, const KvCache& cache) override {
-    scores_.Sync(layer, head, cache.Meta(layer, head));
-  }
-
- private:
-  SlotScores scores_;
 };
 }  // namespace
 

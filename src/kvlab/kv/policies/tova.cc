@@ -3,22 +3,19 @@
 // so the cache is the state a greedy multi-state RNN would keep.
 #include "kvlab/kv/policies/attention_scores.h"
 #include "kvlab/kv/policies/policies.h"
-#include "kvlab/kv/score_policy.h"
 
 namespace kvlab::policies {
 
 namespace {
-class TovaPolicy final : public ScorePolicy {
+class TovaPolicy final : public AttentionScorePolicy {
  public:
-  using ScorePolicy::ScorePolicy;
+  using AttentionScorePolicy::AttentionScorePolicy;
   std::string Spec() const override { return "tova:" + BudgetSpec(); }
   void OnBind(const ModelConfig& c) override {
-    scores_.Bind(c);
+    AttentionScorePolicy::OnBind(c);
     last_query_.assign(static_cast<size_t>(c.n_layers) * c.n_kv_heads, -1);
     n_kv_heads_ = static_cast<size_t>(c.n_kv_heads);
   }
-  bool WantsAttention() const override { return true; }
-  void OnCacheChanged(size_t layer, const KvCache& cache) override { scores_.SyncLayer(layer, cache); }
   void Observe(const AttentionRow& row) override {
     std::vector<float>& s = scores_.Sync(row.layer, row.kv_head, row.slots);
     int32_t& last = last_query_[row.layer * n_kv_heads_ + row.kv_head];
@@ -28,20 +25,12 @@ class TovaPolicy final : public ScorePolicy {
     }
     for (size_t i = 0; i < row.probs.size(); ++i) s[i] += row.probs[i];
   }
-  size_t MetadataBytes() const override { return scores_.Bytes() + last_query_.size() * sizeof(int32_t); }
+  size_t MetadataBytes() const override {
+    return AttentionScorePolicy::MetadataBytes() + last_query_.size() * sizeof(int32_t);
+  }
   std::unique_ptr<KvPolicy> Clone() const override { return std::make_unique<TovaPolicy>(*this); }
 
- protected:
-  void Score(size_t layer, size_t head, const KvCache& cache, std::span<float> out) override {
-    const std::vector<float>& s = scores_.Sync(layer, head, cache.Meta(layer, head));
-    std::copy(s.begin(), s.begin() + out.size(), out.begin());
-  }
-  void OnEvicted(size_t layer, size_t head, const KvCache& cache) override {
-    scores_.Sync(layer, head, cache.Meta(layer, head));
-  }
-
  private:
-  SlotScores scores_;
   std::vector<int32_t> last_query_;  // [layers * kv_heads] position of the query the scores belong to
   size_t n_kv_heads_ = 0;
 };
