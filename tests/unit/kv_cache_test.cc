@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <random>
 #include <vector>
 
 #include "kvlab/kv/cache.h"
@@ -44,6 +45,50 @@ TEST(KvCache, AppendKeepsPositionsAndKeepCompactsInOrder) {
   cache.Clear();
   EXPECT_EQ(cache.TotalSlots(), 0u);
   EXPECT_EQ(cache.Bytes(), 0u);
+}
+
+// Eviction moves whichever side is cheaper and appends recenter the live slots when they reach the end of
+// the region: whatever the pattern, the cache must read exactly like a reference list of (pos, key).
+TEST(KvCache, RandomEvictionsAndAppendsMatchAReferenceList) {
+  ModelConfig c = SmallConfig();
+  KvCache cache(c, 12);
+  std::mt19937 rng(3);
+  std::vector<int32_t> ref;  // positions of layer 1, head 0, in slot order
+  int32_t next = 0;
+  for (int step = 0; step < 400; ++step) {
+    while (cache.FreeSlots() > 0 && rng() % 3 != 0) {
+      std::vector<float> k(4), v(4);
+      for (size_t h = 0; h < 2; ++h) {
+        k[h * 2] = static_cast<float>(next);
+        k[h * 2 + 1] = static_cast<float>(h);
+        v[h * 2] = -static_cast<float>(next);
+        v[h * 2 + 1] = static_cast<float>(h);
+      }
+      cache.Append(1, k.data(), v.data(), next);
+      ref.push_back(next++);
+    }
+    // Keep a random subset: sometimes only the newest (window-like), sometimes scattered.
+    std::vector<uint32_t> keep;
+    const size_t n = ref.size();
+    for (uint32_t i = 0; i < n; ++i) {
+      const bool keep_it = (step % 2 == 0) ? (i == 0 || i + 6 >= n) : (rng() % 2 == 0);
+      if (keep_it) keep.push_back(i);
+    }
+    for (size_t h = 0; h < 2; ++h) cache.Keep(1, h, keep);
+    std::vector<int32_t> kept;
+    for (uint32_t i : keep) kept.push_back(ref[i]);
+    ref = kept;
+    for (size_t h = 0; h < 2; ++h) {
+      ASSERT_EQ(cache.Size(1, h), ref.size());
+      auto meta = cache.Meta(1, h);
+      for (size_t i = 0; i < ref.size(); ++i) {
+        ASSERT_EQ(meta[i].pos, ref[i]) << "step " << step;
+        ASSERT_EQ(cache.Keys(1, h)[i * 2], static_cast<float>(ref[i]));
+        ASSERT_EQ(cache.Keys(1, h)[i * 2 + 1], static_cast<float>(h));
+        ASSERT_EQ(cache.Values(1, h)[i * 2], -static_cast<float>(ref[i]));
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -19,7 +19,8 @@ KvCache::KvCache(const ModelConfig& config, size_t capacity, const KvCodec& code
       keys_(n_layers_ * n_kv_heads_ * f32_slots_ * head_dim_),
       values_(n_layers_ * n_kv_heads_ * f32_slots_ * head_dim_),
       meta_(n_layers_ * n_kv_heads_ * capacity),
-      size_(n_layers_ * n_kv_heads_, 0) {
+      size_(n_layers_ * n_kv_heads_, 0),
+      begin_(n_layers_ * n_kv_heads_, 0) {
   if (!quantized_) return;
   KVLAB_CHECK(codec.group > 0);
   key_row_bytes_ = CodecRowBytes(codec.k, head_dim_, codec.group);
@@ -53,7 +54,7 @@ void KvCache::Append(size_t layer, const float* k, const float* v, int32_t pos) 
     AppendQuantized(layer, k, v);
     for (size_t h = 0; h < n_kv_heads_; ++h) {
       const size_t idx = Index(layer, h);
-      meta_[idx * capacity_ + size_[idx]] = SlotMeta{pos, 1};
+      meta_[MetaStart(idx) + size_[idx]] = SlotMeta{pos, 1};
       size_[idx] += 1;
     }
     return;
@@ -62,10 +63,11 @@ void KvCache::Append(size_t layer, const float* k, const float* v, int32_t pos) 
     const size_t idx = Index(layer, h);
     const size_t slot = size_[idx];
     KVLAB_CHECK(slot < capacity_);
+    if (begin_[idx] + slot == capacity_) Recenter(idx);  // amortized: once per (capacity - size) appends
     const size_t off = Offset(layer, h) + slot * head_dim_;
     std::memcpy(keys_.data() + off, k + h * head_dim_, head_dim_ * sizeof(float));
     std::memcpy(values_.data() + off, v + h * head_dim_, head_dim_ * sizeof(float));
-    meta_[idx * capacity_ + slot] = SlotMeta{pos, 1};
+    meta_[MetaStart(idx) + slot] = SlotMeta{pos, 1};
     size_[idx] = static_cast<uint32_t>(slot + 1);
   }
 }
@@ -111,7 +113,7 @@ void KvCache::KeepQuantized(size_t layer, size_t head, std::span<const uint32_t>
   uint8_t* vq = value_codes_.data() + idx * capacity_ * value_row_bytes_;
   float* keys = keys_.data() + Offset(layer, head);
   float* values = values_.data() + Offset(layer, head);
-  SlotMeta* meta = meta_.data() + idx * capacity_;
+  SlotMeta* meta = meta_.data() + MetaStart(idx);
   // Kept slots are ascending, so the kept encoded slots come first and form the new encoded prefix; each
   // part compacts forward within its own storage (a slot moves, it is never re-encoded: no added error).
   size_t new_nq = 0;
@@ -181,32 +183,54 @@ QuantizedHead KvCache::Quantized(size_t layer, size_t head) const {
 void KvCache::Keep(size_t layer, size_t head, std::span<const uint32_t> slots) {
   if (quantized_) {
     KeepQuantized(layer, head, slots);
-    return;
+  } else {
+    KeepF32(layer, head, slots);
   }
+}
+
+void KvCache::Recenter(size_t idx) {
+  const size_t n = size_[idx], b = begin_[idx];
+  float* keys = keys_.data() + idx * f32_slots_ * head_dim_;
+  float* values = values_.data() + idx * f32_slots_ * head_dim_;
+  std::memmove(keys, keys + b * head_dim_, n * head_dim_ * sizeof(float));
+  std::memmove(values, values + b * head_dim_, n * head_dim_ * sizeof(float));
+  std::memmove(meta_.data() + idx * capacity_, meta_.data() + idx * capacity_ + b, n * sizeof(SlotMeta));
+  begin_[idx] = 0;
+}
+
+void KvCache::KeepF32(size_t layer, size_t head, std::span<const uint32_t> slots) {
   const size_t idx = Index(layer, head);
-  const size_t n = size_[idx];
+  const size_t n = size_[idx], k = slots.size(), d = head_dim_;
+  for (size_t i = 0; i < k; ++i) KVLAB_CHECK(slots[i] < n && (i == 0 || slots[i - 1] < slots[i]));
   float* keys = MutableKeys(layer, head);
   float* values = MutableValues(layer, head);
-  SlotMeta* meta = meta_.data() + idx * capacity_;
-  size_t out = 0;
-  for (size_t i = 0; i < slots.size(); ++i) {
-    const size_t src = slots[i];
-    KVLAB_CHECK(src < n && (i == 0 || slots[i - 1] < src));
-    if (src != out) {  // src >= out always (ascending), so moving forward never overwrites a kept slot
-      std::memcpy(keys + out * head_dim_, keys + src * head_dim_, head_dim_ * sizeof(float));
-      std::memcpy(values + out * head_dim_, values + src * head_dim_, head_dim_ * sizeof(float));
-      meta[out] = meta[src];
-    }
-    ++out;
+  SlotMeta* meta = meta_.data() + MetaStart(idx);
+  auto move = [&](size_t to, size_t from) {
+    std::memcpy(keys + to * d, keys + from * d, d * sizeof(float));
+    std::memcpy(values + to * d, values + from * d, d * sizeof(float));
+    meta[to] = meta[from];
+  };
+  // Kept slots already in place at the front (slots[i] == i) and at the back (slots[i] == n - k + i).
+  size_t front = 0;
+  while (front < k && slots[front] == front) ++front;
+  size_t back = 0;
+  while (back < k && slots[k - 1 - back] == n - 1 - back) ++back;
+  if (k - back <= k - front) {
+    // Fewer kept slots before the last hole: pack toward the back and move the start forward. This is
+    // the common case (old tokens evicted, recent window kept) and moves only the sinks.
+    for (size_t i = k - back; i-- > 0;) move(n - k + i, slots[i]);  // descending: never overwrites a kept slot
+    begin_[idx] += static_cast<uint32_t>(n - k);
+  } else {
+    for (size_t i = front; i < k; ++i) move(i, slots[i]);  // ascending: never overwrites a kept slot
   }
-  size_[idx] = static_cast<uint32_t>(out);
+  size_[idx] = static_cast<uint32_t>(k);
 }
 
 void KvCache::Merge(size_t layer, size_t head, uint32_t into, uint32_t from) {
   const size_t idx = Index(layer, head);
   KVLAB_CHECK(into < size_[idx] && from < size_[idx] && into != from);
-  SlotMeta& a = meta_[idx * capacity_ + into];
-  const SlotMeta& b = meta_[idx * capacity_ + from];
+  SlotMeta& a = meta_[MetaStart(idx) + into];
+  const SlotMeta& b = meta_[MetaStart(idx) + from];
   // Weighted mean in double weights: counts can grow large, and w_a + w_b == 1 keeps the mean exact for
   // equal vectors.
   const double total = static_cast<double>(a.count) + b.count;
@@ -259,6 +283,7 @@ void KvCache::MergeQuantized(size_t layer, size_t head, uint32_t into, uint32_t 
 
 void KvCache::Clear() {
   std::fill(size_.begin(), size_.end(), 0u);
+  std::fill(begin_.begin(), begin_.end(), 0u);
   std::fill(n_quant_.begin(), n_quant_.end(), 0u);
 }
 
@@ -274,7 +299,7 @@ size_t KvCache::Bytes() const {
 size_t KvCache::AllocatedBytes() const {
   return (keys_.size() + values_.size()) * sizeof(float) + meta_.size() * sizeof(SlotMeta) +
          size_.size() * sizeof(uint32_t) + key_codes_.size() + value_codes_.size() +
-         (n_quant_.size() + merge_scratch_.size()) * 4;
+         (n_quant_.size() + merge_scratch_.size() + begin_.size()) * 4;
 }
 
 }  // namespace kvlab

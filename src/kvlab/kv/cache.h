@@ -96,10 +96,10 @@ class KvCache {
   // Encoded slots of one head (0 for a plain cache).
   size_t QuantizedSlots(size_t layer, size_t head) const { return quantized_ ? n_quant_[Index(layer, head)] : 0; }
   std::span<const SlotMeta> Meta(size_t layer, size_t head) const {
-    return {meta_.data() + Index(layer, head) * capacity_, Size(layer, head)};
+    return {meta_.data() + MetaStart(Index(layer, head)), Size(layer, head)};
   }
   std::span<SlotMeta> MutableMeta(size_t layer, size_t head) {
-    return {meta_.data() + Index(layer, head) * capacity_, Size(layer, head)};
+    return {meta_.data() + MetaStart(Index(layer, head)), Size(layer, head)};
   }
 
   // Keeps only the given slots (strictly ascending indices), compacting them to the front in order.
@@ -121,8 +121,16 @@ class KvCache {
 
  private:
   size_t Index(size_t layer, size_t head) const { return layer * n_kv_heads_ + head; }
-  // f32 rows of one head (all slots of a plain cache, the residual window of a quantized one).
-  size_t Offset(size_t layer, size_t head) const { return Index(layer, head) * f32_slots_ * head_dim_; }
+  // First live f32 row of one head (all slots of a plain cache, the residual window of a quantized one).
+  size_t Offset(size_t layer, size_t head) const {
+    const size_t idx = Index(layer, head);
+    return (idx * f32_slots_ + begin_[idx]) * head_dim_;
+  }
+  size_t MetaStart(size_t idx) const { return idx * capacity_ + begin_[idx]; }
+  // Moves a plain cache head's live slots back to the start of its region (when appends reach the end).
+  void Recenter(size_t idx);
+  // Plain-cache eviction that moves whichever side of the holes holds fewer kept slots.
+  void KeepF32(size_t layer, size_t head, std::span<const uint32_t> slots);
   void AppendQuantized(size_t layer, const float* k, const float* v);
   void KeepQuantized(size_t layer, size_t head, std::span<const uint32_t> slots);
   void MergeQuantized(size_t layer, size_t head, uint32_t into, uint32_t from, float wa, float wb);
@@ -140,6 +148,9 @@ class KvCache {
   std::vector<float> merge_scratch_; // quantized: [4][head_dim] for Merge
   std::vector<SlotMeta> meta_;   // [layers][kv_heads][capacity]
   std::vector<uint32_t> size_;   // [layers][kv_heads] live slots
+  // [layers][kv_heads] index of the first live slot inside the head's region (plain caches only; 0 when
+  // quantized). Evicting old slots then moves the few slots before them instead of all slots after them.
+  std::vector<uint32_t> begin_;
 };
 
 }  // namespace kvlab
