@@ -10,6 +10,11 @@
 
 namespace kvlab {
 
+// Turns raw dot products q·k_j [n] into attention probabilities in place: scale, add log(count) for summary
+// slots, mask slots after query_pos (probability exactly 0), softmax. Returns false when no slot is
+// visible (cannot happen in a causal stream: the query's own token is always there).
+bool CausalSoftmax(float* scores, std::span<const SlotMeta> meta, float scale, int32_t query_pos);
+
 // out[head_dim] = sum_j softmax_j(q·k_j * scale + log(count_j)) v_j over slots j whose position <= query_pos
 // (causal). count_j is 1 for an ordinary slot; a summary slot standing for count_j merged tokens (mean key
 // and value, kv/cache.h Merge) gets log(count_j) added to its logit, so it weighs as much as count_j
