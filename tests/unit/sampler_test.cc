@@ -68,6 +68,20 @@ TEST(Sampler, RepetitionPenaltyDemotesSeenTokens) {
   EXPECT_EQ(s.Sample(logits, history), 0);  // 1.5 / 2 < 1.0
 }
 
+TEST(Sampler, PenaltyDoesNotLeakIntoTheNextCall) {
+  SamplerConfig c;
+  c.temperature = 0;
+  c.repeat_penalty = 2.0f;
+  Sampler s(c);
+  std::vector<float> logits = {1.0f, 1.5f};
+  const std::vector<int32_t> history = {1, 1};
+  EXPECT_EQ(s.Sample(logits, history), 0);
+  EXPECT_FLOAT_EQ(logits[1], 0.75f);  // penalized once, not once per occurrence
+  logits = {1.0f, 1.5f};
+  EXPECT_EQ(s.Sample(logits, std::vector<int32_t>{0}), 1);  // token 1 is no longer in the window
+  EXPECT_FLOAT_EQ(logits[1], 1.5f);
+}
+
 TEST(Sampler, RejectsOutOfRangeSettings) {
   SamplerConfig c;
   c.top_p = 0.0f;

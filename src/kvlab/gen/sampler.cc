@@ -32,13 +32,18 @@ int32_t Sampler::Sample(std::span<float> logits, std::span<const int32_t> histor
     const size_t from = history.size() > static_cast<size_t>(config_.repeat_last_n)
                             ? history.size() - static_cast<size_t>(config_.repeat_last_n)
                             : 0;
-    std::vector<bool> seen(logits.size(), false);  // penalize each token once, however often it repeats
+    // Penalize each token once, however often it repeats; the flags are reset after use, so the buffer
+    // is allocated once per stream, not per token.
+    penalized_.resize(logits.size(), 0);
     for (size_t i = from; i < history.size(); ++i) {
       const int32_t t = history[i];
-      if (t < 0 || static_cast<size_t>(t) >= logits.size() || seen[t]) continue;
-      seen[t] = true;
+      if (t < 0 || static_cast<size_t>(t) >= logits.size() || penalized_[t]) continue;
+      penalized_[t] = 1;
       float& l = logits[t];
       l = l > 0 ? l / config_.repeat_penalty : l * config_.repeat_penalty;
+    }
+    for (size_t i = from; i < history.size(); ++i) {
+      if (history[i] >= 0 && static_cast<size_t>(history[i]) < logits.size()) penalized_[history[i]] = 0;
     }
   }
   if (config_.temperature == 0.0f) return Argmax(logits);

@@ -32,6 +32,7 @@ class Sampler {
   SamplerConfig config_;
   std::mt19937_64 rng_;
   std::vector<std::pair<float, int32_t>> candidates_;  // [vocab] reused between calls
+  std::vector<uint8_t> penalized_;                     // [vocab] all 0 between calls
 };
 
 int32_t Argmax(std::span<const float> logits);
