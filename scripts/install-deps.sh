@@ -10,6 +10,9 @@ PACKAGES=(
   libpcre2-dev           # GPT-2 pre-tokenizer regex (Unicode classes, lookahead)
   libgtest-dev libgmock-dev
   libbenchmark-dev       # micro-benchmarks (bench/)
+  libtomlplusplus-dev    # sweep configs (configs/*.toml)
+  python3-matplotlib python3-numpy  # kvlab report draws its plots with /usr/bin/python3 + matplotlib
+  chromium               # report test: headless screenshot of index.html
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

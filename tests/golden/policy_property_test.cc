@@ -65,6 +65,10 @@ const std::vector<std::string>& Specs() {
       "sketch:type=cms,width=64,depth=3,budget=24,sinks=2,recent=8+quant:k=int4,v=int4,group=4,residual=8",
       "sketch:type=race,width=16,depth=2,budget=24,recent=8,topk=10+quant:k=int8,v=int8,group=4",
       "cluster:budget=24,sinks=2,summaries=6+quant:k=int4,v=int4,group=4,residual=4",
+      // KIVI per-channel keys: blocks of `group` tokens, thinned by eviction, merged into summaries.
+      "quant:k=int8,v=int4,group=8,residual=8,kaxis=channel",
+      "h2o:budget=24,recent=8+quant:k=int4,v=int8,group=4,residual=8,kaxis=channel",
+      "cluster:budget=24,sinks=2,summaries=6+quant:k=int2,v=int2,group=4,residual=4,kaxis=channel",
       // Budget and schedule wrappers (kv/budgets.h) and re-rotation (kv/rerotate.h).
       "h2o:budget=24,recent=4,sinks=2,layers=pyramid,beta=4",
       "tova:budget=24,recent=4,heads=adaptive",
@@ -153,6 +157,7 @@ void CheckInvariants(const KvCache& cache, const KvPolicy& policy, int32_t next_
     return (d * CodecBits(t) + 7) / 8 + (IsIntegerCodec(t) ? groups * 2 * sizeof(float) : 0);
   };
   size_t expected = slots * sizeof(SlotMeta);
+  size_t min_blocks = 0, max_blocks = 0;
   for (size_t l = 0; l < cache.n_layers(); ++l) {
     for (size_t h = 0; h < cache.n_kv_heads(); ++h) {
       const size_t n = cache.Size(l, h), nq = cache.QuantizedSlots(l, h);
@@ -163,10 +168,27 @@ void CheckInvariants(const KvCache& cache, const KvPolicy& policy, int32_t next_
       } else {
         ASSERT_EQ(nq, 0u) << where;
       }
-      expected += nq * (row_bytes(codec.k) + row_bytes(codec.v)) + (n - nq) * 2 * d * sizeof(float);
+      if (codec.key_axis == KeyAxis::kChannel) {
+        // Codes and a block id per encoded key; the blocks' scale/min rows are bounded below.
+        expected += nq * ((d * CodecBits(codec.k) + 7) / 8 + sizeof(uint32_t) + row_bytes(codec.v)) +
+                    (n - nq) * 2 * d * sizeof(float);
+        min_blocks += (nq + codec.group - 1) / codec.group;
+        max_blocks += nq;
+      } else {
+        expected += nq * (row_bytes(codec.k) + row_bytes(codec.v)) + (n - nq) * 2 * d * sizeof(float);
+      }
     }
   }
-  ASSERT_EQ(cache.Bytes(), expected) << where;
+  if (codec.key_axis == KeyAxis::kChannel) {
+    // Every live block is one scale row and one min row; between ceil(nq/group) (full blocks) and nq
+    // (one survivor each) blocks are alive per head. The exact count is checked in kv_cache_quant_test.
+    const size_t block_bytes = 2 * d * sizeof(float);
+    ASSERT_GE(cache.Bytes(), expected + min_blocks * block_bytes) << where;
+    ASSERT_LE(cache.Bytes(), expected + max_blocks * block_bytes) << where;
+    ASSERT_EQ((cache.Bytes() - expected) % block_bytes, 0u) << where;
+  } else {
+    ASSERT_EQ(cache.Bytes(), expected) << where;
+  }
   if (auto* sp = dynamic_cast<const ScorePolicy*>(&policy)) {
     for (size_t l = 0; l < cache.n_layers(); ++l) {
       size_t layer_slots = 0;

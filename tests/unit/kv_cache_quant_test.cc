@@ -186,5 +186,128 @@ TEST(QuantizedAttention, ResidualWindowCoveringTheCacheIsBitIdenticalToF32) {
   EXPECT_EQ(0, std::memcmp(s1.data(), s2.data(), n * 4));
 }
 
+// ---- KIVI per-channel keys (kaxis=channel, kv/channel_key_blocks.h) ----
+
+KvCodec ChannelCodec(CodecType k, CodecType v, uint32_t group, uint32_t residual) {
+  KvCodec codec{k, v, group, residual};
+  codec.key_axis = KeyAxis::kChannel;
+  return codec;
+}
+
+// Keys whose channel 3 is an outlier (×40) in every token: KIVI's observation about real keys.
+std::vector<float> KeysWithOutlierChannel(size_t n, size_t d, uint32_t seed) {
+  std::vector<float> k = Gaussian(n * d, seed);
+  for (size_t t = 0; t < n; ++t) k[t * d + 3] = 40.0f + k[t * d + 3];
+  return k;
+}
+
+double KeyError(const KvCache& cache, const std::vector<float>& k, size_t n, size_t d) {
+  double err = 0, norm = 0;
+  for (size_t t = 0; t < n; ++t) {
+    const auto row = RowOf(cache, 0, 0, t, true);
+    for (size_t i = 0; i < d; ++i) {
+      if (i == 3) continue;  // the ordinary channels are what per-token groups ruin
+      err += (row[i] - k[t * d + i]) * (row[i] - k[t * d + i]);
+      norm += k[t * d + i] * k[t * d + i];
+    }
+  }
+  return std::sqrt(err / norm);
+}
+
+TEST(ChannelKeys, BlocksOfGroupTokensLeaveTheWindowAndKeepPerChannelErrorBound) {
+  const size_t d = 16, n = 40;
+  const ModelConfig c = Config(1, static_cast<int>(d));
+  const std::vector<float> k = KeysWithOutlierChannel(n, d, 21), v = Gaussian(n * d, 22);
+  KvCache cache(c, n, ChannelCodec(CodecType::kInt4, CodecType::kInt8, 8, 12));
+  for (size_t t = 0; t < n; ++t) {
+    cache.Append(0, &k[t * d], &v[t * d], static_cast<int32_t>(t));
+    // The window fills to 12, then its 8 oldest leave as one block: encoded counts are multiples of 8.
+    const size_t expect = t + 1 <= 12 ? 0 : ((t + 1 - 12 + 7) / 8) * 8;
+    ASSERT_EQ(cache.QuantizedSlots(0, 0), expect) << "t=" << t;
+  }
+  const size_t nq = cache.QuantizedSlots(0, 0);
+  for (size_t t = 0; t < nq; ++t) {
+    const size_t b0 = t / 8 * 8;
+    const auto row = RowOf(cache, 0, 0, t, true);
+    for (size_t i = 0; i < d; ++i) {
+      float lo = k[b0 * d + i], hi = lo;
+      for (size_t u = b0; u < b0 + 8; ++u) lo = std::min(lo, k[u * d + i]), hi = std::max(hi, k[u * d + i]);
+      EXPECT_LE(std::fabs(row[i] - k[t * d + i]), (hi - lo) / 15.0f / 2.0f * 1.0001f + 1e-6f) << t << "," << i;
+    }
+  }
+  for (size_t t = nq; t < n; ++t) EXPECT_EQ(RowOf(cache, 0, 0, t, true)[0], k[t * d]);  // window exact
+  // Bytes: codes (8 B of int4 keys, 16 B of int8 values + 2 groups' scale/min per slot) + block ids + the
+  // live blocks' scale/min rows.
+  const size_t blocks = nq / 8;
+  const size_t expected =
+      nq * (8 + (16 + 2 * 8) + 4) + blocks * 2 * d * 4 + (n - nq) * 2 * d * 4 + n * sizeof(SlotMeta);
+  EXPECT_EQ(cache.Bytes(), expected);
+}
+
+TEST(ChannelKeys, OutlierChannelHurtsPerTokenGroupsNotPerChannelBlocks) {
+  const size_t d = 64, n = 128;
+  const ModelConfig c = Config(1, static_cast<int>(d));
+  const std::vector<float> k = KeysWithOutlierChannel(n, d, 23), v = Gaussian(n * d, 24);
+  KvCache per_token(c, n, KvCodec{CodecType::kInt4, CodecType::kInt4, 32, 32});
+  KvCache per_channel(c, n, ChannelCodec(CodecType::kInt4, CodecType::kInt4, 32, 32));
+  for (size_t t = 0; t < n; ++t) {
+    per_token.Append(0, &k[t * d], &v[t * d], static_cast<int32_t>(t));
+    per_channel.Append(0, &k[t * d], &v[t * d], static_cast<int32_t>(t));
+  }
+  const double e_token = KeyError(per_token, k, n, d), e_channel = KeyError(per_channel, k, n, d);
+  std::printf("int4 keys with an outlier channel: rel. error per-token %.4f, per-channel %.4f\n", e_token, e_channel);
+  EXPECT_LT(e_channel * 4, e_token);
+}
+
+TEST(ChannelKeys, KeepReleasesBlocksAndAttentionMatchesDecodedRows) {
+  const size_t d = 32, n = 96;
+  const ModelConfig c = Config(1, static_cast<int>(d));
+  const std::vector<float> k = KeysWithOutlierChannel(n, d, 25), v = Gaussian(n * d, 26), q = Gaussian(d, 27);
+  for (CodecType type : {CodecType::kInt8, CodecType::kInt4, CodecType::kInt2}) {
+    KvCache cache(c, n, ChannelCodec(type, CodecType::kInt8, 16, 16));
+    for (size_t t = 0; t < n; ++t) cache.Append(0, &k[t * d], &v[t * d], static_cast<int32_t>(t));
+    ASSERT_EQ(cache.QuantizedSlots(0, 0), 80u);
+    // Keep one slot of block 0, none of block 1, all of block 2, odd slots after: block 1 must be freed.
+    std::vector<uint32_t> keep = {5};
+    for (uint32_t s = 32; s < 48; ++s) keep.push_back(s);
+    for (uint32_t s = 49; s < n; s += 2) keep.push_back(s);
+    std::vector<std::vector<float>> before;
+    for (uint32_t s : keep) before.push_back(RowOf(cache, 0, 0, s, true));
+    const size_t bytes_before = cache.Bytes();
+    cache.Keep(0, 0, keep);
+    for (size_t i = 0; i < keep.size(); ++i) EXPECT_EQ(RowOf(cache, 0, 0, i, true), before[i]) << "slot " << i;
+    // 5 blocks (0..4) encoded; block 1 lost all its slots, the other four live on.
+    const size_t live_blocks = 4, nq = cache.QuantizedSlots(0, 0);
+    const size_t nf = cache.Size(0, 0) - nq;
+    const size_t code = (d * static_cast<size_t>(CodecBits(type)) + 7) / 8;
+    EXPECT_EQ(cache.Bytes(), nq * (code + CodecRowBytes(CodecType::kInt8, d, 16) + 4) + live_blocks * 2 * d * 4 +
+                                 nf * 2 * d * 4 + cache.Size(0, 0) * sizeof(SlotMeta))
+        << CodecName(type);
+    EXPECT_LT(cache.Bytes(), bytes_before);
+    // Attention over the codes equals attention over the decoded rows.
+    const size_t m = cache.Size(0, 0);
+    std::vector<float> dk(m * d), dv(m * d), s1(m), s2(m), o1(d), o2(d);
+    for (size_t t = 0; t < m; ++t) {
+      const auto kr = RowOf(cache, 0, 0, t, true), vr = RowOf(cache, 0, 0, t, false);
+      std::memcpy(&dk[t * d], kr.data(), d * 4);
+      std::memcpy(&dv[t * d], vr.data(), d * 4);
+    }
+    const int32_t qpos = static_cast<int32_t>(n);
+    AttendHeadQuantized(q.data(), cache.Quantized(0, 0), cache.Meta(0, 0), d, 0.2f, qpos, s1.data(), o1.data());
+    AttendHead(q.data(), dk.data(), dv.data(), cache.Meta(0, 0), d, 0.2f, qpos, s2.data(), o2.data());
+    for (size_t i = 0; i < d; ++i) EXPECT_NEAR(o1[i], o2[i], 1e-4) << CodecName(type);
+    // A merge gives the summary its own exact block; freeing everything returns Bytes to the f32 part.
+    const auto a = RowOf(cache, 0, 0, 0, true), b = RowOf(cache, 0, 0, 1, true);
+    cache.Merge(0, 0, 0, 1);
+    const auto merged = RowOf(cache, 0, 0, 0, true);
+    for (size_t i = 0; i < d; ++i) EXPECT_FLOAT_EQ(merged[i], 0.5f * a[i] + 0.5f * b[i]);
+    std::vector<uint32_t> tail;
+    for (uint32_t s = static_cast<uint32_t>(nq); s < m; ++s) tail.push_back(s);
+    cache.Keep(0, 0, tail);
+    EXPECT_EQ(cache.QuantizedSlots(0, 0), 0u);
+    EXPECT_EQ(cache.Bytes(), tail.size() * (2 * d * 4 + sizeof(SlotMeta)));
+  }
+}
+
 }  // namespace
 }  // namespace kvlab

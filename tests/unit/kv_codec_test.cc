@@ -6,9 +6,12 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "kvlab/kv/codec.h"
+#include "kvlab/ops/cpu_features.h"
 
 namespace kvlab {
 namespace {
@@ -126,22 +129,33 @@ TEST(KvCodec, ConstantGroupsAndSpecialValuesAreExact) {
 }
 
 TEST(KvCodec, FusedDotAndAxpyMatchDecodeThenCompute) {
-  for (size_t n : {8, 64, 13}) {
-    const size_t group = n == 13 ? 5 : 32;
-    const std::vector<float> x = Gaussian(n, 3), q = Gaussian(n, 4);
-    for (CodecType t : kAll) {
-      std::vector<uint8_t> row(CodecRowBytes(t, n, group));
-      std::vector<float> back(n), y(n, 0.5f), y_ref(n, 0.5f);
-      EncodeRow(t, x.data(), n, group, row.data());
-      DecodeRow(t, row.data(), n, group, back.data());
-      double dot_ref = 0;
-      for (size_t i = 0; i < n; ++i) dot_ref += static_cast<double>(back[i]) * q[i];
-      const CodecKernels k = KernelsFor(t);
-      EXPECT_NEAR(k.dot(row.data(), q.data(), n, group), dot_ref, 1e-4) << CodecName(t) << " n=" << n;
-      k.axpy(0.7f, row.data(), y.data(), n, group);
-      for (size_t i = 0; i < n; ++i) EXPECT_NEAR(y[i], 0.5f + 0.7f * back[i], 1e-5) << CodecName(t);
+  // Every SIMD level this CPU has (KernelsFor picks AVX-512 int8/int4 kernels), sizes with masked tails,
+  // odd groups (int4 groups then start on a high nibble) and groups longer than one vector.
+  const SimdLevel detected = DetectSimdLevel();
+  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+    if (static_cast<int>(level) > static_cast<int>(detected)) continue;
+    SetSimdLevel(level);
+    for (const auto& [n, group] : std::vector<std::pair<size_t, size_t>>{
+             {8, 32}, {64, 32}, {13, 5}, {100, 7}, {128, 48}, {64, 64}, {33, 16}, {96, 3}}) {
+      const std::vector<float> x = Gaussian(n, 3), q = Gaussian(n, 4);
+      for (CodecType t : kAll) {
+        std::vector<uint8_t> row(CodecRowBytes(t, n, group) + 1);  // +1: read at an odd address below
+        uint8_t* r = row.data() + 1;
+        std::vector<float> back(n), y(n, 0.5f);
+        EncodeRow(t, x.data(), n, group, r);
+        DecodeRow(t, r, n, group, back.data());
+        double dot_ref = 0;
+        for (size_t i = 0; i < n; ++i) dot_ref += static_cast<double>(back[i]) * q[i];
+        const CodecKernels k = KernelsFor(t);
+        const std::string where = std::string(CodecName(t)) + " n=" + std::to_string(n) + " group=" +
+                                  std::to_string(group) + " simd=" + SimdLevelName(level);
+        EXPECT_NEAR(k.dot(r, q.data(), n, group), dot_ref, 2e-4 * (1 + std::abs(dot_ref))) << where;
+        k.axpy(0.7f, r, y.data(), n, group);
+        for (size_t i = 0; i < n; ++i) EXPECT_NEAR(y[i], 0.5f + 0.7f * back[i], 1e-5) << where << " i=" << i;
+      }
     }
   }
+  SetSimdLevel(detected);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "kvlab/kv/registry.h"
+#include "kvlab/kv/score_policy.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -25,7 +26,7 @@ TEST(PolicySpec, ParsesAndRoundTripsCanonicalSpecs) {
   }
   for (const char* spec : {
            "snapkv:budget=64,recent=32,window=32,pool=7,every=0",
-           "snapkv:budget=64,sinks=4,recent=0,chunk=8,window=16,pool=1,every=8",
+           "snapkv:budget=64,sinks=4,recent=0,chunk=4,window=16,pool=1,every=8",
            "sketch:type=cms,width=512,depth=4,budget=128,sinks=4,recent=32,strategy=topk,topk=92,seed=0",
            "sketch:type=cms,width=512,depth=4,conservative=true,budget=128,sinks=4,recent=32,strategy=topk,topk=64,"
            "decay=0.99,seed=7",
@@ -44,9 +45,9 @@ TEST(PolicySpec, ParsesAndRoundTripsCanonicalSpecs) {
   }
   // Defaults fill in: the canonical form names every default that matters.
   EXPECT_EQ(MakePolicy("sketch:budget=64")->Spec(),
-            "sketch:type=cms,width=512,depth=4,budget=64,strategy=topk,topk=64,seed=0");
+            "sketch:type=cms,width=512,depth=4,budget=64,strategy=topk,topk=56,seed=0");
   EXPECT_EQ(MakePolicy("sketch:type=race,budget=64,recent=8")->Spec(),
-            "sketch:type=race,width=512,depth=4,bits=9,budget=64,recent=8,strategy=topk,topk=56,seed=0");
+            "sketch:type=race,width=512,depth=4,bits=9,budget=64,recent=8,strategy=topk,topk=48,seed=0");
   EXPECT_EQ(MakePolicy("snapkv:budget=64")->Spec(), "snapkv:budget=64,recent=32,window=32,pool=7,every=0");
   EXPECT_EQ(MakePolicy("cluster:budget=64")->Spec(), "cluster:budget=64,sinks=4,summaries=16,assign=kmeans,metric=cosine");
   // topk < budget amortizes eviction: the bound stays the budget.
@@ -103,7 +104,8 @@ TEST(PolicySpec, RejectsBadSpecsNamingTheOffendingPart) {
 TEST(PolicySpec, QuantSpecsParseAndBadOnesAreRejected) {
   for (const char* spec : {"quant:k=int4,v=int4,group=32,residual=64", "quant:k=int8,v=int8,group=32,residual=0",
                            "quant:k=f16,v=bf16,group=32,residual=16", "quant:k=int2,v=f32,group=8,residual=0",
-                           "h2o:budget=128,recent=32+quant:k=int4,v=int4,group=32,residual=64"}) {
+                           "h2o:budget=128,recent=32+quant:k=int4,v=int4,group=32,residual=64",
+                           "quant:k=int2,v=int4,group=32,residual=64,kaxis=channel"}) {
     auto p = MakePolicy(spec);
     EXPECT_EQ(p->Spec(), spec);
     EXPECT_EQ(MakePolicy(p->Spec())->Spec(), spec);
@@ -126,10 +128,28 @@ TEST(PolicySpec, QuantSpecsParseAndBadOnesAreRejected) {
   EXPECT_NE(ErrorOf("quant:v=fp8").find("v=fp8 is not one of"), std::string::npos);
   EXPECT_NE(ErrorOf("quant:group=0").find("group=0 is out of range"), std::string::npos);
   EXPECT_NE(ErrorOf("quant:residual=-1").find("residual=-1"), std::string::npos);
-  EXPECT_NE(ErrorOf("quant:kaxis=channel").find("kaxis=channel"), std::string::npos);
+  // KIVI per-channel keys move `group` tokens out of the f32 window at a time, as integer codes.
+  EXPECT_NE(ErrorOf("quant:kaxis=channel").find("kaxis=channel needs residual >= group"), std::string::npos);
+  EXPECT_NE(ErrorOf("quant:k=f16,v=int4,kaxis=channel,residual=64").find("needs integer keys"), std::string::npos);
+  EXPECT_NE(ErrorOf("quant:kaxis=row").find("kaxis=row is not one of"), std::string::npos);
   EXPECT_NE(ErrorOf("quant:k=f32,v=f32").find("quantizes nothing"), std::string::npos);
   EXPECT_NE(ErrorOf("quant:budget=64").find("unknown key 'budget'"), std::string::npos);
   EXPECT_NE(ErrorOf("quant:k=int4+quant:k=int8").find("more than one quant part"), std::string::npos);
+}
+
+TEST(PolicySpec, ScoredPoliciesAmortizeEvictionByDefault) {
+  EXPECT_EQ(DefaultChunk(128, 0, 32), 16u);  // budget / 8
+  EXPECT_EQ(DefaultChunk(40, 4, 32), 2u);    // half of the 4 scored slots
+  EXPECT_EQ(DefaultChunk(36, 4, 32), 0u);    // nothing scored: nothing to amortize
+  // The default is not printed; chunk=0 (the papers' one-per-token eviction) is, and both round-trip.
+  EXPECT_EQ(MakePolicy("h2o:budget=128,recent=32,chunk=16")->Spec(), "h2o:budget=128,recent=32");
+  EXPECT_EQ(MakePolicy("h2o:budget=128,recent=32,chunk=0")->Spec(), "h2o:budget=128,recent=32,chunk=0");
+  EXPECT_EQ(MakePolicy(MakePolicy("tova:budget=64,chunk=0")->Spec())->Spec(), "tova:budget=64,chunk=0");
+  // The memory bound stays the budget; a composite's window/sinks keep chunk 0.
+  EXPECT_EQ(MakePolicy("h2o:budget=128,recent=32")->MaxSlots(), 128u);
+  EXPECT_EQ(MakePolicy("window:budget=64")->Spec(), "window:budget=64");
+  // An explicit chunk that leaves no room is still refused.
+  EXPECT_NE(ErrorOf("h2o:budget=40,recent=32,chunk=9").find("impossible budget"), std::string::npos);
 }
 
 }  // namespace

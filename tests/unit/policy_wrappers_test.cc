@@ -70,9 +70,9 @@ TEST(PolicyWrappers, RejectsBadSpecsNamingTheOption) {
   EXPECT_NE(ErrorOf("h2o:layers=64:4,recent=8").find("budget 4 < sinks (0) + recent (8)"), std::string::npos);
   EXPECT_NE(ErrorOf("h2o:budget=64,layers=64:32").find("not both"), std::string::npos);
   // Pyramid: the top layer gets (budget - recent - chunk) / beta scored slots, which must hold the sinks.
-  const std::string top = ErrorOf("h2o:budget=40,recent=32,sinks=4,layers=pyramid,beta=4");
+  const std::string top = ErrorOf("h2o:budget=40,recent=32,sinks=4,chunk=0,layers=pyramid,beta=4");
   EXPECT_NE(top.find("layers=pyramid: the top layer's budget 34 cannot hold sinks (4)"), std::string::npos) << top;
-  EXPECT_EQ(ErrorOf("h2o:budget=48,recent=32,sinks=4,layers=pyramid,beta=4"), "");
+  EXPECT_EQ(ErrorOf("h2o:budget=48,recent=32,sinks=4,chunk=0,layers=pyramid,beta=4"), "");
   EXPECT_NE(ErrorOf("h2o:budget=64,layers=pyramid,beta=0").find("beta=0"), std::string::npos);
   EXPECT_NE(ErrorOf("h2o:budget=64,beta=4").find("unknown key 'beta'"), std::string::npos);  // pyramid only
   EXPECT_NE(ErrorOf("h2o:budget=64,heads=best").find("heads=best"), std::string::npos);
@@ -104,7 +104,7 @@ TEST(PolicyWrappers, RejectsBadSpecsNamingTheOption) {
 }
 
 TEST(PolicyWrappers, PyramidDecreasesLinearlyWithinTheUniformTotal) {
-  auto p = MakePolicy("h2o:budget=128,sinks=4,recent=32,layers=pyramid");  // beta 20: scored share 96
+  auto p = MakePolicy("h2o:budget=128,sinks=4,recent=32,chunk=0,layers=pyramid");  // beta 20: scored share 96
   auto* sp = dynamic_cast<ScorePolicy*>(p.get());
   ASSERT_NE(sp, nullptr);
   EXPECT_EQ(p->MaxSlots(), 32u + 192 - 4);  // known before Bind: the bottom layer
@@ -220,7 +220,7 @@ TEST(PolicyWrappers, SchedulesDecideWhenEvictionRuns) {
   std::mt19937 rng(1);
   std::vector<float> raw;
   {  // every-4: the cache grows to budget + 3, then drops to the budget.
-    auto p = MakePolicy("knorm:budget=8,schedule=every-4");
+    auto p = MakePolicy("knorm:budget=8,chunk=0,schedule=every-4");
     p->Bind(c);
     EXPECT_EQ(p->MaxSlots(), 11u);
     KvCache cache(c, RequiredCapacity(p.get(), 0, 1));
@@ -237,7 +237,7 @@ TEST(PolicyWrappers, SchedulesDecideWhenEvictionRuns) {
     EXPECT_EQ(sizes[11], 8u);
   }
   {  // prefill: a multi-token chunk is compressed, single tokens are not.
-    auto p = MakePolicy("knorm:budget=8,schedule=prefill");
+    auto p = MakePolicy("knorm:budget=8,chunk=0,schedule=prefill");
     p->Bind(c);
     EXPECT_EQ(p->MaxSlots(), KvPolicy::kUnbounded);
     KvCache cache(c, 64);
@@ -256,7 +256,7 @@ TEST(PolicyWrappers, SchedulesDecideWhenEvictionRuns) {
 TEST(PolicyWrappers, AdaptiveHeadsShareTheLayerBudgetByJointScores) {
   // knorm keeps low-norm keys; head 0's keys are ten times shorter, so it wins most of the shared budget.
   const ModelConfig c = Config(1, 2, 8, RopeStyle::kInterleaved);
-  auto p = MakePolicy("knorm:budget=10,recent=2,heads=adaptive");
+  auto p = MakePolicy("knorm:budget=10,recent=2,chunk=0,heads=adaptive");
   p->Bind(c);
   EXPECT_EQ(p->MaxSlots(), 2u * 10 - 2);  // the other head keeps at least its recent window
   KvCache cache(c, RequiredCapacity(p.get(), 0, 1));

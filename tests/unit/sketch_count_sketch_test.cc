@@ -203,3 +203,24 @@ TEST(CountSketch, DeterministicCopiesClearAndBytes) {
 
 }  // namespace
 }  // namespace kvlab
+
+namespace kvlab {
+namespace {
+
+TEST(CountSketch, AddBatchIsBitIdenticalToAddingOneByOne) {
+  CountSketch one(61, 5, 3), batch(61, 5, 3);
+  one.Decay(2.5);
+  batch.Decay(2.5);
+  std::vector<uint64_t> keys;
+  std::vector<float> weights;
+  for (int i = 0; i < 600; ++i) {
+    keys.push_back(static_cast<uint64_t>((i * 104729) % 211));
+    weights.push_back(0.01f * static_cast<float>(i % 13) - 0.05f);
+  }
+  for (size_t i = 0; i < keys.size(); ++i) one.Add(keys[i], weights[i]);
+  batch.AddBatch(keys, weights);
+  for (uint64_t k = 0; k < 211; ++k) ASSERT_EQ(one.Estimate(k), batch.Estimate(k)) << "key " << k;
+}
+
+}  // namespace
+}  // namespace kvlab

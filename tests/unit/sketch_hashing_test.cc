@@ -117,3 +117,25 @@ TEST(SketchHashing, GaussianDrawsHaveUnitMoments) {
 
 }  // namespace
 }  // namespace kvlab
+
+namespace kvlab {
+namespace {
+
+// The batch path (AVX-512 where available) must give exactly the scalar buckets: sketches depend on it.
+TEST(PairwiseHash, BatchBucketsEqualScalarBuckets) {
+  SplitMix64 rng(99);
+  for (int f = 0; f < 4; ++f) {
+    const PairwiseHash h(rng);
+    std::vector<uint64_t> keys;
+    for (uint64_t i = 0; i < 77; ++i) keys.push_back(i * 0x9e3779b97f4a7c15ULL + (i << 40));  // odd tail of 77
+    for (uint32_t n : {1u, 2u, 7u, 512u, 4294967295u}) {
+      std::vector<uint32_t> out(keys.size() + 1, 0xdeadbeef);
+      h.Buckets(keys.data(), keys.size(), n, out.data());
+      for (size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(out[i], h.Bucket(keys[i], n)) << "n=" << n << " i=" << i;
+      EXPECT_EQ(out[keys.size()], 0xdeadbeefu);  // nothing written past the end
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kvlab

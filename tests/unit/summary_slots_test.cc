@@ -187,7 +187,7 @@ TEST(SketchPolicy, TopkEvictsDownToSinksRecentTopk) {
 
 TEST(SnapKvPolicy, KeepsTheNeighboursOfVotedTokens) {
   // One chunk of 40 tokens whose window queries attend position 10 only: pool=5 keeps 8..12.
-  auto policy = MakePolicy("snapkv:budget=9,recent=4,window=4,pool=5");
+  auto policy = MakePolicy("snapkv:budget=9,recent=4,chunk=0,window=4,pool=5");
   const ModelConfig c = OneHeadConfig(4);
   policy->Bind(c);
   KvCache cache(c, 64);

@@ -42,12 +42,17 @@ void Run(const BenchArgs& a) {
   BenchOptions o = a.bench;
   if (o.depth == 0) o.depth = o.prompt_tokens;  // decode right after a prompt of -p tokens (like tg after pp)
   const BenchResult r = RunBench(*model, o);
+  // What the decode kernels read: the dtype of the layer matrices (after --weights).
+  const LoadedModel& loaded = model->loaded();
+  const std::string weight_dtype(
+      DTypeName(loaded.weights.layers.empty() ? loaded.weights.lm_head.dtype : loaded.weights.layers[0].wq.dtype));
   const double bytes_per_token = static_cast<double>(r.weight_bytes + r.kv_bytes_read);
   const double bound_tok_s = bw.gb_per_s > 0 ? bw.gb_per_s * 1e9 / bytes_per_token : 0;
   nlohmann::json j = {
       {"model", a.model.model},
       {"threads", NumThreads()},
       {"simd", SimdLevelName(ActiveSimdLevel())},
+      {"weights", weight_dtype},
       {"prompt_tokens", o.prompt_tokens},
       {"gen_tokens", o.gen_tokens},
       {"depth", o.depth},
@@ -73,8 +78,8 @@ void Run(const BenchArgs& a) {
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("model %s | %d threads | %s kernels | weights %.1f MB | kv %s\n", a.model.model.c_str(), NumThreads(),
-              SimdLevelName(ActiveSimdLevel()), r.weight_bytes / 1e6, o.kv.c_str());
+  std::printf("model %s | %d threads | %s kernels | weights %s %.1f MB | kv %s\n", a.model.model.c_str(), NumThreads(),
+              SimdLevelName(ActiveSimdLevel()), weight_dtype.c_str(), r.weight_bytes / 1e6, o.kv.c_str());
   if (o.prompt_tokens > 0) {
     std::printf("prefill pp%-5d %9.1f ± %.1f tok/s\n", o.prompt_tokens, r.prefill_tok_s.mean, r.prefill_tok_s.stddev);
   }

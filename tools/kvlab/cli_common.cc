@@ -14,11 +14,17 @@ void AddModelOptions(CLI::App* cmd, ModelOptions& o, bool with_tokenizer) {
                     "tokenizer file to use instead of the model's own (tokenizer.bin/.json, vocab.json, .gguf)");
   }
   cmd->add_option("-t,--threads", o.threads, "threads (0: all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--weights", o.weights,
+                  "weight matrices in memory: auto (as the file stores them), f32, bf16, f16 or q8 (8-bit, converted "
+                  "at load)")
+      ->capture_default_str();
 }
 
 std::unique_ptr<Model> LoadModelFromOptions(const ModelOptions& o) {
   SetNumThreads(o.threads);
-  return std::make_unique<Model>(LoadModel(ResolveModelPath(o.model)));
+  LoadOptions load;
+  load.weights = ParseWeightFormat(o.weights, "--weights");  // before loading: a typo fails fast
+  return std::make_unique<Model>(LoadModel(ResolveModelPath(o.model), load));
 }
 
 }  // namespace kvlab::cli

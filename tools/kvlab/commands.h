@@ -10,5 +10,11 @@ void AddGenerateCommand(CLI::App& app);  // generate.cc
 void AddInspectCommand(CLI::App& app);   // inspect.cc
 void AddInitCommand(CLI::App& app);      // init.cc
 void AddBenchCommand(CLI::App& app);     // bench.cc
+void AddPplCommand(CLI::App& app);       // ppl.cc
+void AddFidelityCommand(CLI::App& app);  // fidelity.cc
+void AddGenCompareCommand(CLI::App& app);  // gen_compare.cc
+void AddSweepCommand(CLI::App& app);     // sweep.cc
+void AddAnalyzeCommand(CLI::App& app);   // analyze.cc
+void AddReportCommand(CLI::App& app);    // report.cc
 
 }  // namespace kvlab::cli

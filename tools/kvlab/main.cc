@@ -13,6 +13,12 @@ int main(int argc, char** argv) {
   kvlab::cli::AddInspectCommand(app);
   kvlab::cli::AddInitCommand(app);
   kvlab::cli::AddBenchCommand(app);
+  kvlab::cli::AddPplCommand(app);
+  kvlab::cli::AddFidelityCommand(app);
+  kvlab::cli::AddGenCompareCommand(app);
+  kvlab::cli::AddSweepCommand(app);
+  kvlab::cli::AddAnalyzeCommand(app);
+  kvlab::cli::AddReportCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -145,6 +145,8 @@ const char* SafetensorsDTypeName(DType t) {
       return "BF16";
     case DType::kQ8_0:
       return "Q8_0";  // not a safetensors dtype; the writer refuses it
+    case DType::kQ8:
+      return "Q8";  // kvlab's in-memory layout, never in a file
   }
   return "?";
 }
@@ -294,7 +296,9 @@ std::string BuildHeader(const std::string& path, const std::vector<SafetensorsWr
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const SafetensorsWriteSpec& t : tensors) {
-    if (t.dtype == DType::kQ8_0) throw Error(path, "tensor " + t.name + ": safetensors cannot store q8_0");
+    if (t.dtype == DType::kQ8_0 || t.dtype == DType::kQ8) {
+      throw Error(path, "tensor " + t.name + ": safetensors cannot store " + std::string(DTypeName(t.dtype)));
+    }
     if (header.contains(t.name)) throw Error(path, "duplicate tensor name " + t.name);
     const uint64_t n = SpecBytes(t);
     header[t.name] = {

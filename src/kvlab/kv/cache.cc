@@ -23,7 +23,13 @@ KvCache::KvCache(const ModelConfig& config, size_t capacity, const KvCodec& code
       begin_(n_layers_ * n_kv_heads_, 0) {
   if (!quantized_) return;
   KVLAB_CHECK(codec.group > 0);
-  key_row_bytes_ = CodecRowBytes(codec.k, head_dim_, codec.group);
+  key_per_channel_ = codec.key_axis == KeyAxis::kChannel;
+  if (key_per_channel_) {
+    KVLAB_CHECK(IsIntegerCodec(codec.k) && codec.residual >= codec.group);
+    key_blocks_ = ChannelKeyBlocks(n_layers_ * n_kv_heads_, capacity, head_dim_, codec.k);
+    key_block_of_.resize(n_layers_ * n_kv_heads_ * capacity);
+  }
+  key_row_bytes_ = key_per_channel_ ? key_blocks_.code_bytes() : CodecRowBytes(codec.k, head_dim_, codec.group);
   value_row_bytes_ = CodecRowBytes(codec.v, head_dim_, codec.group);
   key_codes_.resize(n_layers_ * n_kv_heads_ * capacity * key_row_bytes_);
   value_codes_.resize(n_layers_ * n_kv_heads_ * capacity * value_row_bytes_);
@@ -91,7 +97,17 @@ void KvCache::AppendQuantized(size_t layer, const float* k, const float* v) {
     float* keys = keys_.data() + Offset(layer, h);
     float* values = values_.data() + Offset(layer, h);
     size_t n_f32 = size_[idx] - nq;
-    if (n_f32 == f32_slots_) {
+    if (n_f32 == f32_slots_ && key_per_channel_) {
+      // The window is full: its `group` oldest slots leave together, keys as one per-channel block
+      // (KIVI), values row by row.
+      const size_t m = std::min(g, n_f32);
+      key_blocks_.EncodeBlock(idx, keys, m, kq + nq * key_row_bytes_, key_block_of_.data() + idx * capacity_ + nq);
+      for (size_t t = 0; t < m; ++t) EncodeRow(codec_.v, values + t * d, d, g, vq + (nq + t) * value_row_bytes_);
+      nq += static_cast<uint32_t>(m);
+      n_f32 -= m;
+      std::memmove(keys, keys + m * d, n_f32 * d * sizeof(float));
+      std::memmove(values, values + m * d, n_f32 * d * sizeof(float));
+    } else if (n_f32 == f32_slots_) {
       // The window is full: its oldest slot becomes the newest encoded one (the encoded part stays the
       // oldest prefix). The shift is residual × head_dim floats, small next to the attention over the cache.
       EncodeRow(codec_.k, keys, d, g, kq + nq * key_row_bytes_);
@@ -118,6 +134,17 @@ void KvCache::KeepQuantized(size_t layer, size_t head, std::span<const uint32_t>
   // part compacts forward within its own storage (a slot moves, it is never re-encoded: no added error).
   size_t new_nq = 0;
   while (new_nq < slots.size() && slots[new_nq] < nq) ++new_nq;
+  uint32_t* block_of = key_per_channel_ ? key_block_of_.data() + idx * capacity_ : nullptr;
+  if (key_per_channel_) {  // evicted encoded slots give up their share of their key block
+    size_t next = 0;
+    for (size_t s = 0; s < nq; ++s) {
+      if (next < new_nq && slots[next] == s) {
+        ++next;
+      } else {
+        key_blocks_.Release(idx, block_of[s]);
+      }
+    }
+  }
   size_t out = 0;
   for (size_t i = 0; i < slots.size(); ++i) {
     const size_t src = slots[i];
@@ -126,6 +153,7 @@ void KvCache::KeepQuantized(size_t layer, size_t head, std::span<const uint32_t>
       if (src < nq) {
         std::memcpy(kq + out * key_row_bytes_, kq + src * key_row_bytes_, key_row_bytes_);
         std::memcpy(vq + out * value_row_bytes_, vq + src * value_row_bytes_, value_row_bytes_);
+        if (block_of != nullptr) block_of[out] = block_of[src];
       } else {
         const size_t from = src - nq, to = out - new_nq;
         if (from != to) {
@@ -147,6 +175,11 @@ const float* KvCache::KeyRow(size_t layer, size_t head, size_t slot, float* scra
   if (!quantized_) return keys_.data() + Offset(layer, head) + slot * head_dim_;
   const size_t nq = n_quant_[idx];
   if (slot >= nq) return keys_.data() + Offset(layer, head) + (slot - nq) * head_dim_;
+  const uint8_t* codes = key_codes_.data() + (idx * capacity_ + slot) * key_row_bytes_;
+  if (key_per_channel_) {
+    key_blocks_.Decode(idx, key_block_of_[idx * capacity_ + slot], codes, scratch);
+    return scratch;
+  }
   DecodeRow(codec_.k, key_codes_.data() + (idx * capacity_ + slot) * key_row_bytes_, head_dim_, codec_.group,
             scratch);
   return scratch;
@@ -175,6 +208,11 @@ QuantizedHead KvCache::Quantized(size_t layer, size_t head) const {
   q.v = codec_.v;
   q.group = codec_.group;
   q.n_quant = n_quant_[idx];
+  if (key_per_channel_) {
+    q.key_per_channel = true;
+    q.key_block_params = key_blocks_.HeadParams(idx);
+    q.key_block_of = key_block_of_.data() + idx * capacity_;
+  }
   q.residual_keys = keys_.data() + Offset(layer, head);
   q.residual_values = values_.data() + Offset(layer, head);
   return q;
@@ -271,7 +309,15 @@ void KvCache::MergeQuantized(size_t layer, size_t head, uint32_t into, uint32_t 
     va_buf[i] = wa * va[i] + wb * vb[i];
   }
   const size_t nq = n_quant_[idx];
-  if (into < nq) {
+  if (into < nq && key_per_channel_) {
+    // The merged key is exact in a one-slot block of its own (a summary slot is rare; its old block may
+    // not cover the mean of two tokens from different blocks).
+    uint32_t& id = key_block_of_[idx * capacity_ + into];
+    key_blocks_.Release(idx, id);
+    key_blocks_.EncodeExact(idx, ka_buf, key_codes_.data() + (idx * capacity_ + into) * key_row_bytes_, &id);
+    EncodeRow(codec_.v, va_buf, d, codec_.group,
+              value_codes_.data() + (idx * capacity_ + into) * value_row_bytes_);
+  } else if (into < nq) {
     EncodeRow(codec_.k, ka_buf, d, codec_.group, key_codes_.data() + (idx * capacity_ + into) * key_row_bytes_);
     EncodeRow(codec_.v, va_buf, d, codec_.group,
               value_codes_.data() + (idx * capacity_ + into) * value_row_bytes_);
@@ -285,6 +331,7 @@ void KvCache::Clear() {
   std::fill(size_.begin(), size_.end(), 0u);
   std::fill(begin_.begin(), begin_.end(), 0u);
   std::fill(n_quant_.begin(), n_quant_.end(), 0u);
+  if (key_per_channel_) key_blocks_.Clear();
 }
 
 size_t KvCache::Bytes() const {
@@ -292,14 +339,17 @@ size_t KvCache::Bytes() const {
   if (!quantized_) return TotalSlots() * 2 * head_dim_ * sizeof(float) + meta;
   size_t encoded = 0;
   for (uint32_t nq : n_quant_) encoded += nq;
+  // Per-channel keys add each encoded slot's block id and the parameters of the live blocks.
+  const size_t channel_blocks = key_per_channel_ ? encoded * sizeof(uint32_t) + key_blocks_.LiveBytes() : 0;
   return encoded * (key_row_bytes_ + value_row_bytes_) + (TotalSlots() - encoded) * 2 * head_dim_ * sizeof(float) +
-         meta;
+         meta + channel_blocks;
 }
 
 size_t KvCache::AllocatedBytes() const {
   return (keys_.size() + values_.size()) * sizeof(float) + meta_.size() * sizeof(SlotMeta) +
          size_.size() * sizeof(uint32_t) + key_codes_.size() + value_codes_.size() +
-         (n_quant_.size() + merge_scratch_.size() + begin_.size()) * 4;
+         (n_quant_.size() + merge_scratch_.size() + begin_.size() + key_block_of_.size()) * 4 +
+         (key_per_channel_ ? key_blocks_.AllocatedBytes() : 0);
 }
 
 }  // namespace kvlab

@@ -20,6 +20,7 @@
 #include <span>
 #include <vector>
 
+#include "kvlab/kv/channel_key_blocks.h"
 #include "kvlab/kv/codec.h"
 #include "kvlab/model/config.h"
 #include "kvlab/util/error.h"
@@ -33,12 +34,16 @@ struct SlotMeta {
 
 // The live slots of one head of a quantized cache: slots [0, n_quant) encoded, [n_quant, n) in f32.
 struct QuantizedHead {
-  const uint8_t* key_codes = nullptr;    // [n_quant][key_row_bytes]
+  const uint8_t* key_codes = nullptr;    // [n_quant][key_row_bytes] (codes only when keys are per channel)
   const uint8_t* value_codes = nullptr;  // [n_quant][value_row_bytes]
   size_t key_row_bytes = 0, value_row_bytes = 0;
   CodecType k = CodecType::kF32, v = CodecType::kF32;
   size_t group = 0;
   size_t n_quant = 0;
+  // Per-channel keys (KeyAxis::kChannel): slot j decodes with block key_block_of[j] of key_block_params.
+  bool key_per_channel = false;
+  const float* key_block_params = nullptr;  // [blocks][2][head_dim] scale row, min row
+  const uint32_t* key_block_of = nullptr;   // [n_quant]
   const float* residual_keys = nullptr;    // [n - n_quant][head_dim]
   const float* residual_values = nullptr;  // [n - n_quant][head_dim]
 };
@@ -146,6 +151,9 @@ class KvCache {
   std::vector<uint8_t> value_codes_; // quantized: [layers][kv_heads][capacity][value_row_bytes]
   std::vector<uint32_t> n_quant_;    // quantized: [layers][kv_heads] encoded prefix length
   std::vector<float> merge_scratch_; // quantized: [4][head_dim] for Merge
+  bool key_per_channel_ = false;     // codec_.key_axis == kChannel with integer keys
+  ChannelKeyBlocks key_blocks_;      // per-channel keys: block parameters per (layer, kv_head)
+  std::vector<uint32_t> key_block_of_;  // per-channel keys: [layers][kv_heads][capacity] block id of each encoded slot
   std::vector<SlotMeta> meta_;   // [layers][kv_heads][capacity]
   std::vector<uint32_t> size_;   // [layers][kv_heads] live slots
   // [layers][kv_heads] index of the first live slot inside the head's region (plain caches only; 0 when

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "kvlab/kv/codec_kernels.h"
+#include "kvlab/ops/cpu_features.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -257,7 +259,8 @@ size_t CodecRowBytes(CodecType type, size_t n, size_t group) {
 
 std::string CodecSpec(const KvCodec& codec) {
   return std::string("k=") + CodecName(codec.k) + ",v=" + CodecName(codec.v) + ",group=" +
-         std::to_string(codec.group) + ",residual=" + std::to_string(codec.residual);
+         std::to_string(codec.group) + ",residual=" + std::to_string(codec.residual) +
+         (codec.key_axis == KeyAxis::kChannel ? ",kaxis=channel" : "");
 }
 
 void EncodeRow(CodecType type, const float* x, size_t n, size_t group, uint8_t* out) {
@@ -268,6 +271,12 @@ void DecodeRow(CodecType type, const uint8_t* row, size_t n, size_t group, float
   Impl(type).decode(row, n, group, out);
 }
 
-CodecKernels KernelsFor(CodecType type) { return {Impl(type).dot, Impl(type).axpy}; }
+CodecKernels KernelsFor(CodecType type) {
+  if (ActiveSimdLevel() == SimdLevel::kAvx512) {
+    if (type == CodecType::kInt8) return {kernels::DotInt8Avx512, kernels::AxpyInt8Avx512};
+    if (type == CodecType::kInt4) return {kernels::DotInt4Avx512, kernels::AxpyInt4Avx512};
+  }
+  return {Impl(type).dot, Impl(type).axpy};
+}
 
 }  // namespace kvlab

@@ -22,12 +22,17 @@ namespace kvlab {
 
 enum class CodecType : uint8_t { kF32, kF16, kBf16, kInt8, kInt4, kInt2 };
 
+// How integer key codes are grouped: per token along the channels (like values), or per channel across
+// blocks of `group` tokens (KIVI's choice for keys; kv/channel_key_blocks.h).
+enum class KeyAxis : uint8_t { kToken, kChannel };
+
 // The per-cache storage choice, fixed when the KvCache is built (KvPolicy::Codec, CacheCodecFor).
 struct KvCodec {
   CodecType k = CodecType::kF32;
   CodecType v = CodecType::kF32;
   uint32_t group = 32;     // channels per scale group of an integer codec
   uint32_t residual = 0;   // newest slots per head kept in f32 before they are encoded
+  KeyAxis key_axis = KeyAxis::kToken;  // kChannel: integer keys in per-channel blocks of `group` tokens
   // An all-f32 codec is the plain cache: same layout, same kernels, bit-identical results.
   bool quantized() const { return k != CodecType::kF32 || v != CodecType::kF32; }
   bool operator==(const KvCodec&) const = default;
@@ -40,7 +45,7 @@ int CodecBits(CodecType type);
 bool IsIntegerCodec(CodecType type);
 // Bytes of one encoded row of n values (codes + scales).
 size_t CodecRowBytes(CodecType type, size_t n, size_t group);
-// "k=int4,v=int4,group=32,residual=64".
+// "k=int4,v=int4,group=32,residual=64" (+ ",kaxis=channel").
 std::string CodecSpec(const KvCodec& codec);
 
 // Encode / decode one row of n values.

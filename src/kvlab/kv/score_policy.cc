@@ -6,6 +6,11 @@
 
 namespace kvlab {
 
+size_t DefaultChunk(size_t budget, size_t sinks, size_t recent) {
+  if (budget <= sinks + recent) return 0;
+  return std::min(budget / 8, (budget - sinks - recent) / 2);
+}
+
 ScoreBudget ReadScoreBudget(PolicyParams& p, size_t default_sinks, size_t default_recent) {
   constexpr int64_t kMax = int64_t{1} << 30;
   // A layer list names every layer's budget, so `budget` would be a second, conflicting answer.
@@ -18,7 +23,9 @@ ScoreBudget ReadScoreBudget(PolicyParams& p, size_t default_sinks, size_t defaul
   b.budget = layer_list ? 0 : static_cast<size_t>(p.Int("budget", 0, 1, kMax));
   b.sinks = static_cast<size_t>(p.Int("sinks", static_cast<int64_t>(default_sinks), 0, kMax));
   b.recent = static_cast<size_t>(p.Int("recent", static_cast<int64_t>(default_recent), 0, kMax));
-  b.chunk = static_cast<size_t>(p.Int("chunk", 0, 0, kMax));
+  // Per-layer lists name exact budgets, so they get no implicit chunk.
+  b.default_chunk = layer_list ? 0 : DefaultChunk(b.budget, b.sinks, b.recent);
+  b.chunk = static_cast<size_t>(p.Int("chunk", static_cast<int64_t>(b.default_chunk), 0, kMax));
   if (!layer_list && b.sinks + b.recent + b.chunk > b.budget) {
     throw Error("--kv", p.policy() + ": impossible budget: budget=" + std::to_string(b.budget) + " < sinks (" +
                             std::to_string(b.sinks) + ") + recent (" + std::to_string(b.recent) + ") + chunk (" +
@@ -42,7 +49,7 @@ std::string ScorePolicy::BudgetSpec() const {
   std::string s = BudgetKey();
   if (budget_.sinks) s += ",sinks=" + std::to_string(budget_.sinks);
   if (budget_.recent) s += ",recent=" + std::to_string(budget_.recent);
-  if (budget_.chunk) s += ",chunk=" + std::to_string(budget_.chunk);
+  if (budget_.chunk != budget_.default_chunk) s += ",chunk=" + std::to_string(budget_.chunk);
   return s + OptionsSpec();
 }
 

@@ -5,7 +5,9 @@
 //
 // Common spec keys: budget (slots per head, required), sinks (first positions always kept, default 0),
 // recent (most recent slots always kept, default 0), chunk (evict down to budget - chunk when the budget
-// is exceeded, so eviction runs once every chunk+1 tokens instead of every token; default 0).
+// is exceeded, so eviction runs once every chunk+1 tokens instead of every token; default DefaultChunk:
+// an eighth of the budget, so a scattered eviction, which compacts the cache, is paid once per
+// budget/8 tokens instead of on every token; chunk=0 is the papers' evict-one-per-token).
 // Wrapper keys (kv/budgets.h, docs/POLICIES.md): layers (per-layer budgets: uniform, pyramid, a list),
 // heads=adaptive (Ada-KV joint selection over the heads of a layer), schedule (when eviction runs) and
 // rerotate (cache-relative RoPE positions after eviction, kv/rerotate.h).
@@ -29,8 +31,13 @@ struct ScoreBudget {
   size_t sinks = 0;
   size_t recent = 0;
   size_t chunk = 0;
+  size_t default_chunk = 0;  // what `chunk` is when the spec does not say (Spec() omits it then)
   ScoreOptions options;  // layers / heads / schedule / rerotate (ScorePolicy only; defaults elsewhere)
 };
+
+// The chunk a scored policy uses when its spec gives none: budget/8, but at most half of the slots that
+// are neither sinks nor recent, so that right after an eviction the scored part is never empty.
+size_t DefaultChunk(size_t budget, size_t sinks, size_t recent);
 
 // Reads budget/sinks/recent/chunk with the given defaults, checks budget >= sinks + recent + chunk, then
 // the wrapper keys (kv/budgets.h). With layers=B0:B1:... `budget` is not given; it becomes the largest

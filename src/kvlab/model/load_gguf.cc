@@ -79,7 +79,7 @@ void BuildLayer(WeightBuilder& b, const ModelConfig& c, int layer, LayerWeights&
 
 }  // namespace
 
-LoadedModel LoadGgufModel(const std::filesystem::path& path) {
+LoadedModel LoadGgufModel(const std::filesystem::path& path, const LoadOptions& options) {
   const GgufFile g = GgufFile::Open(path);
   LoadedModel m;
   m.format = ModelFormat::kGguf;
@@ -97,6 +97,7 @@ LoadedModel LoadGgufModel(const std::filesystem::path& path) {
         return StoredTensor{t->name, t->dtype, std::move(shape), t->data};
       },
       /*ggml_order=*/true);
+  b.KeepStoredDType(options.weights != WeightFormat::kF32);
   m.weights.tok_emb = b.Matrix("token_embd.weight", c.vocab_size, c.dim);
   m.weights.layers.resize(c.n_layers);
   for (int i = 0; i < c.n_layers; ++i) BuildLayer(b, c, i, m.weights.layers[i]);

@@ -82,7 +82,7 @@ void BuildGpt2(WeightBuilder& b, ModelConfig& c, ModelWeights& w) {
 
 }  // namespace
 
-LoadedModel LoadHfModel(const std::filesystem::path& dir) {
+LoadedModel LoadHfModel(const std::filesystem::path& dir, const LoadOptions& options) {
   LoadedModel m;
   m.format = ModelFormat::kSafetensors;
   m.path = dir;
@@ -94,6 +94,7 @@ LoadedModel LoadHfModel(const std::filesystem::path& dir) {
     if (t == nullptr) return std::nullopt;
     return StoredTensor{t->name, t->dtype, t->shape, t->data};
   });
+  b.KeepStoredDType(options.weights != WeightFormat::kF32);
   if (m.config.arch == Arch::kLlama) {
     BuildLlama(b, m.config, m.weights);
   } else {

@@ -38,7 +38,8 @@ const char* ModelFormatName(ModelFormat f) {
   return "?";
 }
 
-LoadedModel LoadModel(const fs::path& path) {
+namespace {
+LoadedModel LoadAsStored(const fs::path& path, const LoadOptions& options) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(path.string(), "no such file or directory");
   if (fs::is_directory(path, ec)) {
@@ -46,13 +47,26 @@ LoadedModel LoadModel(const fs::path& path) {
       throw Error(path.string(), "directory has no config.json",
                   "point at a Hugging Face model directory, a .gguf file or a llama2.c .bin file");
     }
-    return LoadHfModel(path);
+    return LoadHfModel(path, options);
   }
-  if (path.extension() == ".gguf" || StartsWithGgufMagic(path)) return LoadGgufModel(path);
+  if (path.extension() == ".gguf" || StartsWithGgufMagic(path)) return LoadGgufModel(path, options);
   if (IsHfDirectoryMember(path) && fs::exists(path.parent_path() / "config.json")) {
-    return LoadHfModel(path.parent_path());
+    return LoadHfModel(path.parent_path(), options);
   }
   return LoadLlama2cModel(path);
+}
+}  // namespace
+
+LoadedModel LoadModel(const fs::path& path, const LoadOptions& options) {
+  LoadedModel m = LoadAsStored(path, options);
+  switch (options.weights) {
+    case WeightFormat::kAuto:
+    case WeightFormat::kF32: break;  // the loaders already produced these
+    case WeightFormat::kBF16: m.ConvertMatrices(DType::kBF16); break;
+    case WeightFormat::kF16: m.ConvertMatrices(DType::kF16); break;
+    case WeightFormat::kQ8: m.ConvertMatrices(DType::kQ8); break;
+  }
+  return m;
 }
 
 int64_t LoadedModel::ParameterCount() const {

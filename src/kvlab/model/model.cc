@@ -11,6 +11,7 @@
 #include "kvlab/ops/attention.h"
 #include "kvlab/ops/attention_quant.h"
 #include "kvlab/ops/matmul.h"
+#include "kvlab/ops/matvec_kernels.h"
 #include "kvlab/ops/norms.h"
 #include "kvlab/ops/threads.h"
 #include "kvlab/util/error.h"
@@ -119,8 +120,9 @@ void Model::Embed(std::span<const int32_t> tokens, int32_t start_pos, Activation
   const ModelWeights& w = loaded_.weights;
   const size_t dim = static_cast<size_t>(c.dim);
   for (size_t i = 0; i < tokens.size(); ++i) {
-    const float* row = static_cast<const float*>(w.tok_emb.data) + static_cast<size_t>(tokens[i]) * dim;
-    std::memcpy(act.x.data() + i * dim, row, dim * sizeof(float));
+    // One row of the embedding, in whatever dtype the (possibly tied) matrix is stored.
+    const uint8_t* row = static_cast<const uint8_t*>(w.tok_emb.data) + static_cast<size_t>(tokens[i]) * w.tok_emb.RowBytes();
+    kernels::DecodeRow(w.tok_emb.dtype, row, dim, act.x.data() + i * dim);
     if (!w.pos_emb.empty()) {  // GPT-2 learned positions
       const float* p = static_cast<const float*>(w.pos_emb.data) + (start_pos + i) * dim;
       for (size_t d = 0; d < dim; ++d) act.x[i * dim + d] += p[d];

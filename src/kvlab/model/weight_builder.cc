@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kvlab/tensor/q8_rows.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -64,8 +65,23 @@ MatrixView WeightBuilder::Matrix(const std::string& name, int64_t rows, int64_t 
   MatrixView m;
   m.rows = rows;
   m.cols = cols;
-  m.dtype = DType::kF32;
-  m.data = AsF32(t, static_cast<size_t>(rows * cols));
+  const bool half = t.dtype == DType::kBF16 || t.dtype == DType::kF16;
+  if (keep_stored_dtype_ && half && IsAligned(t.data, 2)) {
+    m.dtype = t.dtype;
+    m.data = t.data;
+  } else if (keep_stored_dtype_ && t.dtype == DType::kQ8_0) {
+    m.dtype = DType::kQ8;
+    const size_t c = static_cast<size_t>(cols);
+    uint8_t* out = model_.AllocateBytes(static_cast<size_t>(rows) * Q8RowBytes(c));  // [rows][q8 row]
+    const auto* src = static_cast<const uint8_t*>(t.data);
+    for (int64_t r = 0; r < rows; ++r) {
+      RepackQ8_0Row(src + r * DTypeBytes(DType::kQ8_0, c), c, out + r * Q8RowBytes(c));
+    }
+    m.data = out;
+  } else {
+    m.dtype = DType::kF32;
+    m.data = AsF32(t, static_cast<size_t>(rows * cols));
+  }
   return m;
 }
 

@@ -35,8 +35,11 @@ class WeightBuilder {
   // Throws "<file>: missing tensor <name>".
   StoredTensor Require(const std::string& name) const;
 
-  // Row-major [rows][cols] weight. Viewed in place when it is f32 and aligned; otherwise converted to an
-  // owned f32 buffer (for now: f16/bf16/q8_0 kernels are a later addition, MatrixView already carries dtype).
+  // With `keep` (any --weights but f32), Matrix keeps bf16/f16 tensors as they are and repacks q8_0 to q8.
+  void KeepStoredDType(bool keep) { keep_stored_dtype_ = keep; }
+
+  // Row-major [rows][cols] weight. Viewed in place when it is f32 (or, with KeepStoredDType, bf16/f16) and
+  // aligned; q8_0 is repacked exactly to q8 with KeepStoredDType; anything else becomes an owned f32 buffer.
   MatrixView Matrix(const std::string& name, int64_t rows, int64_t cols);
   // A Conv1D weight stored [in][out] (GPT-2), returned transposed as an owned f32 [out][in] buffer.
   const float* TransposedF32(const std::string& name, int64_t in, int64_t out);
@@ -54,6 +57,7 @@ class WeightBuilder {
   std::string file_;
   Lookup lookup_;
   bool ggml_order_;
+  bool keep_stored_dtype_ = false;
 };
 
 }  // namespace kvlab

@@ -21,14 +21,16 @@
 
 namespace kvlab {
 
-// A row-major [rows][cols] matrix; dtype says how to read `data`.
+// A row-major [rows][cols] matrix; dtype says how to read `data` (f32, bf16, f16 or q8; GGUF's q8_0 is
+// repacked to q8 at load). Rows are RowBytes() apart.
 struct MatrixView {
   DType dtype = DType::kF32;
   int64_t rows = 0;
   int64_t cols = 0;
   const void* data = nullptr;
   bool empty() const { return data == nullptr; }
-  size_t Bytes() const { return DTypeBytes(dtype, static_cast<size_t>(rows * cols)); }
+  size_t RowBytes() const { return DTypeBytes(dtype, static_cast<size_t>(cols)); }
+  size_t Bytes() const { return static_cast<size_t>(rows) * RowBytes(); }
 };
 
 // An f32 vector (norm weights, biases). Empty (data == nullptr) when the model has none.
@@ -66,6 +68,22 @@ struct ModelWeights {
 };
 
 enum class ModelFormat : uint8_t { kSafetensors, kGguf, kLlama2c };
+
+// How the weight matrices are kept in memory (`--weights`). Norms, biases and GPT-2 positions stay f32.
+enum class WeightFormat : uint8_t {
+  kAuto,  // as the file stores them: f32, bf16 and f16 used in place, GGUF q8_0 repacked to q8; else f32
+  kF32,   // everything converted to f32 (LoadModel's default: what the tests and golden outputs assume)
+  kBF16,  // converted once at load (round to nearest even)
+  kF16,
+  kQ8,    // 8-bit, one f16 scale per block of 32 (tensor/q8_rows.h)
+};
+// "auto", "f32", "bf16", "f16", "q8"; Parse throws kvlab::Error naming `what` (e.g. "--weights").
+const char* WeightFormatName(WeightFormat f);
+WeightFormat ParseWeightFormat(const std::string& s, const std::string& what);
+
+struct LoadOptions {
+  WeightFormat weights = WeightFormat::kF32;
+};
 const char* ModelFormatName(ModelFormat f);
 
 // A loaded model: config + weight views + whatever keeps those views alive.
@@ -83,6 +101,11 @@ struct LoadedModel {
     owned_buffers.emplace_back(new float[n]);
     return owned_buffers.back().get();
   }
+  // The same for `bytes` bytes of any dtype (4-byte aligned).
+  uint8_t* AllocateBytes(size_t bytes) { return reinterpret_cast<uint8_t*>(Allocate((bytes + 3) / 4)); }
+  // Converts every weight matrix (the embedding included, so a tied head stays tied) that is not already
+  // `target` to it, through f32. Rows of q8 are quantized independently. Done by LoadModel.
+  void ConvertMatrices(DType target);
   int64_t ParameterCount() const;  // counts tied matrices once
   int64_t WeightBytes() const;     // bytes a decode step reads from weights (as stored)
   // Copies every weight into one huge-page arena (in the order a decode step reads them), repoints the
@@ -94,7 +117,8 @@ struct LoadedModel {
 //   directory with config.json + *.safetensors (or model.safetensors.index.json)  -> Hugging Face
 //   *.gguf                                                                          -> GGUF v1/v2/v3
 //   any other file                                                                  -> llama2.c checkpoint
+// `options.weights` picks the in-memory weight format (default f32).
 // Throws kvlab::Error with a one-line message naming the file and the problem.
-LoadedModel LoadModel(const std::filesystem::path& path);
+LoadedModel LoadModel(const std::filesystem::path& path, const LoadOptions& options = {});
 
 }  // namespace kvlab

@@ -1,6 +1,7 @@
 #include "kvlab/ops/attention_quant.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
@@ -14,8 +15,31 @@ void AttendHeadQuantized(const float* q, const QuantizedHead& head, std::span<co
                          size_t head_dim, float scale, int32_t query_pos, float* scores, float* out) {
   const size_t n = meta.size(), nq = head.n_quant;
   const CodecKernels kk = KernelsFor(head.k), vk = KernelsFor(head.v);
+  constexpr size_t kMaxHeadDim = 1024;
+  KVLAB_CHECK(head_dim <= kMaxHeadDim);
   // Scores: encoded prefix through the key codec, then the f32 window in one dense pass.
-  for (size_t j = 0; j < nq; ++j) scores[j] = kk.dot(head.key_codes + j * head.key_row_bytes, q, head_dim, head.group);
+  if (head.key_per_channel) {
+    // q·(min + code ⊙ scale) = q·min + (q ⊙ scale)·code, with the block terms computed once per block:
+    // slots of a block are adjacent (blocks are born in order and eviction keeps order).
+    float qs[kMaxHeadDim];
+    float qm = 0;
+    uint32_t block = UINT32_MAX;
+    for (size_t j = 0; j < nq; ++j) {
+      if (head.key_block_of[j] != block) {
+        block = head.key_block_of[j];
+        const float* scale = head.key_block_params + static_cast<size_t>(block) * 2 * head_dim;
+        const float* mn = scale + head_dim;
+        qm = 0;
+        for (size_t c = 0; c < head_dim; ++c) {
+          qs[c] = q[c] * scale[c];
+          qm += q[c] * mn[c];
+        }
+      }
+      scores[j] = qm + ChannelCodeDot(head.k, head.key_codes + j * head.key_row_bytes, qs, head_dim);
+    }
+  } else {
+    for (size_t j = 0; j < nq; ++j) scores[j] = kk.dot(head.key_codes + j * head.key_row_bytes, q, head_dim, head.group);
+  }
   if (n > nq) kernels::DotRowsKernel()(head.residual_keys, head_dim, n - nq, q, head_dim, scores + nq);
   std::memset(out, 0, head_dim * sizeof(float));
   if (!CausalSoftmax(scores, meta, scale, query_pos)) return;
@@ -29,8 +53,6 @@ void AttendHeadQuantized(const float* q, const QuantizedHead& head, std::span<co
     weighted_sum(head.residual_values, head_dim, n, scores, head_dim, out);
     return;
   }
-  constexpr size_t kMaxHeadDim = 1024;
-  KVLAB_CHECK(head_dim <= kMaxHeadDim);
   float residual_out[kMaxHeadDim];
   weighted_sum(head.residual_values, head_dim, n - nq, scores + nq, head_dim, residual_out);
   for (size_t i = 0; i < head_dim; ++i) out[i] += residual_out[i];

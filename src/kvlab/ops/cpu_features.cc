@@ -9,7 +9,9 @@ namespace kvlab {
 SimdLevel DetectSimdLevel() {
   __builtin_cpu_init();
   SimdLevel best = SimdLevel::kScalar;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = SimdLevel::kAvx2;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+    best = SimdLevel::kAvx2;  // F16C: the f16 weight kernels convert with vcvtph2ps
+  }
   if (best == SimdLevel::kAvx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vl")) {
     best = SimdLevel::kAvx512;

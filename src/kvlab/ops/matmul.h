@@ -1,5 +1,6 @@
 // Matrix products with the weights: y = W x for one token (decode) and Y = X W^T for many (prefill).
-// W is a MatrixView [out][in] (row-major, as ModelWeights stores every projection).
+// W is a MatrixView [out][in] (row-major, as ModelWeights stores every projection) of any weight dtype:
+// f32, bf16, f16 or q8 (ops/matvec_kernels.h); x and y are always f32.
 #pragma once
 
 #include <cstddef>
@@ -21,7 +22,8 @@ struct MatVecJob {
 void MatVecMany(std::initializer_list<MatVecJob> jobs);
 inline void MatVec(const MatrixView& w, const float* x, float* y) { MatVecMany({{&w, x, y}}); }
 
-// Y[n][W.rows] = X[n][W.cols] · W^T. n == 1 uses MatVec; larger n uses OpenBLAS sgemm (prefill).
+// Y[n][W.rows] = X[n][W.cols] · W^T. n == 1 uses MatVec; larger n uses OpenBLAS sgemm (prefill), on the
+// f32 weights directly or, for other dtypes, on panels of rows decoded to f32 in a per-thread scratch.
 void MatMul(const MatrixView& w, const float* x, size_t n, float* y);
 
 // Adds bias [cols] to every row of y [n][cols]; no-op when bias is empty.

@@ -75,7 +75,24 @@ void CountSketch::Add(uint64_t key, float weight) {
 
 void CountSketch::AddBatch(std::span<const uint64_t> keys, std::span<const float> weights) {
   KVLAB_CHECK(keys.size() == weights.size());
-  for (size_t i = 0; i < keys.size(); ++i) Add(keys[i], weights[i]);
+  // Same sums as Add per key, ordered row by row (see CountMinSketch::AddBatch).
+  const uint32_t w = static_cast<uint32_t>(width());
+  constexpr size_t kBlock = 256;
+  float stored[kBlock];
+  uint32_t buckets[kBlock], signs[kBlock];
+  for (size_t begin = 0; begin < keys.size(); begin += kBlock) {
+    const size_t n = std::min(kBlock, keys.size() - begin);
+    for (size_t i = 0; i < n; ++i) {
+      KVLAB_CHECK(std::isfinite(weights[begin + i]));
+      stored[i] = counters_.ToStored(weights[begin + i]);
+    }
+    for (size_t r = 0; r < bucket_hashes_.size(); ++r) {
+      float* row = counters_.StoredRow(r);
+      bucket_hashes_[r].Buckets(keys.data() + begin, n, w, buckets);
+      sign_hashes_[r].Buckets(keys.data() + begin, n, 2, signs);  // the hash's top bit, as Sign() reads it
+      for (size_t i = 0; i < n; ++i) row[buckets[i]] += (signs[i] ? stored[i] : -stored[i]);
+    }
+  }
 }
 
 float CountSketch::RowEstimate(size_t row, uint64_t key) const {

@@ -51,6 +51,9 @@ class CounterMatrix {
   float& MutableStored(size_t row, size_t col) { return cells_[row * width_ + col]; }
   float ToStored(float weight) const { return static_cast<float>(static_cast<double>(weight) * inv_scale_); }
   float FromStored(float stored) const { return static_cast<float>(static_cast<double>(stored) * scale_); }
+  // Row `row` in stored units, [width]: for batch updates that convert each weight once (ToStored) and
+  // then touch one row at a time, instead of converting per (key, row).
+  float* StoredRow(size_t row) { return cells_.data() + row * width_; }
 
   // Multiplies every real value by factor (finite, >= 0; checked). O(1) amortized; factor 0 clears.
   void Scale(double factor);

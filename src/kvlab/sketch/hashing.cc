@@ -11,6 +11,19 @@ double SplitMix64::NextGaussian() {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
 }
 
+namespace {
+// Decided once: the sketch folder does not depend on the engine's ops/cpu_features.
+const bool kHasAvx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+}  // namespace
+
+void PairwiseHash::Buckets(const uint64_t* keys, size_t count, uint32_t n, uint32_t* out) const {
+  if (kHasAvx512) {
+    BucketsAvx512(*this, keys, count, n, out);
+    return;
+  }
+  for (size_t i = 0; i < count; ++i) out[i] = Bucket(keys[i], n);
+}
+
 PairwiseHash::PairwiseHash(SplitMix64& rng) {
   // Drawn in a fixed order so that a seed names one function on every platform.
   a0_ = rng.Next();

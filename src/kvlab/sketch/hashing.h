@@ -20,6 +20,7 @@
 // (no std:: distributions, whose output is implementation-defined).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace kvlab {
@@ -84,13 +85,20 @@ class PairwiseHash {
   }
   // Bucket in [0, n). n >= 1.
   uint32_t Bucket(uint64_t key, uint32_t n) const { return FastRange32((*this)(key), n); }
+  // Bucket(keys[i], n) for i < count, into out[]: the same values, 8 keys per instruction where the CPU
+  // has AVX-512 (sketch updates hash every slot of every attention row, so this is a policy's hot loop).
+  void Buckets(const uint64_t* keys, size_t count, uint32_t n, uint32_t* out) const;
   // +1 or -1 with probability 1/2 each, pairwise independent across keys.
   float Sign(uint64_t key) const { return ((*this)(key) >> 31) ? 1.0f : -1.0f; }
 
   bool operator==(const PairwiseHash&) const = default;
 
  private:
+  friend void BucketsAvx512(const PairwiseHash& h, const uint64_t* keys, size_t count, uint32_t n, uint32_t* out);
   uint64_t a0_ = 0, a1_ = 0, b_ = 0;
 };
+
+// The AVX-512 path of PairwiseHash::Buckets (hashing_avx512.cc, built with AVX-512 flags); call Buckets.
+void BucketsAvx512(const PairwiseHash& h, const uint64_t* keys, size_t count, uint32_t n, uint32_t* out);
 
 }  // namespace kvlab

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "kvlab/tensor/q8_rows.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -12,6 +13,7 @@ std::string_view DTypeName(DType t) {
     case DType::kF16: return "f16";
     case DType::kBF16: return "bf16";
     case DType::kQ8_0: return "q8_0";
+    case DType::kQ8: return "q8";
   }
   return "?";
 }
@@ -22,6 +24,7 @@ size_t DTypeBytes(DType t, size_t n) {
     case DType::kF16:
     case DType::kBF16: return 2 * n;
     case DType::kQ8_0: return n / kQ8_0BlockSize * kQ8_0BlockBytes;
+    case DType::kQ8: return (n + kQ8_0BlockSize - 1) / kQ8_0BlockSize * kQ8_0BlockBytes;
   }
   return 0;
 }
@@ -95,7 +98,31 @@ void ConvertToF32(DType t, const void* src, size_t n, float* dst) {
       }
       return;
     }
+    case DType::kQ8:
+      DecodeQ8Row(static_cast<const uint8_t*>(src), n, dst);
+      return;
   }
+}
+
+void ConvertFromF32(DType t, const float* src, size_t n, void* dst) {
+  auto* d = static_cast<uint16_t*>(dst);
+  switch (t) {
+    case DType::kF32:
+      std::memcpy(dst, src, 4 * n);
+      return;
+    case DType::kF16:
+      for (size_t i = 0; i < n; ++i) d[i] = F32ToF16(src[i]);
+      return;
+    case DType::kBF16:
+      for (size_t i = 0; i < n; ++i) d[i] = F32ToBf16(src[i]);
+      return;
+    case DType::kQ8:
+      EncodeQ8Row(src, n, static_cast<uint8_t*>(dst));
+      return;
+    case DType::kQ8_0:
+      break;
+  }
+  KVLAB_CHECK(false && "no f32 -> q8_0 encoder (kvlab stores 8-bit weights as q8)");
 }
 
 }  // namespace kvlab

@@ -12,7 +12,9 @@ enum class DType : uint8_t {
   kF32,
   kF16,
   kBF16,
-  kQ8_0,  // GGUF Q8_0: blocks of 32 int8 values with one f16 scale (34 bytes per block)
+  kQ8_0,  // GGUF Q8_0: blocks of 32 int8 values with one f16 scale (34 bytes per block); file format only
+  kQ8,    // kvlab's decode layout of the same numbers, per matrix row (tensor/q8_rows.h): the row's
+          // quants as uint8 (int8 + 128), zero-padded to whole blocks of 32, then its f16 block scales
 };
 
 inline constexpr size_t kQ8_0BlockSize = 32;
@@ -20,7 +22,8 @@ inline constexpr size_t kQ8_0BlockBytes = 2 + kQ8_0BlockSize;
 
 std::string_view DTypeName(DType t);
 
-// Bytes needed for `n` elements of type t (n must be a multiple of the block size for block types).
+// Bytes needed for `n` elements of type t (n must be a multiple of the block size for q8_0; for q8, n is one
+// row and its last block is padded).
 size_t DTypeBytes(DType t, size_t n);
 
 inline float Bf16ToF32(uint16_t h) {
@@ -42,7 +45,10 @@ inline uint16_t F32ToBf16(float f) {
 float F16ToF32(uint16_t h);
 uint16_t F32ToF16(float f);
 
-// Converts `n` elements of `src` (type t) to f32. Used at load time, never per token.
+// Converts `n` elements of `src` (type t) to f32. Used at load time, never per token. For q8, `src` is one
+// row of n elements.
 void ConvertToF32(DType t, const void* src, size_t n, float* dst);
+// The reverse, rounding to nearest (even): f32, f16, bf16, or one q8 row of n elements.
+void ConvertFromF32(DType t, const float* src, size_t n, void* dst);
 
 }  // namespace kvlab

@@ -4,10 +4,10 @@
 // policy: "h2o:budget=128,recent=32+quant:k=int4,v=int4,group=32,residual=64".
 //
 // After KIVI (Liu et al., "KIVI: A Tuning-Free Asymmetric 2bit Quantization for KV Cache", ICML 2024):
-// asymmetric min/scale groups and an f32 residual window of recent tokens. Unlike KIVI, keys are grouped
-// per token (along channels) like values, not per channel across tokens: eviction then drops a slot's
-// own codes and scales and never re-quantizes its neighbours, and the encoded part stays one contiguous
-// run of slots (docs/POLICIES.md "Quantization" explains the trade-off).
+// asymmetric min/scale groups and an f32 residual window of recent tokens. Keys are grouped per token
+// (along channels) like values by default; kaxis=channel groups them per channel over blocks of `group`
+// tokens as KIVI does (kv/channel_key_blocks.h), which tames outlier channels. Either way eviction drops a
+// slot's codes without re-quantizing its neighbours (docs/POLICIES.md "Quantization").
 #include "kvlab/kv/policies/policies.h"
 #include "kvlab/util/error.h"
 
@@ -40,7 +40,19 @@ std::unique_ptr<KvPolicy> MakeQuant(PolicyParams& p) {
   codec.v = *ParseCodec(p.Choice("v", both, kCodecNames));
   codec.group = static_cast<uint32_t>(p.Int("group", 32, 1, 4096));
   codec.residual = static_cast<uint32_t>(p.Int("residual", 0, 0, 1 << 24));
-  p.Choice("kaxis", "token", {"token"});  // per-channel key groups (KIVI) are not implemented
+  if (p.Choice("kaxis", "token", {"token", "channel"}) == "channel") {
+    codec.key_axis = KeyAxis::kChannel;
+    if (!IsIntegerCodec(codec.k)) {
+      throw Error("--kv", std::string("quant: kaxis=channel needs integer keys (k=int8|int4|int2), got k=") +
+                              CodecName(codec.k));
+    }
+    // Keys leave the f32 window `group` tokens at a time, as one per-channel block.
+    if (codec.residual < codec.group) {
+      throw Error("--kv", "quant: kaxis=channel needs residual >= group (residual=" + std::to_string(codec.residual) +
+                              ", group=" + std::to_string(codec.group) + ")",
+                  "keys are quantized per channel over blocks of `group` tokens taken from the f32 window");
+    }
+  }
   if (!codec.quantized()) {
     throw Error("--kv", "quant: k=f32,v=f32 quantizes nothing", "drop the quant part, or pick a codec");
   }

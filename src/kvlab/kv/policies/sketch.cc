@@ -17,7 +17,7 @@
 //
 // Keys: type=cms|cs|race (cms), width (512), depth (4), bits (race; ceil(log2 width) ≤ 16),
 // conservative (cms; false), decay (1), seed (0), budget (required), sinks (0), recent (0),
-// strategy=topk|aggregate (topk); topk: topk (budget - sinks - recent); aggregate: chunk (0),
+// strategy=topk|aggregate (topk); topk: topk (budget - sinks - recent - DefaultChunk); aggregate: chunk (0),
 // summaries (16), assign=kmeans|lsh, metric=cosine|l2.
 #include <charconv>
 #include <cmath>
@@ -148,7 +148,9 @@ std::unique_ptr<KvPolicy> MakeSketch(PolicyParams& p) {
   }
   const size_t room = b.budget - b.sinks - b.recent;
   if (p.Choice("strategy", "topk", {"topk", "aggregate"}) == "topk") {
-    const auto topk = static_cast<size_t>(p.Int("topk", static_cast<int64_t>(room), 0, kMax));
+    // Default: leave DefaultChunk slots free, so eviction (and its compaction) is amortized as in h2o.
+    const size_t default_topk = room - DefaultChunk(b.budget, b.sinks, b.recent);
+    const auto topk = static_cast<size_t>(p.Int("topk", static_cast<int64_t>(default_topk), 0, kMax));
     if (topk > room) {
       throw Error("--kv", "sketch: topk=" + std::to_string(topk) + " is more than budget - sinks - recent (" +
                               std::to_string(room) + ")");

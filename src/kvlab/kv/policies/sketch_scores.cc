@@ -1,5 +1,6 @@
 #include "kvlab/kv/policies/sketch_scores.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kvlab/sketch/hashing.h"
@@ -33,6 +34,24 @@ void SketchScores::Bind(const ModelConfig& c) {
   buckets_.assign(options_.depth, 0);
 }
 
+namespace {
+
+// Feeds one attention row to a sketch's AddBatch as (position, probability) pairs, in blocks on the stack:
+// Observe runs concurrently for different kv heads, so it has no shared scratch, and allocates nothing.
+// Slots after the query carry probability 0, which adds nothing to a counter.
+template <typename AddBatchFn>
+void AddRow(const AttentionRow& row, AddBatchFn add_batch) {
+  constexpr size_t kBlock = 256;
+  uint64_t keys[kBlock];
+  for (size_t begin = 0; begin < row.probs.size(); begin += kBlock) {
+    const size_t n = std::min(kBlock, row.probs.size() - begin);
+    for (size_t i = 0; i < n; ++i) keys[i] = static_cast<uint64_t>(row.slots[begin + i].pos);
+    add_batch(std::span<const uint64_t>(keys, n), row.probs.subspan(begin, n));
+  }
+}
+
+}  // namespace
+
 void SketchScores::Observe(const AttentionRow& row) {
   const size_t idx = row.layer * n_kv_heads_ + row.kv_head;
   // Each query of the group arrives once per query head, so decaying by decay^(1/group) per row decays
@@ -41,17 +60,13 @@ void SketchScores::Observe(const AttentionRow& row) {
     case SketchOptions::Type::kCountMin: {
       CountMinSketch& s = cms_[idx];
       if (row_decay_ != 1.0) s.Decay(row_decay_);
-      for (size_t i = 0; i < row.probs.size(); ++i) {
-        if (row.probs[i] > 0.0f) s.Add(static_cast<uint64_t>(row.slots[i].pos), row.probs[i]);
-      }
+      AddRow(row, [&s](std::span<const uint64_t> k, std::span<const float> w) { s.AddBatch(k, w); });
       break;
     }
     case SketchOptions::Type::kCountSketch: {
       CountSketch& s = cs_[idx];
       if (row_decay_ != 1.0) s.Decay(row_decay_);
-      for (size_t i = 0; i < row.probs.size(); ++i) {
-        if (row.probs[i] > 0.0f) s.Add(static_cast<uint64_t>(row.slots[i].pos), row.probs[i]);
-      }
+      AddRow(row, [&s](std::span<const uint64_t> k, std::span<const float> w) { s.AddBatch(k, w); });
       break;
     }
     case SketchOptions::Type::kRace: {

@@ -51,7 +51,7 @@ class SnapKvPolicy final : public ScorePolicy {
     std::string s = "snapkv:" + BudgetKey();
     if (b.sinks) s += ",sinks=" + std::to_string(b.sinks);
     s += ",recent=" + std::to_string(b.recent);
-    if (b.chunk) s += ",chunk=" + std::to_string(b.chunk);
+    if (b.chunk != b.default_chunk) s += ",chunk=" + std::to_string(b.chunk);
     return s + ",window=" + std::to_string(window_) + ",pool=" + std::to_string(pool_) + ",every=" +
            std::to_string(every_) + OptionsSpec();
   }

@@ -1,0 +1,50 @@
+// Micro-benchmark of the matrix-vector product for every weight dtype, reported as bytes/s of weights read.
+// Large shapes stream from DRAM like a decode step (compare with `kvlab bench --membw`); the small one stays
+// in L2 and shows how fast the kernel itself is, i.e. how much headroom it has over the memory bound.
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "kvlab/ops/matmul.h"
+#include "kvlab/ops/threads.h"
+#include "kvlab/util/huge_pages.h"
+
+namespace {
+
+void BM_MatVecDType(benchmark::State& state) {
+  const auto dtype = static_cast<kvlab::DType>(state.range(0));
+  const int64_t rows = state.range(1), cols = state.range(2);
+  kvlab::SetNumThreads(static_cast<int>(state.range(3)));
+  kvlab::MatrixView m{dtype, rows, cols, nullptr};
+  kvlab::HugePageBuffer arena(m.Bytes());
+  auto* w = static_cast<uint8_t*>(arena.data());
+  std::vector<float> x(cols), y(rows), row(cols);
+  std::mt19937 rng(1);
+  std::normal_distribution<float> u(0, 0.05f);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& v : row) v = u(rng);
+    kvlab::ConvertFromF32(dtype, row.data(), cols, w + r * m.RowBytes());
+  }
+  for (float& v : x) v = u(rng);
+  m.data = w;
+  for (auto _ : state) {
+    kvlab::MatVec(m, x.data(), y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(m.Bytes()));
+  state.SetLabel(std::string(kvlab::DTypeName(dtype)));
+}
+
+void Shapes(benchmark::internal::Benchmark* b) {
+  for (kvlab::DType t : {kvlab::DType::kF32, kvlab::DType::kBF16, kvlab::DType::kF16, kvlab::DType::kQ8}) {
+    const int64_t d = static_cast<int64_t>(t);
+    b->Args({d, 512, 768, 1});      // in L2: kernel speed
+    b->Args({d, 65536, 768, 1});    // DRAM, one thread
+    b->Args({d, 65536, 768, 2});    // DRAM, both threads
+    b->Args({d, 32000, 768, 2});    // llama-110m classifier
+  }
+}
+BENCHMARK(BM_MatVecDType)->Apply(Shapes)->UseRealTime();
+
+}  // namespace

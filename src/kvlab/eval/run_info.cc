@@ -1,0 +1,59 @@
+#include "kvlab/eval/run_info.h"
+
+#include <unistd.h>
+
+#include <ctime>
+#include <fstream>
+#include <thread>
+
+#ifndef KVLAB_GIT_REV
+#define KVLAB_GIT_REV "unknown"
+#endif
+
+namespace kvlab {
+
+namespace {
+std::string CpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const size_t colon = line.find(':');
+      if (colon == std::string::npos) break;
+      size_t b = colon + 1;
+      while (b < line.size() && line[b] == ' ') ++b;
+      return line.substr(b);
+    }
+  }
+  return "unknown";
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
+  return buf;
+}
+}  // namespace
+
+std::string UtcTimestamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+nlohmann::json RunInfo() {
+  const std::string host = HostName(), cpu = CpuModel();
+  const unsigned cores = std::thread::hardware_concurrency();
+  return {{"git_rev", KVLAB_GIT_REV},
+          {"machine", host + " (" + cpu + ", " + std::to_string(cores) + " cores)"},
+          {"hostname", host},
+          {"cpu", cpu},
+          {"cores", cores},
+          {"timestamp", UtcTimestamp()},
+          {"kvlab_version", KVLAB_VERSION}};
+}
+
+}  // namespace kvlab

@@ -1,0 +1,16 @@
+// SIMD versions of the integer codecs' attention kernels (kv/codec.h DotFn / AxpyFn), chosen at run time
+// by KernelsFor. They read the same row layout as the scalar kernels: [groups × {f32 scale, f32 min}]
+// then the packed codes; int8 and int4 only (int2 and odd groups stay scalar), any group size with tails.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace kvlab::kernels {
+
+float DotInt8Avx512(const uint8_t* row, const float* q, size_t n, size_t group);
+void AxpyInt8Avx512(float a, const uint8_t* row, float* y, size_t n, size_t group);
+float DotInt4Avx512(const uint8_t* row, const float* q, size_t n, size_t group);
+void AxpyInt4Avx512(float a, const uint8_t* row, float* y, size_t n, size_t group);
+
+}  // namespace kvlab::kernels

@@ -1,0 +1,104 @@
+// AVX-512 kernels for int8 / int4 rows (layout in kv/codec.h). Per group: codes are widened 16 at a time
+// to f32 and multiplied into the query (dot) or added to the output (axpy) with the group's scale and
+// minimum applied once per group, as the scalar kernels do: dot = s·Σ c_i q_i + m·Σ q_i.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kvlab/kv/codec_kernels.h"
+
+namespace kvlab::kernels {
+
+namespace {
+
+size_t Groups(size_t n, size_t group) { return (n + group - 1) / group; }
+
+void LoadScale(const uint8_t* row, size_t g, float* scale, float* min) {
+  std::memcpy(scale, row + 8 * g, 4);
+  std::memcpy(min, row + 8 * g + 4, 4);
+}
+
+// 16 codes starting at element i (i even for int4) as f32. `count` <= 16 lanes are loaded; the rest are 0.
+__m512 Int8Codes(const uint8_t* codes, size_t i, size_t count) {
+  const __mmask16 m = static_cast<__mmask16>((1u << count) - 1u);
+  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, codes + i)));
+}
+
+__m512 Int4Codes(const uint8_t* codes, size_t i, size_t count) {
+  // Element i is the low nibble of byte i/2 when i is even: 16 elements = 8 bytes, interleaved lo/hi.
+  const __mmask16 m = static_cast<__mmask16>((1u << ((count + 1) / 2)) - 1u);
+  const __m128i bytes = _mm_maskz_loadu_epi8(m, codes + i / 2);
+  const __m128i lo = _mm_and_si128(bytes, _mm_set1_epi8(0x0f));
+  const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), _mm_set1_epi8(0x0f));
+  __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)));
+  if (count < 16) v = _mm512_maskz_mov_ps(static_cast<__mmask16>((1u << count) - 1u), v);
+  return v;
+}
+
+template <__m512 (*kCodes)(const uint8_t*, size_t, size_t), int kBits>
+float DotInt(const uint8_t* row, const float* q, size_t n, size_t group) {
+  const size_t groups = Groups(n, group);
+  const uint8_t* codes = row + 8 * groups;
+  float total = 0;
+  for (size_t g = 0; g < groups; ++g) {
+    float scale, mn;
+    LoadScale(row, g, &scale, &mn);
+    const size_t lo = g * group, hi = lo + group < n ? lo + group : n;
+    __m512 acc_c = _mm512_setzero_ps(), acc_q = _mm512_setzero_ps();
+    float head_c = 0, head_q = 0;
+    size_t i = lo;
+    if (kBits == 4 && (i & 1)) {  // odd group start (odd group size): its first code is a high nibble
+      head_c = static_cast<float>(codes[i / 2] >> 4) * q[i];
+      head_q = q[i];
+      ++i;
+    }
+    for (; i < hi; i += 16) {
+      const size_t count = hi - i < 16 ? hi - i : 16;
+      const __m512 qv = _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << count) - 1u), q + i);
+      acc_c = _mm512_fmadd_ps(kCodes(codes, i, count), qv, acc_c);
+      acc_q = _mm512_add_ps(acc_q, qv);
+    }
+    total += scale * (_mm512_reduce_add_ps(acc_c) + head_c) + mn * (_mm512_reduce_add_ps(acc_q) + head_q);
+  }
+  return total;
+}
+
+template <__m512 (*kCodes)(const uint8_t*, size_t, size_t), int kBits>
+void AxpyInt(float a, const uint8_t* row, float* y, size_t n, size_t group) {
+  const size_t groups = Groups(n, group);
+  const uint8_t* codes = row + 8 * groups;
+  for (size_t g = 0; g < groups; ++g) {
+    float scale, mn;
+    LoadScale(row, g, &scale, &mn);
+    const __m512 as = _mm512_set1_ps(a * scale), am = _mm512_set1_ps(a * mn);
+    const size_t lo = g * group, hi = lo + group < n ? lo + group : n;
+    size_t i = lo;
+    if (kBits == 4 && (i & 1)) {  // odd group start: a high nibble first
+      y[i] += a * mn + a * scale * static_cast<float>(codes[i / 2] >> 4);
+      ++i;
+    }
+    for (; i < hi; i += 16) {
+      const size_t count = hi - i < 16 ? hi - i : 16;
+      const __mmask16 m = static_cast<__mmask16>((1u << count) - 1u);
+      const __m512 yv = _mm512_maskz_loadu_ps(m, y + i);
+      _mm512_mask_storeu_ps(y + i, m, _mm512_add_ps(yv, _mm512_fmadd_ps(as, kCodes(codes, i, count), am)));
+    }
+  }
+}
+
+}  // namespace
+
+float DotInt8Avx512(const uint8_t* row, const float* q, size_t n, size_t group) {
+  return DotInt<Int8Codes, 8>(row, q, n, group);
+}
+void AxpyInt8Avx512(float a, const uint8_t* row, float* y, size_t n, size_t group) {
+  AxpyInt<Int8Codes, 8>(a, row, y, n, group);
+}
+float DotInt4Avx512(const uint8_t* row, const float* q, size_t n, size_t group) {
+  return DotInt<Int4Codes, 4>(row, q, n, group);
+}
+void AxpyInt4Avx512(float a, const uint8_t* row, float* y, size_t n, size_t group) {
+  AxpyInt<Int4Codes, 4>(a, row, y, n, group);
+}
+
+}  // namespace kvlab::kernels

@@ -1,0 +1,129 @@
+// AVX-512 row kernels (compiled with -mavx512f/bw/vl/vnni/bf16; called only when the CPU has them).
+// 4 rows per pass share each activation load; masked loads handle any tail without a scalar loop; the next
+// 4 rows are prefetched one step ahead (short rows: the hardware prefetcher trains too late on 4 new streams).
+#include <immintrin.h>
+
+#include "kvlab/ops/dot_kernels.h"
+#include "kvlab/ops/matvec_kernels.h"
+#include "kvlab/tensor/q8_rows.h"
+
+namespace kvlab::kernels {
+
+namespace {
+inline __mmask16 TailMask16(size_t remaining) {
+  return remaining >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << remaining) - 1u);
+}
+
+// 16 stored halves (masked) -> 16 floats, exactly.
+struct Bf16Load {
+  static __m512 Load(__mmask16 m, const uint8_t* p) {
+    const __m256i h = _mm256_maskz_loadu_epi16(m, p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+};
+struct F16Load {
+  static __m512 Load(__mmask16 m, const uint8_t* p) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+};
+
+template <typename L, int R>
+void HalfRows(const uint8_t* w, size_t row_bytes, const float* x, size_t n, float* out, const uint8_t* next) {
+  __m512 acc[R];
+  for (int j = 0; j < R; ++j) acc[j] = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    if ((i & 31) == 0) {  // one 64-byte line per row every 32 values
+      for (int j = 0; j < R; ++j) _mm_prefetch(reinterpret_cast<const char*>(next + j * row_bytes + 2 * i), _MM_HINT_T1);
+    }
+    const __m512 xv = _mm512_loadu_ps(x + i);
+    for (int j = 0; j < R; ++j) acc[j] = _mm512_fmadd_ps(L::Load(0xffff, w + j * row_bytes + 2 * i), xv, acc[j]);
+  }
+  if (i < n) {
+    const __mmask16 m = TailMask16(n - i);
+    const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
+    for (int j = 0; j < R; ++j) acc[j] = _mm512_fmadd_ps(L::Load(m, w + j * row_bytes + 2 * i), xv, acc[j]);
+  }
+  for (int j = 0; j < R; ++j) out[j] = _mm512_reduce_add_ps(acc[j]);
+}
+
+template <typename L>
+void HalfRowsAll(const uint8_t* w, size_t row_bytes, size_t rows, const float* x, size_t n, float* out) {
+  size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const uint8_t* rw = w + r * row_bytes;
+    HalfRows<L, 4>(rw, row_bytes, x, n, out + r, r + 8 <= rows ? rw + 4 * row_bytes : rw);
+  }
+  for (; r < rows; ++r) HalfRows<L, 1>(w + r * row_bytes, row_bytes, x, n, out + r, w + r * row_bytes);
+}
+
+// q8 with VNNI, 16 blocks (512 values) per group. One zmm holds 2 blocks = 16 int32 lanes, 8 per block:
+//   P      = dpbusd(corr, w_u8, a_s8)   per lane: 4 products (w+128)*a, plus -16*sum(a of block): the 8 lanes
+//            of a block together cancel the +128 offset exactly (integer arithmetic)
+//   acc   += float(P) * d_act[lane] * d_w[lane]   (d_w: the row's 16 f16 scales, converted once per group and
+//            spread to lanes with one permute per zmm)
+// kLaneBlock[k]: for the zmm holding blocks 2k and 2k+1 of a group, which of the group's 16 scales each lane
+// takes (a permute index).
+alignas(64) constexpr int32_t kLaneBlock[8][16] = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},         {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+    {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},         {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
+    {8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9},         {10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11},
+    {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13},
+    {14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15}};
+
+template <int R>
+void Q8Rows(const uint8_t* w, size_t row_bytes, const Q8Activation& a, size_t n, float* out, const uint8_t* next) {
+  const size_t nb = Q8Blocks(n);
+  const uint8_t* scales = w + nb * kQ8Block;  // the row's f16 scales follow its quants
+  __m512 acc[R];
+  for (int j = 0; j < R; ++j) acc[j] = _mm512_setzero_ps();
+  for (size_t g = 0; g < nb; g += kQ8GroupBlocks) {
+    const size_t group = nb - g < kQ8GroupBlocks ? nb - g : kQ8GroupBlocks;
+    const __mmask16 scale_mask = TailMask16(group);
+    __m512 dw[R];
+    for (int j = 0; j < R; ++j) {
+      dw[j] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(scale_mask, scales + j * row_bytes + 2 * g));
+    }
+    for (size_t k = 0; 2 * k < group; ++k) {
+      const size_t b = g + 2 * k;  // first block of this zmm
+      const __mmask64 wmask = 2 * k + 1 < group ? ~__mmask64{0} : __mmask64{0xffffffffu};
+      const __m512i av = _mm512_loadu_si512(a.q.data() + b * kQ8Block);
+      const __m512i corr = _mm512_loadu_si512(a.corr_lanes.data() + b * 8);
+      const __m512 da = _mm512_loadu_ps(a.d_lanes.data() + b * 8);
+      const __m512i lane_block = _mm512_load_si512(kLaneBlock[k]);
+      const bool full = 2 * k + 1 < group;
+      for (int j = 0; j < R; ++j) {
+        _mm_prefetch(reinterpret_cast<const char*>(next + j * row_bytes + b * kQ8Block), _MM_HINT_T1);
+        const uint8_t* src = w + j * row_bytes + b * kQ8Block;
+        const __m512i wv = full ? _mm512_loadu_si512(src) : _mm512_maskz_loadu_epi8(wmask, src);
+        const __m512 p = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(corr, wv, av)), da);
+        acc[j] = _mm512_fmadd_ps(p, _mm512_permutexvar_ps(lane_block, dw[j]), acc[j]);
+      }
+    }
+  }
+  for (int j = 0; j < R; ++j) out[j] = _mm512_reduce_add_ps(acc[j]);
+}
+}  // namespace
+
+void F32RowsAvx512(const uint8_t* w, size_t row_bytes, size_t rows, const void* x, size_t n, float* out) {
+  DotRowsAvx512(reinterpret_cast<const float*>(w), row_bytes / sizeof(float), rows, static_cast<const float*>(x), n,
+                out);
+}
+
+void Bf16RowsAvx512(const uint8_t* w, size_t row_bytes, size_t rows, const void* x, size_t n, float* out) {
+  HalfRowsAll<Bf16Load>(w, row_bytes, rows, static_cast<const float*>(x), n, out);
+}
+
+void F16RowsAvx512(const uint8_t* w, size_t row_bytes, size_t rows, const void* x, size_t n, float* out) {
+  HalfRowsAll<F16Load>(w, row_bytes, rows, static_cast<const float*>(x), n, out);
+}
+
+void Q8RowsAvx512(const uint8_t* w, size_t row_bytes, size_t rows, const void* x, size_t n, float* out) {
+  const auto& a = *static_cast<const Q8Activation*>(x);
+  size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const uint8_t* rw = w + r * row_bytes;
+    Q8Rows<4>(rw, row_bytes, a, n, out + r, r + 8 <= rows ? rw + 4 * row_bytes : rw);
+  }
+  for (; r < rows; ++r) Q8Rows<1>(w + r * row_bytes, row_bytes, a, n, out + r, w + r * row_bytes);
+}
+
+}  // namespace kvlab::kernels

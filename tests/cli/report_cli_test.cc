@@ -1,0 +1,197 @@
+// kvlab report: plots + index.html from a synthetic sweep-results fixture and a real analysis directory;
+// the page is opened in headless Chromium, which must load every image. Plus the failure paths: bad
+// JSONL, no python — one line, and no report directory left behind.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include "test_assets.h"
+
+namespace kvlab {
+namespace {
+
+namespace fs = std::filesystem;
+using test::AssetsDir;
+using test::RunKvlab;
+
+std::string Quote(const fs::path& p) { return "'" + p.string() + "'"; }
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+size_t Count(const std::string& s, const std::string& needle) {
+  size_t n = 0;
+  for (size_t i = s.find(needle); i != std::string::npos; i = s.find(needle, i + 1)) ++n;
+  return n;
+}
+
+// Sweep rows shaped like `kvlab sweep` writes them: several policies x budgets, a quantized codec, and
+// sketch widths x depths; latency by context and per-layer fidelity on some rows.
+void WriteFixture(const fs::path& path) {
+  std::ofstream out(path);
+  const double full_bytes = 256 * 1280.0;
+  int id = 0;
+  auto row = [&](const std::string& name, const std::string& spec, nlohmann::json budget,
+                 nlohmann::json codec, double ppl_ratio, double kl, double bytes, double tok_s) {
+    nlohmann::json r = {{"schema", 1},
+                        {"id", "r" + std::to_string(id++)},
+                        {"model", "stories260K"},
+                        {"text", "tinystories_val.txt"},
+                        {"tokens", 256},
+                        {"ctx", 512},
+                        {"policy", spec},
+                        {"policy_name", name},
+                        {"budget", budget},
+                        {"codec", codec},
+                        {"seed", 1},
+                        {"ppl", 9.0 * ppl_ratio},
+                        {"ppl_full", 9.0},
+                        {"ppl_ratio", ppl_ratio},
+                        {"kl_mean", kl},
+                        {"kv_bytes", bytes},
+                        {"kv_bytes_full", full_bytes},
+                        {"kv_ratio", bytes / full_bytes},
+                        {"policy_bytes", 0},
+                        {"decode_tok_s", tok_s},
+                        {"decode_ms_per_token", 1000.0 / tok_s},
+                        {"attn_kl", kl * 2},
+                        {"attn_cosine", 1.0 - kl}};
+    nlohmann::json layers = nlohmann::json::array();
+    for (int l = 0; l < 5; ++l)
+      layers.push_back({{"layer", l}, {"attn_kl", kl * (l + 1)}, {"attn_cosine", 1 - kl * l}});
+    r["fidelity_layers"] = layers;
+    r["ms_per_token_by_ctx"] = {{"128", 1000.0 / tok_s}, {"256", 1100.0 / tok_s}, {"512", 1300.0 / tok_s}};
+    return r;
+  };
+  out << row("full", "full", nullptr, nullptr, 1.0, 0.0, full_bytes, 5000).dump() << "\n";
+  for (int b : {32, 64, 128}) {
+    const double share = b / 256.0;
+    out << row("window", "window:budget=" + std::to_string(b), b, nullptr, 1 + 0.4 / b * 10, 0.3 / b * 10,
+               full_bytes * share, 5200)
+               .dump()
+        << "\n";
+    out << row("h2o", "h2o:budget=" + std::to_string(b), b, nullptr, 1 + 0.2 / b * 10, 0.15 / b * 10,
+               full_bytes * share, 4800)
+               .dump()
+        << "\n";
+    out << row("h2o", "h2o:budget=" + std::to_string(b) + "+quant:k=int8,v=int8", b, "int8",
+               1 + 0.25 / b * 10, 0.18 / b * 10, full_bytes * share * 0.3, 4500)
+               .dump()
+        << "\n";
+  }
+  for (int w : {64, 256, 1024}) {
+    for (int d : {1, 2, 4}) {
+      nlohmann::json r = row("sketch", "sketch:budget=64,width=" + std::to_string(w), 64, nullptr,
+                             1 + 1.0 / (w * d) * 40, 0.5 / (w * d) * 40, full_bytes * 0.25 + w * d * 4, 4000);
+      r["sketch_type"] = "count-min";
+      r["sketch_width"] = w;
+      r["sketch_depth"] = d;
+      r["sketch_strategy"] = "topk";
+      out << r.dump() << "\n";
+    }
+  }
+  out << "\n";  // blank lines are allowed
+}
+
+TEST(ReportCli, PlotsAndIndexHtmlOpenInHeadlessChromium) {
+  KVLAB_REQUIRE_ASSETS();
+  const fs::path dir = test::TempDir("report_cli");
+  const fs::path results = dir / "results.jsonl", analysis = dir / "analysis", out = dir / "report";
+  WriteFixture(results);
+  auto a =
+      RunKvlab("analyze -m stories260K --text " + Quote(AssetsDir() / "text" / "tinystories_val.txt") +
+               " --mode heads --mode layers --mode tucker --max-tokens 32 -t 1 --out " + Quote(analysis));
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  auto r = RunKvlab("report " + Quote(results) + " --analysis " + Quote(analysis) + " --out " + Quote(out));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "report.tmp"));
+  for (const char* plot :
+       {"kv_memory_vs_budget", "decode_ms_vs_context", "throughput_per_policy", "memory_scaling",
+        "tradeoff_bubble", "quality_vs_budget", "attention_fidelity", "sketch_width_depth", "a0_heads",
+        "a0_layers", "a0_tucker_sweep", "a0_tucker_components", "a0_tucker_sensitivity"}) {
+    EXPECT_GT(fs::file_size(out / (std::string(plot) + ".png")), 1000u) << plot;
+    EXPECT_TRUE(fs::is_regular_file(out / (std::string(plot) + ".svg"))) << plot;
+  }
+  const std::string html = Slurp(out / "index.html");
+  const size_t images = Count(html, "<img ");
+  EXPECT_EQ(images, 13u);
+  EXPECT_EQ(Count(html, "src='data:image/png;base64,"), images);  // self-contained
+  // Modes that were not run are skipped with a note, not an error.
+  EXPECT_NE(html.find("no prune.json"), std::string::npos);
+
+  if (!fs::exists("/usr/bin/chromium")) GTEST_SKIP() << "/usr/bin/chromium not installed";
+  const fs::path profile = dir / "chromium-profile", shot = dir / "shot.png", dom = dir / "dom.html";
+  const std::string chromium =
+      "/usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
+      "--no-first-run --user-data-dir=" +
+      Quote(profile) + " ";
+  const std::string url = "file://" + (out / "index.html").string();
+  ASSERT_EQ(std::system((chromium + "--window-size=1280,4000 --screenshot=" + Quote(shot) + " '" + url +
+                         "' >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  EXPECT_GT(fs::file_size(shot), 10000u);
+  ASSERT_EQ(std::system((chromium + "--virtual-time-budget=5000 --dump-dom '" + url + "' >" + Quote(dom) +
+                         " 2>/dev/null")
+                            .c_str()),
+            0);
+  // The page's own script marks every <img> after load and counts them on <body>.
+  const std::string loaded = Slurp(dom);
+  EXPECT_NE(
+      loaded.find("data-images-loaded=\"" + std::to_string(images) + "/" + std::to_string(images) + "\""),
+      std::string::npos)
+      << loaded.substr(0, 400);
+  EXPECT_EQ(Count(loaded, "data-loaded=\"yes\""), images);
+  EXPECT_EQ(Count(loaded, "data-loaded=\"no\""), 0u);
+}
+
+TEST(ReportCli, BadInputIsOneLineAndLeavesNoReport) {
+  const fs::path dir = test::TempDir("report_bad");
+  const fs::path bad = dir / "bad.jsonl", out = dir / "report";
+  {
+    std::ofstream f(bad);
+    f << "{\"policy\": \"full\", \"ppl\": 3}\n{not json\n";
+  }
+  auto r = RunKvlab("report " + Quote(bad) + " --out " + Quote(out));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err.rfind("kvlab: error: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("bad.jsonl:2"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(dir / "report.tmp"));
+
+  auto none = RunKvlab("report --out " + Quote(out));
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("nothing to report"), std::string::npos) << none.err;
+
+  auto missing = RunKvlab("report --analysis " + Quote(dir / "nope") + " --out " + Quote(out));
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("--analysis"), std::string::npos) << missing.err;
+
+  // No usable python: one line naming the interpreter.
+  const fs::path good = dir / "good.jsonl";
+  {
+    std::ofstream f(good);
+    f << "{\"policy\": \"full\", \"ppl\": 3}\n";
+  }
+  auto py = RunKvlab("report " + Quote(good) + " --out " + Quote(out));
+  ASSERT_EQ(py.exit_code, 0) << py.err;  // sanity: the same input works with the real interpreter
+  setenv("KVLAB_PYTHON", "/nonexistent/python3", 1);
+  auto nopy = RunKvlab("report " + Quote(good) + " --out " + Quote(dir / "report2"));
+  unsetenv("KVLAB_PYTHON");
+  EXPECT_EQ(nopy.exit_code, 1);
+  EXPECT_NE(nopy.err.find("/nonexistent/python3"), std::string::npos) << nopy.err;
+  EXPECT_EQ(std::count(nopy.err.begin(), nopy.err.end(), '\n'), 1) << nopy.err;
+  EXPECT_FALSE(fs::exists(dir / "report2"));
+}
+
+}  // namespace
+}  // namespace kvlab

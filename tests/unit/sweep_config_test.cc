@@ -1,0 +1,151 @@
+// Sweep configs: parsing, every class of bad config failing with a message naming the key, budgets.
+#include "kvlab/sweep/sweep_config.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "kvlab/util/error.h"
+
+namespace kvlab {
+namespace {
+
+const char* kBase = R"(
+[sweep]
+out = "r.jsonl"
+[data]
+models = ["m"]
+texts = "t.txt"
+ctx = 256
+tokens = 128
+[[policy]]
+name = "h2o"
+budget = ["1/8", 0.25, 100]
+recent = [8, 16]
+)";
+
+// The message of the kvlab::Error a config throws ("" if it parses).
+std::string ErrorOf(const std::string& toml, const std::string& mode = "") {
+  try {
+    ParseSweepConfigText(toml, "cfg.toml", mode);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(SweepConfig, ParsesSectionsListsAndScalars) {
+  const SweepConfig c = ParseSweepConfigText(kBase, "cfg.toml");
+  EXPECT_EQ(c.out, "r.jsonl");
+  EXPECT_EQ(c.models, std::vector<std::string>{"m"});
+  EXPECT_EQ(c.texts, std::vector<std::string>{"t.txt"});  // a scalar is a list of one
+  EXPECT_EQ(c.ctx, 256);
+  EXPECT_EQ(c.tokens, 128);
+  ASSERT_EQ(c.policies.size(), 1u);
+  const PolicyGridEntry& p = c.policies[0];
+  EXPECT_EQ(p.name, "h2o");
+  ASSERT_EQ(p.axes.size(), 2u);
+  EXPECT_EQ(p.axes[0].first, "budget");
+  EXPECT_EQ(p.axes[0].second, (std::vector<std::string>{"1/8", "0.25", "100"}));
+  EXPECT_EQ(p.axes[1].second, (std::vector<std::string>{"8", "16"}));
+  EXPECT_NE(p.where.find("cfg.toml:9: policy[1]"), std::string::npos) << p.where;
+}
+
+TEST(SweepConfig, ModeTableOverridesKeyByKeyAndReplacesPolicies) {
+  const std::string toml = std::string(kBase) + R"(
+[quick]
+data = { tokens = 100 }
+[[quick.policy]]
+name = "window"
+budget = 32
+)";
+  const SweepConfig base = ParseSweepConfigText(toml, "cfg.toml");
+  EXPECT_EQ(base.tokens, 128);
+  EXPECT_EQ(base.policies[0].name, "h2o");
+  const SweepConfig quick = ParseSweepConfigText(toml, "cfg.toml", "quick");
+  EXPECT_EQ(quick.tokens, 100);
+  EXPECT_EQ(quick.ctx, 256);  // not overridden
+  ASSERT_EQ(quick.policies.size(), 1u);
+  EXPECT_EQ(quick.policies[0].name, "window");
+  EXPECT_NE(ErrorOf(toml, "full").find("has no [full] table"), std::string::npos);
+}
+
+TEST(SweepConfig, UnknownKeysAreNamedWithTheirLine) {
+  std::string toml = kBase;
+  toml.replace(toml.find("models"), 6, "modles");
+  const std::string e = ErrorOf(toml);
+  EXPECT_NE(e.find("cfg.toml:5: data.modles: unknown key"), std::string::npos) << e;
+  EXPECT_NE(ErrorOf(std::string(kBase) + "[bogus]\nx = 1\n").find("bogus: unknown key"), std::string::npos);
+  EXPECT_NE(ErrorOf(std::string(kBase) + "[metrics]\nspeeed = true\n").find("metrics.speeed: unknown key"),
+            std::string::npos);
+  EXPECT_NE(
+      ErrorOf(std::string(kBase) + "[quick]\ndata = { tokns = 3 }\n").find("quick.data.tokns: unknown key"),
+      std::string::npos);
+}
+
+TEST(SweepConfig, EmptyListsAndMissingSectionsFail) {
+  std::string toml = kBase;
+  toml.replace(toml.find("[\"m\"]"), 5, "[]");
+  EXPECT_NE(ErrorOf(toml).find("data.models: is an empty list"), std::string::npos) << ErrorOf(toml);
+
+  std::string empty_axis = kBase;
+  empty_axis.replace(empty_axis.find("[8, 16]"), 7, "[]");
+  EXPECT_NE(ErrorOf(empty_axis).find("policy[1].recent: is an empty list"), std::string::npos)
+      << ErrorOf(empty_axis);
+
+  const std::string no_policy = "[data]\nmodels = \"m\"\ntexts = \"t\"\n";
+  EXPECT_NE(ErrorOf(no_policy).find("no [[policy]] entries"), std::string::npos) << ErrorOf(no_policy);
+  EXPECT_NE(ErrorOf("[[policy]]\nname = \"full\"\n").find("data.models: is required"), std::string::npos);
+}
+
+TEST(SweepConfig, BadValuesAndTypesFail) {
+  std::string toml = kBase;
+  toml.replace(toml.find("ctx = 256"), 9, "ctx = \"big\"");
+  EXPECT_NE(ErrorOf(toml).find("data.ctx: must be an integer"), std::string::npos) << ErrorOf(toml);
+  EXPECT_NE(ErrorOf("[data]\nmodels=\"m\"\ntexts=\"t\"\n[[policy]]\nname = \"h2o\"\nspec = \"full\"\n")
+                .find("cfg.toml:4: policy[1]: needs exactly one of name"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[data]\nmodels=\"m\"\ntexts=\"t\"\n[[policy]]\nspec = \"full\"\nbudget = 3\n")
+                .find("a literal spec entry takes no other keys"),
+            std::string::npos);
+  const std::string codec = std::string(kBase) + "codec = [\"int3\"]\n";
+  EXPECT_NE(ErrorOf(codec).find("unknown codec 'int3'"), std::string::npos) << ErrorOf(codec);
+  EXPECT_NE(ErrorOf("x = [").find("cfg.toml:1"), std::string::npos);  // TOML syntax error
+  const std::string off =
+      std::string(kBase) + "[metrics]\nquality = false\nvs_full = false\nfidelity = false\nspeed = false\n";
+  EXPECT_NE(ErrorOf(off).find("nothing to measure"), std::string::npos);
+  const std::string warmup = std::string(kBase) + "[metrics]\nfidelity_warmup = 128\n";  // tokens = 128
+  EXPECT_NE(ErrorOf(warmup).find("metrics.fidelity_warmup: 128 leaves no query to sample in 128 tokens"),
+            std::string::npos)
+      << ErrorOf(warmup);
+}
+
+TEST(SweepConfig, BadBudgetsFailNamingTheEntry) {
+  std::string toml = kBase;
+  toml.replace(toml.find("100]"), 3, "999");
+  EXPECT_NE(ErrorOf(toml).find("policy[1].budget: budget 999 exceeds ctx 256"), std::string::npos)
+      << ErrorOf(toml);
+  toml = kBase;
+  toml.replace(toml.find("\"1/8\""), 5, "\"3/2\"");
+  EXPECT_NE(ErrorOf(toml).find("budget 3/2 must be a fraction"), std::string::npos) << ErrorOf(toml);
+  toml = kBase;
+  toml.replace(toml.find("0.25"), 4, "\"lots\"");
+  EXPECT_NE(ErrorOf(toml).find("budget 'lots' is not"), std::string::npos) << ErrorOf(toml);
+}
+
+TEST(SweepConfig, ResolveBudget) {
+  EXPECT_EQ(ResolveBudget("1/8", 512, "b"), 64);
+  EXPECT_EQ(ResolveBudget("0.25", 512, "b"), 128);
+  EXPECT_EQ(ResolveBudget("1/2", 512, "b"), 256);
+  EXPECT_EQ(ResolveBudget("100", 512, "b"), 100);
+  EXPECT_EQ(ResolveBudget("1", 512, "b"), 1);
+  EXPECT_THROW(ResolveBudget("0", 512, "b"), Error);
+  EXPECT_THROW(ResolveBudget("1/1024", 512, "b"), Error);  // less than one slot
+  EXPECT_THROW(ResolveBudget("1.5", 512, "b"), Error);
+  EXPECT_THROW(ResolveBudget("-3", 512, "b"), Error);
+  EXPECT_THROW(ResolveBudget("1/0", 512, "b"), Error);
+  EXPECT_THROW(ResolveBudget("", 512, "b"), Error);
+}
+
+}  // namespace
+}  // namespace kvlab

@@ -1,0 +1,228 @@
+// Weight-dtype kernels (bf16, f16, q8 and f32 through the same interface) against an f64 reference on random
+// inputs, at every SIMD level this CPU has, with odd sizes, unaligned rows and unaligned tails.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kvlab/ops/cpu_features.h"
+#include "kvlab/ops/matmul.h"
+#include "kvlab/ops/matvec_kernels.h"
+#include "kvlab/ops/threads.h"
+#include "kvlab/tensor/dtype.h"
+#include "kvlab/tensor/q8_rows.h"
+
+namespace kvlab {
+namespace {
+
+std::vector<float> RandomVector(size_t n, std::mt19937& rng, float scale = 1.0f) {
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+std::vector<SimdLevel> Levels() {
+  std::vector<SimdLevel> out = {SimdLevel::kScalar};
+  const SimdLevel best = DetectSimdLevel();
+  if (best >= SimdLevel::kAvx2) out.push_back(SimdLevel::kAvx2);
+  if (best >= SimdLevel::kAvx512) out.push_back(SimdLevel::kAvx512);
+  return out;
+}
+
+// `rows` rows of `cols` random values encoded as t, starting one byte past an aligned address and `stride`
+// bytes apart (row bytes + 3), so no row is aligned. Also returns the values the encoding holds, in f64.
+struct EncodedMatrix {
+  std::vector<uint8_t> storage;
+  const uint8_t* data = nullptr;
+  size_t stride = 0;
+  std::vector<double> values;  // [rows][cols] decoded
+};
+
+EncodedMatrix Encode(DType t, size_t rows, size_t cols, std::mt19937& rng) {
+  EncodedMatrix m;
+  m.stride = DTypeBytes(t, cols) + 3;
+  m.storage.assign(rows * m.stride + 64, 0xAB);
+  uint8_t* base = m.storage.data() + 1;
+  m.data = base;
+  std::vector<float> row(cols), back(cols);
+  for (size_t r = 0; r < rows; ++r) {
+    row = RandomVector(cols, rng, 0.05f);
+    ConvertFromF32(t, row.data(), cols, base + r * m.stride);
+    ConvertToF32(t, base + r * m.stride, cols, back.data());
+    m.values.insert(m.values.end(), back.begin(), back.end());
+  }
+  return m;
+}
+
+// The f64 product of each row with the q8 activation's own numbers (d * q), and the sum of |terms|.
+std::pair<double, double> QuantizedReference(const double* w, const kernels::Q8Activation& a, size_t n) {
+  double s = 0, mag = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double xq = static_cast<double>(a.d[i / kQ8Block]) * a.q[i];
+    s += w[i] * xq;
+    mag += std::abs(w[i] * xq);
+  }
+  return {s, mag};
+}
+
+class RowKernels : public testing::TestWithParam<DType> {};
+
+TEST_P(RowKernels, MatchF64ReferenceAtEveryLevelOddSizesUnaligned) {
+  const DType t = GetParam();
+  std::mt19937 rng(11);
+  kernels::Q8Activation act;
+  for (SimdLevel level : Levels()) {
+    const kernels::RowsFn fn = kernels::RowsKernel(t, level);
+    ASSERT_NE(fn, nullptr);
+    for (size_t cols : {1u, 7u, 16u, 31u, 32u, 33u, 97u, 100u, 511u, 512u, 513u, 1000u, 4095u}) {
+      for (size_t rows : {1u, 3u, 4u, 5u, 7u, 9u}) {
+        // f32 rows must be float-aligned for the f32 kernel's pointer casts: use a float-aligned layout.
+        EncodedMatrix m = Encode(t, rows, cols, rng);
+        std::vector<uint8_t> aligned;
+        const uint8_t* w = m.data;
+        size_t stride = m.stride;
+        if (t == DType::kF32) {
+          stride = (cols + 1) * sizeof(float);
+          aligned.assign(rows * stride + sizeof(float), 0);
+          for (size_t r = 0; r < rows; ++r) {
+            std::memcpy(aligned.data() + sizeof(float) + r * stride, m.data + r * m.stride, cols * sizeof(float));
+          }
+          w = aligned.data() + sizeof(float);
+        }
+        std::vector<float> xbuf = RandomVector(cols + 1, rng);
+        const float* x = xbuf.data() + 1;  // not 64-byte aligned
+        const void* xin = x;
+        if (t == DType::kQ8) {
+          kernels::QuantizeActivation(x, cols, act);
+          xin = &act;
+        }
+        std::vector<float> out(rows, -1.0f);
+        fn(w, stride, rows, xin, cols, out.data());
+        for (size_t r = 0; r < rows; ++r) {
+          const double* wr = m.values.data() + r * cols;
+          double ref = 0, mag = 0, act_err = 0;
+          for (size_t i = 0; i < cols; ++i) {
+            ref += wr[i] * x[i];
+            mag += std::abs(wr[i] * x[i]);
+            if (t == DType::kQ8) act_err += std::abs(wr[i]) * act.d[i / kQ8Block] * 0.5;  // |x - d*q| <= d/2
+          }
+          const std::string where = std::string(SimdLevelName(level)) + " " + std::string(DTypeName(t)) +
+                                    " cols=" + std::to_string(cols) + " rows=" + std::to_string(rows) +
+                                    " r=" + std::to_string(r);
+          if (t == DType::kQ8) {
+            // Exact integer products: only the f32 scaling and summation round.
+            auto [qref, qmag] = QuantizedReference(wr, act, cols);
+            EXPECT_NEAR(out[r], qref, 1e-5 * qmag + 1e-7) << where;
+            // And against the unquantized activation: within the activation-rounding bound.
+            EXPECT_NEAR(out[r], ref, act_err * 1.001 + 1e-5 * mag + 1e-7) << where;
+          } else {
+            EXPECT_NEAR(out[r], ref, 1e-5 * mag + 1e-7) << where;
+          }
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(DTypes, RowKernels, testing::Values(DType::kF32, DType::kBF16, DType::kF16, DType::kQ8),
+                         [](const testing::TestParamInfo<DType>& i) { return std::string(DTypeName(i.param)); });
+
+TEST(WeightEncoding, RoundTripWithinEachFormatsPrecision) {
+  std::mt19937 rng(3);
+  for (size_t n : {1u, 31u, 32u, 33u, 100u, 4095u}) {
+    std::vector<float> x = RandomVector(n, rng, 0.1f);
+    x[0] = 0.0f;
+    std::vector<float> back(n);
+    std::vector<uint8_t> buf(std::max(DTypeBytes(DType::kQ8, n), 2 * n) + 8);
+    for (DType t : {DType::kBF16, DType::kF16}) {
+      ConvertFromF32(t, x.data(), n, buf.data());
+      ConvertToF32(t, buf.data(), n, back.data());
+      const double rel = t == DType::kBF16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);  // half an ulp
+      for (size_t i = 0; i < n; ++i) {
+        EXPECT_NEAR(back[i], x[i], std::abs(x[i]) * rel + 1e-7) << DTypeName(t) << " n=" << n << " i=" << i;
+      }
+    }
+    EncodeQ8Row(x.data(), n, buf.data());
+    DecodeQ8Row(buf.data(), n, back.data());
+    for (size_t b = 0; b < Q8Blocks(n); ++b) {
+      uint16_t d16;
+      std::memcpy(&d16, buf.data() + Q8Blocks(n) * kQ8Block + 2 * b, 2);
+      const double d = F16ToF32(d16);
+      for (size_t i = b * kQ8Block; i < std::min(n, (b + 1) * kQ8Block); ++i) {
+        EXPECT_LE(std::abs(back[i] - x[i]), d * 0.5 + 1e-9) << "q8 n=" << n << " i=" << i;
+      }
+      // Padding of the last block is the value zero.
+      for (size_t i = n; i < (b + 1) * kQ8Block; ++i) EXPECT_EQ(buf[i], 128) << "padding " << i;
+    }
+  }
+}
+
+TEST(WeightEncoding, Q8_0RepackIsExact) {
+  std::mt19937 rng(5);
+  const size_t n = 96;
+  std::vector<uint8_t> q8_0(DTypeBytes(DType::kQ8_0, n));
+  for (size_t b = 0; b < n / 32; ++b) {
+    const uint16_t d = F32ToF16(0.01f * static_cast<float>(b + 1));
+    std::memcpy(q8_0.data() + b * kQ8_0BlockBytes, &d, 2);
+    for (size_t i = 0; i < 32; ++i) q8_0[b * kQ8_0BlockBytes + 2 + i] = static_cast<uint8_t>(rng() & 0xff);
+  }
+  q8_0[2] = 0x80;  // -128, which GGUF allows
+  std::vector<float> want(n), got(n);
+  ConvertToF32(DType::kQ8_0, q8_0.data(), n, want.data());
+  std::vector<uint8_t> row(Q8RowBytes(n));
+  RepackQ8_0Row(q8_0.data(), n, row.data());
+  DecodeQ8Row(row.data(), n, got.data());
+  for (size_t i = 0; i < n; ++i) EXPECT_EQ(got[i], want[i]) << i;
+}
+
+// MatVecMany (threads, mixed dtypes, shared inputs) and prefill MatMul agree with the row kernels.
+TEST(WeightMatMul, MatVecManyAndPrefillMatchRowKernels) {
+  std::mt19937 rng(9);
+  SetNumThreads(2);
+  const size_t cols = 515, n_tokens = 5;
+  std::vector<float> x = RandomVector(n_tokens * cols, rng);
+  for (DType t : {DType::kF32, DType::kBF16, DType::kF16, DType::kQ8}) {
+    // Big enough (> 256 KiB per thread) that MatVecMany really splits the rows over 2 threads.
+    const size_t rows = 1100;
+    std::vector<uint8_t> storage(rows * DTypeBytes(t, cols) + 64);
+    uint8_t* data = storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) % 64;
+    for (size_t r = 0; r < rows; ++r) {
+      std::vector<float> row = RandomVector(cols, rng, 0.05f);
+      ConvertFromF32(t, row.data(), cols, data + r * DTypeBytes(t, cols));
+    }
+    const MatrixView w{t, static_cast<int64_t>(rows), static_cast<int64_t>(cols), data};
+    const MatrixView w_small{t, 65, static_cast<int64_t>(cols), data};
+    // Decode: two products sharing x, one on another row range.
+    std::vector<float> y1(rows), y2(65), want(rows);
+    MatVecMany({{&w, x.data(), y1.data()}, {&w_small, x.data(), y2.data()}});
+    kernels::Q8Activation act;
+    kernels::QuantizeActivation(x.data(), cols, act);
+    const void* xin = t == DType::kQ8 ? static_cast<const void*>(&act) : x.data();
+    kernels::RowsKernel(t, SimdLevel::kScalar)(data, w.RowBytes(), rows, xin, cols, want.data());
+    for (size_t r = 0; r < rows; ++r) EXPECT_NEAR(y1[r], want[r], 1e-4) << DTypeName(t) << " r=" << r;
+    for (size_t r = 0; r < 65; ++r) EXPECT_NEAR(y2[r], want[r], 1e-4) << DTypeName(t) << " r=" << r;
+    // Prefill: Y = X W^T with the weights decoded exactly (the activation is not quantized here).
+    std::vector<float> y(n_tokens * rows);
+    MatMul(w, x.data(), n_tokens, y.data());
+    std::vector<float> row(cols);
+    for (size_t r = 0; r < rows; r += 37) {
+      ConvertToF32(t, data + r * w.RowBytes(), cols, row.data());
+      for (size_t i = 0; i < n_tokens; ++i) {
+        double ref = 0, mag = 0;
+        for (size_t c = 0; c < cols; ++c) {
+          ref += static_cast<double>(row[c]) * x[i * cols + c];
+          mag += std::abs(static_cast<double>(row[c]) * x[i * cols + c]);
+        }
+        EXPECT_NEAR(y[i * rows + r], ref, 1e-5 * mag) << DTypeName(t) << " token " << i << " r=" << r;
+      }
+    }
+  }
+  SetNumThreads(0);
+}
+
+}  // namespace
+}  // namespace kvlab
