@@ -134,6 +134,24 @@ TEST(Cli, InitThenBenchOnATinyRandomModel) {
   EXPECT_GT(j["policy_bytes"].get<int64_t>(), 0);
   EXPECT_GT(j["kv_bytes"].get<int64_t>(), 0);
   ExpectOneLineError(RunKvlab("bench --no-membw -m " + Quote(dir) + " --kv 'h2o:budget=8,recnt=2'"), "recnt");
+  // A list of depths: one decode test per depth; the full cache grows with it, a window does not.
+  for (const std::string kv : {"full", "window:budget=16"}) {
+    r = RunKvlab("bench --json --no-membw -m " + Quote(dir) + " -p 0 -d 16,48 -n 4 -r 1 -t 1 --kv " + kv);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    j = nlohmann::json::parse(r.out);
+    ASSERT_EQ(j["by_depth"].size(), 2u);
+    EXPECT_EQ(j["by_depth"][0]["depth"], 16);
+    EXPECT_EQ(j["by_depth"][1]["depth"], 48);
+    EXPECT_GT(j["by_depth"][1]["decode_ms_per_token"].get<double>(), 0);
+    const auto kv16 = j["by_depth"][0]["kv_bytes"].get<int64_t>(), kv48 = j["by_depth"][1]["kv_bytes"].get<int64_t>();
+    if (kv == "full") {
+      EXPECT_GT(kv48, kv16);
+    } else {
+      EXPECT_EQ(kv48, kv16);
+    }
+    EXPECT_GT(j["peak_rss_bytes"].get<int64_t>(), 0);
+  }
+  ExpectOneLineError(RunKvlab("bench --no-membw -m " + Quote(dir) + " -d 16,x"), "-d");
   // Refuses to overwrite without --force, and leaves the existing model intact.
   const std::string before = ReadBytes(dir / "model.safetensors");
   ExpectOneLineError(RunKvlab("init --preset llama-tiny --out " + Quote(dir)), dir.filename().string());

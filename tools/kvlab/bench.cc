@@ -1,6 +1,9 @@
 // kvlab bench: prefill and decode throughput, effective bandwidth, and the fraction of the machine's
 // memory-bandwidth bound that decode reaches (DESIGN.md §6).
+#include <sys/resource.h>
+
 #include <cstdio>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -18,6 +21,7 @@ namespace {
 struct BenchArgs {
   ModelOptions model;
   BenchOptions bench;
+  std::vector<int32_t> depths;  // decode depths (-d 128,1024,4096): one decode test per depth
   bool membw_only = false;
   bool no_membw = false;
   bool json = false;
@@ -39,62 +43,90 @@ void Run(const BenchArgs& a) {
   }
   MakePolicy(a.bench.kv);  // a bad spec fails before the model is loaded
   auto model = LoadModelFromOptions(a.model);
-  BenchOptions o = a.bench;
-  if (o.depth == 0) o.depth = o.prompt_tokens;  // decode right after a prompt of -p tokens (like tg after pp)
-  const BenchResult r = RunBench(*model, o);
   // What the decode kernels read: the dtype of the layer matrices (after --weights).
   const LoadedModel& loaded = model->loaded();
   const std::string weight_dtype(
       DTypeName(loaded.weights.layers.empty() ? loaded.weights.lm_head.dtype : loaded.weights.layers[0].wq.dtype));
-  const double bytes_per_token = static_cast<double>(r.weight_bytes + r.kv_bytes_read);
-  const double bound_tok_s = bw.gb_per_s > 0 ? bw.gb_per_s * 1e9 / bytes_per_token : 0;
-  nlohmann::json j = {
-      {"model", a.model.model},
-      {"threads", NumThreads()},
-      {"simd", SimdLevelName(ActiveSimdLevel())},
-      {"weights", weight_dtype},
-      {"prompt_tokens", o.prompt_tokens},
-      {"gen_tokens", o.gen_tokens},
-      {"depth", o.depth},
-      {"repetitions", o.repetitions},
-      {"kv", o.kv},
-      {"kv_bytes", r.kv_bytes},
-      {"policy_bytes", r.policy_bytes},
-      {"policy_ms_per_token", r.policy_ms_per_token},
-      {"policy_fraction_of_step", r.decode_ms_per_token > 0 ? r.policy_ms_per_token / r.decode_ms_per_token : 0.0},
-      {"prefill_tok_s", r.prefill_tok_s.mean},
-      {"prefill_tok_s_std", r.prefill_tok_s.stddev},
-      {"decode_tok_s", r.decode_tok_s.mean},
-      {"decode_tok_s_std", r.decode_tok_s.stddev},
-      {"decode_ms_per_token", r.decode_ms_per_token},
-      {"weight_bytes", r.weight_bytes},
-      {"kv_bytes_read", r.kv_bytes_read},
-      {"decode_gb_s", r.decode_gb_s},
-      {"membw_gb_s", bw.gb_per_s},
-      {"bound_tok_s", bound_tok_s},
-      {"fraction_of_bound", bound_tok_s > 0 ? r.decode_tok_s.mean / bound_tok_s : 0.0},
-  };
+  // One decode test per depth, so ms/token can be read as the context grows; the prefill test runs once.
+  std::vector<int32_t> depths = a.depths;
+  if (depths.empty()) depths.push_back(0);
+  nlohmann::json by_depth = nlohmann::json::array();
+  nlohmann::json j;
+  for (size_t i = 0; i < depths.size(); ++i) {
+    BenchOptions o = a.bench;
+    o.depth = depths[i] == 0 ? o.prompt_tokens : depths[i];  // decode right after a prompt of -p tokens
+    if (i > 0) o.prompt_tokens = 0;
+    const BenchResult r = RunBench(*model, o);
+    const double bytes_per_token = static_cast<double>(r.weight_bytes + r.kv_bytes_read);
+    const double bound_tok_s = bw.gb_per_s > 0 ? bw.gb_per_s * 1e9 / bytes_per_token : 0;
+    const double policy_fraction = r.decode_ms_per_token > 0 ? r.policy_ms_per_token / r.decode_ms_per_token : 0.0;
+    const double fraction = bound_tok_s > 0 ? r.decode_tok_s.mean / bound_tok_s : 0.0;
+    by_depth.push_back({{"depth", o.depth},
+                        {"decode_tok_s", r.decode_tok_s.mean},
+                        {"decode_ms_per_token", r.decode_ms_per_token},
+                        {"kv_bytes", r.kv_bytes},
+                        {"policy_bytes", r.policy_bytes},
+                        {"kv_bytes_read", r.kv_bytes_read},
+                        {"policy_ms_per_token", r.policy_ms_per_token},
+                        {"fraction_of_bound", fraction}});
+    if (i == 0) {  // the top-level fields describe the first depth (and the prefill test)
+      j = {
+          {"model", a.model.model},
+          {"threads", NumThreads()},
+          {"simd", SimdLevelName(ActiveSimdLevel())},
+          {"weights", weight_dtype},
+          {"prompt_tokens", o.prompt_tokens},
+          {"gen_tokens", o.gen_tokens},
+          {"depth", o.depth},
+          {"repetitions", o.repetitions},
+          {"kv", o.kv},
+          {"kv_bytes", r.kv_bytes},
+          {"policy_bytes", r.policy_bytes},
+          {"policy_ms_per_token", r.policy_ms_per_token},
+          {"policy_fraction_of_step", policy_fraction},
+          {"prefill_tok_s", r.prefill_tok_s.mean},
+          {"prefill_tok_s_std", r.prefill_tok_s.stddev},
+          {"decode_tok_s", r.decode_tok_s.mean},
+          {"decode_tok_s_std", r.decode_tok_s.stddev},
+          {"decode_ms_per_token", r.decode_ms_per_token},
+          {"weight_bytes", r.weight_bytes},
+          {"kv_bytes_read", r.kv_bytes_read},
+          {"decode_gb_s", r.decode_gb_s},
+          {"membw_gb_s", bw.gb_per_s},
+          {"bound_tok_s", bound_tok_s},
+          {"fraction_of_bound", fraction},
+      };
+      if (!a.json) {
+        std::printf("model %s | %d threads | %s kernels | weights %s %.1f MB | kv %s\n", a.model.model.c_str(),
+                    NumThreads(), SimdLevelName(ActiveSimdLevel()), weight_dtype.c_str(), r.weight_bytes / 1e6,
+                    o.kv.c_str());
+        if (o.prompt_tokens > 0) {
+          std::printf("prefill pp%-5d %9.1f ± %.1f tok/s\n", o.prompt_tokens, r.prefill_tok_s.mean,
+                      r.prefill_tok_s.stddev);
+        }
+      }
+    }
+    if (a.json || o.gen_tokens == 0) continue;
+    std::printf("decode  tg%-5d %9.1f ± %.1f tok/s  (%.2f ms/token at depth %d, %.1f GB/s effective)\n", o.gen_tokens,
+                r.decode_tok_s.mean, r.decode_tok_s.stddev, r.decode_ms_per_token, o.depth, r.decode_gb_s);
+    std::printf("kv      %.2f MB cache + %.3f MB policy state; policy hooks %.3f ms/token (%.2f%% of a step)\n",
+                r.kv_bytes / 1e6, r.policy_bytes / 1e6, r.policy_ms_per_token, 100.0 * policy_fraction);
+    if (bound_tok_s > 0) {
+      std::printf("bound   %.1f GB/s read bandwidth -> %.1f tok/s; decode reaches %.1f%% of it\n", bw.gb_per_s,
+                  bound_tok_s, 100.0 * fraction);
+    }
+  }
+  // Peak resident memory of the whole process (weights, caches, scratch), as the OS counts it.
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const int64_t peak_rss = static_cast<int64_t>(usage.ru_maxrss) * 1024;
+  j["peak_rss_bytes"] = peak_rss;
+  j["by_depth"] = by_depth;
   if (a.json) {
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("model %s | %d threads | %s kernels | weights %s %.1f MB | kv %s\n", a.model.model.c_str(), NumThreads(),
-              SimdLevelName(ActiveSimdLevel()), weight_dtype.c_str(), r.weight_bytes / 1e6, o.kv.c_str());
-  if (o.prompt_tokens > 0) {
-    std::printf("prefill pp%-5d %9.1f ± %.1f tok/s\n", o.prompt_tokens, r.prefill_tok_s.mean, r.prefill_tok_s.stddev);
-  }
-  if (o.gen_tokens > 0) {
-    std::printf("decode  tg%-5d %9.1f ± %.1f tok/s  (%.2f ms/token at depth %d, %.1f GB/s effective)\n",
-                o.gen_tokens, r.decode_tok_s.mean, r.decode_tok_s.stddev, r.decode_ms_per_token, o.depth,
-                r.decode_gb_s);
-    std::printf("kv      %.2f MB cache + %.3f MB policy state; policy hooks %.3f ms/token (%.2f%% of a step)\n",
-                r.kv_bytes / 1e6, r.policy_bytes / 1e6, r.policy_ms_per_token,
-                r.decode_ms_per_token > 0 ? 100.0 * r.policy_ms_per_token / r.decode_ms_per_token : 0.0);
-    if (bound_tok_s > 0) {
-      std::printf("bound   %.1f GB/s read bandwidth -> %.1f tok/s; decode reaches %.1f%% of it\n", bw.gb_per_s,
-                  bound_tok_s, 100.0 * r.decode_tok_s.mean / bound_tok_s);
-    }
-  }
+  std::printf("memory  peak RSS %.1f MB\n", peak_rss / 1e6);
 }
 }  // namespace
 
@@ -106,8 +138,11 @@ void AddBenchCommand(CLI::App& app) {
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("-n,--n-gen", args->bench.gen_tokens, "decode test: generated tokens (0: skip)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("-d,--depth", args->bench.depth, "decode test: context already in the cache (0: = -p)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("-d,--depth", args->depths,
+                  "decode test: context already in the cache (0: = -p); a list (-d 128,1024,4096) runs one decode "
+                  "test per depth")
+      ->delimiter(',')
+      ->check(CLI::Range(0, 1 << 24));
   cmd->add_option("-r,--repetitions", args->bench.repetitions, "repetitions")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("-s,--seed", args->bench.seed, "seed of the random token ids")->capture_default_str();
   cmd->add_option("--kv", args->bench.kv, "KV-cache policy spec (see docs/POLICIES.md)")->capture_default_str();

@@ -22,7 +22,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help / --version print and exit 0; a bad flag or value is one line, like every other error.
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    std::fflush(stdout);
+    std::fprintf(stderr, "kvlab: error: %s (see --help)\n", e.what());
+    return e.get_exit_code();
   } catch (const kvlab::Error& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "kvlab: error: %s\n", e.what());
