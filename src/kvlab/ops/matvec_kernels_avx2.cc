@@ -87,7 +87,11 @@ void F16ToF32Avx2(const uint16_t* src, size_t n, float* dst) {
   for (; i + 8 <= n; i += 8) {
     _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
   }
-  for (; i < n; ++i) dst[i] = _cvtsh_ss(src[i]);
+  for (; i < n; ++i) {  // src may be unaligned (a row inside a packed buffer)
+    uint16_t h;
+    std::memcpy(&h, reinterpret_cast<const uint8_t*>(src) + 2 * i, 2);
+    dst[i] = _cvtsh_ss(h);
+  }
 }
 
 void F32RowsAvx2(const uint8_t* w, size_t row_bytes, size_t rows, const void* x, size_t n, float* out) {

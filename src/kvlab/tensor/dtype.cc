@@ -75,14 +75,15 @@ void ConvertToF32(DType t, const void* src, size_t n, float* dst) {
     case DType::kF32:
       std::memcpy(dst, src, 4 * n);
       return;
-    case DType::kF16: {
-      auto* s = static_cast<const uint16_t*>(src);
-      for (size_t i = 0; i < n; ++i) dst[i] = F16ToF32(s[i]);
-      return;
-    }
+    case DType::kF16:
     case DType::kBF16: {
-      auto* s = static_cast<const uint16_t*>(src);
-      for (size_t i = 0; i < n; ++i) dst[i] = Bf16ToF32(s[i]);
+      // src may be unaligned (a row inside a packed buffer): load 16-bit values by memcpy.
+      auto* s = static_cast<const uint8_t*>(src);
+      for (size_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, s + 2 * i, 2);
+        dst[i] = t == DType::kF16 ? F16ToF32(h) : Bf16ToF32(h);
+      }
       return;
     }
     case DType::kQ8_0: {
@@ -105,16 +106,23 @@ void ConvertToF32(DType t, const void* src, size_t n, float* dst) {
 }
 
 void ConvertFromF32(DType t, const float* src, size_t n, void* dst) {
-  auto* d = static_cast<uint16_t*>(dst);
+  // dst may be unaligned (rows packed back to back, tests at odd addresses): store 16-bit values by memcpy.
+  auto* d = static_cast<uint8_t*>(dst);
   switch (t) {
     case DType::kF32:
       std::memcpy(dst, src, 4 * n);
       return;
     case DType::kF16:
-      for (size_t i = 0; i < n; ++i) d[i] = F32ToF16(src[i]);
+      for (size_t i = 0; i < n; ++i) {
+        const uint16_t h = F32ToF16(src[i]);
+        std::memcpy(d + 2 * i, &h, 2);
+      }
       return;
     case DType::kBF16:
-      for (size_t i = 0; i < n; ++i) d[i] = F32ToBf16(src[i]);
+      for (size_t i = 0; i < n; ++i) {
+        const uint16_t h = F32ToBf16(src[i]);
+        std::memcpy(d + 2 * i, &h, 2);
+      }
       return;
     case DType::kQ8:
       EncodeQ8Row(src, n, static_cast<uint8_t*>(dst));
