@@ -1,4 +1,5 @@
 #include "kvlab/kv/channel_key_blocks.h"
+#include "kvlab/kv/codec_layout.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,12 +11,8 @@ namespace kvlab {
 
 namespace {
 
-// Codes are packed as in kv/codec.h: value i in bits (i·bits) mod 8 of byte (i·bits)/8.
-template <int kBits>
-uint32_t CodeAt(const uint8_t* codes, size_t i) {
-  const size_t bit = i * kBits;
-  return (codes[bit / 8] >> (bit % 8)) & ((1u << kBits) - 1u);
-}
+// Codes are packed as in kv/codec_layout.h.
+using codec_layout::CodeAt;
 
 uint32_t CodeAtBits(int bits, const uint8_t* codes, size_t i) {
   switch (bits) {

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kvlab/kv/codec_kernels.h"
+#include "kvlab/kv/codec_layout.h"
 #include "kvlab/ops/cpu_features.h"
 #include "kvlab/util/error.h"
 
@@ -66,7 +67,9 @@ uint16_t FloatToBf16(float value) {
 
 float Bf16ToFloat(uint16_t b) { return FromBits(static_cast<uint32_t>(b) << 16); }
 
-size_t Groups(size_t n, size_t group) { return (n + group - 1) / group; }
+using codec_layout::CodeAt;
+using codec_layout::Groups;
+using codec_layout::LoadScale;
 
 // ---- 16-bit float codecs ----
 
@@ -124,18 +127,6 @@ void AxpyF32(float a, const uint8_t* row, float* y, size_t n, size_t) {
 }
 
 // ---- asymmetric integer codecs ----
-
-template <int kBits>
-uint32_t CodeAt(const uint8_t* codes, size_t i) {
-  const size_t bit = i * kBits;
-  return (codes[bit / 8] >> (bit % 8)) & ((1u << kBits) - 1u);
-}
-
-// Scale and minimum of group g (unaligned: rows are packed without padding).
-void LoadScale(const uint8_t* row, size_t g, float* scale, float* min) {
-  std::memcpy(scale, row + 8 * g, 4);
-  std::memcpy(min, row + 8 * g + 4, 4);
-}
 
 template <int kBits>
 void EncodeInt(const float* x, size_t n, size_t group, uint8_t* out) {

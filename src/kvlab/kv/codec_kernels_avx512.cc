@@ -6,17 +6,14 @@
 #include <cstring>
 
 #include "kvlab/kv/codec_kernels.h"
+#include "kvlab/kv/codec_layout.h"
 
 namespace kvlab::kernels {
 
 namespace {
 
-size_t Groups(size_t n, size_t group) { return (n + group - 1) / group; }
-
-void LoadScale(const uint8_t* row, size_t g, float* scale, float* min) {
-  std::memcpy(scale, row + 8 * g, 4);
-  std::memcpy(min, row + 8 * g + 4, 4);
-}
+using codec_layout::Groups;
+using codec_layout::LoadScale;
 
 // 16 codes starting at element i (i even for int4) as f32. `count` <= 16 lanes are loaded; the rest are 0.
 __m512 Int8Codes(const uint8_t* codes, size_t i, size_t count) {
