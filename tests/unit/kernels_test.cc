@@ -9,6 +9,7 @@
 #include "kvlab/ops/dot_kernels.h"
 #include "kvlab/ops/matmul.h"
 #include "kvlab/ops/threads.h"
+#include "kvlab/tensor/dtype.h"
 
 namespace kvlab {
 namespace {
@@ -47,7 +48,8 @@ TEST(DotRows, MatchesF64ReferenceAtEveryLevelAndOddSize) {
   std::mt19937 rng(7);
   for (const Level& lv : AvailableLevels()) {
     for (size_t n : {1u, 3u, 7u, 8u, 15u, 16u, 17u, 31u, 33u, 64u, 100u, 768u, 1001u}) {
-      for (size_t rows : {1u, 2u, 3u, 4u, 5u, 9u}) {
+      // 16 and more rows take the AVX-512 16-row pass for short rows (n <= 256), then its 4-row tail.
+      for (size_t rows : {1u, 2u, 3u, 4u, 5u, 9u, 16u, 21u, 50u}) {
         // Offset by one float so the rows are not 64-byte aligned, and pad the stride.
         const size_t stride = n + 3;
         std::vector<float> w = RandomVector(rows * stride + 1, rng);
@@ -112,6 +114,62 @@ TEST(MatVecMany, SplitsRowsOfSeveralMatricesCorrectly) {
     check(a, ya);
     check(b, yb);
     check(c, yc);
+  }
+  SetNumThreads(0);
+}
+
+// Matrices big enough that MatVecMany and MatMul really split rows over the threads (their thresholds keep
+// tiny matrices on one thread): every thread's share, including the job boundaries, lands in the right rows.
+TEST(MatVecMany, LargeMatricesSplitOverThreadsMatchReference) {
+  std::mt19937 rng(17);
+  const int64_t cols = 700;
+  const std::vector<int64_t> row_counts = {333, 250, 517};
+  std::vector<std::vector<float>> w;
+  std::vector<MatrixView> m;
+  for (int64_t rows : row_counts) w.push_back(RandomVector(static_cast<size_t>(rows * cols), rng));
+  for (size_t i = 0; i < w.size(); ++i) m.push_back(MatrixView{DType::kF32, row_counts[i], cols, w[i].data()});
+  const std::vector<float> x = RandomVector(cols, rng);
+  for (int threads : {1, 2, 3}) {
+    SetNumThreads(threads);
+    std::vector<std::vector<float>> y;
+    for (int64_t rows : row_counts) y.emplace_back(static_cast<size_t>(rows), -1.0f);
+    MatVecMany({{&m[0], x.data(), y[0].data()}, {&m[1], x.data(), y[1].data()}, {&m[2], x.data(), y[2].data()}});
+    for (size_t i = 0; i < m.size(); ++i) {
+      for (int64_t r = 0; r < row_counts[i]; ++r) {
+        auto [ref, mag] = ReferenceDot(w[i].data() + r * cols, x.data(), cols);
+        ASSERT_NEAR(y[i][r], ref, 1e-6 * mag + 1e-6) << "threads=" << threads << " matrix " << i << " row " << r;
+      }
+    }
+  }
+  SetNumThreads(0);
+}
+
+TEST(MatMul, PrefillSplitOverThreadsMatchesReferenceForF32AndBf16) {
+  std::mt19937 rng(19);
+  const int64_t rows = 301, cols = 260;
+  const size_t n = 40;
+  std::vector<float> w = RandomVector(rows * cols, rng), x = RandomVector(n * cols, rng);
+  // bf16 copy of the same matrix and the exact f32 values it holds (the panel path decodes them exactly).
+  std::vector<uint16_t> w16(w.size());
+  ConvertFromF32(DType::kBF16, w.data(), w.size(), w16.data());
+  std::vector<float> w16_exact(w.size());
+  ConvertToF32(DType::kBF16, w16.data(), w.size(), w16_exact.data());
+  for (int threads : {1, 2, 3}) {
+    SetNumThreads(threads);
+    for (DType t : {DType::kF32, DType::kBF16}) {
+      const bool f32 = t == DType::kF32;
+      MatrixView m{t, rows, cols, f32 ? static_cast<const void*>(w.data()) : static_cast<const void*>(w16.data())};
+      const std::vector<float>& exact = f32 ? w : w16_exact;
+      std::vector<float> y(n * rows, -1.0f);
+      MatMul(m, x.data(), n, y.data());
+      for (size_t i = 0; i < n; ++i) {
+        for (int64_t r = 0; r < rows; ++r) {
+          auto [ref, mag] = ReferenceDot(exact.data() + r * cols, x.data() + i * cols, cols);
+          ASSERT_NEAR(y[i * rows + r], ref, 1e-5 * mag + 1e-6)
+              << DTypeName(t) << " threads=" << threads << " token " << i << " row " << r;
+        }
+      }
+    }
   }
   SetNumThreads(0);
 }

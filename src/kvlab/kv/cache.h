@@ -24,6 +24,7 @@
 #include "kvlab/kv/codec.h"
 #include "kvlab/model/config.h"
 #include "kvlab/util/error.h"
+#include "kvlab/util/huge_pages.h"
 
 namespace kvlab {
 
@@ -145,10 +146,11 @@ class KvCache {
   bool quantized_;
   size_t f32_slots_;                 // f32 rows per head: capacity_, or the residual window when quantized
   size_t key_row_bytes_ = 0, value_row_bytes_ = 0;
-  std::vector<float> keys_;          // [layers][kv_heads][f32_slots][head_dim]
-  std::vector<float> values_;        // [layers][kv_heads][f32_slots][head_dim]
-  std::vector<uint8_t> key_codes_;   // quantized: [layers][kv_heads][capacity][key_row_bytes]
-  std::vector<uint8_t> value_codes_; // quantized: [layers][kv_heads][capacity][value_row_bytes]
+  // The bulk of the cache: huge pages where the kernel allows (util/huge_pages.h).
+  std::vector<float, HugePageAllocator<float>> keys_;          // [layers][kv_heads][f32_slots][head_dim]
+  std::vector<float, HugePageAllocator<float>> values_;        // [layers][kv_heads][f32_slots][head_dim]
+  std::vector<uint8_t, HugePageAllocator<uint8_t>> key_codes_;   // quantized: [layers][kv_heads][capacity][key_row_bytes]
+  std::vector<uint8_t, HugePageAllocator<uint8_t>> value_codes_; // quantized: [layers][kv_heads][capacity][value_row_bytes]
   std::vector<uint32_t> n_quant_;    // quantized: [layers][kv_heads] encoded prefix length
   std::vector<float> merge_scratch_; // quantized: [4][head_dim] for Merge
   bool key_per_channel_ = false;     // codec_.key_axis == kChannel with integer keys

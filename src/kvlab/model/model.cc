@@ -19,11 +19,11 @@
 namespace kvlab {
 
 namespace {
-// Threads worth using for attention over `slots` cached slots per head: one per ~64K multiply-adds, so
+// Threads worth using for attention over `slots` cached slots per head: one per ~8K multiply-adds, so
 // tiny models and short contexts stay on one thread instead of paying a fork/join per layer.
 int AttentionThreads(size_t items, size_t slots, size_t head_dim) {
   const size_t work = items * slots * head_dim;
-  return static_cast<int>(std::max<size_t>(1, std::min({static_cast<size_t>(NumThreads()), items, work / 65536})));
+  return static_cast<int>(std::max<size_t>(1, std::min({static_cast<size_t>(NumThreads()), items, work / 8192})));
 }
 }  // namespace
 

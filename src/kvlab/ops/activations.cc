@@ -2,14 +2,11 @@
 
 #include <cmath>
 
+#include "kvlab/ops/exp_kernels.h"
+
 namespace kvlab {
 
-void SwiGlu(float* gate, const float* up, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
-}
+void SwiGlu(float* gate, const float* up, size_t n) { kernels::SiluMulKernel()(gate, up, n); }
 
 void GeluTanh(float* x, size_t n) {
   constexpr float kSqrt2OverPi = 0.7978845608028654f;

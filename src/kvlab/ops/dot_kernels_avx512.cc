@@ -2,18 +2,63 @@
 // Four rows per pass share each 16-float load of x; masked loads handle any tail without a scalar loop.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "kvlab/ops/dot_kernels.h"
 
 namespace kvlab::kernels {
 
 namespace {
+// Attention reads each head's keys and values as short streams (a few KB to a few MB) that this machine's
+// hardware prefetcher picks up late or not at all; the kernels request rows this far ahead themselves.
+constexpr size_t kPrefetchRows = 32;
+
 inline __mmask16 TailMask(size_t remaining) {
   return remaining >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << remaining) - 1u);
+}
+
+// Short rows (attention keys: head_dim values): 16 rows per pass and one combined reduction for all 16
+// (about 3 shuffles and adds per row instead of a full horizontal sum each). Rows go 4 at a time, each
+// quad folded to one vector c[i] = [r0 r1 r2 r3] partial sums per 128-bit lane; the 4 quads are then
+// folded across lanes so lane j of the result is row j's dot product.
+inline __m512 DotQuad(const float* w, size_t stride, const float* x, size_t n) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = TailMask(n - i);
+    const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
+    a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + i), xv, a0);
+    a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + stride + i), xv, a1);
+    a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + 2 * stride + i), xv, a2);
+    a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + 3 * stride + i), xv, a3);
+  }
+  // [a0_0+a0_2, a1_0+a1_2, a0_1+a0_3, a1_1+a1_3] per 128-bit lane, then the same for rows 2, 3.
+  const __m512 b01 = _mm512_add_ps(_mm512_unpacklo_ps(a0, a1), _mm512_unpackhi_ps(a0, a1));
+  const __m512 b23 = _mm512_add_ps(_mm512_unpacklo_ps(a2, a3), _mm512_unpackhi_ps(a2, a3));
+  const __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(b01), _mm512_castps_pd(b23));
+  const __m512d hi = _mm512_unpackhi_pd(_mm512_castps_pd(b01), _mm512_castps_pd(b23));
+  return _mm512_add_ps(_mm512_castpd_ps(lo), _mm512_castpd_ps(hi));  // [r0 r1 r2 r3] per 128-bit lane
+}
+
+void ShortRows16(const float* w, size_t stride, const float* x, size_t n, float* out, const float* next) {
+  // next: the rows kPrefetchRows ahead, requested now so they are in cache when their pass comes.
+  for (size_t b = 0; b < 16 * stride * sizeof(float); b += 64) _mm_prefetch(reinterpret_cast<const char*>(next) + b, _MM_HINT_T0);
+  const __m512 c0 = DotQuad(w, stride, x, n), c1 = DotQuad(w + 4 * stride, stride, x, n);
+  const __m512 c2 = DotQuad(w + 8 * stride, stride, x, n), c3 = DotQuad(w + 12 * stride, stride, x, n);
+  // Lanes (0,1) and (2,3) of c0,c1 (and c2,c3) added, then the remaining pairs: lane j = row j.
+  const __m512 e01 = _mm512_add_ps(_mm512_shuffle_f32x4(c0, c1, 0x88), _mm512_shuffle_f32x4(c0, c1, 0xdd));
+  const __m512 e23 = _mm512_add_ps(_mm512_shuffle_f32x4(c2, c3, 0x88), _mm512_shuffle_f32x4(c2, c3, 0xdd));
+  _mm512_storeu_ps(out, _mm512_add_ps(_mm512_shuffle_f32x4(e01, e23, 0x88), _mm512_shuffle_f32x4(e01, e23, 0xdd)));
 }
 }  // namespace
 
 void DotRowsAvx512(const float* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
   size_t r = 0;
+  if (n <= 256) {
+    for (; r + 16 <= rows; r += 16) {
+      const size_t ahead = std::min(rows - 16, r + kPrefetchRows);
+      ShortRows16(w + r * stride, stride, x, n, out + r, w + ahead * stride);
+    }
+  }
   for (; r + 4 <= rows; r += 4) {
     const float* w0 = w + r * stride;
     const float* w1 = w0 + stride;
@@ -65,26 +110,43 @@ void DotRowsAvx512(const float* w, size_t stride, size_t rows, const float* x, s
   }
 }
 
-// Up to 128 output columns live in 8 registers for the whole pass; wider heads go 128 columns at a time.
+namespace {
+// One stretch of up to 128 output columns: V vectors of 16 stay in registers for all rows (V is a template
+// argument so the accumulators are registers, not a stack array). Rows kPrefetchRows ahead are requested
+// as the pass goes.
+template <int V>
+void WeightedRows(const float* v, size_t stride, size_t rows, const float* p, size_t width, float* out) {
+  __m512 acc[V];
+  __mmask16 mask[V];
+  for (int k = 0; k < V; ++k) {
+    acc[k] = _mm512_setzero_ps();
+    mask[k] = TailMask(width - 16 * k);
+  }
+  for (size_t j = 0; j < rows; ++j) {
+    const char* ahead = reinterpret_cast<const char*>(v + std::min(j + kPrefetchRows, rows - 1) * stride);
+    for (int k = 0; k < V; k += 4) _mm_prefetch(ahead + 64 * k, _MM_HINT_T0);
+    if (p[j] == 0.0f) continue;
+    const __m512 w = _mm512_set1_ps(p[j]);
+    const float* row = v + j * stride;
+    for (int k = 0; k < V; ++k) acc[k] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mask[k], row + 16 * k), acc[k]);
+  }
+  for (int k = 0; k < V; ++k) _mm512_mask_storeu_ps(out + 16 * k, mask[k], acc[k]);
+}
+}  // namespace
+
 void WeightedRowSumAvx512(const float* v, size_t stride, size_t rows, const float* p, size_t n, float* out) {
   for (size_t c0 = 0; c0 < n; c0 += 128) {
-    const size_t width = n - c0 < 128 ? n - c0 : 128;
-    const size_t vecs = (width + 15) / 16;
-    __m512 acc[8];
-    __mmask16 mask[8];
-    for (size_t k = 0; k < 8; ++k) {
-      acc[k] = _mm512_setzero_ps();
-      mask[k] = k < vecs ? TailMask(width - k * 16) : 0;
+    const size_t width = std::min<size_t>(n - c0, 128);
+    switch ((width + 15) / 16) {
+      case 1: WeightedRows<1>(v + c0, stride, rows, p, width, out + c0); break;
+      case 2: WeightedRows<2>(v + c0, stride, rows, p, width, out + c0); break;
+      case 3: WeightedRows<3>(v + c0, stride, rows, p, width, out + c0); break;
+      case 4: WeightedRows<4>(v + c0, stride, rows, p, width, out + c0); break;
+      case 5: WeightedRows<5>(v + c0, stride, rows, p, width, out + c0); break;
+      case 6: WeightedRows<6>(v + c0, stride, rows, p, width, out + c0); break;
+      case 7: WeightedRows<7>(v + c0, stride, rows, p, width, out + c0); break;
+      default: WeightedRows<8>(v + c0, stride, rows, p, width, out + c0); break;
     }
-    for (size_t j = 0; j < rows; ++j) {
-      if (p[j] == 0.0f) continue;
-      const __m512 w = _mm512_set1_ps(p[j]);
-      const float* row = v + j * stride + c0;
-      for (size_t k = 0; k < vecs; ++k) {
-        acc[k] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(mask[k], row + k * 16), acc[k]);
-      }
-    }
-    for (size_t k = 0; k < vecs; ++k) _mm512_mask_storeu_ps(out + c0 + k * 16, mask[k], acc[k]);
   }
 }
 

@@ -70,17 +70,21 @@ void MatVecMany(std::initializer_list<MatVecJob> jobs) {
   std::array<size_t, kMaxJobs> rows{};
   for (size_t i = 0; i < n_jobs; ++i) rows[i] = static_cast<size_t>(jobs.begin()[i].w->rows);
 
-  // Dynamic hand-out of 64-row stretches (4 blocks): each grab is still one long contiguous stream, and
-  // a thread slowed down (another process, a busy memory channel) does not hold up the other at the
-  // barrier, which a static split into halves did on these shared 2-core machines.
-#pragma omp parallel for schedule(dynamic, 4) num_threads(threads)
-  for (size_t b = 0; b < total_blocks; ++b) {
-    size_t jj = 0;
-    while (b >= block_start[jj + 1]) ++jj;
-    const PreparedJob& p = job[jj];
-    const size_t row0 = (b - block_start[jj]) * kRowBlock;
-    const size_t n_rows = std::min<size_t>(kRowBlock, rows[jj] - row0);
-    p.rows_fn(p.w + row0 * p.row_bytes, p.row_bytes, n_rows, p.x, p.cols, p.y + row0);
+  // Each thread takes one contiguous share of the row blocks of all jobs together and runs the kernel once
+  // per job it touches: one long stream per thread, which the kernels' software prefetch can run ahead
+  // in (short hand-outs cut that stream at every boundary).
+#pragma omp parallel num_threads(threads)
+  {
+    const size_t t = static_cast<size_t>(omp_get_thread_num()), nt = static_cast<size_t>(omp_get_num_threads());
+    const size_t b_begin = total_blocks * t / nt, b_end = total_blocks * (t + 1) / nt;
+    for (size_t jj = 0; jj < n_jobs; ++jj) {
+      const size_t lo = std::max(b_begin, block_start[jj]), hi = std::min(b_end, block_start[jj + 1]);
+      if (lo >= hi) continue;
+      const PreparedJob& p = job[jj];
+      const size_t row0 = (lo - block_start[jj]) * kRowBlock;
+      const size_t row1 = std::min(rows[jj], (hi - block_start[jj]) * kRowBlock);
+      p.rows_fn(p.w + row0 * p.row_bytes, p.row_bytes, row1 - row0, p.x, p.cols, p.y + row0);
+    }
   }
 }
 
@@ -89,28 +93,42 @@ void MatMul(const MatrixView& w, const float* x, size_t n, float* y) {
     MatVec(w, x, y);
     return;
   }
-  const int rows = static_cast<int>(w.rows), cols = static_cast<int>(w.cols);
-  if (w.dtype == DType::kF32) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), rows, cols, 1.0f, x, cols,
-                static_cast<const float*>(w.data), cols, 0.0f, y, rows);
-    return;
-  }
-  // bf16 / f16 / q8: decode a panel of rows to f32 (exactly the values the matrix holds), multiply it with
-  // sgemm, next panel. Decoding costs one pass over the weights, small next to n tokens of multiply-adds.
-  const size_t row_bytes = DTypeBytes(w.dtype, static_cast<size_t>(cols));
-  const size_t panel_rows = std::max<size_t>(16, kPanelBytes / (sizeof(float) * static_cast<size_t>(cols)));
-  if (t_panel.size() < panel_rows * cols) t_panel.resize(panel_rows * cols);
-  float* panel = t_panel.data();  // [panel_rows][cols]
+  const size_t rows = static_cast<size_t>(w.rows), cols = static_cast<size_t>(w.cols);
+  const size_t row_bytes = DTypeBytes(w.dtype, cols);
   const auto* base = static_cast<const uint8_t*>(w.data);
-  for (size_t r0 = 0; r0 < static_cast<size_t>(rows); r0 += panel_rows) {
-    const size_t count = std::min(panel_rows, static_cast<size_t>(rows) - r0);
-    // Decoded on this thread: an OpenMP region here would leave its workers spinning while OpenBLAS's own
-    // threads want the same cores (measured: pp128 bf16 at 2 threads fell from ~120 to ~26 tok/s).
-    for (size_t r = 0; r < count; ++r) {
-      kernels::DecodeRow(w.dtype, base + (r0 + r) * row_bytes, static_cast<size_t>(cols), panel + r * cols);
+  // Each thread multiplies its own contiguous slice of W's rows (= columns of Y) with a single-threaded
+  // sgemm: OpenBLAS runs without threads of its own (SetNumThreads), so its idle workers never spin on the
+  // cores that the decode's OpenMP regions need, and there is one thread pool in the process.
+  const size_t blocks = (rows + kRowBlock - 1) / kRowBlock;
+  const int threads = static_cast<int>(std::max<size_t>(
+      1, std::min({static_cast<size_t>(NumThreads()), blocks, n * w.Bytes() / kMinBytesPerThread})));
+#pragma omp parallel num_threads(threads)
+  {
+    const size_t t = static_cast<size_t>(omp_get_thread_num()), nt = static_cast<size_t>(omp_get_num_threads());
+    const size_t r_begin = std::min(rows, blocks * t / nt * kRowBlock);
+    const size_t r_end = std::min(rows, blocks * (t + 1) / nt * kRowBlock);
+    if (w.dtype == DType::kF32) {
+      if (r_end > r_begin) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(r_end - r_begin),
+                    static_cast<int>(cols), 1.0f, x, static_cast<int>(cols),
+                    reinterpret_cast<const float*>(base + r_begin * row_bytes), static_cast<int>(cols), 0.0f,
+                    y + r_begin, static_cast<int>(rows));
+      }
+    } else {
+      // bf16 / f16 / q8: decode a panel of rows to f32 (exactly the values the matrix holds), multiply it
+      // with sgemm, next panel. Decoding costs one pass over the weights, small next to n tokens of
+      // multiply-adds; the panel is this thread's and stays in its cache between the two.
+      const size_t panel_rows = std::max<size_t>(16, kPanelBytes / (sizeof(float) * cols));
+      if (t_panel.size() < panel_rows * cols) t_panel.resize(panel_rows * cols);
+      float* panel = t_panel.data();  // [panel_rows][cols]
+      for (size_t r0 = r_begin; r0 < r_end; r0 += panel_rows) {
+        const size_t count = std::min(panel_rows, r_end - r0);
+        for (size_t r = 0; r < count; ++r) kernels::DecodeRow(w.dtype, base + (r0 + r) * row_bytes, cols, panel + r * cols);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(count),
+                    static_cast<int>(cols), 1.0f, x, static_cast<int>(cols), panel, static_cast<int>(cols), 0.0f,
+                    y + r0, static_cast<int>(rows));
+      }
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(count), cols, 1.0f, x,
-                cols, panel, cols, 0.0f, y + r0, rows);
   }
 }
 
