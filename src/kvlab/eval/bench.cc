@@ -5,13 +5,18 @@
 #include <random>
 #include <vector>
 
+#include "kvlab/eval/membw.h"
 #include "kvlab/eval/policy_timer.h"
 #include "kvlab/kv/registry.h"
+#include "kvlab/ops/threads.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
 
 namespace {
+// Large enough to stream from DRAM, small enough (3 reads, ~30 ms) to run after every repetition.
+constexpr size_t kRepetitionBandwidthBytes = size_t{256} << 20;
+
 Stat Summarize(const std::vector<double>& v) {
   Stat s;
   if (v.empty()) return s;
@@ -55,7 +60,7 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
   BenchResult r;
   r.weight_bytes = model.loaded().WeightBytes();
 
-  std::vector<double> prefill, decode;
+  std::vector<double> prefill, decode, membw, fraction;
   double kv_read = 0;
   double policy_ns = 0;
   // Repetition -1 is a warm-up (page faults, caches, thread wake-up) and is not recorded.
@@ -82,18 +87,26 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
         const int32_t pos = o.depth + i;
         model.Forward({&tokens[pos], 1}, pos, cache, act, logits.data(), LogitsFor::kLastToken, &policy);
       }
-      if (rep >= 0) {
-        decode.push_back(o.gen_tokens / Seconds(t0));
-        policy_ns += static_cast<double>(policy.ObserveNs() + policy.CompressNs());
-      }
+      const double tok_s = o.gen_tokens / Seconds(t0);
       // Each step reads the cache as it stands after its own append; average over the steps.
       kv_read = (kv_before + static_cast<double>(cache.Bytes())) / 2.0;
+      if (rep >= 0) {
+        decode.push_back(tok_s);
+        policy_ns += static_cast<double>(policy.ObserveNs() + policy.CompressNs());
+        if (o.bandwidth_per_repetition) {
+          const double gb_s = MeasureReadBandwidth(NumThreads(), kRepetitionBandwidthBytes, 3).gb_per_s;
+          membw.push_back(gb_s);
+          fraction.push_back((static_cast<double>(r.weight_bytes) + kv_read) * tok_s / 1e9 / gb_s);
+        }
+      }
       r.kv_bytes = static_cast<int64_t>(cache.Bytes());
       r.policy_bytes = static_cast<int64_t>(policy.MetadataBytes());
     }
   }
   r.prefill_tok_s = Summarize(prefill);
   r.decode_tok_s = Summarize(decode);
+  r.membw_gb_s = Summarize(membw);
+  r.fraction_of_bound = Summarize(fraction);
   if (r.decode_tok_s.mean > 0) {
     r.decode_ms_per_token = 1000.0 / r.decode_tok_s.mean;
     r.kv_bytes_read = static_cast<int64_t>(kv_read);

@@ -16,6 +16,9 @@ struct BenchOptions {
   int32_t repetitions = 3;
   uint64_t seed = 1;
   std::string kv = "full";      // KV-cache policy spec applied during both tests
+  // Measure the read bandwidth right after each timed decode repetition, so every repetition is compared
+  // with the bandwidth of its own moment (on a shared machine the bandwidth drifts by tens of percent).
+  bool bandwidth_per_repetition = false;
 };
 
 struct Stat {
@@ -32,6 +35,10 @@ struct BenchResult {
   int64_t kv_bytes = 0;            // cache bytes at the end of the decode test
   int64_t policy_bytes = 0;        // policy metadata bytes at the end of the decode test
   double policy_ms_per_token = 0;  // time in the policy's Observe + Compress per decode step (all threads)
+  // With bandwidth_per_repetition: the bandwidth measured beside each decode repetition, and each
+  // repetition's decode GB/s divided by it (the fraction of the bandwidth bound).
+  Stat membw_gb_s;
+  Stat fraction_of_bound;
 };
 
 BenchResult RunBench(const Model& model, const BenchOptions& options);

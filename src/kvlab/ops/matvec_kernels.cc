@@ -22,7 +22,6 @@ void QuantizeActivation(const float* x, size_t n, Q8Activation& a) {
     a.d.resize(padded);
     a.sum.resize(padded);
     a.corr_lanes.resize(padded * 8);
-    a.d_lanes.resize(padded * 8);
   }
   for (size_t b = 0; b < padded; ++b) {
     const size_t i0 = b * kQ8Block;
@@ -41,10 +40,7 @@ void QuantizeActivation(const float* x, size_t n, Q8Activation& a) {
     }
     a.d[b] = d;
     a.sum[b] = sum;
-    for (size_t l = 0; l < 8; ++l) {
-      a.corr_lanes[b * 8 + l] = -16 * sum;
-      a.d_lanes[b * 8 + l] = d;
-    }
+    for (size_t l = 0; l < 8; ++l) a.corr_lanes[b * 8 + l] = -16 * sum;
   }
 }
 

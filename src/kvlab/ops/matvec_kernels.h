@@ -27,7 +27,6 @@ struct Q8Activation {
   std::vector<float> d;            // [padded blocks]      max|x| / 127 of the block
   std::vector<int32_t> sum;        // [padded blocks]      sum of q in the block
   std::vector<int32_t> corr_lanes; // [padded blocks][8]   -16 * sum: cancels the weights' +128 offset over 8 lanes
-  std::vector<float> d_lanes;      // [padded blocks][8]   d repeated for the 8 int32 lanes of a block
 };
 inline constexpr size_t kQ8GroupBlocks = 16;
 

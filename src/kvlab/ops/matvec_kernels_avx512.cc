@@ -68,8 +68,8 @@ void HalfRowsAll(const uint8_t* w, size_t row_bytes, size_t rows, const float* x
 // q8 with VNNI, 16 blocks (512 values) per group. One zmm holds 2 blocks = 16 int32 lanes, 8 per block:
 //   P      = dpbusd(corr, w_u8, a_s8)   per lane: 4 products (w+128)*a, plus -16*sum(a of block): the 8 lanes
 //            of a block together cancel the +128 offset exactly (integer arithmetic)
-//   acc   += float(P) * d_act[lane] * d_w[lane]   (d_w: the row's 16 f16 scales, converted once per group and
-//            spread to lanes with one permute per zmm)
+//   acc   += float(P) * (d_w * d_act)[lane]   (the row's 16 f16 scales converted and multiplied by the
+//            activation's 16 block scales once per group, spread to lanes with one permute per zmm)
 // kLaneBlock[k]: for the zmm holding blocks 2k and 2k+1 of a group, which of the group's 16 scales each lane
 // takes (a permute index).
 alignas(64) constexpr int32_t kLaneBlock[8][16] = {
@@ -88,24 +88,26 @@ void Q8Rows(const uint8_t* w, size_t row_bytes, const Q8Activation& a, size_t n,
   for (size_t g = 0; g < nb; g += kQ8GroupBlocks) {
     const size_t group = nb - g < kQ8GroupBlocks ? nb - g : kQ8GroupBlocks;
     const __mmask16 scale_mask = TailMask16(group);
-    __m512 dw[R];
+    // Per row, the 16 block scales of the group times the activation's 16 block scales: one multiply per
+    // group, so each zmm of products needs only a convert, a permute and an FMA.
+    const __m512 da = _mm512_loadu_ps(a.d.data() + g);
+    __m512 dwa[R];
     for (int j = 0; j < R; ++j) {
-      dw[j] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(scale_mask, scales + j * row_bytes + 2 * g));
+      dwa[j] = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(scale_mask, scales + j * row_bytes + 2 * g)), da);
     }
     for (size_t k = 0; 2 * k < group; ++k) {
       const size_t b = g + 2 * k;  // first block of this zmm
       const __mmask64 wmask = 2 * k + 1 < group ? ~__mmask64{0} : __mmask64{0xffffffffu};
       const __m512i av = _mm512_loadu_si512(a.q.data() + b * kQ8Block);
       const __m512i corr = _mm512_loadu_si512(a.corr_lanes.data() + b * 8);
-      const __m512 da = _mm512_loadu_ps(a.d_lanes.data() + b * 8);
       const __m512i lane_block = _mm512_load_si512(kLaneBlock[k]);
       const bool full = 2 * k + 1 < group;
       for (int j = 0; j < R; ++j) {
         _mm_prefetch(reinterpret_cast<const char*>(next + j * row_bytes + b * kQ8Block), _MM_HINT_T0);
         const uint8_t* src = w + j * row_bytes + b * kQ8Block;
         const __m512i wv = full ? _mm512_loadu_si512(src) : _mm512_maskz_loadu_epi8(wmask, src);
-        const __m512 p = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(corr, wv, av)), da);
-        acc[j] = _mm512_fmadd_ps(p, _mm512_permutexvar_ps(lane_block, dw[j]), acc[j]);
+        const __m512 p = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(corr, wv, av));
+        acc[j] = _mm512_fmadd_ps(p, _mm512_permutexvar_ps(lane_block, dwa[j]), acc[j]);
       }
     }
   }
