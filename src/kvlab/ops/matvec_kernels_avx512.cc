@@ -84,7 +84,14 @@ void Q8Rows(const uint8_t* w, size_t row_bytes, const Q8Activation& a, size_t n,
   const size_t nb = Q8Blocks(n);
   const uint8_t* scales = w + nb * kQ8Block;  // the row's f16 scales follow its quants
   __m512 acc[R];
-  for (int j = 0; j < R; ++j) acc[j] = _mm512_setzero_ps();
+  for (int j = 0; j < R; ++j) {
+    acc[j] = _mm512_setzero_ps();
+    // The loop below prefetches the next rows' quants; their scales (the row's last 2·nb bytes) are
+    // requested here, or each pass would start with a demand miss on them.
+    const uint8_t* next_scales = next + j * row_bytes + nb * kQ8Block;
+    _mm_prefetch(reinterpret_cast<const char*>(next_scales), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(next_scales + 2 * nb - 1), _MM_HINT_T0);
+  }
   for (size_t g = 0; g < nb; g += kQ8GroupBlocks) {
     const size_t group = nb - g < kQ8GroupBlocks ? nb - g : kQ8GroupBlocks;
     const __mmask16 scale_mask = TailMask16(group);
