@@ -17,15 +17,24 @@ constexpr size_t kValuesPrefetchBytes = size_t{256} << 10;
 
 bool CausalSoftmax(float* scores, std::span<const SlotMeta> meta, float scale, int32_t query_pos) {
   const size_t n = meta.size();
-  float max_score = -std::numeric_limits<float>::infinity();
+  constexpr float kMasked = -std::numeric_limits<float>::infinity();
+  // Scale and mask in a branch-free pass the compiler vectorizes; summary slots (rare: merging policies
+  // only) get their log(count) in a second pass that runs only when there is one.
+  float max_score = kMasked;
+  bool any_summary = false;
   for (size_t j = 0; j < n; ++j) {
-    float s = scores[j] * scale;
-    // Summary slots are rare and the branch is predicted; log() runs only for them.
-    if (meta[j].count != 1) s += std::log(static_cast<float>(meta[j].count));
     // A masked slot's logit is -inf: exp() below makes its probability exactly 0.
-    if (meta[j].pos > query_pos) s = -std::numeric_limits<float>::infinity();
+    const float s = meta[j].pos > query_pos ? kMasked : scores[j] * scale;
     scores[j] = s;
     max_score = std::max(max_score, s);
+    any_summary |= meta[j].count != 1;
+  }
+  if (any_summary) {
+    for (size_t j = 0; j < n; ++j) {
+      if (meta[j].count == 1 || meta[j].pos > query_pos) continue;
+      scores[j] += std::log(static_cast<float>(meta[j].count));
+      max_score = std::max(max_score, scores[j]);
+    }
   }
   if (max_score == -std::numeric_limits<float>::infinity()) return false;
   const float sum = kernels::ExpShiftSumKernel()(scores, n, max_score);
