@@ -1,6 +1,7 @@
 // Norms, RoPE, activations and attention against hand-written references.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -102,6 +103,74 @@ TEST(Attention, MatchesNaiveSoftmaxAndMasksFuturePositions) {
     double ref = 0;
     for (size_t j = 0; j <= 4; ++j) ref += p[j] / z * v[j * hd + i];
     EXPECT_NEAR(out[i], ref, 1e-5);
+  }
+}
+
+// Long heads take the blocked one-pass path (running softmax over blocks of 128 slots). Against an f64
+// softmax: a first block entirely masked (the running maximum starts at -inf), logits that grow block after
+// block (the output is rescaled each time the maximum moves), summary slots, masked slots scattered
+// later, an odd head size; the probabilities left in `scores` must be the final ones.
+TEST(Attention, BlockedPathMatchesF64SoftmaxOnLongHeads) {
+  std::mt19937 rng(21);
+  std::normal_distribution<float> d;
+  for (size_t hd : {20u, 64u}) {
+    for (size_t n : {257u, 300u, 1000u, 2049u}) {
+      std::vector<float> q(hd), k(n * hd), v(n * hd), scores(n), out(hd);
+      for (float& x : q) x = d(rng);
+      for (float& x : v) x = d(rng);
+      for (size_t j = 0; j < n; ++j) {
+        const float grow = 0.2f + 0.5f * static_cast<float>(j / 128);  // later blocks: larger logits
+        for (size_t i = 0; i < hd; ++i) k[j * hd + i] = grow * d(rng);
+      }
+      const int32_t query_pos = 5000;
+      std::vector<SlotMeta> meta(n);
+      for (size_t j = 0; j < n; ++j) {
+        meta[j].pos = static_cast<int32_t>(j);
+        if (j < 128 || j % 7 == 3) meta[j].pos = query_pos + 1 + static_cast<int32_t>(j);  // masked
+        if (j % 11 == 5) meta[j].count = 3;                                                 // summary slot
+      }
+      const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+      AttendHead(q.data(), k.data(), v.data(), meta, hd, scale, query_pos, scores.data(), out.data());
+      std::vector<double> logit(n, -INFINITY);
+      double mx = -INFINITY;
+      for (size_t j = 0; j < n; ++j) {
+        if (meta[j].pos > query_pos) continue;
+        double s = 0;
+        for (size_t i = 0; i < hd; ++i) s += static_cast<double>(q[i]) * k[j * hd + i];
+        logit[j] = s * scale + std::log(static_cast<double>(meta[j].count));
+        mx = std::max(mx, logit[j]);
+      }
+      double z = 0;
+      for (size_t j = 0; j < n; ++j) z += std::exp(logit[j] - mx);
+      for (size_t j = 0; j < n; ++j) {
+        const double p = std::exp(logit[j] - mx) / z;
+        if (meta[j].pos > query_pos) {
+          ASSERT_EQ(scores[j], 0.0f) << "masked slot " << j << " n=" << n;
+        } else {
+          ASSERT_NEAR(scores[j], p, 1e-5 * p + 1e-9) << "slot " << j << " n=" << n << " hd=" << hd;
+        }
+      }
+      for (size_t i = 0; i < hd; ++i) {
+        double ref = 0, mag = 0;
+        for (size_t j = 0; j < n; ++j) {
+          const double p = std::exp(logit[j] - mx) / z;
+          ref += p * v[j * hd + i];
+          mag += p * std::abs(v[j * hd + i]);
+        }
+        EXPECT_NEAR(out[i], ref, 1e-5 * mag + 1e-7) << "n=" << n << " hd=" << hd << " i=" << i;
+      }
+    }
+  }
+}
+
+TEST(Attention, NoVisibleSlotGivesZeroOutputOnBothPaths) {
+  for (size_t n : {5u, 600u}) {
+    const size_t hd = 16;
+    std::vector<float> q(hd, 1.0f), k(n * hd, 0.5f), v(n * hd, 2.0f), scores(n), out(hd, 7.0f);
+    std::vector<SlotMeta> meta(n);
+    for (size_t j = 0; j < n; ++j) meta[j].pos = 100 + static_cast<int32_t>(j);
+    AttendHead(q.data(), k.data(), v.data(), meta, hd, 0.25f, 10, scores.data(), out.data());
+    for (float o : out) EXPECT_EQ(o, 0.0f) << "n=" << n;
   }
 }
 

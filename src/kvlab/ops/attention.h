@@ -21,6 +21,8 @@ bool CausalSoftmax(float* scores, std::span<const SlotMeta> meta, float scale, i
 // tokens with its mean key would.
 // keys, values: [n_slots][head_dim]; scores: scratch of at least n_slots floats, left holding the
 // attention probabilities (masked slots get 0) so observers can read the row without recomputing it.
+// Short heads take two passes (all keys, softmax, all values); longer ones one pass in blocks of 128 slots
+// with a running softmax, so keys and values stream from memory together (same result up to rounding).
 void AttendHead(const float* q, const float* keys, const float* values, std::span<const SlotMeta> meta,
                 size_t head_dim, float scale, int32_t query_pos, float* scores, float* out);
 

@@ -14,6 +14,10 @@ namespace kvlab {
 void AttendHeadQuantized(const float* q, const QuantizedHead& head, std::span<const SlotMeta> meta,
                          size_t head_dim, float scale, int32_t query_pos, float* scores, float* out) {
   const size_t n = meta.size(), nq = head.n_quant;
+  if (nq == 0) {  // nothing encoded yet: exactly the f32 attention (bit-identical, whichever path it takes)
+    AttendHead(q, head.residual_keys, head.residual_values, meta, head_dim, scale, query_pos, scores, out);
+    return;
+  }
   const CodecKernels kk = KernelsFor(head.k), vk = KernelsFor(head.v);
   constexpr size_t kMaxHeadDim = 1024;
   KVLAB_CHECK(head_dim <= kMaxHeadDim);
@@ -46,13 +50,8 @@ void AttendHeadQuantized(const float* q, const QuantizedHead& head, std::span<co
   for (size_t j = 0; j < nq; ++j) {
     if (scores[j] != 0.0f) vk.axpy(scores[j], head.value_codes + j * head.value_row_bytes, out, head_dim, head.group);
   }
-  // The f32 residual rows use the same kernel as f32 attention, so a residual window covering the whole
-  // cache gives bit-identical output; after encoded rows, their sum is added on top.
+  // The f32 residual rows after the encoded ones: their weighted sum is added on top.
   const kernels::WeightedRowSumFn weighted_sum = kernels::WeightedRowSumKernel();
-  if (nq == 0) {
-    weighted_sum(head.residual_values, head_dim, n, scores, head_dim, out);
-    return;
-  }
   float residual_out[kMaxHeadDim];
   weighted_sum(head.residual_values, head_dim, n - nq, scores + nq, head_dim, residual_out);
   for (size_t i = 0; i < head_dim; ++i) out[i] += residual_out[i];

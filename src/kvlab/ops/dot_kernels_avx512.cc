@@ -124,7 +124,7 @@ void WeightedRows(const float* v, size_t stride, size_t rows, const float* p, si
   }
   for (size_t j = 0; j < rows; ++j) {
     const char* ahead = reinterpret_cast<const char*>(v + std::min(j + kPrefetchRows, rows - 1) * stride);
-    for (int k = 0; k < V; k += 4) _mm_prefetch(ahead + 64 * k, _MM_HINT_T0);
+    for (int k = 0; k < V; ++k) _mm_prefetch(ahead + 64 * k, _MM_HINT_T0);  // one 64-byte line per vector
     if (p[j] == 0.0f) continue;
     const __m512 w = _mm512_set1_ps(p[j]);
     const float* row = v + j * stride;
