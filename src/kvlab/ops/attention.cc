@@ -111,7 +111,6 @@ void AttendHeadBlocked(const float* q, const float* keys, const float* values, s
 }
 }  // namespace
 
-
 void AttendHead(const float* q, const float* keys, const float* values, std::span<const SlotMeta> meta,
                 size_t head_dim, float scale, int32_t query_pos, float* scores, float* out) {
   const size_t n = meta.size();
@@ -119,10 +118,9 @@ void AttendHead(const float* q, const float* keys, const float* values, std::spa
     AttendHeadBlocked(q, keys, values, meta, head_dim, scale, query_pos, scores, out);
     return;
   }
-  // Scores for every slot (keys are contiguous), in stretches of kStretch slots. When the head's values fit
-  // comfortably in L2, each stretch also requests its values, so the value pass finds them in cache and
-  // both streams are in flight at once (measured at context 1024: ~29 -> ~39 GB/s of cache read). Longer
-  // heads leave the values to the value kernel's own prefetch, as early requests would be evicted again.
+  // Two passes (short heads, or beyond the blocked path's limits): scores for every slot (keys are
+  // contiguous) in stretches of kStretch slots, each stretch also requesting its values when the head's
+  // values fit in L2, so both streams are in flight at once and the value pass finds them in cache.
   const kernels::DotRowsFn dot_rows = kernels::DotRowsKernel();
   const size_t row_bytes = head_dim * sizeof(float);
   const bool fetch_values = n * row_bytes <= kValuesPrefetchBytes;
