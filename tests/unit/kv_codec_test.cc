@@ -158,5 +158,60 @@ TEST(KvCodec, FusedDotAndAxpyMatchDecodeThenCompute) {
   SetSimdLevel(detected);
 }
 
+// The row-batched kernels (one call per head) against decode-then-compute in f64, at every SIMD level: the
+// AVX-512 fast path (n, group multiples of 16, n <= 128), its fallbacks, rows at odd addresses and
+// strides, and zero weights (skipped rows) in the weighted sum.
+TEST(KvCodec, RowBatchedDotAndWeightedSumMatchDecodeThenCompute) {
+  const SimdLevel detected = DetectSimdLevel();
+  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+    if (static_cast<int>(level) > static_cast<int>(detected)) continue;
+    SetSimdLevel(level);
+    for (const auto& [n, group] : std::vector<std::pair<size_t, size_t>>{
+             {64, 32}, {128, 32}, {128, 64}, {48, 16}, {16, 16}, {64, 48}, {100, 20}, {160, 32}, {13, 5}}) {
+      for (CodecType t : kAll) {
+        const size_t count = 37, row_bytes = CodecRowBytes(t, n, group) + 3;  // padded stride
+        std::vector<uint8_t> rows(count * row_bytes + 1);
+        uint8_t* base = rows.data() + 1;  // odd address
+        std::vector<std::vector<float>> decoded(count, std::vector<float>(n));
+        for (size_t j = 0; j < count; ++j) {
+          const std::vector<float> x = Gaussian(n, static_cast<uint32_t>(100 + j));
+          EncodeRow(t, x.data(), n, group, base + j * row_bytes);
+          DecodeRow(t, base + j * row_bytes, n, group, decoded[j].data());
+        }
+        const std::vector<float> q = Gaussian(n, 7);
+        std::vector<float> p = Gaussian(count, 8);
+        p[3] = 0.0f;
+        p[20] = 0.0f;
+        const CodecKernels k = KernelsFor(t);
+        const std::string where = std::string(CodecName(t)) + " n=" + std::to_string(n) + " group=" +
+                                  std::to_string(group) + " simd=" + SimdLevelName(level);
+        std::vector<float> out(count + 1, 99.0f);
+        k.dot_rows(base, row_bytes, count, q.data(), n, group, out.data());
+        for (size_t j = 0; j < count; ++j) {
+          double ref = 0, mag = 0;
+          for (size_t i = 0; i < n; ++i) {
+            ref += static_cast<double>(decoded[j][i]) * q[i];
+            mag += std::abs(static_cast<double>(decoded[j][i]) * q[i]);
+          }
+          ASSERT_NEAR(out[j], ref, 1e-5 * mag + 1e-6) << where << " row " << j;
+        }
+        EXPECT_EQ(out[count], 99.0f) << where << ": wrote past count";
+        std::vector<float> y(n + 1, 0.25f);
+        k.weighted_sum(base, row_bytes, count, p.data(), y.data(), n, group);
+        for (size_t i = 0; i < n; ++i) {
+          double ref = 0.25, mag = 0.25;
+          for (size_t j = 0; j < count; ++j) {
+            ref += static_cast<double>(p[j]) * decoded[j][i];
+            mag += std::abs(static_cast<double>(p[j]) * decoded[j][i]);
+          }
+          ASSERT_NEAR(y[i], ref, 1e-5 * mag + 1e-6) << where << " i=" << i;
+        }
+        EXPECT_EQ(y[n], 0.25f) << where << ": wrote past n";
+      }
+    }
+  }
+  SetSimdLevel(detected);
+}
+
 }  // namespace
 }  // namespace kvlab

@@ -262,12 +262,50 @@ void DecodeRow(CodecType type, const uint8_t* row, size_t n, size_t group, float
   Impl(type).decode(row, n, group, out);
 }
 
+namespace {
+// Row-batched kernels from the per-row ones (the scalar reference path, and every codec without a
+// batched SIMD kernel).
+template <DotFn kDot>
+void DotRowsEach(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
+                 float* out) {
+  for (size_t j = 0; j < count; ++j) out[j] = kDot(rows + j * row_bytes, q, n, group);
+}
+
+template <AxpyFn kAxpy>
+void WeightedSumEach(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
+                     size_t group) {
+  for (size_t j = 0; j < count; ++j) {
+    if (p[j] != 0.0f) kAxpy(p[j], rows + j * row_bytes, y, n, group);
+  }
+}
+
+template <DotFn kDot, AxpyFn kAxpy>
+constexpr CodecKernels Each() {
+  return {kDot, kAxpy, DotRowsEach<kDot>, WeightedSumEach<kAxpy>};
+}
+}  // namespace
+
 CodecKernels KernelsFor(CodecType type) {
   if (ActiveSimdLevel() == SimdLevel::kAvx512) {
-    if (type == CodecType::kInt8) return {kernels::DotInt8Avx512, kernels::AxpyInt8Avx512};
-    if (type == CodecType::kInt4) return {kernels::DotInt4Avx512, kernels::AxpyInt4Avx512};
+    if (type == CodecType::kInt8) {
+      return {kernels::DotInt8Avx512, kernels::AxpyInt8Avx512, kernels::DotRowsInt8Avx512,
+              kernels::WeightedSumInt8Avx512};
+    }
+    if (type == CodecType::kInt4) {
+      return {kernels::DotInt4Avx512, kernels::AxpyInt4Avx512, kernels::DotRowsInt4Avx512,
+              kernels::WeightedSumInt4Avx512};
+    }
   }
-  return {Impl(type).dot, Impl(type).axpy};
+  switch (type) {
+    case CodecType::kF32: return Each<DotF32, AxpyF32>();
+    case CodecType::kF16: return Each<Dot16<HalfToFloat>, Axpy16<HalfToFloat>>();
+    case CodecType::kBf16: return Each<Dot16<Bf16ToFloat>, Axpy16<Bf16ToFloat>>();
+    case CodecType::kInt8: return Each<DotInt<8>, AxpyInt<8>>();
+    case CodecType::kInt4: return Each<DotInt<4>, AxpyInt<4>>();
+    case CodecType::kInt2: return Each<DotInt<2>, AxpyInt<2>>();
+  }
+  KVLAB_CHECK(false);
+  return {};
 }
 
 }  // namespace kvlab

@@ -8,8 +8,8 @@
 // scales. Row layout (bytes, no padding): [groups × {f32 scale, f32 min}][codes packed little-endian,
 // value i in bits (i·bits) mod 8 of byte (i·bits)/8].
 //
-// Attention never decodes a whole cache: DotFn / AxpyFn read one encoded row inside the dot product and the
-// value accumulation (ops/attention_quant.h), looked up once per head so the slot loop has no codec switch.
+// Attention never decodes a whole cache: the kernels read encoded rows inside the dot product and the value
+// accumulation (ops/attention_quant.h), looked up once per head so the slot loop has no codec switch.
 #pragma once
 
 #include <cstddef>
@@ -55,9 +55,20 @@ void DecodeRow(CodecType type, const uint8_t* row, size_t n, size_t group, float
 // dot(decode(row), q) and y += a * decode(row), without materializing the decoded row.
 using DotFn = float (*)(const uint8_t* row, const float* q, size_t n, size_t group);
 using AxpyFn = void (*)(float a, const uint8_t* row, float* y, size_t n, size_t group);
+// The same over `count` rows `row_bytes` apart, one call per head instead of one per slot:
+//   DotRowsFn:     out[j] = dot(decode(row j), q)
+//   WeightedSumFn: y += sum_j p[j] * decode(row j), rows with p[j] == 0 skipped
+// The SIMD versions keep q / y in registers across rows and fold each group's minimum into one term per
+// group (min · sum of q; sum of p · min), so a row costs its codes' multiply-adds and one reduction.
+using DotRowsFn = void (*)(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n,
+                           size_t group, float* out);
+using WeightedSumFn = void (*)(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y,
+                               size_t n, size_t group);
 struct CodecKernels {
   DotFn dot;
   AxpyFn axpy;
+  DotRowsFn dot_rows;
+  WeightedSumFn weighted_sum;
 };
 CodecKernels KernelsFor(CodecType type);
 

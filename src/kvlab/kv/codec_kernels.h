@@ -13,4 +13,15 @@ void AxpyInt8Avx512(float a, const uint8_t* row, float* y, size_t n, size_t grou
 float DotInt4Avx512(const uint8_t* row, const float* q, size_t n, size_t group);
 void AxpyInt4Avx512(float a, const uint8_t* row, float* y, size_t n, size_t group);
 
+// Row-batched (kv/codec.h DotRowsFn / WeightedSumFn). Fast path when n and group are multiples of 16 and
+// n <= 128 (q or y in registers); otherwise the per-row kernels above, row by row.
+void DotRowsInt8Avx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
+                       float* out);
+void WeightedSumInt8Avx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
+                           size_t group);
+void DotRowsInt4Avx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
+                       float* out);
+void WeightedSumInt4Avx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
+                           size_t group);
+
 }  // namespace kvlab::kernels

@@ -3,6 +3,7 @@
 // minimum applied once per group, as the scalar kernels do: dot = s·Σ c_i q_i + m·Σ q_i.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "kvlab/kv/codec_kernels.h"
@@ -83,7 +84,128 @@ void AxpyInt(float a, const uint8_t* row, float* y, size_t n, size_t group) {
   }
 }
 
+// Row-batched fast path: V = n / 16 vectors per row (n <= 128), groups of a multiple of 16 channels, so
+// every vector lies inside one group. Rows ~16 ahead are prefetched (the codes of a head are one stream).
+constexpr size_t kRowsAhead = 16;
+
+template <__m512 (*kCodes)(const uint8_t*, size_t, size_t), int V>
+void DotRowsFast(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
+                 float* out) {
+  const size_t groups = Groups(n, group), per_group = group / 16;
+  __m512 qv[V];
+  for (int k = 0; k < V; ++k) qv[k] = _mm512_loadu_ps(q + 16 * k);
+  float qsum[V];  // per group (at most V groups): sum of q over its channels, for the min term
+  for (size_t g = 0; g < groups; ++g) {
+    __m512 s = _mm512_setzero_ps();
+    for (size_t k = g * per_group; k < std::min<size_t>(V, (g + 1) * per_group); ++k) s = _mm512_add_ps(s, qv[k]);
+    qsum[g] = _mm512_reduce_add_ps(s);
+  }
+  for (size_t j = 0; j < count; ++j) {
+    const uint8_t* row = rows + j * row_bytes;
+    _mm_prefetch(reinterpret_cast<const char*>(row + kRowsAhead * row_bytes), _MM_HINT_T0);
+    const uint8_t* codes = row + 8 * groups;
+    __m512 acc = _mm512_setzero_ps();
+    float min_term = 0;
+    for (size_t g = 0; g < groups; ++g) {
+      float scale, mn;
+      LoadScale(row, g, &scale, &mn);
+      __m512 t = _mm512_setzero_ps();
+      for (size_t k = g * per_group; k < std::min<size_t>(V, (g + 1) * per_group); ++k) {
+        t = _mm512_fmadd_ps(kCodes(codes, 16 * k, 16), qv[k], t);
+      }
+      acc = _mm512_fmadd_ps(t, _mm512_set1_ps(scale), acc);
+      min_term += mn * qsum[g];
+    }
+    out[j] = _mm512_reduce_add_ps(acc) + min_term;
+  }
+}
+
+template <__m512 (*kCodes)(const uint8_t*, size_t, size_t), int V>
+void WeightedSumFast(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
+                     size_t group) {
+  const size_t groups = Groups(n, group), per_group = group / 16;
+  __m512 acc[V];
+  for (int k = 0; k < V; ++k) acc[k] = _mm512_setzero_ps();
+  float min_sum[V] = {};  // per group: sum_j p[j] * min of row j's group
+  for (size_t j = 0; j < count; ++j) {
+    const uint8_t* row = rows + j * row_bytes;
+    _mm_prefetch(reinterpret_cast<const char*>(row + kRowsAhead * row_bytes), _MM_HINT_T0);
+    if (p[j] == 0.0f) continue;
+    const uint8_t* codes = row + 8 * groups;
+    for (size_t g = 0; g < groups; ++g) {
+      float scale, mn;
+      LoadScale(row, g, &scale, &mn);
+      const __m512 ps = _mm512_set1_ps(p[j] * scale);
+      min_sum[g] += p[j] * mn;
+      for (size_t k = g * per_group; k < std::min<size_t>(V, (g + 1) * per_group); ++k) {
+        acc[k] = _mm512_fmadd_ps(ps, kCodes(codes, 16 * k, 16), acc[k]);
+      }
+    }
+  }
+  for (int k = 0; k < V; ++k) {
+    const __m512 total = _mm512_add_ps(acc[k], _mm512_set1_ps(min_sum[static_cast<size_t>(k) / per_group]));
+    _mm512_storeu_ps(y + 16 * k, _mm512_add_ps(_mm512_loadu_ps(y + 16 * k), total));
+  }
+}
+
+template <__m512 (*kCodes)(const uint8_t*, size_t, size_t), int kBits>
+void DotRowsInt(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
+                float* out) {
+  if (n % 16 == 0 && group % 16 == 0 && n <= 128) {
+    switch (n / 16) {
+      case 1: return DotRowsFast<kCodes, 1>(rows, row_bytes, count, q, n, group, out);
+      case 2: return DotRowsFast<kCodes, 2>(rows, row_bytes, count, q, n, group, out);
+      case 3: return DotRowsFast<kCodes, 3>(rows, row_bytes, count, q, n, group, out);
+      case 4: return DotRowsFast<kCodes, 4>(rows, row_bytes, count, q, n, group, out);
+      case 5: return DotRowsFast<kCodes, 5>(rows, row_bytes, count, q, n, group, out);
+      case 6: return DotRowsFast<kCodes, 6>(rows, row_bytes, count, q, n, group, out);
+      case 7: return DotRowsFast<kCodes, 7>(rows, row_bytes, count, q, n, group, out);
+      case 8: return DotRowsFast<kCodes, 8>(rows, row_bytes, count, q, n, group, out);
+      default: break;
+    }
+  }
+  for (size_t j = 0; j < count; ++j) out[j] = DotInt<kCodes, kBits>(rows + j * row_bytes, q, n, group);
+}
+
+template <__m512 (*kCodes)(const uint8_t*, size_t, size_t), int kBits>
+void WeightedSumInt(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
+                    size_t group) {
+  if (n % 16 == 0 && group % 16 == 0 && n <= 128) {
+    switch (n / 16) {
+      case 1: return WeightedSumFast<kCodes, 1>(rows, row_bytes, count, p, y, n, group);
+      case 2: return WeightedSumFast<kCodes, 2>(rows, row_bytes, count, p, y, n, group);
+      case 3: return WeightedSumFast<kCodes, 3>(rows, row_bytes, count, p, y, n, group);
+      case 4: return WeightedSumFast<kCodes, 4>(rows, row_bytes, count, p, y, n, group);
+      case 5: return WeightedSumFast<kCodes, 5>(rows, row_bytes, count, p, y, n, group);
+      case 6: return WeightedSumFast<kCodes, 6>(rows, row_bytes, count, p, y, n, group);
+      case 7: return WeightedSumFast<kCodes, 7>(rows, row_bytes, count, p, y, n, group);
+      case 8: return WeightedSumFast<kCodes, 8>(rows, row_bytes, count, p, y, n, group);
+      default: break;
+    }
+  }
+  for (size_t j = 0; j < count; ++j) {
+    if (p[j] != 0.0f) AxpyInt<kCodes, kBits>(p[j], rows + j * row_bytes, y, n, group);
+  }
+}
+
 }  // namespace
+
+void DotRowsInt8Avx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
+                       float* out) {
+  DotRowsInt<Int8Codes, 8>(rows, row_bytes, count, q, n, group, out);
+}
+void WeightedSumInt8Avx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
+                           size_t group) {
+  WeightedSumInt<Int8Codes, 8>(rows, row_bytes, count, p, y, n, group);
+}
+void DotRowsInt4Avx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
+                       float* out) {
+  DotRowsInt<Int4Codes, 4>(rows, row_bytes, count, q, n, group, out);
+}
+void WeightedSumInt4Avx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
+                           size_t group) {
+  WeightedSumInt<Int4Codes, 4>(rows, row_bytes, count, p, y, n, group);
+}
 
 float DotInt8Avx512(const uint8_t* row, const float* q, size_t n, size_t group) {
   return DotInt<Int8Codes, 8>(row, q, n, group);

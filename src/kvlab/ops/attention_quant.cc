@@ -42,14 +42,12 @@ void AttendHeadQuantized(const float* q, const QuantizedHead& head, std::span<co
       scores[j] = qm + ChannelCodeDot(head.k, head.key_codes + j * head.key_row_bytes, qs, head_dim);
     }
   } else {
-    for (size_t j = 0; j < nq; ++j) scores[j] = kk.dot(head.key_codes + j * head.key_row_bytes, q, head_dim, head.group);
+    kk.dot_rows(head.key_codes, head.key_row_bytes, nq, q, head_dim, head.group, scores);
   }
   if (n > nq) kernels::DotRowsKernel()(head.residual_keys, head_dim, n - nq, q, head_dim, scores + nq);
   std::memset(out, 0, head_dim * sizeof(float));
   if (!CausalSoftmax(scores, meta, scale, query_pos)) return;
-  for (size_t j = 0; j < nq; ++j) {
-    if (scores[j] != 0.0f) vk.axpy(scores[j], head.value_codes + j * head.value_row_bytes, out, head_dim, head.group);
-  }
+  vk.weighted_sum(head.value_codes, head.value_row_bytes, nq, scores, out, head_dim, head.group);
   // The f32 residual rows after the encoded ones: their weighted sum is added on top.
   const kernels::WeightedRowSumFn weighted_sum = kernels::WeightedRowSumKernel();
   float residual_out[kMaxHeadDim];
