@@ -131,6 +131,37 @@ TEST_P(RowKernels, MatchF64ReferenceAtEveryLevelOddSizesUnaligned) {
 INSTANTIATE_TEST_SUITE_P(DTypes, RowKernels, testing::Values(DType::kF32, DType::kBF16, DType::kF16, DType::kQ8),
                          [](const testing::TestParamInfo<DType>& i) { return std::string(DTypeName(i.param)); });
 
+// The q8 activation quantization: the AVX-512 version must give exactly the scalar one's codes, scales and
+// sums (round half away from zero included), for every tail length and for values that sit on .5 steps.
+TEST(Q8Activation, Avx512QuantizationIsBitIdenticalToScalar) {
+  if (DetectSimdLevel() < SimdLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::mt19937 rng(23);
+  std::normal_distribution<float> d(0.0f, 2.0f);
+  for (size_t n : {1u, 16u, 17u, 31u, 32u, 33u, 100u, 768u, 2048u, 2049u}) {
+    std::vector<float> x(n);
+    for (float& v : x) v = d(rng);
+    if (n >= 32) {
+      // A block whose max is 127 and whose other values land exactly on k + 0.5 steps, both signs.
+      x[0] = 127.0f;
+      for (size_t i = 1; i < 32; ++i) x[i] = (i % 2 ? 1.0f : -1.0f) * (static_cast<float>(i) + 0.5f);
+    }
+    kernels::Q8Activation s, v;
+    kernels::QuantizeActivationScalar(x.data(), n, s);
+    kernels::QuantizeActivationAvx512(x.data(), n, v);
+    ASSERT_EQ(s.blocks, v.blocks);
+    const size_t padded = s.d.size();
+    ASSERT_EQ(v.d.size(), padded);
+    for (size_t b = 0; b < padded; ++b) {
+      ASSERT_EQ(s.d[b], v.d[b]) << "n=" << n << " block " << b;
+      ASSERT_EQ(s.sum[b], v.sum[b]) << "n=" << n << " block " << b;
+      for (size_t l = 0; l < 8; ++l) ASSERT_EQ(s.corr_lanes[b * 8 + l], v.corr_lanes[b * 8 + l]);
+      for (size_t i = 0; i < kQ8Block; ++i) {
+        ASSERT_EQ(s.q[b * kQ8Block + i], v.q[b * kQ8Block + i]) << "n=" << n << " block " << b << " i=" << i;
+      }
+    }
+  }
+}
+
 TEST(WeightEncoding, RoundTripWithinEachFormatsPrecision) {
   std::mt19937 rng(3);
   for (size_t n : {1u, 31u, 32u, 33u, 100u, 4095u}) {

@@ -13,7 +13,7 @@ namespace kvlab::kernels {
 // Defined in matvec_kernels_avx2.cc: f16 -> f32 with F16C (the bit-twiddling F16ToF32 is slow for panels).
 void F16ToF32Avx2(const uint16_t* src, size_t n, float* dst);
 
-void QuantizeActivation(const float* x, size_t n, Q8Activation& a) {
+void QuantizeActivationScalar(const float* x, size_t n, Q8Activation& a) {
   a.n = n;
   a.blocks = Q8Blocks(n);
   const size_t padded = (a.blocks + kQ8GroupBlocks - 1) / kQ8GroupBlocks * kQ8GroupBlocks;
@@ -41,6 +41,14 @@ void QuantizeActivation(const float* x, size_t n, Q8Activation& a) {
     a.d[b] = d;
     a.sum[b] = sum;
     for (size_t l = 0; l < 8; ++l) a.corr_lanes[b * 8 + l] = -16 * sum;
+  }
+}
+
+void QuantizeActivation(const float* x, size_t n, Q8Activation& a) {
+  if (ActiveSimdLevel() == SimdLevel::kAvx512) {
+    QuantizeActivationAvx512(x, n, a);
+  } else {
+    QuantizeActivationScalar(x, n, a);
   }
 }
 

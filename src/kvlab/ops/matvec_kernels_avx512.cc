@@ -3,6 +3,7 @@
 // ~12 KB ahead are prefetched by hand (PrefetchRows).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "kvlab/ops/dot_kernels.h"
@@ -177,6 +178,44 @@ void Q8Rows(const uint8_t* w, size_t row_bytes, const Q8Activation& a, size_t n,
   for (int j = 0; j < R; ++j) out[j] = _mm512_reduce_add_ps(acc[j]);
 }
 }  // namespace
+
+void QuantizeActivationAvx512(const float* x, size_t n, Q8Activation& a) {
+  a.n = n;
+  a.blocks = Q8Blocks(n);
+  const size_t padded = (a.blocks + kQ8GroupBlocks - 1) / kQ8GroupBlocks * kQ8GroupBlocks;
+  if (a.d.size() < padded) {  // grows once per vector size; afterwards nothing is allocated
+    a.q.resize(padded * kQ8Block);
+    a.d.resize(padded);
+    a.sum.resize(padded);
+    a.corr_lanes.resize(padded * 8);
+  }
+  const __m512 half = _mm512_set1_ps(0.5f), abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  for (size_t b = 0; b < padded; ++b) {
+    const size_t i0 = b * kQ8Block;
+    const size_t len = i0 < n ? std::min(kQ8Block, n - i0) : 0;
+    // Two vectors of the block, zero past n (as the scalar version's `i < len ? … : 0`).
+    const __m512 v0 = _mm512_maskz_loadu_ps(TailMask16(len), x + i0);
+    const __m512 v1 = _mm512_maskz_loadu_ps(len > 16 ? TailMask16(len - 16) : 0, x + i0 + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(v0, abs_mask), _mm512_and_ps(v1, abs_mask)));
+    const float d = amax / 127.0f;
+    const float inv = d > 0.0f ? 1.0f / d : 0.0f;
+    const __m512 vinv = _mm512_set1_ps(inv);
+    __m512i q[2];
+    const __m512 vs[2] = {v0, v1};
+    for (int h = 0; h < 2; ++h) {
+      // Round half away from zero exactly as the scalar code: v + copysign(0.5, v), then truncate.
+      const __m512 v = _mm512_mul_ps(vs[h], vinv);
+      const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+      const __m512 r = _mm512_add_ps(v, _mm512_mask_sub_ps(half, neg, _mm512_setzero_ps(), half));
+      q[h] = _mm512_max_epi32(_mm512_set1_epi32(-127), _mm512_min_epi32(_mm512_set1_epi32(127), _mm512_cvttps_epi32(r)));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(a.q.data() + i0 + 16 * h), _mm512_cvtepi32_epi8(q[h]));
+    }
+    const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q[0], q[1]));
+    a.d[b] = d;
+    a.sum[b] = sum;
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.corr_lanes.data() + b * 8), _mm256_set1_epi32(-16 * sum));
+  }
+}
 
 void F32RowsAvx512(const uint8_t* w, size_t row_bytes, size_t rows, const void* x, size_t n, float* out) {
   DotRowsAvx512(reinterpret_cast<const float*>(w), row_bytes / sizeof(float), rows, static_cast<const float*>(x), n,
