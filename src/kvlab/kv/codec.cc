@@ -199,25 +199,45 @@ void AxpyInt(float a, const uint8_t* row, float* y, size_t n, size_t group) {
   }
 }
 
+// Row-batched kernels from the per-row ones (the scalar reference path, and every codec without a
+// batched SIMD kernel).
+template <DotFn kDot>
+void DotRowsEach(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
+                 float* out) {
+  for (size_t j = 0; j < count; ++j) out[j] = kDot(rows + j * row_bytes, q, n, group);
+}
+
+template <AxpyFn kAxpy>
+void WeightedSumEach(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
+                     size_t group) {
+  for (size_t j = 0; j < count; ++j) {
+    if (p[j] != 0.0f) kAxpy(p[j], rows + j * row_bytes, y, n, group);
+  }
+}
+
+template <DotFn kDot, AxpyFn kAxpy>
+constexpr CodecKernels Each() {
+  return {kDot, kAxpy, DotRowsEach<kDot>, WeightedSumEach<kAxpy>};
+}
+
 struct CodecImpl {
   CodecType type;
   const char* name;
   int bits;
   void (*encode)(const float*, size_t, size_t, uint8_t*);
   void (*decode)(const uint8_t*, size_t, size_t, float*);
-  DotFn dot;
-  AxpyFn axpy;
+  CodecKernels kernels;  // the portable kernels (KernelsFor may pick SIMD ones instead)
 };
 
 constexpr CodecImpl kCodecs[] = {
-    {CodecType::kF32, "f32", 32, EncodeF32, DecodeF32, DotF32, AxpyF32},
-    {CodecType::kF16, "f16", 16, Encode16<FloatToHalf>, Decode16<HalfToFloat>, Dot16<HalfToFloat>,
-     Axpy16<HalfToFloat>},
-    {CodecType::kBf16, "bf16", 16, Encode16<FloatToBf16>, Decode16<Bf16ToFloat>, Dot16<Bf16ToFloat>,
-     Axpy16<Bf16ToFloat>},
-    {CodecType::kInt8, "int8", 8, EncodeInt<8>, DecodeInt<8>, DotInt<8>, AxpyInt<8>},
-    {CodecType::kInt4, "int4", 4, EncodeInt<4>, DecodeInt<4>, DotInt<4>, AxpyInt<4>},
-    {CodecType::kInt2, "int2", 2, EncodeInt<2>, DecodeInt<2>, DotInt<2>, AxpyInt<2>},
+    {CodecType::kF32, "f32", 32, EncodeF32, DecodeF32, Each<DotF32, AxpyF32>()},
+    {CodecType::kF16, "f16", 16, Encode16<FloatToHalf>, Decode16<HalfToFloat>,
+     Each<Dot16<HalfToFloat>, Axpy16<HalfToFloat>>()},
+    {CodecType::kBf16, "bf16", 16, Encode16<FloatToBf16>, Decode16<Bf16ToFloat>,
+     Each<Dot16<Bf16ToFloat>, Axpy16<Bf16ToFloat>>()},
+    {CodecType::kInt8, "int8", 8, EncodeInt<8>, DecodeInt<8>, Each<DotInt<8>, AxpyInt<8>>()},
+    {CodecType::kInt4, "int4", 4, EncodeInt<4>, DecodeInt<4>, Each<DotInt<4>, AxpyInt<4>>()},
+    {CodecType::kInt2, "int2", 2, EncodeInt<2>, DecodeInt<2>, Each<DotInt<2>, AxpyInt<2>>()},
 };
 
 const CodecImpl& Impl(CodecType type) {
@@ -262,29 +282,6 @@ void DecodeRow(CodecType type, const uint8_t* row, size_t n, size_t group, float
   Impl(type).decode(row, n, group, out);
 }
 
-namespace {
-// Row-batched kernels from the per-row ones (the scalar reference path, and every codec without a
-// batched SIMD kernel).
-template <DotFn kDot>
-void DotRowsEach(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
-                 float* out) {
-  for (size_t j = 0; j < count; ++j) out[j] = kDot(rows + j * row_bytes, q, n, group);
-}
-
-template <AxpyFn kAxpy>
-void WeightedSumEach(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
-                     size_t group) {
-  for (size_t j = 0; j < count; ++j) {
-    if (p[j] != 0.0f) kAxpy(p[j], rows + j * row_bytes, y, n, group);
-  }
-}
-
-template <DotFn kDot, AxpyFn kAxpy>
-constexpr CodecKernels Each() {
-  return {kDot, kAxpy, DotRowsEach<kDot>, WeightedSumEach<kAxpy>};
-}
-}  // namespace
-
 CodecKernels KernelsFor(CodecType type) {
   if (ActiveSimdLevel() == SimdLevel::kAvx512) {
     if (type == CodecType::kInt8) {
@@ -296,16 +293,7 @@ CodecKernels KernelsFor(CodecType type) {
               kernels::WeightedSumInt4Avx512};
     }
   }
-  switch (type) {
-    case CodecType::kF32: return Each<DotF32, AxpyF32>();
-    case CodecType::kF16: return Each<Dot16<HalfToFloat>, Axpy16<HalfToFloat>>();
-    case CodecType::kBf16: return Each<Dot16<Bf16ToFloat>, Axpy16<Bf16ToFloat>>();
-    case CodecType::kInt8: return Each<DotInt<8>, AxpyInt<8>>();
-    case CodecType::kInt4: return Each<DotInt<4>, AxpyInt<4>>();
-    case CodecType::kInt2: return Each<DotInt<2>, AxpyInt<2>>();
-  }
-  KVLAB_CHECK(false);
-  return {};
+  return Impl(type).kernels;
 }
 
 }  // namespace kvlab
