@@ -8,6 +8,7 @@
 
 #include "kvlab/kv/codec_kernels.h"
 #include "kvlab/kv/codec_layout.h"
+#include "kvlab/ops/vector_count_dispatch.h"
 
 namespace kvlab::kernels {
 
@@ -151,38 +152,16 @@ void WeightedSumFast(const uint8_t* rows, size_t row_bytes, size_t count, const 
 template <__m512 (*kCodes)(const uint8_t*, size_t, size_t), int kBits>
 void DotRowsInt(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
                 float* out) {
-  if (n % 16 == 0 && group % 16 == 0 && n <= 128) {
-    switch (n / 16) {
-      case 1: return DotRowsFast<kCodes, 1>(rows, row_bytes, count, q, n, group, out);
-      case 2: return DotRowsFast<kCodes, 2>(rows, row_bytes, count, q, n, group, out);
-      case 3: return DotRowsFast<kCodes, 3>(rows, row_bytes, count, q, n, group, out);
-      case 4: return DotRowsFast<kCodes, 4>(rows, row_bytes, count, q, n, group, out);
-      case 5: return DotRowsFast<kCodes, 5>(rows, row_bytes, count, q, n, group, out);
-      case 6: return DotRowsFast<kCodes, 6>(rows, row_bytes, count, q, n, group, out);
-      case 7: return DotRowsFast<kCodes, 7>(rows, row_bytes, count, q, n, group, out);
-      case 8: return DotRowsFast<kCodes, 8>(rows, row_bytes, count, q, n, group, out);
-      default: break;
-    }
-  }
+  const auto fast = [&](auto vecs) { DotRowsFast<kCodes, decltype(vecs)::value>(rows, row_bytes, count, q, n, group, out); };
+  if (n % 16 == 0 && group % 16 == 0 && WithVectorCount(n / 16, fast)) return;
   for (size_t j = 0; j < count; ++j) out[j] = DotInt<kCodes, kBits>(rows + j * row_bytes, q, n, group);
 }
 
 template <__m512 (*kCodes)(const uint8_t*, size_t, size_t), int kBits>
 void WeightedSumInt(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
                     size_t group) {
-  if (n % 16 == 0 && group % 16 == 0 && n <= 128) {
-    switch (n / 16) {
-      case 1: return WeightedSumFast<kCodes, 1>(rows, row_bytes, count, p, y, n, group);
-      case 2: return WeightedSumFast<kCodes, 2>(rows, row_bytes, count, p, y, n, group);
-      case 3: return WeightedSumFast<kCodes, 3>(rows, row_bytes, count, p, y, n, group);
-      case 4: return WeightedSumFast<kCodes, 4>(rows, row_bytes, count, p, y, n, group);
-      case 5: return WeightedSumFast<kCodes, 5>(rows, row_bytes, count, p, y, n, group);
-      case 6: return WeightedSumFast<kCodes, 6>(rows, row_bytes, count, p, y, n, group);
-      case 7: return WeightedSumFast<kCodes, 7>(rows, row_bytes, count, p, y, n, group);
-      case 8: return WeightedSumFast<kCodes, 8>(rows, row_bytes, count, p, y, n, group);
-      default: break;
-    }
-  }
+  const auto fast = [&](auto vecs) { WeightedSumFast<kCodes, decltype(vecs)::value>(rows, row_bytes, count, p, y, n, group); };
+  if (n % 16 == 0 && group % 16 == 0 && WithVectorCount(n / 16, fast)) return;
   for (size_t j = 0; j < count; ++j) {
     if (p[j] != 0.0f) AxpyInt<kCodes, kBits>(p[j], rows + j * row_bytes, y, n, group);
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "kvlab/ops/dot_kernels.h"
+#include "kvlab/ops/vector_count_dispatch.h"
 
 namespace kvlab::kernels {
 
@@ -138,16 +139,7 @@ void WeightedRows(const float* v, size_t stride, size_t rows, const float* p, si
 void WeightedRowSumAvx512(const float* v, size_t stride, size_t rows, const float* p, size_t n, float* out) {
   for (size_t c0 = 0; c0 < n; c0 += 128) {
     const size_t width = std::min<size_t>(n - c0, 128);
-    switch ((width + 15) / 16) {
-      case 1: WeightedRows<1>(v + c0, stride, rows, p, width, out + c0); break;
-      case 2: WeightedRows<2>(v + c0, stride, rows, p, width, out + c0); break;
-      case 3: WeightedRows<3>(v + c0, stride, rows, p, width, out + c0); break;
-      case 4: WeightedRows<4>(v + c0, stride, rows, p, width, out + c0); break;
-      case 5: WeightedRows<5>(v + c0, stride, rows, p, width, out + c0); break;
-      case 6: WeightedRows<6>(v + c0, stride, rows, p, width, out + c0); break;
-      case 7: WeightedRows<7>(v + c0, stride, rows, p, width, out + c0); break;
-      default: WeightedRows<8>(v + c0, stride, rows, p, width, out + c0); break;
-    }
+    WithVectorCount((width + 15) / 16, [&](auto vecs) { WeightedRows<decltype(vecs)::value>(v + c0, stride, rows, p, width, out + c0); });
   }
 }
 

@@ -13,7 +13,7 @@ namespace kvlab::kernels {
 // Defined in matvec_kernels_avx2.cc: f16 -> f32 with F16C (the bit-twiddling F16ToF32 is slow for panels).
 void F16ToF32Avx2(const uint16_t* src, size_t n, float* dst);
 
-void QuantizeActivationScalar(const float* x, size_t n, Q8Activation& a) {
+size_t SizeQ8Activation(size_t n, Q8Activation& a) {
   a.n = n;
   a.blocks = Q8Blocks(n);
   const size_t padded = (a.blocks + kQ8GroupBlocks - 1) / kQ8GroupBlocks * kQ8GroupBlocks;
@@ -23,6 +23,11 @@ void QuantizeActivationScalar(const float* x, size_t n, Q8Activation& a) {
     a.sum.resize(padded);
     a.corr_lanes.resize(padded * 8);
   }
+  return padded;
+}
+
+void QuantizeActivationScalar(const float* x, size_t n, Q8Activation& a) {
+  const size_t padded = SizeQ8Activation(n, a);
   for (size_t b = 0; b < padded; ++b) {
     const size_t i0 = b * kQ8Block;
     const size_t len = i0 < n ? std::min(kQ8Block, n - i0) : 0;

@@ -34,6 +34,8 @@ inline constexpr size_t kQ8GroupBlocks = 16;
 // The AVX-512 version gives bit-identical results (same float operations, 32 values per block at once).
 void QuantizeActivation(const float* x, size_t n, Q8Activation& a);
 void QuantizeActivationScalar(const float* x, size_t n, Q8Activation& a);
+// Sets n and blocks and grows the buffers to whole groups of blocks; returns that padded block count.
+size_t SizeQ8Activation(size_t n, Q8Activation& a);
 void QuantizeActivationAvx512(const float* x, size_t n, Q8Activation& a);
 
 using RowsFn = void (*)(const uint8_t* w, size_t row_bytes, size_t rows, const void* x, size_t n, float* out);

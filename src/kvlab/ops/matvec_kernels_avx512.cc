@@ -180,15 +180,7 @@ void Q8Rows(const uint8_t* w, size_t row_bytes, const Q8Activation& a, size_t n,
 }  // namespace
 
 void QuantizeActivationAvx512(const float* x, size_t n, Q8Activation& a) {
-  a.n = n;
-  a.blocks = Q8Blocks(n);
-  const size_t padded = (a.blocks + kQ8GroupBlocks - 1) / kQ8GroupBlocks * kQ8GroupBlocks;
-  if (a.d.size() < padded) {  // grows once per vector size; afterwards nothing is allocated
-    a.q.resize(padded * kQ8Block);
-    a.d.resize(padded);
-    a.sum.resize(padded);
-    a.corr_lanes.resize(padded * 8);
-  }
+  const size_t padded = SizeQ8Activation(n, a);
   const __m512 half = _mm512_set1_ps(0.5f), abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
   for (size_t b = 0; b < padded; ++b) {
     const size_t i0 = b * kQ8Block;
