@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kvlab/ops/activations.h"
 #include "kvlab/ops/attention.h"
+#include "kvlab/ops/cpu_features.h"
 #include "kvlab/ops/norms.h"
 #include "kvlab/ops/rope.h"
 
@@ -106,72 +108,109 @@ TEST(Attention, MatchesNaiveSoftmaxAndMasksFuturePositions) {
   }
 }
 
-// Long heads take the blocked one-pass path (running softmax over blocks of 128 slots). Against an f64
-// softmax: a first block entirely masked (the running maximum starts at -inf), logits that grow block after
-// block (the output is rescaled each time the maximum moves), summary slots, masked slots scattered
-// later, an odd head size; the probabilities left in `scores` must be the final ones.
-TEST(Attention, BlockedPathMatchesF64SoftmaxOnLongHeads) {
+// Every path of AttendHead against an f64 softmax, at every SIMD level this CPU has: the AVX-512 one-pass
+// kernel (16-slot blocks; head sizes 16..128 in steps of 16, a partial last block), the blocked path (heads
+// longer than 256 slots, blocks of 128) and the two-pass path. The cases: a first block entirely masked (the
+// running maximum starts at -inf), logits that grow block after block (the output is rescaled each time the
+// maximum moves), summary slots, masked slots scattered later, odd head sizes; the probabilities left in
+// `scores` must be the final ones.
+TEST(Attention, EveryPathMatchesF64Softmax) {
   std::mt19937 rng(21);
   std::normal_distribution<float> d;
-  for (size_t hd : {20u, 64u}) {
-    for (size_t n : {257u, 300u, 1000u, 2049u}) {
-      std::vector<float> q(hd), k(n * hd), v(n * hd), scores(n), out(hd);
-      for (float& x : q) x = d(rng);
-      for (float& x : v) x = d(rng);
-      for (size_t j = 0; j < n; ++j) {
-        const float grow = 0.2f + 0.5f * static_cast<float>(j / 128);  // later blocks: larger logits
-        for (size_t i = 0; i < hd; ++i) k[j * hd + i] = grow * d(rng);
-      }
-      const int32_t query_pos = 5000;
-      std::vector<SlotMeta> meta(n);
-      for (size_t j = 0; j < n; ++j) {
-        meta[j].pos = static_cast<int32_t>(j);
-        if (j < 128 || j % 7 == 3) meta[j].pos = query_pos + 1 + static_cast<int32_t>(j);  // masked
-        if (j % 11 == 5) meta[j].count = 3;                                                 // summary slot
-      }
-      const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-      AttendHead(q.data(), k.data(), v.data(), meta, hd, scale, query_pos, scores.data(), out.data());
-      std::vector<double> logit(n, -INFINITY);
-      double mx = -INFINITY;
-      for (size_t j = 0; j < n; ++j) {
-        if (meta[j].pos > query_pos) continue;
-        double s = 0;
-        for (size_t i = 0; i < hd; ++i) s += static_cast<double>(q[i]) * k[j * hd + i];
-        logit[j] = s * scale + std::log(static_cast<double>(meta[j].count));
-        mx = std::max(mx, logit[j]);
-      }
-      double z = 0;
-      for (size_t j = 0; j < n; ++j) z += std::exp(logit[j] - mx);
-      for (size_t j = 0; j < n; ++j) {
-        const double p = std::exp(logit[j] - mx) / z;
-        if (meta[j].pos > query_pos) {
-          ASSERT_EQ(scores[j], 0.0f) << "masked slot " << j << " n=" << n;
-        } else {
-          ASSERT_NEAR(scores[j], p, 1e-5 * p + 1e-9) << "slot " << j << " n=" << n << " hd=" << hd;
+  const SimdLevel detected = DetectSimdLevel();
+  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+    if (static_cast<int>(level) > static_cast<int>(detected)) continue;
+    SetSimdLevel(level);
+    for (size_t hd : {16u, 20u, 64u, 128u, 144u}) {
+      for (size_t n : {1u, 15u, 16u, 17u, 140u, 257u, 300u, 1000u, 2049u}) {
+        std::vector<float> q(hd), k(n * hd), v(n * hd), scores(n), out(hd);
+        for (float& x : q) x = d(rng);
+        for (float& x : v) x = d(rng);
+        for (size_t j = 0; j < n; ++j) {
+          const float grow = 0.2f + 0.5f * static_cast<float>(j / 128);  // later blocks: larger logits
+          for (size_t i = 0; i < hd; ++i) k[j * hd + i] = grow * d(rng);
         }
-      }
-      for (size_t i = 0; i < hd; ++i) {
-        double ref = 0, mag = 0;
+        const int32_t query_pos = 5000;
+        std::vector<SlotMeta> meta(n);
+        for (size_t j = 0; j < n; ++j) {
+          meta[j].pos = static_cast<int32_t>(j);
+          const bool first_block_masked = n > 128 && j < 128;
+          if (first_block_masked || j % 7 == 3) meta[j].pos = query_pos + 1 + static_cast<int32_t>(j);  // masked
+          if (j % 11 == 5) meta[j].count = 3;                                                         // summary
+        }
+        const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+        AttendHead(q.data(), k.data(), v.data(), meta, hd, scale, query_pos, scores.data(), out.data());
+        std::vector<double> logit(n, -INFINITY);
+        double mx = -INFINITY;
+        for (size_t j = 0; j < n; ++j) {
+          if (meta[j].pos > query_pos) continue;
+          double s = 0;
+          for (size_t i = 0; i < hd; ++i) s += static_cast<double>(q[i]) * k[j * hd + i];
+          logit[j] = s * scale + std::log(static_cast<double>(meta[j].count));
+          mx = std::max(mx, logit[j]);
+        }
+        double z = 0;
+        for (size_t j = 0; j < n; ++j) z += std::exp(logit[j] - mx);
+        const std::string where = "n=" + std::to_string(n) + " hd=" + std::to_string(hd) + " simd=" + SimdLevelName(level);
         for (size_t j = 0; j < n; ++j) {
           const double p = std::exp(logit[j] - mx) / z;
-          ref += p * v[j * hd + i];
-          mag += p * std::abs(v[j * hd + i]);
+          if (meta[j].pos > query_pos) {
+            ASSERT_EQ(scores[j], 0.0f) << "masked slot " << j << " " << where;
+          } else {
+            ASSERT_NEAR(scores[j], p, 1e-5 * p + 1e-9) << "slot " << j << " " << where;
+          }
         }
-        EXPECT_NEAR(out[i], ref, 1e-5 * mag + 1e-7) << "n=" << n << " hd=" << hd << " i=" << i;
+        for (size_t i = 0; i < hd; ++i) {
+          double ref = 0, mag = 0;
+          for (size_t j = 0; j < n; ++j) {
+            const double p = std::exp(logit[j] - mx) / z;
+            ref += p * v[j * hd + i];
+            mag += p * std::abs(v[j * hd + i]);
+          }
+          ASSERT_NEAR(out[i], ref, 1e-5 * mag + 1e-7) << where << " i=" << i;
+        }
       }
     }
   }
+  SetSimdLevel(detected);
 }
 
-TEST(Attention, NoVisibleSlotGivesZeroOutputOnBothPaths) {
-  for (size_t n : {5u, 600u}) {
-    const size_t hd = 16;
-    std::vector<float> q(hd, 1.0f), k(n * hd, 0.5f), v(n * hd, 2.0f), scores(n), out(hd, 7.0f);
-    std::vector<SlotMeta> meta(n);
-    for (size_t j = 0; j < n; ++j) meta[j].pos = 100 + static_cast<int32_t>(j);
-    AttendHead(q.data(), k.data(), v.data(), meta, hd, 0.25f, 10, scores.data(), out.data());
-    for (float o : out) EXPECT_EQ(o, 0.0f) << "n=" << n;
+// A masked slot's value row must not reach the output even when it is not finite (0 · inf would be NaN).
+TEST(Attention, MaskedSlotsValuesNeverReachTheOutput) {
+  const SimdLevel detected = DetectSimdLevel();
+  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+    if (static_cast<int>(level) > static_cast<int>(detected)) continue;
+    SetSimdLevel(level);
+    for (size_t n : {20u, 600u}) {
+      const size_t hd = 64;
+      std::vector<float> q(hd, 0.1f), k(n * hd, 0.5f), v(n * hd, 1.0f), scores(n), out(hd);
+      std::vector<SlotMeta> meta(n);
+      for (size_t j = 0; j < n; ++j) meta[j].pos = static_cast<int32_t>(j);
+      for (size_t j = n / 2; j < n; ++j) std::fill(v.begin() + j * hd, v.begin() + (j + 1) * hd, INFINITY);
+      AttendHead(q.data(), k.data(), v.data(), meta, hd, 0.125f, static_cast<int32_t>(n / 2 - 1), scores.data(),
+                 out.data());
+      for (float o : out) ASSERT_NEAR(o, 1.0f, 1e-6) << "n=" << n << " simd=" << SimdLevelName(level);
+    }
   }
+  SetSimdLevel(detected);
+}
+
+TEST(Attention, NoVisibleSlotGivesZeroOutputOnEveryPath) {
+  const SimdLevel detected = DetectSimdLevel();
+  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+    if (static_cast<int>(level) > static_cast<int>(detected)) continue;
+    SetSimdLevel(level);
+    for (size_t n : {5u, 17u, 600u}) {
+      const size_t hd = 16;
+      std::vector<float> q(hd, 1.0f), k(n * hd, 0.5f), v(n * hd, 2.0f), scores(n, 3.0f), out(hd, 7.0f);
+      std::vector<SlotMeta> meta(n);
+      for (size_t j = 0; j < n; ++j) meta[j].pos = 100 + static_cast<int32_t>(j);
+      AttendHead(q.data(), k.data(), v.data(), meta, hd, 0.25f, 10, scores.data(), out.data());
+      for (float o : out) EXPECT_EQ(o, 0.0f) << "n=" << n << " simd=" << SimdLevelName(level);
+      for (float p : scores) EXPECT_EQ(p, 0.0f) << "n=" << n << " simd=" << SimdLevelName(level);
+    }
+  }
+  SetSimdLevel(detected);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include "kvlab/ops/attention_stream.h"
+#include "kvlab/ops/cpu_features.h"
 #include "kvlab/ops/dot_kernels.h"
 #include "kvlab/ops/exp_kernels.h"
 
@@ -49,7 +51,10 @@ float ScaleAndMask(float* scores, std::span<const SlotMeta> meta, float scale, i
 
 bool CausalSoftmax(float* scores, std::span<const SlotMeta> meta, float scale, int32_t query_pos) {
   const float max_score = ScaleAndMask(scores, meta, scale, query_pos);
-  if (max_score == -std::numeric_limits<float>::infinity()) return false;
+  if (max_score == -std::numeric_limits<float>::infinity()) {  // every probability 0, as on the other paths
+    std::fill(scores, scores + meta.size(), 0.0f);
+    return false;
+  }
   const size_t n = meta.size();
   const float inv = 1.0f / kernels::ExpShiftSumKernel()(scores, n, max_score);
   for (size_t j = 0; j < n; ++j) scores[j] *= inv;
@@ -114,6 +119,11 @@ void AttendHeadBlocked(const float* q, const float* keys, const float* values, s
 void AttendHead(const float* q, const float* keys, const float* values, std::span<const SlotMeta> meta,
                 size_t head_dim, float scale, int32_t query_pos, float* scores, float* out) {
   const size_t n = meta.size();
+  // AVX-512 and a head size it keeps in registers: one pass in 16-slot blocks (ops/attention_stream_avx512.cc).
+  if (ActiveSimdLevel() == SimdLevel::kAvx512 &&
+      kernels::AttendHeadStreamAvx512(q, keys, values, meta.data(), n, head_dim, scale, query_pos, scores, out)) {
+    return;
+  }
   if (n > 2 * kBlock && n <= kBlock * kMaxBlocks && head_dim <= kMaxHeadDim) {
     AttendHeadBlocked(q, keys, values, meta, head_dim, scale, query_pos, scores, out);
     return;

@@ -11,8 +11,8 @@
 namespace kvlab {
 
 // Turns raw dot products q·k_j [n] into attention probabilities in place: scale, add log(count) for summary
-// slots, mask slots after query_pos (probability exactly 0), softmax. Returns false when no slot is
-// visible (cannot happen in a causal stream: the query's own token is always there).
+// slots, mask slots after query_pos (probability exactly 0), softmax. Returns false, every probability 0,
+// when no slot is visible (cannot happen in a causal stream: the query's own token is always there).
 bool CausalSoftmax(float* scores, std::span<const SlotMeta> meta, float scale, int32_t query_pos);
 
 // out[head_dim] = sum_j softmax_j(q·k_j * scale + log(count_j)) v_j over slots j whose position <= query_pos
@@ -21,8 +21,10 @@ bool CausalSoftmax(float* scores, std::span<const SlotMeta> meta, float scale, i
 // tokens with its mean key would.
 // keys, values: [n_slots][head_dim]; scores: scratch of at least n_slots floats, left holding the
 // attention probabilities (masked slots get 0) so observers can read the row without recomputing it.
-// Short heads take two passes (all keys, softmax, all values); longer ones one pass in blocks of 128 slots
-// with a running softmax, so keys and values stream from memory together (same result up to rounding).
+// With AVX-512 and head_dim a multiple of 16 up to 128, one pass in blocks of 16 slots with a running
+// softmax (ops/attention_stream.h). Otherwise short heads take two passes (all keys, softmax, all values)
+// and longer ones one pass in blocks of 128 slots with a running softmax, so keys and values stream from
+// memory together. All paths give the same result up to rounding.
 void AttendHead(const float* q, const float* keys, const float* values, std::span<const SlotMeta> meta,
                 size_t head_dim, float scale, int32_t query_pos, float* scores, float* out);
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "kvlab/ops/avx512_inline.h"
 #include "kvlab/ops/dot_kernels.h"
 #include "kvlab/ops/vector_count_dispatch.h"
 
@@ -13,10 +14,6 @@ namespace {
 // Attention reads each head's keys and values as short streams (a few KB to a few MB) that this machine's
 // hardware prefetcher picks up late or not at all; the kernels request rows this far ahead themselves.
 constexpr size_t kPrefetchRows = 32;
-
-inline __mmask16 TailMask(size_t remaining) {
-  return remaining >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << remaining) - 1u);
-}
 
 // Short rows (attention keys: head_dim values): 16 rows per pass and one combined reduction for all 16
 // (about 3 shuffles and adds per row instead of a full horizontal sum each). Rows go 4 at a time, each

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "kvlab/ops/avx512_inline.h"
 #include "kvlab/ops/dot_kernels.h"
 #include "kvlab/ops/matvec_kernels.h"
 #include "kvlab/tensor/q8_rows.h"
@@ -20,10 +21,6 @@ constexpr size_t kPrefetchBytes = size_t{12} << 10;
 inline size_t PrefetchRows(size_t row_bytes) {
   const size_t rows = (kPrefetchBytes / row_bytes + 3) / 4 * 4;
   return rows < 4 ? 4 : (rows > 64 ? 64 : rows);
-}
-
-inline __mmask16 TailMask16(size_t remaining) {
-  return remaining >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << remaining) - 1u);
 }
 
 // 16 stored halves (masked) -> 16 floats, exactly.
@@ -50,7 +47,7 @@ void HalfRows(const uint8_t* w, size_t row_bytes, const float* x, size_t n, floa
     for (int j = 0; j < R; ++j) acc[j] = _mm512_fmadd_ps(L::Load(0xffff, w + j * row_bytes + 2 * i), xv, acc[j]);
   }
   if (i < n) {
-    const __mmask16 m = TailMask16(n - i);
+    const __mmask16 m = TailMask(n - i);
     const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
     for (int j = 0; j < R; ++j) acc[j] = _mm512_fmadd_ps(L::Load(m, w + j * row_bytes + 2 * i), xv, acc[j]);
   }
@@ -92,7 +89,7 @@ void Bf16PairRows(const uint8_t* w, size_t row_bytes, const float* xeo, const fl
     }
   }
   for (size_t i = n32; i < n; i += 16) {  // tail: fewer than 32 values, widened as in HalfRows
-    const __mmask16 m = TailMask16(n - i);
+    const __mmask16 m = TailMask(n - i);
     const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
     for (int j = 0; j < R; ++j) even[j] = _mm512_fmadd_ps(Bf16Load::Load(m, w + j * row_bytes + 2 * i), xv, even[j]);
   }
@@ -151,7 +148,7 @@ void Q8Rows(const uint8_t* w, size_t row_bytes, const Q8Activation& a, size_t n,
   }
   for (size_t g = 0; g < nb; g += kQ8GroupBlocks) {
     const size_t group = nb - g < kQ8GroupBlocks ? nb - g : kQ8GroupBlocks;
-    const __mmask16 scale_mask = TailMask16(group);
+    const __mmask16 scale_mask = TailMask(group);
     // Per row, the 16 block scales of the group times the activation's 16 block scales: one multiply per
     // group, so each zmm of products needs only a convert, a permute and an FMA.
     const __m512 da = _mm512_loadu_ps(a.d.data() + g);
@@ -186,8 +183,8 @@ void QuantizeActivationAvx512(const float* x, size_t n, Q8Activation& a) {
     const size_t i0 = b * kQ8Block;
     const size_t len = i0 < n ? std::min(kQ8Block, n - i0) : 0;
     // Two vectors of the block, zero past n (as the scalar version's `i < len ? … : 0`).
-    const __m512 v0 = _mm512_maskz_loadu_ps(TailMask16(len), x + i0);
-    const __m512 v1 = _mm512_maskz_loadu_ps(len > 16 ? TailMask16(len - 16) : 0, x + i0 + 16);
+    const __m512 v0 = _mm512_maskz_loadu_ps(TailMask(len), x + i0);
+    const __m512 v1 = _mm512_maskz_loadu_ps(len > 16 ? TailMask(len - 16) : 0, x + i0 + 16);
     const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(v0, abs_mask), _mm512_and_ps(v1, abs_mask)));
     const float d = amax / 127.0f;
     const float inv = d > 0.0f ? 1.0f / d : 0.0f;

@@ -1,0 +1,18 @@
+// One-pass attention kernel for one head, by SIMD level (only AVX-512 has one; AttendHead in attention.h
+// takes it when it applies and otherwise runs its portable blocked / two-pass paths).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kvlab/kv/cache.h"
+
+namespace kvlab::kernels {
+
+// Same contract as AttendHead (ops/attention.h) over meta[0, n): out[head_dim] and the probabilities left in
+// scores[n]. Returns false, touching nothing, when the shape is not one it handles: head_dim must be a
+// multiple of 16 up to 128 (the query and the output stay in registers), and n at most 65536.
+bool AttendHeadStreamAvx512(const float* q, const float* keys, const float* values, const SlotMeta* meta, size_t n,
+                            size_t head_dim, float scale, int32_t query_pos, float* scores, float* out);
+
+}  // namespace kvlab::kernels

@@ -1,0 +1,36 @@
+// Small AVX-512 helpers shared by the *_avx512.cc kernels. Include only from files compiled with the
+// AVX-512 flags (CMakeLists.txt gives them to *_avx512.cc), and only call from code the CPU check guards.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+
+namespace kvlab::kernels {
+
+// Lanes [0, min(remaining, 16)) set: masked loads and stores cover a tail without a scalar loop.
+inline __mmask16 TailMask(size_t remaining) {
+  return remaining >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << remaining) - 1u);
+}
+
+// exp(x) = 2^k · exp(r), k = round(x / ln2), r = x - k·ln2 (ln2 split in two so r is exact enough), and a
+// degree-6 polynomial for exp(r) (Cephes' expf coefficients). scalef applies 2^k with correct overflow to
+// inf and gradual underflow. The clamp keeps -inf from turning r into NaN (-inf - -inf) and still
+// underflows to exactly 0; max/min return x itself when x is NaN.
+inline __m512 Exp(__m512 x) {
+  x = _mm512_min_ps(_mm512_set1_ps(100.0f), _mm512_max_ps(_mm512_set1_ps(-110.0f), x));
+  const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(y, k);
+}
+
+}  // namespace kvlab::kernels
