@@ -1,6 +1,6 @@
 // AVX-512 row kernels (compiled with -mavx512f/bw/vl/vnni/bf16; called only when the CPU has them).
 // 4 rows per pass share each activation load; masked loads handle any tail without a scalar loop; rows
-// ~12 KB ahead are prefetched by hand (PrefetchRows).
+// a few KB ahead are prefetched by hand (PrefetchRows).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -14,12 +14,15 @@
 namespace kvlab::kernels {
 
 namespace {
-// How far ahead the kernels prefetch: ~12 KB of rows, whatever the row width. This machine's hardware
-// prefetcher barely helps (a q8 stream without software prefetch reads at ~14 GB/s on one core, ~24 GB/s
-// with it), so the distance in bytes, not in rows, is what keeps enough lines in flight.
-constexpr size_t kPrefetchBytes = size_t{12} << 10;
-inline size_t PrefetchRows(size_t row_bytes) {
-  const size_t rows = (kPrefetchBytes / row_bytes + 3) / 4 * 4;
+// How far ahead the kernels prefetch, in bytes of weights, rounded to whole 4-row passes (at least one).
+// This machine's hardware prefetcher barely helps (a q8 stream without software prefetch reads at ~14 GB/s
+// on one core, ~24 GB/s with it), so the kernels keep lines in flight themselves. The best distance differs
+// by kernel (decode step of llama-110m, 2 threads, interleaved A/B): the bf16/f16 kernels are fastest one
+// pass ahead (6 KB; 12 KB was ~10% slower), q8 at ~10 KB (4 KB: 15% slower, 13 KB: 5% slower).
+constexpr size_t kHalfPrefetchBytes = size_t{6} << 10;
+constexpr size_t kQ8PrefetchBytes = size_t{10} << 10;
+inline size_t PrefetchRows(size_t bytes, size_t row_bytes) {
+  const size_t rows = (bytes / row_bytes + 3) / 4 * 4;
   return rows < 4 ? 4 : (rows > 64 ? 64 : rows);
 }
 
@@ -56,7 +59,7 @@ void HalfRows(const uint8_t* w, size_t row_bytes, const float* x, size_t n, floa
 
 template <typename L>
 void HalfRowsAll(const uint8_t* w, size_t row_bytes, size_t rows, const float* x, size_t n, float* out) {
-  const size_t ahead = PrefetchRows(row_bytes);
+  const size_t ahead = PrefetchRows(kHalfPrefetchBytes, row_bytes);
   size_t r = 0;
   for (; r + 4 <= rows; r += 4) {
     const uint8_t* rw = w + r * row_bytes;
@@ -110,7 +113,7 @@ void Bf16PairRowsAll(const uint8_t* w, size_t row_bytes, size_t rows, const floa
     _mm512_storeu_ps(xeo + i, _mm512_permutex2var_ps(a, even_idx, b));
     _mm512_storeu_ps(xeo + i + 16, _mm512_permutex2var_ps(a, odd_idx, b));
   }
-  const size_t ahead = PrefetchRows(row_bytes);
+  const size_t ahead = PrefetchRows(kHalfPrefetchBytes, row_bytes);
   size_t r = 0;
   for (; r + 4 <= rows; r += 4) {
     const uint8_t* rw = w + r * row_bytes;
@@ -221,7 +224,7 @@ void F16RowsAvx512(const uint8_t* w, size_t row_bytes, size_t rows, const void* 
 
 void Q8RowsAvx512(const uint8_t* w, size_t row_bytes, size_t rows, const void* x, size_t n, float* out) {
   const auto& a = *static_cast<const Q8Activation*>(x);
-  const size_t ahead = PrefetchRows(row_bytes);
+  const size_t ahead = PrefetchRows(kQ8PrefetchBytes, row_bytes);
   size_t r = 0;
   for (; r + 4 <= rows; r += 4) {
     const uint8_t* rw = w + r * row_bytes;
