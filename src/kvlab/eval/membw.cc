@@ -1,24 +1,27 @@
 #include "kvlab/eval/membw.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <vector>
 
 #include "kvlab/ops/dot_kernels.h"
+#include "kvlab/ops/thread_team.h"
+#include "kvlab/ops/threads.h"
+#include "kvlab/ops/work_shares.h"
 #include "kvlab/util/huge_pages.h"
 
 namespace kvlab {
 
 MemBandwidth MeasureReadBandwidth(int threads, size_t bytes, int repetitions) {
+  threads = std::clamp(threads, 1, std::min(NumThreads(), static_cast<int>(WorkShares::kMaxThreads)));
   const size_t n = bytes / sizeof(float);
   // Same memory as the model weights (huge pages), so the bound and the decode read alike.
   HugePageBuffer arena(n * sizeof(float));
   float* buffer = static_cast<float*>(arena.data());
-  // First touch from the threads that will read, in the same static partition (NUMA/cache placement).
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (size_t i = 0; i < n; ++i) buffer[i] = static_cast<float>(i & 1023) * 1e-3f;
+  // First touch from the threads that will read, each its starting share (NUMA placement).
+  ParallelRun(static_cast<size_t>(threads), [&](size_t t, size_t nt) {
+    for (size_t i = n * t / nt; i < n * (t + 1) / nt; ++i) buffer[i] = static_cast<float>(i & 1023) * 1e-3f;
+  });
   const kernels::DotRowsFn dot_rows = kernels::DotRowsKernel();
   // Read with the same kernel the matrix-vector product uses: rows of 4096 floats against a vector of
   // ones. That measures the bandwidth our decode can actually get, not a theoretical peak.
@@ -28,19 +31,25 @@ MemBandwidth MeasureReadBandwidth(int threads, size_t bytes, int repetitions) {
   double best = 0;
   volatile float sink = 0;
   for (int r = 0; r < repetitions; ++r) {
-    float total = 0;
+    std::vector<float> totals(static_cast<size_t>(threads), 0.0f);  // one per thread, so the reads stay live
     const auto t0 = std::chrono::steady_clock::now();
-#pragma omp parallel num_threads(threads) reduction(+ : total)
-    {
-      const size_t t = static_cast<size_t>(omp_get_thread_num()), nt = static_cast<size_t>(omp_get_num_threads());
-      const size_t begin = rows * t / nt, end = rows * (t + 1) / nt;
+    // Split like MatVecMany: contiguous shares balanced by WorkShares, in groups of 16 rows (256 KB).
+    WorkShares shares((rows + 15) / 16, static_cast<size_t>(threads));
+    ParallelRun(static_cast<size_t>(threads), [&](size_t t, size_t) {
       float out[16];
-      for (size_t row = begin; row < end; row += 16) {
-        const size_t count = std::min<size_t>(16, end - row);
-        dot_rows(buffer + row * kCols, kCols, count, x.data(), kCols, out);
-        total += out[0];
+      float sum = 0;
+      size_t g_begin, g_end;
+      while (shares.Next(t, g_begin, g_end)) {
+        for (size_t row = g_begin * 16; row < std::min(rows, g_end * 16); row += 16) {
+          const size_t count = std::min<size_t>(16, rows - row);
+          dot_rows(buffer + row * kCols, kCols, count, x.data(), kCols, out);
+          sum += out[0];
+        }
       }
-    }
+      totals[t] = sum;
+    });
+    float total = 0;
+    for (float v : totals) total += v;
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     sink = sink + total;
     best = std::max(best, static_cast<double>(rows * kCols * sizeof(float)) / s / 1e9);

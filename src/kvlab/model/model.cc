@@ -1,7 +1,5 @@
 #include "kvlab/model/model.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -13,7 +11,9 @@
 #include "kvlab/ops/matmul.h"
 #include "kvlab/ops/matvec_kernels.h"
 #include "kvlab/ops/norms.h"
+#include "kvlab/ops/thread_team.h"
 #include "kvlab/ops/threads.h"
+#include "kvlab/ops/work_shares.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -21,9 +21,9 @@ namespace kvlab {
 namespace {
 // Threads worth using for attention over `slots` cached slots per head: one per ~8K multiply-adds, so
 // tiny models and short contexts stay on one thread instead of paying a fork/join per layer.
-int AttentionThreads(size_t items, size_t slots, size_t head_dim) {
+size_t AttentionThreads(size_t items, size_t slots, size_t head_dim) {
   const size_t work = items * slots * head_dim;
-  return static_cast<int>(std::max<size_t>(1, std::min({static_cast<size_t>(NumThreads()), items, work / 8192})));
+  return std::max<size_t>(1, std::min({static_cast<size_t>(NumThreads()), WorkShares::kMaxThreads, items, work / 8192}));
 }
 }  // namespace
 
@@ -184,21 +184,27 @@ void Model::Attend(size_t layer, size_t n, int32_t start_pos, const KvCache& cac
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const size_t work = n * static_cast<size_t>(c.n_heads);  // (token, query head) pairs
   const size_t stride = cache.capacity();
-#pragma omp parallel for schedule(static) num_threads(AttentionThreads(work, cache.MaxSize(layer), head_dim))
-  for (size_t item = 0; item < work; ++item) {
-    const size_t i = item / c.n_heads, h = item % c.n_heads, kv = h / group;
-    float* scores = act.scores.data() + static_cast<size_t>(omp_get_thread_num()) * stride;
-    const float* q = act.q.data() + i * q_dim + h * head_dim;
-    float* out = act.att.data() + i * q_dim + h * head_dim;
-    const int32_t pos = start_pos + static_cast<int32_t>(i);
-    // One branch per (token, head), none per slot: the plain path is exactly the f32 kernel.
-    if (cache.quantized()) {
-      AttendHeadQuantized(q, cache.Quantized(layer, kv), cache.Meta(layer, kv), head_dim, scale, pos, scores, out);
-    } else {
-      AttendHead(q, cache.Keys(layer, kv), cache.Values(layer, kv), cache.Meta(layer, kv), head_dim, scale, pos,
-                 scores, out);
+  const size_t threads = AttentionThreads(work, cache.MaxSize(layer), head_dim);
+  WorkShares shares(work, threads);  // balanced like the mat-vecs (ops/work_shares.h)
+  ParallelRun(threads, [&](size_t t, size_t) {
+    float* scores = act.scores.data() + t * stride;
+    size_t begin, end;
+    while (shares.Next(t, begin, end)) {
+      for (size_t item = begin; item < end; ++item) {
+        const size_t i = item / c.n_heads, h = item % c.n_heads, kv = h / group;
+        const float* q = act.q.data() + i * q_dim + h * head_dim;
+        float* out = act.att.data() + i * q_dim + h * head_dim;
+        const int32_t pos = start_pos + static_cast<int32_t>(i);
+        // One branch per (token, head), none per slot: the plain path is exactly the f32 kernel.
+        if (cache.quantized()) {
+          AttendHeadQuantized(q, cache.Quantized(layer, kv), cache.Meta(layer, kv), head_dim, scale, pos, scores, out);
+        } else {
+          AttendHead(q, cache.Keys(layer, kv), cache.Values(layer, kv), cache.Meta(layer, kv), head_dim, scale, pos,
+                     scores, out);
+        }
+      }
     }
-  }
+  });
 }
 
 // Same attention, but work is split by kv head so that every Observe call for one kv head comes from one
@@ -210,24 +216,30 @@ void Model::AttendObserved(size_t layer, size_t n, int32_t start_pos, const KvCa
   const size_t group = static_cast<size_t>(c.n_heads / c.n_kv_heads);
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const size_t stride = cache.capacity();
-#pragma omp parallel for schedule(static) num_threads(AttentionThreads(n_kv, n * group * cache.MaxSize(layer), head_dim))
-  for (size_t kv = 0; kv < n_kv; ++kv) {
-    float* scores = act.scores.data() + static_cast<size_t>(omp_get_thread_num()) * stride;
-    const std::span<const SlotMeta> meta = cache.Meta(layer, kv);
-    for (size_t i = 0; i < n; ++i) {
-      for (size_t h = kv * group; h < (kv + 1) * group; ++h) {
-        const float* q = act.q.data() + i * q_dim + h * head_dim;
-        const int32_t pos = start_pos + static_cast<int32_t>(i);
-        float* out = act.att.data() + i * q_dim + h * head_dim;
-        if (cache.quantized()) {
-          AttendHeadQuantized(q, cache.Quantized(layer, kv), meta, head_dim, scale, pos, scores, out);
-        } else {
-          AttendHead(q, cache.Keys(layer, kv), cache.Values(layer, kv), meta, head_dim, scale, pos, scores, out);
+  const size_t threads = AttentionThreads(n_kv, n * group * cache.MaxSize(layer), head_dim);
+  WorkShares shares(n_kv, threads);  // a kv head is one item: all its Observe calls stay on one thread
+  ParallelRun(threads, [&](size_t t, size_t) {
+    float* scores = act.scores.data() + t * stride;
+    size_t begin, end;
+    while (shares.Next(t, begin, end)) {
+      for (size_t kv = begin; kv < end; ++kv) {
+        const std::span<const SlotMeta> meta = cache.Meta(layer, kv);
+        for (size_t i = 0; i < n; ++i) {
+          for (size_t h = kv * group; h < (kv + 1) * group; ++h) {
+            const float* q = act.q.data() + i * q_dim + h * head_dim;
+            const int32_t pos = start_pos + static_cast<int32_t>(i);
+            float* out = act.att.data() + i * q_dim + h * head_dim;
+            if (cache.quantized()) {
+              AttendHeadQuantized(q, cache.Quantized(layer, kv), meta, head_dim, scale, pos, scores, out);
+            } else {
+              AttendHead(q, cache.Keys(layer, kv), cache.Values(layer, kv), meta, head_dim, scale, pos, scores, out);
+            }
+            observer.Observe(AttentionRow{layer, h, kv, pos, {scores, meta.size()}, meta, q});
+          }
         }
-        observer.Observe(AttentionRow{layer, h, kv, pos, {scores, meta.size()}, meta, q});
       }
     }
-  }
+  });
 }
 
 void Model::MlpBlock(size_t layer, size_t n, Activations& act) const {

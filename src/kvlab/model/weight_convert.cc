@@ -4,6 +4,8 @@
 
 #include "kvlab/model/weights.h"
 #include "kvlab/ops/matvec_kernels.h"
+#include "kvlab/ops/thread_team.h"
+#include "kvlab/ops/threads.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -37,15 +39,14 @@ void Convert(LoadedModel& model, MatrixView& m, DType target) {
   uint8_t* dst = model.AllocateBytes(out.Bytes());  // [rows][out.RowBytes()]
   const auto* src = static_cast<const uint8_t*>(m.data);
   const size_t src_row = m.RowBytes(), dst_row = out.RowBytes();
-#pragma omp parallel
-  {
-    std::vector<float> row(cols);  // [cols] one decoded row per thread
-#pragma omp for schedule(static)
-    for (size_t r = 0; r < rows; ++r) {
-      kernels::DecodeRow(m.dtype, src + r * src_row, cols, row.data());
-      ConvertFromF32(target, row.data(), cols, dst + r * dst_row);
+  std::vector<float> decoded(static_cast<size_t>(NumThreads()) * cols);  // [threads][cols] one row per thread
+  ParallelRun(static_cast<size_t>(NumThreads()), [&](size_t t, size_t nt) {
+    float* row = decoded.data() + t * cols;
+    for (size_t r = rows * t / nt; r < rows * (t + 1) / nt; ++r) {
+      kernels::DecodeRow(m.dtype, src + r * src_row, cols, row);
+      ConvertFromF32(target, row, cols, dst + r * dst_row);
     }
-  }
+  });
   out.data = dst;
   m = out;
 }

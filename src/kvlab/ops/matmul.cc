@@ -1,14 +1,15 @@
 #include "kvlab/ops/matmul.h"
 
 #include <cblas.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <array>
 #include <vector>
 
 #include "kvlab/ops/matvec_kernels.h"
+#include "kvlab/ops/thread_team.h"
 #include "kvlab/ops/threads.h"
+#include "kvlab/ops/work_shares.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -65,27 +66,29 @@ void MatVecMany(std::initializer_list<MatVecJob> jobs) {
   }
   const size_t n_jobs = j;
   const size_t total_blocks = block_start[n_jobs];
-  const int threads = static_cast<int>(
-      std::max<size_t>(1, std::min({static_cast<size_t>(NumThreads()), total_blocks, total_bytes / kMinBytesPerThread})));
+  const size_t threads = std::max<size_t>(1, std::min({static_cast<size_t>(NumThreads()), WorkShares::kMaxThreads,
+                                                        total_blocks, total_bytes / kMinBytesPerThread}));
   std::array<size_t, kMaxJobs> rows{};
   for (size_t i = 0; i < n_jobs; ++i) rows[i] = static_cast<size_t>(jobs.begin()[i].w->rows);
 
-  // Each thread takes one contiguous share of the row blocks of all jobs together and runs the kernel once
-  // per job it touches: one long stream per thread, which the kernels' software prefetch can run ahead
-  // in (short hand-outs cut that stream at every boundary).
-#pragma omp parallel num_threads(threads)
-  {
-    const size_t t = static_cast<size_t>(omp_get_thread_num()), nt = static_cast<size_t>(omp_get_num_threads());
-    const size_t b_begin = total_blocks * t / nt, b_end = total_blocks * (t + 1) / nt;
-    for (size_t jj = 0; jj < n_jobs; ++jj) {
-      const size_t lo = std::max(b_begin, block_start[jj]), hi = std::min(b_end, block_start[jj + 1]);
-      if (lo >= hi) continue;
-      const PreparedJob& p = job[jj];
-      const size_t row0 = (lo - block_start[jj]) * kRowBlock;
-      const size_t row1 = std::min(rows[jj], (hi - block_start[jj]) * kRowBlock);
-      p.rows_fn(p.w + row0 * p.row_bytes, p.row_bytes, row1 - row0, p.x, p.cols, p.y + row0);
+  // Each thread starts on one contiguous share of the row blocks of all jobs together and runs the kernel
+  // once per job a run of blocks touches: long streams, which the kernels' software prefetch runs ahead in
+  // (short hand-outs would cut them at every boundary). WorkShares moves the end of a slower thread's share
+  // to the faster one, so both finish together.
+  WorkShares shares(total_blocks, threads);
+  ParallelRun(threads, [&](size_t t, size_t) {
+    size_t b_begin, b_end;
+    while (shares.Next(t, b_begin, b_end)) {
+      for (size_t jj = 0; jj < n_jobs; ++jj) {
+        const size_t lo = std::max(b_begin, block_start[jj]), hi = std::min(b_end, block_start[jj + 1]);
+        if (lo >= hi) continue;
+        const PreparedJob& p = job[jj];
+        const size_t row0 = (lo - block_start[jj]) * kRowBlock;
+        const size_t row1 = std::min(rows[jj], (hi - block_start[jj]) * kRowBlock);
+        p.rows_fn(p.w + row0 * p.row_bytes, p.row_bytes, row1 - row0, p.x, p.cols, p.y + row0);
+      }
     }
-  }
+  });
 }
 
 void MatMul(const MatrixView& w, const float* x, size_t n, float* y) {
@@ -98,13 +101,11 @@ void MatMul(const MatrixView& w, const float* x, size_t n, float* y) {
   const auto* base = static_cast<const uint8_t*>(w.data);
   // Each thread multiplies its own contiguous slice of W's rows (= columns of Y) with a single-threaded
   // sgemm: OpenBLAS runs without threads of its own (SetNumThreads), so its idle workers never spin on the
-  // cores that the decode's OpenMP regions need, and there is one thread pool in the process.
+  // cores that the decode needs, and the team (ops/thread_team.h) is the one thread pool in the process.
   const size_t blocks = (rows + kRowBlock - 1) / kRowBlock;
   const int threads = static_cast<int>(std::max<size_t>(
       1, std::min({static_cast<size_t>(NumThreads()), blocks, n * w.Bytes() / kMinBytesPerThread})));
-#pragma omp parallel num_threads(threads)
-  {
-    const size_t t = static_cast<size_t>(omp_get_thread_num()), nt = static_cast<size_t>(omp_get_num_threads());
+  ParallelRun(static_cast<size_t>(threads), [&](size_t t, size_t nt) {
     const size_t r_begin = std::min(rows, blocks * t / nt * kRowBlock);
     const size_t r_end = std::min(rows, blocks * (t + 1) / nt * kRowBlock);
     if (w.dtype == DType::kF32) {
@@ -129,7 +130,7 @@ void MatMul(const MatrixView& w, const float* x, size_t n, float* y) {
                     y + r0, static_cast<int>(rows));
       }
     }
-  }
+  });
 }
 
 void AddBias(const VectorView& bias, float* y, size_t n, size_t cols) {

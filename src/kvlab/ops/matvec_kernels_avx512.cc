@@ -15,6 +15,8 @@ namespace kvlab::kernels {
 
 namespace {
 // How far ahead the kernels prefetch, in bytes of weights, rounded to whole 4-row passes (at least one).
+// They prefetch past their last row too: a prefetch never faults, and MatVecMany hands a thread its rows in
+// chunks, so the rows after a chunk are usually that thread's next ones.
 // This machine's hardware prefetcher barely helps (a q8 stream without software prefetch reads at ~14 GB/s
 // on one core, ~24 GB/s with it), so the kernels keep lines in flight themselves. The best distance differs
 // by kernel (decode step of llama-110m, 2 threads, interleaved A/B): the bf16/f16 kernels are fastest one
@@ -63,7 +65,7 @@ void HalfRowsAll(const uint8_t* w, size_t row_bytes, size_t rows, const float* x
   size_t r = 0;
   for (; r + 4 <= rows; r += 4) {
     const uint8_t* rw = w + r * row_bytes;
-    HalfRows<L, 4>(rw, row_bytes, x, n, out + r, r + 4 + ahead <= rows ? rw + ahead * row_bytes : rw);
+    HalfRows<L, 4>(rw, row_bytes, x, n, out + r, rw + ahead * row_bytes);
   }
   for (; r < rows; ++r) HalfRows<L, 1>(w + r * row_bytes, row_bytes, x, n, out + r, w + r * row_bytes);
 }
@@ -117,7 +119,7 @@ void Bf16PairRowsAll(const uint8_t* w, size_t row_bytes, size_t rows, const floa
   size_t r = 0;
   for (; r + 4 <= rows; r += 4) {
     const uint8_t* rw = w + r * row_bytes;
-    Bf16PairRows<4>(rw, row_bytes, xeo, x, n, out + r, r + 4 + ahead <= rows ? rw + ahead * row_bytes : rw);
+    Bf16PairRows<4>(rw, row_bytes, xeo, x, n, out + r, rw + ahead * row_bytes);
   }
   for (; r < rows; ++r) Bf16PairRows<1>(w + r * row_bytes, row_bytes, xeo, x, n, out + r, w + r * row_bytes);
 }
@@ -228,7 +230,7 @@ void Q8RowsAvx512(const uint8_t* w, size_t row_bytes, size_t rows, const void* x
   size_t r = 0;
   for (; r + 4 <= rows; r += 4) {
     const uint8_t* rw = w + r * row_bytes;
-    Q8Rows<4>(rw, row_bytes, a, n, out + r, r + 4 + ahead <= rows ? rw + ahead * row_bytes : rw);
+    Q8Rows<4>(rw, row_bytes, a, n, out + r, rw + ahead * row_bytes);
   }
   for (; r < rows; ++r) Q8Rows<1>(w + r * row_bytes, row_bytes, a, n, out + r, w + r * row_bytes);
 }

@@ -1,7 +1,6 @@
 #include "kvlab/ops/threads.h"
 
 #include <cblas.h>
-#include <omp.h>
 
 #include <thread>
 
@@ -15,10 +14,10 @@ void SetNumThreads(int n) {
   if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
   if (n <= 0) n = 1;
   g_threads = n;
-  omp_set_num_threads(n);
-  // OpenBLAS gets no threads of its own: MatMul splits the work over OpenMP's threads and calls a
-  // single-threaded sgemm on each. Two pools on 2 cores would oversubscribe them, and OpenBLAS's idle
-  // workers spin (sched_yield) for ~0.1 s after every call, right into the next decode steps.
+  // OpenBLAS gets no threads of its own: MatMul splits the work over the team's threads
+  // (ops/thread_team.h) and calls a single-threaded sgemm on each. Two pools on 2 cores would oversubscribe
+  // them, and OpenBLAS's idle workers spin (sched_yield) for ~0.1 s after every call, right into the next
+  // decode steps.
   openblas_set_num_threads(1);
 }
 
