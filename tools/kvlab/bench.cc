@@ -121,7 +121,7 @@ void Run(const BenchArgs& a) {
     std::printf("kv      %.2f MB cache + %.3f MB policy state; policy hooks %.3f ms/token (%.2f%% of a step)\n",
                 r.kv_bytes / 1e6, r.policy_bytes / 1e6, r.policy_ms_per_token, 100.0 * policy_fraction);
     if (bound_tok_s > 0) {
-      std::printf("bound   %.1f GB/s read bandwidth (measured after each repetition) -> %.1f tok/s; decode reaches "
+      std::printf("bound   %.1f GB/s read bandwidth (measured around each repetition) -> %.1f tok/s; decode reaches "
                   "%.1f ± %.1f%% of it\n", bound_gb_s, bound_tok_s, 100.0 * fraction, 100.0 * r.fraction_of_bound.stddev);
     }
   }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -61,6 +62,11 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
   r.weight_bytes = model.loaded().WeightBytes();
 
   std::vector<double> prefill, decode, membw, fraction;
+  // The bound of each repetition: the mean of the bandwidth just before and just after it (the shared
+  // host's bandwidth drifts by tens of percent within minutes, and a repetition lasts about a second).
+  std::optional<ReadBandwidthProbe> probe;
+  if (o.bandwidth_per_repetition && o.gen_tokens > 0) probe.emplace(NumThreads(), kRepetitionBandwidthBytes);
+  double gb_s_before = 0;
   double kv_read = 0;
   double policy_ns = 0;
   // Repetition -1 is a warm-up (page faults, caches, thread wake-up) and is not recorded.
@@ -81,6 +87,7 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
                       LogitsFor::kLastToken, &policy);
       }
       policy.ResetTimes();
+      if (probe && rep >= 0) gb_s_before = probe->Measure(3).gb_per_s;
       const double kv_before = static_cast<double>(cache.Bytes());
       const auto t0 = std::chrono::steady_clock::now();
       for (int32_t i = 0; i < o.gen_tokens; ++i) {
@@ -93,8 +100,8 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
       if (rep >= 0) {
         decode.push_back(tok_s);
         policy_ns += static_cast<double>(policy.ObserveNs() + policy.CompressNs());
-        if (o.bandwidth_per_repetition) {
-          const double gb_s = MeasureReadBandwidth(NumThreads(), kRepetitionBandwidthBytes, 3).gb_per_s;
+        if (probe) {
+          const double gb_s = (gb_s_before + probe->Measure(3).gb_per_s) / 2;
           membw.push_back(gb_s);
           fraction.push_back((static_cast<double>(r.weight_bytes) + kv_read) * tok_s / 1e9 / gb_s);
         }

@@ -16,8 +16,9 @@ struct BenchOptions {
   int32_t repetitions = 3;
   uint64_t seed = 1;
   std::string kv = "full";      // KV-cache policy spec applied during both tests
-  // Measure the read bandwidth right after each timed decode repetition, so every repetition is compared
-  // with the bandwidth of its own moment (on a shared machine the bandwidth drifts by tens of percent).
+  // Measure the read bandwidth right before and right after each timed decode repetition, so every
+  // repetition is compared with the bandwidth of its own moment, the mean of the two (on a shared machine
+  // the bandwidth drifts by tens of percent).
   bool bandwidth_per_repetition = false;
 };
 

@@ -12,16 +12,27 @@
 
 namespace kvlab {
 
-MemBandwidth MeasureReadBandwidth(int threads, size_t bytes, int repetitions) {
-  threads = std::clamp(threads, 1, std::min(NumThreads(), static_cast<int>(WorkShares::kMaxThreads)));
+namespace {
+int ProbeThreads(int threads) {
+  return std::clamp(threads, 1, std::min(NumThreads(), static_cast<int>(WorkShares::kMaxThreads)));
+}
+}  // namespace
+
+// Same memory as the model weights (huge pages), so the bound and the decode read alike.
+ReadBandwidthProbe::ReadBandwidthProbe(int threads, size_t bytes)
+    : threads_(ProbeThreads(threads)), bytes_(bytes), buffer_(bytes / sizeof(float) * sizeof(float)) {
+  float* buffer = static_cast<float*>(buffer_.data());
   const size_t n = bytes / sizeof(float);
-  // Same memory as the model weights (huge pages), so the bound and the decode read alike.
-  HugePageBuffer arena(n * sizeof(float));
-  float* buffer = static_cast<float*>(arena.data());
   // First touch from the threads that will read, each its starting share (NUMA placement).
-  ParallelRun(static_cast<size_t>(threads), [&](size_t t, size_t nt) {
+  ParallelRun(static_cast<size_t>(threads_), [&](size_t t, size_t nt) {
     for (size_t i = n * t / nt; i < n * (t + 1) / nt; ++i) buffer[i] = static_cast<float>(i & 1023) * 1e-3f;
   });
+}
+
+MemBandwidth ReadBandwidthProbe::Measure(int repetitions) const {
+  const size_t threads = static_cast<size_t>(threads_);
+  const float* buffer = static_cast<const float*>(buffer_.data());
+  const size_t n = bytes_ / sizeof(float);
   const kernels::DotRowsFn dot_rows = kernels::DotRowsKernel();
   // Read with the same kernel the matrix-vector product uses: rows of 4096 floats against a vector of
   // ones. That measures the bandwidth our decode can actually get, not a theoretical peak.
@@ -31,11 +42,11 @@ MemBandwidth MeasureReadBandwidth(int threads, size_t bytes, int repetitions) {
   double best = 0;
   volatile float sink = 0;
   for (int r = 0; r < repetitions; ++r) {
-    std::vector<float> totals(static_cast<size_t>(threads), 0.0f);  // one per thread, so the reads stay live
+    std::vector<float> totals(threads, 0.0f);  // one per thread, so the reads stay live
     const auto t0 = std::chrono::steady_clock::now();
     // Split like MatVecMany: contiguous shares balanced by WorkShares, in groups of 16 rows (256 KB).
-    WorkShares shares((rows + 15) / 16, static_cast<size_t>(threads));
-    ParallelRun(static_cast<size_t>(threads), [&](size_t t, size_t) {
+    WorkShares shares((rows + 15) / 16, threads);
+    ParallelRun(threads, [&](size_t t, size_t) {
       float out[16];
       float sum = 0;
       size_t g_begin, g_end;
@@ -54,7 +65,11 @@ MemBandwidth MeasureReadBandwidth(int threads, size_t bytes, int repetitions) {
     sink = sink + total;
     best = std::max(best, static_cast<double>(rows * kCols * sizeof(float)) / s / 1e9);
   }
-  return MemBandwidth{best, threads, bytes};
+  return MemBandwidth{best, threads_, bytes_};
+}
+
+MemBandwidth MeasureReadBandwidth(int threads, size_t bytes, int repetitions) {
+  return ReadBandwidthProbe(threads, bytes).Measure(repetitions);
 }
 
 }  // namespace kvlab

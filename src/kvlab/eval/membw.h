@@ -3,6 +3,8 @@
 
 #include <cstddef>
 
+#include "kvlab/util/huge_pages.h"
+
 namespace kvlab {
 
 struct MemBandwidth {
@@ -11,8 +13,23 @@ struct MemBandwidth {
   size_t bytes = 0;     // buffer size read per repetition
 };
 
-// Streams a `bytes`-sized f32 buffer (much larger than the caches) with `threads` threads, summing it
-// so the reads cannot be optimized away; returns the best of `repetitions` passes.
+// A `bytes`-sized f32 buffer (much larger than the caches) on huge pages, allocated and first touched once,
+// read again on every Measure: `kvlab bench` measures before and after each decode repetition without
+// paying (or perturbing the decode with) a fresh allocation and its page faults each time.
+class ReadBandwidthProbe {
+ public:
+  ReadBandwidthProbe(int threads, size_t bytes);
+  // Streams the buffer with the probe's threads, summing it so the reads cannot be optimized away;
+  // returns the best of `repetitions` passes.
+  MemBandwidth Measure(int repetitions) const;
+
+ private:
+  int threads_;
+  size_t bytes_;
+  HugePageBuffer buffer_;
+};
+
+// One probe, measured once.
 MemBandwidth MeasureReadBandwidth(int threads, size_t bytes = size_t{1} << 30, int repetitions = 10);
 
 }  // namespace kvlab

@@ -4,7 +4,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <vector>
 
 #include "kvlab/ops/avx512_inline.h"
 #include "kvlab/ops/dot_kernels.h"
@@ -68,60 +67,6 @@ void HalfRowsAll(const uint8_t* w, size_t row_bytes, size_t rows, const float* x
     HalfRows<L, 4>(rw, row_bytes, x, n, out + r, rw + ahead * row_bytes);
   }
   for (; r < rows; ++r) HalfRows<L, 1>(w + r * row_bytes, row_bytes, x, n, out + r, w + r * row_bytes);
-}
-
-// bf16 without widening: one 32-bit lane holds two stored values, element 2k in its low half and 2k+1 in
-// its high half. The high half masked is exactly the f32 of element 2k+1, the low half shifted up by 16 is
-// exactly the f32 of element 2k, so a zmm load gives 32 weights for a shift, an and and two FMAs, against
-// x split once per call into its even and odd elements (xeo: per 32 values, 16 even then 16 odd).
-// That is a third fewer vector operations per weight than widening 16 at a time, which matters because
-// the two vCPUs of these machines appear to share their vector units: widened bf16 mat-vecs scaled 1.4×
-// from one thread to two where f32 scaled 2.2×; this kernel reaches ~2× (micro-benchmark, 65536×768).
-template <int R>
-void Bf16PairRows(const uint8_t* w, size_t row_bytes, const float* xeo, const float* x, size_t n, float* out,
-                  const uint8_t* next) {
-  __m512 even[R], odd[R];
-  for (int j = 0; j < R; ++j) even[j] = odd[j] = _mm512_setzero_ps();
-  const __m512i high = _mm512_set1_epi32(static_cast<int32_t>(0xffff0000u));
-  const size_t n32 = n / 32 * 32;
-  for (size_t i = 0; i < n32; i += 32) {  // one 64-byte line per row per step
-    const __m512 xe = _mm512_loadu_ps(xeo + i), xo = _mm512_loadu_ps(xeo + i + 16);
-    for (int j = 0; j < R; ++j) {
-      _mm_prefetch(reinterpret_cast<const char*>(next + j * row_bytes + 2 * i), _MM_HINT_T0);
-      const __m512i v = _mm512_loadu_si512(w + j * row_bytes + 2 * i);
-      even[j] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xe, even[j]);
-      odd[j] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high)), xo, odd[j]);
-    }
-  }
-  for (size_t i = n32; i < n; i += 16) {  // tail: fewer than 32 values, widened as in HalfRows
-    const __mmask16 m = TailMask(n - i);
-    const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
-    for (int j = 0; j < R; ++j) even[j] = _mm512_fmadd_ps(Bf16Load::Load(m, w + j * row_bytes + 2 * i), xv, even[j]);
-  }
-  for (int j = 0; j < R; ++j) out[j] = _mm512_reduce_add_ps(_mm512_add_ps(even[j], odd[j]));
-}
-
-// x reordered for Bf16PairRows, per calling thread; grows once to the widest input.
-thread_local std::vector<float> t_bf16_xeo;
-
-void Bf16PairRowsAll(const uint8_t* w, size_t row_bytes, size_t rows, const float* x, size_t n, float* out) {
-  const size_t n32 = n / 32 * 32;
-  if (t_bf16_xeo.size() < n32) t_bf16_xeo.resize(n32);
-  float* xeo = t_bf16_xeo.data();
-  const __m512i even_idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd_idx = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  for (size_t i = 0; i < n32; i += 32) {
-    const __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + 16);
-    _mm512_storeu_ps(xeo + i, _mm512_permutex2var_ps(a, even_idx, b));
-    _mm512_storeu_ps(xeo + i + 16, _mm512_permutex2var_ps(a, odd_idx, b));
-  }
-  const size_t ahead = PrefetchRows(kHalfPrefetchBytes, row_bytes);
-  size_t r = 0;
-  for (; r + 4 <= rows; r += 4) {
-    const uint8_t* rw = w + r * row_bytes;
-    Bf16PairRows<4>(rw, row_bytes, xeo, x, n, out + r, rw + ahead * row_bytes);
-  }
-  for (; r < rows; ++r) Bf16PairRows<1>(w + r * row_bytes, row_bytes, xeo, x, n, out + r, w + r * row_bytes);
 }
 
 // q8 with VNNI, 16 blocks (512 values) per group. One zmm holds 2 blocks = 16 int32 lanes, 8 per block:
@@ -217,7 +162,11 @@ void F32RowsAvx512(const uint8_t* w, size_t row_bytes, size_t rows, const void* 
 }
 
 void Bf16RowsAvx512(const uint8_t* w, size_t row_bytes, size_t rows, const void* x, size_t n, float* out) {
-  Bf16PairRowsAll(w, row_bytes, rows, static_cast<const float*>(x), n, out);
+  // Widened 16 values at a time (zero-extend, shift into the high half: exact). A variant that kept two
+  // values per 32-bit lane (shift / mask against x split into even and odd elements once per call) was
+  // 5-7% slower per decode step once rows were handed out in chunks (interleaved A/B, llama-110m, 2
+  // threads): it splits x again for every chunk, and in L2 it reads at ~77 GB/s per thread against ~99.
+  HalfRowsAll<Bf16Load>(w, row_bytes, rows, static_cast<const float*>(x), n, out);
 }
 
 void F16RowsAvx512(const uint8_t* w, size_t row_bytes, size_t rows, const void* x, size_t n, float* out) {
