@@ -19,7 +19,9 @@ namespace {
 // This machine's hardware prefetcher barely helps (a q8 stream without software prefetch reads at ~14 GB/s
 // on one core, ~24 GB/s with it), so the kernels keep lines in flight themselves. The best distance differs
 // by kernel (decode step of llama-110m, 2 threads, interleaved A/B): the bf16/f16 kernels are fastest one
-// pass ahead (6 KB; 12 KB was ~10% slower), q8 at ~10 KB (4 KB: 15% slower, 13 KB: 5% slower).
+// pass ahead (6 KB; 12 KB was ~10% slower), q8 at ~10 KB (4 KB: 15% slower, 13 KB: 5% slower). The
+// bf16/f16 kernels prefetch with NTA (bf16 step -10-17%, f16 -1-9% against T0); q8 keeps T0 (NTA was
+// neutral to 3% slower there).
 constexpr size_t kHalfPrefetchBytes = size_t{6} << 10;
 constexpr size_t kQ8PrefetchBytes = size_t{10} << 10;
 inline size_t PrefetchRows(size_t bytes, size_t row_bytes) {
@@ -44,8 +46,8 @@ void HalfRows(const uint8_t* w, size_t row_bytes, const float* x, size_t n, floa
   for (int j = 0; j < R; ++j) acc[j] = _mm512_setzero_ps();
   size_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    if ((i & 31) == 0) {  // one 64-byte line per row every 32 values
-      for (int j = 0; j < R; ++j) _mm_prefetch(reinterpret_cast<const char*>(next + j * row_bytes + 2 * i), _MM_HINT_T0);
+    if ((i & 31) == 0) {  // one 64-byte line per row every 32 values; NTA as in DotRowsAvx512
+      for (int j = 0; j < R; ++j) _mm_prefetch(reinterpret_cast<const char*>(next + j * row_bytes + 2 * i), _MM_HINT_NTA);
     }
     const __m512 xv = _mm512_loadu_ps(x + i);
     for (int j = 0; j < R; ++j) acc[j] = _mm512_fmadd_ps(L::Load(0xffff, w + j * row_bytes + 2 * i), xv, acc[j]);
