@@ -175,6 +175,27 @@ TEST(Attention, EveryPathMatchesF64Softmax) {
   SetSimdLevel(detected);
 }
 
+// The reuse hint only changes how rows are prefetched: the result is bit-identical.
+TEST(Attention, ReuseHintDoesNotChangeTheResult) {
+  std::mt19937 rng(8);
+  std::normal_distribution<float> d;
+  for (size_t hd : {16u, 64u, 128u}) {
+    for (size_t n : {5u, 33u, 300u}) {
+      std::vector<float> q(hd), k(n * hd), v(n * hd), s1(n), s2(n), o1(hd), o2(hd);
+      for (float& x : q) x = d(rng);
+      for (float& x : k) x = d(rng);
+      for (float& x : v) x = d(rng);
+      std::vector<SlotMeta> meta(n);
+      for (size_t j = 0; j < n; ++j) meta[j].pos = static_cast<int32_t>(j);
+      const int32_t query_pos = static_cast<int32_t>(n) - 2;
+      AttendHead(q.data(), k.data(), v.data(), meta, hd, 0.2f, query_pos, s1.data(), o1.data(), KvReuse::kOnce);
+      AttendHead(q.data(), k.data(), v.data(), meta, hd, 0.2f, query_pos, s2.data(), o2.data(), KvReuse::kAgain);
+      EXPECT_EQ(s1, s2) << "n=" << n << " hd=" << hd;
+      EXPECT_EQ(o1, o2) << "n=" << n << " hd=" << hd;
+    }
+  }
+}
+
 // A masked slot's value row must not reach the output even when it is not finite (0 · inf would be NaN).
 TEST(Attention, MaskedSlotsValuesNeverReachTheOutput) {
   const SimdLevel detected = DetectSimdLevel();

@@ -186,6 +186,7 @@ void Model::Attend(size_t layer, size_t n, int32_t start_pos, const KvCache& cac
   const size_t stride = cache.capacity();
   const size_t threads = AttentionThreads(work, cache.MaxSize(layer), head_dim);
   WorkShares shares(work, threads);  // balanced like the mat-vecs (ops/work_shares.h)
+  const KvReuse reuse = group == 1 ? KvReuse::kOnce : KvReuse::kAgain;  // GQA: the group's next head rereads
   ParallelRun(threads, [&](size_t t, size_t) {
     float* scores = act.scores.data() + t * stride;
     size_t begin, end;
@@ -200,7 +201,7 @@ void Model::Attend(size_t layer, size_t n, int32_t start_pos, const KvCache& cac
           AttendHeadQuantized(q, cache.Quantized(layer, kv), cache.Meta(layer, kv), head_dim, scale, pos, scores, out);
         } else {
           AttendHead(q, cache.Keys(layer, kv), cache.Values(layer, kv), cache.Meta(layer, kv), head_dim, scale, pos,
-                     scores, out);
+                     scores, out, reuse);
         }
       }
     }
@@ -232,7 +233,8 @@ void Model::AttendObserved(size_t layer, size_t n, int32_t start_pos, const KvCa
             if (cache.quantized()) {
               AttendHeadQuantized(q, cache.Quantized(layer, kv), meta, head_dim, scale, pos, scores, out);
             } else {
-              AttendHead(q, cache.Keys(layer, kv), cache.Values(layer, kv), meta, head_dim, scale, pos, scores, out);
+              AttendHead(q, cache.Keys(layer, kv), cache.Values(layer, kv), meta, head_dim, scale, pos, scores, out,
+                       group == 1 ? KvReuse::kOnce : KvReuse::kAgain);
             }
             observer.Observe(AttentionRow{layer, h, kv, pos, {scores, meta.size()}, meta, q});
           }

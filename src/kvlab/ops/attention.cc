@@ -117,11 +117,12 @@ void AttendHeadBlocked(const float* q, const float* keys, const float* values, s
 }  // namespace
 
 void AttendHead(const float* q, const float* keys, const float* values, std::span<const SlotMeta> meta,
-                size_t head_dim, float scale, int32_t query_pos, float* scores, float* out) {
+                size_t head_dim, float scale, int32_t query_pos, float* scores, float* out, KvReuse reuse) {
   const size_t n = meta.size();
   // AVX-512 and a head size it keeps in registers: one pass in 16-slot blocks (ops/attention_stream_avx512.cc).
   if (ActiveSimdLevel() == SimdLevel::kAvx512 &&
-      kernels::AttendHeadStreamAvx512(q, keys, values, meta.data(), n, head_dim, scale, query_pos, scores, out)) {
+      kernels::AttendHeadStreamAvx512(q, keys, values, meta.data(), n, head_dim, scale, query_pos, scores, out,
+                                      reuse == KvReuse::kOnce)) {
     return;
   }
   if (n > 2 * kBlock && n <= kBlock * kMaxBlocks && head_dim <= kMaxHeadDim) {

@@ -12,7 +12,9 @@ namespace kvlab::kernels {
 // Same contract as AttendHead (ops/attention.h) over meta[0, n): out[head_dim] and the probabilities left in
 // scores[n]. Returns false, touching nothing, when the shape is not one it handles: head_dim must be a
 // multiple of 16 up to 128 (the query and the output stay in registers), and n at most 65536.
+// read_once: no other query head reads these keys and values right after (see KvReuse in attention.h).
 bool AttendHeadStreamAvx512(const float* q, const float* keys, const float* values, const SlotMeta* meta, size_t n,
-                            size_t head_dim, float scale, int32_t query_pos, float* scores, float* out);
+                            size_t head_dim, float scale, int32_t query_pos, float* scores, float* out,
+                            bool read_once);
 
 }  // namespace kvlab::kernels

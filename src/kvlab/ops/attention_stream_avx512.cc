@@ -30,14 +30,26 @@ constexpr size_t kSlots = 16;          // slots per block: one logit per lane
 constexpr size_t kMaxBlocks = 4096;    // heads up to 65536 slots (longer ones take the generic path)
 constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
 
+// Requests one line ahead: NTA (into L1 only) when nothing reads this head's rows again soon, so the
+// stream neither evicts L2 nor costs L2 -> L3 victim writes; T0 when the next query head of a GQA group
+// reads the same rows and should find them in L2.
+template <bool kOnce>
+inline void PrefetchLine(const float* p) {
+  if constexpr (kOnce) {
+    _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_NTA);
+  } else {
+    _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
+  }
+}
+
 // Dot products of 4 consecutive key rows (16·V floats each) with q, folded into one vector whose 128-bit
 // lane j holds partial sums [r0 r1 r2 r3]. `ahead` is the same rows one block later, requested line by line.
-template <int V>
+template <int V, bool kOnce>
 inline __m512 DotQuad(const float* k, const float* ahead, const __m512* q) {
   constexpr size_t d = 16 * V;
   __m512 a[4];
   for (size_t r = 0; r < 4; ++r) {
-    for (int v = 0; v < V; ++v) _mm_prefetch(reinterpret_cast<const char*>(ahead + r * d + 16 * v), _MM_HINT_T0);
+    for (int v = 0; v < V; ++v) PrefetchLine<kOnce>(ahead + r * d + 16 * v);
     a[r] = _mm512_mul_ps(_mm512_loadu_ps(k + r * d), q[0]);
     for (int v = 1; v < V; ++v) a[r] = _mm512_fmadd_ps(_mm512_loadu_ps(k + r * d + 16 * v), q[v], a[r]);
   }
@@ -49,11 +61,12 @@ inline __m512 DotQuad(const float* k, const float* ahead, const __m512* q) {
 }
 
 // Lane j = q · key row j, for a full block of 16 rows.
-template <int V>
+template <int V, bool kOnce>
 inline __m512 DotBlock(const float* k, const float* ahead, const __m512* q) {
   constexpr size_t d = 16 * V;
-  const __m512 c0 = DotQuad<V>(k, ahead, q), c1 = DotQuad<V>(k + 4 * d, ahead + 4 * d, q);
-  const __m512 c2 = DotQuad<V>(k + 8 * d, ahead + 8 * d, q), c3 = DotQuad<V>(k + 12 * d, ahead + 12 * d, q);
+  const __m512 c0 = DotQuad<V, kOnce>(k, ahead, q), c1 = DotQuad<V, kOnce>(k + 4 * d, ahead + 4 * d, q);
+  const __m512 c2 = DotQuad<V, kOnce>(k + 8 * d, ahead + 8 * d, q);
+  const __m512 c3 = DotQuad<V, kOnce>(k + 12 * d, ahead + 12 * d, q);
   const __m512 e01 = _mm512_add_ps(_mm512_shuffle_f32x4(c0, c1, 0x88), _mm512_shuffle_f32x4(c0, c1, 0xdd));
   const __m512 e23 = _mm512_add_ps(_mm512_shuffle_f32x4(c2, c3, 0x88), _mm512_shuffle_f32x4(c2, c3, 0xdd));
   return _mm512_add_ps(_mm512_shuffle_f32x4(e01, e23, 0x88), _mm512_shuffle_f32x4(e01, e23, 0xdd));
@@ -97,7 +110,7 @@ inline __m512 MaskBlock(__m512 dots, const SlotMeta* meta, size_t m, float scale
   return s;
 }
 
-template <int V>
+template <int V, bool kOnce>
 void Stream(const float* q, const float* keys, const float* values, const SlotMeta* meta, size_t n, float scale,
             int32_t query_pos, float* scores, float* out) {
   constexpr size_t d = 16 * V;
@@ -115,7 +128,7 @@ void Stream(const float* q, const float* keys, const float* values, const SlotMe
     const float* val = values + j0 * d;
     // Prefetch one block ahead only while there is a next block (the last one would fetch past the head).
     const size_t ahead = j0 + kSlots < n ? kSlots * d : 0;
-    const __m512 dots = m == kSlots ? DotBlock<V>(k, k + ahead, qv) : DotTail<V>(k, m, qv);
+    const __m512 dots = m == kSlots ? DotBlock<V, kOnce>(k, k + ahead, qv) : DotTail<V>(k, m, qv);
     const __m512 s = MaskBlock(dots, meta + j0, m, scale, query_pos);
     const float new_max = std::max(running_max, _mm512_reduce_max_ps(s));
     block_max[b] = new_max;
@@ -134,7 +147,7 @@ void Stream(const float* q, const float* keys, const float* values, const SlotMe
     _mm512_mask_storeu_ps(scores + j0, TailMask(m), p);
     for (size_t r = 0; r < m; ++r) {
       for (int v = 0; v < V; ++v) {
-        _mm_prefetch(reinterpret_cast<const char*>(val + ahead + r * d + 16 * v), _MM_HINT_T0);
+        PrefetchLine<kOnce>(val + ahead + r * d + 16 * v);
       }
       if (scores[j0 + r] == 0.0f) continue;  // masked: its value row does not count (even if not finite)
       const __m512 w = _mm512_set1_ps(scores[j0 + r]);
@@ -157,10 +170,16 @@ void Stream(const float* q, const float* keys, const float* values, const SlotMe
 }  // namespace
 
 bool AttendHeadStreamAvx512(const float* q, const float* keys, const float* values, const SlotMeta* meta, size_t n,
-                            size_t head_dim, float scale, int32_t query_pos, float* scores, float* out) {
+                            size_t head_dim, float scale, int32_t query_pos, float* scores, float* out,
+                            bool read_once) {
   if (head_dim % 16 != 0 || n == 0 || n > kSlots * kMaxBlocks) return false;
   return WithVectorCount(head_dim / 16, [&](auto vecs) {
-    Stream<decltype(vecs)::value>(q, keys, values, meta, n, scale, query_pos, scores, out);
+    constexpr int V = decltype(vecs)::value;
+    if (read_once) {
+      Stream<V, true>(q, keys, values, meta, n, scale, query_pos, scores, out);
+    } else {
+      Stream<V, false>(q, keys, values, meta, n, scale, query_pos, scores, out);
+    }
   });
 }
 
