@@ -14,13 +14,13 @@ model="${1:-/tmp/kvlab-llama-110m}"
 lscpu | grep -E "Model name|^CPU\(s\)" || true
 for t in 1 2; do build/kvlab bench --membw -t "$t"; done
 # Every weight format (f32 and the conversions at load), decode at depth 128 and 1024; each decode
-# repetition is compared with the bandwidth measured right after it.
+# repetition is compared with the mean of the bandwidth measured right before and right after it.
 for w in ${WEIGHTS-f32 bf16 f16 q8}; do
   for t in 1 2; do
     build/kvlab bench -m "$model" --weights "$w" -t "$t" -p 128 -d 128,1024 -n 64 -r 3
   done
 done
-# Context 4096 (f32 weights): the full cache, an int4 cache, and two budget-256 eviction policies.
-for spec in full "quant:k=int4,v=int4,residual=64" "window:budget=256" "h2o:budget=256,recent=64"; do
+# Context 4096 (f32 weights): the full cache, int4 and int8 caches, and two budget-256 eviction policies.
+for spec in full "quant:k=int4,v=int4,residual=64" "quant:k=int8,v=int8" "window:budget=256" "h2o:budget=256,recent=64"; do
   build/kvlab bench -m "$model" -t 2 -p 0 -d 4096 -n 32 -r 2 --kv "$spec"
 done
