@@ -111,22 +111,24 @@ TEST(WorkShares, AFastThreadTakesOverTheSlowOnesShare) {
   for (int rep = 0; rep < 20; ++rep) {
     WorkShares shares(count, 2);
     std::vector<std::vector<std::pair<size_t, size_t>>> runs(2);
-    auto work = [&](size_t t) {
+    std::atomic<bool> fast_done{false};
+    // Thread 1 is stuck after its first run (at most half its share, 100 items) until thread 0 has run
+    // dry, so thread 0 must take everything else: its own share and the rest of thread 1's. No timing.
+    std::thread slow([&] {
       size_t begin, end;
-      while (shares.Next(t, begin, end)) {
-        runs[t].push_back({begin, end});
-        // Thread 1 is slow: it would need 200 ms for its half alone.
-        if (t == 1) std::this_thread::sleep_for(std::chrono::microseconds(1000 * (end - begin)));
-      }
-    };
-    std::thread slow(work, 1);
-    work(0);
+      if (shares.Next(1, begin, end)) runs[1].push_back({begin, end});
+      while (!fast_done.load()) std::this_thread::yield();
+      while (shares.Next(1, begin, end)) runs[1].push_back({begin, end});
+    });
+    size_t begin, end;
+    while (shares.Next(0, begin, end)) runs[0].push_back({begin, end});
+    fast_done.store(true);
     slow.join();
     ExpectEachItemOnce(count, 2, runs);
+    EXPECT_LE(runs[1].size(), 1u) << "rep " << rep;  // nothing left once thread 0 is done
     size_t taken_by_fast = 0;
-    for (const auto& [begin, end] : runs[0]) taken_by_fast += end - begin;
-    // Thread 1's first chunk is half its share (100 items); the rest can move to thread 0.
-    EXPECT_GE(taken_by_fast, 250u) << "rep " << rep;
+    for (const auto& [b, e] : runs[0]) taken_by_fast += e - b;
+    EXPECT_GE(taken_by_fast, 300u) << "rep " << rep;
     // Thread 0 starts with its own share from the front: its first run begins at item 0.
     EXPECT_EQ(runs[0].front().first, 0u);
   }
