@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "kvlab/kv/codec.h"
-#include "kvlab/ops/cpu_features.h"
+#include "simd_levels.h"
 
 namespace kvlab {
 namespace {
@@ -131,10 +131,7 @@ TEST(KvCodec, ConstantGroupsAndSpecialValuesAreExact) {
 TEST(KvCodec, FusedDotAndAxpyMatchDecodeThenCompute) {
   // Every SIMD level this CPU has (KernelsFor picks AVX-512 int8/int4 kernels), sizes with masked tails,
   // odd groups (int4 groups then start on a high nibble) and groups longer than one vector.
-  const SimdLevel detected = DetectSimdLevel();
-  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
-    if (static_cast<int>(level) > static_cast<int>(detected)) continue;
-    SetSimdLevel(level);
+  ForEachSimdLevel([&](SimdLevel level) {
     for (const auto& [n, group] : std::vector<std::pair<size_t, size_t>>{
              {8, 32}, {64, 32}, {13, 5}, {100, 7}, {128, 48}, {64, 64}, {33, 16}, {96, 3}}) {
       const std::vector<float> x = Gaussian(n, 3), q = Gaussian(n, 4);
@@ -154,18 +151,14 @@ TEST(KvCodec, FusedDotAndAxpyMatchDecodeThenCompute) {
         for (size_t i = 0; i < n; ++i) EXPECT_NEAR(y[i], 0.5f + 0.7f * back[i], 1e-5) << where << " i=" << i;
       }
     }
-  }
-  SetSimdLevel(detected);
+  });
 }
 
 // The row-batched kernels (one call per head) against decode-then-compute in f64, at every SIMD level: the
 // AVX-512 fast path (n, group multiples of 16, n <= 128), its fallbacks, rows at odd addresses and
 // strides, and zero weights (skipped rows) in the weighted sum.
 TEST(KvCodec, RowBatchedDotAndWeightedSumMatchDecodeThenCompute) {
-  const SimdLevel detected = DetectSimdLevel();
-  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
-    if (static_cast<int>(level) > static_cast<int>(detected)) continue;
-    SetSimdLevel(level);
+  ForEachSimdLevel([&](SimdLevel level) {
     for (const auto& [n, group] : std::vector<std::pair<size_t, size_t>>{
              {64, 32}, {128, 32}, {128, 64}, {48, 16}, {16, 16}, {64, 48}, {100, 20}, {160, 32}, {13, 5}}) {
       for (CodecType t : kAll) {
@@ -209,8 +202,7 @@ TEST(KvCodec, RowBatchedDotAndWeightedSumMatchDecodeThenCompute) {
         EXPECT_EQ(y[n], 0.25f) << where << ": wrote past n";
       }
     }
-  }
-  SetSimdLevel(detected);
+  });
 }
 
 }  // namespace

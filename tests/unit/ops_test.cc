@@ -9,9 +9,9 @@
 
 #include "kvlab/ops/activations.h"
 #include "kvlab/ops/attention.h"
-#include "kvlab/ops/cpu_features.h"
 #include "kvlab/ops/norms.h"
 #include "kvlab/ops/rope.h"
+#include "simd_levels.h"
 
 namespace kvlab {
 namespace {
@@ -117,10 +117,7 @@ TEST(Attention, MatchesNaiveSoftmaxAndMasksFuturePositions) {
 TEST(Attention, EveryPathMatchesF64Softmax) {
   std::mt19937 rng(21);
   std::normal_distribution<float> d;
-  const SimdLevel detected = DetectSimdLevel();
-  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
-    if (static_cast<int>(level) > static_cast<int>(detected)) continue;
-    SetSimdLevel(level);
+  ForEachSimdLevel([&](SimdLevel level) {
     for (size_t hd : {16u, 20u, 64u, 128u, 144u}) {
       for (size_t n : {1u, 15u, 16u, 17u, 140u, 257u, 300u, 1000u, 2049u}) {
         std::vector<float> q(hd), k(n * hd), v(n * hd), scores(n), out(hd);
@@ -171,8 +168,7 @@ TEST(Attention, EveryPathMatchesF64Softmax) {
         }
       }
     }
-  }
-  SetSimdLevel(detected);
+  });
 }
 
 // The reuse hint only changes how rows are prefetched: the result is bit-identical.
@@ -198,10 +194,7 @@ TEST(Attention, ReuseHintDoesNotChangeTheResult) {
 
 // A masked slot's value row must not reach the output even when it is not finite (0 · inf would be NaN).
 TEST(Attention, MaskedSlotsValuesNeverReachTheOutput) {
-  const SimdLevel detected = DetectSimdLevel();
-  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
-    if (static_cast<int>(level) > static_cast<int>(detected)) continue;
-    SetSimdLevel(level);
+  ForEachSimdLevel([&](SimdLevel level) {
     for (size_t n : {20u, 600u}) {
       const size_t hd = 64;
       std::vector<float> q(hd, 0.1f), k(n * hd, 0.5f), v(n * hd, 1.0f), scores(n), out(hd);
@@ -212,15 +205,11 @@ TEST(Attention, MaskedSlotsValuesNeverReachTheOutput) {
                  out.data());
       for (float o : out) ASSERT_NEAR(o, 1.0f, 1e-6) << "n=" << n << " simd=" << SimdLevelName(level);
     }
-  }
-  SetSimdLevel(detected);
+  });
 }
 
 TEST(Attention, NoVisibleSlotGivesZeroOutputOnEveryPath) {
-  const SimdLevel detected = DetectSimdLevel();
-  for (SimdLevel level : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
-    if (static_cast<int>(level) > static_cast<int>(detected)) continue;
-    SetSimdLevel(level);
+  ForEachSimdLevel([&](SimdLevel level) {
     for (size_t n : {5u, 17u, 600u}) {
       const size_t hd = 16;
       std::vector<float> q(hd, 1.0f), k(n * hd, 0.5f), v(n * hd, 2.0f), scores(n, 3.0f), out(hd, 7.0f);
@@ -230,8 +219,7 @@ TEST(Attention, NoVisibleSlotGivesZeroOutputOnEveryPath) {
       for (float o : out) EXPECT_EQ(o, 0.0f) << "n=" << n << " simd=" << SimdLevelName(level);
       for (float p : scores) EXPECT_EQ(p, 0.0f) << "n=" << n << " simd=" << SimdLevelName(level);
     }
-  }
-  SetSimdLevel(detected);
+  });
 }
 
 }  // namespace

@@ -23,7 +23,21 @@ namespace {
 // tiny models and short contexts stay on one thread instead of paying a fork/join per layer.
 size_t AttentionThreads(size_t items, size_t slots, size_t head_dim) {
   const size_t work = items * slots * head_dim;
-  return std::max<size_t>(1, std::min({static_cast<size_t>(NumThreads()), WorkShares::kMaxThreads, items, work / 8192}));
+  const size_t most = std::min(static_cast<size_t>(NumThreads()), WorkShares::kMaxThreads);
+  return std::max<size_t>(1, std::min({most, items, work / 8192}));
+}
+
+// One query head over kv head `kv`: one branch per (token, head), none per slot, so the plain path is
+// exactly the f32 kernel. Without GQA no other query head rereads the kv head's rows (KvReuse::kOnce).
+void AttendOneHead(const KvCache& cache, size_t layer, size_t kv, size_t group, const float* q, size_t head_dim,
+                   float scale, int32_t pos, float* scores, float* out) {
+  const std::span<const SlotMeta> meta = cache.Meta(layer, kv);
+  if (cache.quantized()) {
+    AttendHeadQuantized(q, cache.Quantized(layer, kv), meta, head_dim, scale, pos, scores, out);
+  } else {
+    AttendHead(q, cache.Keys(layer, kv), cache.Values(layer, kv), meta, head_dim, scale, pos, scores, out,
+               group == 1 ? KvReuse::kOnce : KvReuse::kAgain);
+  }
 }
 }  // namespace
 
@@ -186,23 +200,14 @@ void Model::Attend(size_t layer, size_t n, int32_t start_pos, const KvCache& cac
   const size_t stride = cache.capacity();
   const size_t threads = AttentionThreads(work, cache.MaxSize(layer), head_dim);
   WorkShares shares(work, threads);  // balanced like the mat-vecs (ops/work_shares.h)
-  const KvReuse reuse = group == 1 ? KvReuse::kOnce : KvReuse::kAgain;  // GQA: the group's next head rereads
   ParallelRun(threads, [&](size_t t, size_t) {
     float* scores = act.scores.data() + t * stride;
     size_t begin, end;
     while (shares.Next(t, begin, end)) {
       for (size_t item = begin; item < end; ++item) {
-        const size_t i = item / c.n_heads, h = item % c.n_heads, kv = h / group;
-        const float* q = act.q.data() + i * q_dim + h * head_dim;
-        float* out = act.att.data() + i * q_dim + h * head_dim;
-        const int32_t pos = start_pos + static_cast<int32_t>(i);
-        // One branch per (token, head), none per slot: the plain path is exactly the f32 kernel.
-        if (cache.quantized()) {
-          AttendHeadQuantized(q, cache.Quantized(layer, kv), cache.Meta(layer, kv), head_dim, scale, pos, scores, out);
-        } else {
-          AttendHead(q, cache.Keys(layer, kv), cache.Values(layer, kv), cache.Meta(layer, kv), head_dim, scale, pos,
-                     scores, out, reuse);
-        }
+        const size_t i = item / c.n_heads, h = item % c.n_heads;
+        AttendOneHead(cache, layer, h / group, group, act.q.data() + i * q_dim + h * head_dim, head_dim, scale,
+                      start_pos + static_cast<int32_t>(i), scores, act.att.data() + i * q_dim + h * head_dim);
       }
     }
   });
@@ -230,12 +235,7 @@ void Model::AttendObserved(size_t layer, size_t n, int32_t start_pos, const KvCa
             const float* q = act.q.data() + i * q_dim + h * head_dim;
             const int32_t pos = start_pos + static_cast<int32_t>(i);
             float* out = act.att.data() + i * q_dim + h * head_dim;
-            if (cache.quantized()) {
-              AttendHeadQuantized(q, cache.Quantized(layer, kv), meta, head_dim, scale, pos, scores, out);
-            } else {
-              AttendHead(q, cache.Keys(layer, kv), cache.Values(layer, kv), meta, head_dim, scale, pos, scores, out,
-                       group == 1 ? KvReuse::kOnce : KvReuse::kAgain);
-            }
+            AttendOneHead(cache, layer, kv, group, q, head_dim, scale, pos, scores, out);
             observer.Observe(AttentionRow{layer, h, kv, pos, {scores, meta.size()}, meta, q});
           }
         }

@@ -42,8 +42,8 @@ inline void PrefetchLine(const float* p) {
   }
 }
 
-// Dot products of 4 consecutive key rows (16·V floats each) with q, folded into one vector whose 128-bit
-// lane j holds partial sums [r0 r1 r2 r3]. `ahead` is the same rows one block later, requested line by line.
+// Dot products of 4 consecutive key rows (16·V floats each) with q, folded into one vector (FoldQuad).
+// `ahead` is the same rows one block later, requested line by line.
 template <int V, bool kOnce>
 inline __m512 DotQuad(const float* k, const float* ahead, const __m512* q) {
   constexpr size_t d = 16 * V;
@@ -53,23 +53,15 @@ inline __m512 DotQuad(const float* k, const float* ahead, const __m512* q) {
     a[r] = _mm512_mul_ps(_mm512_loadu_ps(k + r * d), q[0]);
     for (int v = 1; v < V; ++v) a[r] = _mm512_fmadd_ps(_mm512_loadu_ps(k + r * d + 16 * v), q[v], a[r]);
   }
-  const __m512 b01 = _mm512_add_ps(_mm512_unpacklo_ps(a[0], a[1]), _mm512_unpackhi_ps(a[0], a[1]));
-  const __m512 b23 = _mm512_add_ps(_mm512_unpacklo_ps(a[2], a[3]), _mm512_unpackhi_ps(a[2], a[3]));
-  const __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(b01), _mm512_castps_pd(b23));
-  const __m512d hi = _mm512_unpackhi_pd(_mm512_castps_pd(b01), _mm512_castps_pd(b23));
-  return _mm512_add_ps(_mm512_castpd_ps(lo), _mm512_castpd_ps(hi));
+  return FoldQuad(a[0], a[1], a[2], a[3]);
 }
 
 // Lane j = q · key row j, for a full block of 16 rows.
 template <int V, bool kOnce>
 inline __m512 DotBlock(const float* k, const float* ahead, const __m512* q) {
   constexpr size_t d = 16 * V;
-  const __m512 c0 = DotQuad<V, kOnce>(k, ahead, q), c1 = DotQuad<V, kOnce>(k + 4 * d, ahead + 4 * d, q);
-  const __m512 c2 = DotQuad<V, kOnce>(k + 8 * d, ahead + 8 * d, q);
-  const __m512 c3 = DotQuad<V, kOnce>(k + 12 * d, ahead + 12 * d, q);
-  const __m512 e01 = _mm512_add_ps(_mm512_shuffle_f32x4(c0, c1, 0x88), _mm512_shuffle_f32x4(c0, c1, 0xdd));
-  const __m512 e23 = _mm512_add_ps(_mm512_shuffle_f32x4(c2, c3, 0x88), _mm512_shuffle_f32x4(c2, c3, 0xdd));
-  return _mm512_add_ps(_mm512_shuffle_f32x4(e01, e23, 0x88), _mm512_shuffle_f32x4(e01, e23, 0xdd));
+  return FoldQuads(DotQuad<V, kOnce>(k, ahead, q), DotQuad<V, kOnce>(k + 4 * d, ahead + 4 * d, q),
+                   DotQuad<V, kOnce>(k + 8 * d, ahead + 8 * d, q), DotQuad<V, kOnce>(k + 12 * d, ahead + 12 * d, q));
 }
 
 // The last, partial block: m < 16 rows one at a time (no row past the head is read); other lanes 0.
@@ -164,7 +156,8 @@ void Stream(const float* q, const float* keys, const float* values, const SlotMe
   for (size_t b = 0, j0 = 0; j0 < n; ++b, j0 += kSlots) {
     const float f = block_max[b] == kMinusInf ? 0.0f : std::exp(block_max[b] - running_max) * inv;
     const __mmask16 mask = TailMask(n - j0);
-    _mm512_mask_storeu_ps(scores + j0, mask, _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, scores + j0), _mm512_set1_ps(f)));
+    const __m512 p = _mm512_maskz_loadu_ps(mask, scores + j0);
+    _mm512_mask_storeu_ps(scores + j0, mask, _mm512_mul_ps(p, _mm512_set1_ps(f)));
   }
 }
 }  // namespace

@@ -16,9 +16,7 @@ namespace {
 constexpr size_t kPrefetchRows = 32;
 
 // Short rows (attention keys: head_dim values): 16 rows per pass and one combined reduction for all 16
-// (about 3 shuffles and adds per row instead of a full horizontal sum each). Rows go 4 at a time, each
-// quad folded to one vector c[i] = [r0 r1 r2 r3] partial sums per 128-bit lane; the 4 quads are then
-// folded across lanes so lane j of the result is row j's dot product.
+// (FoldQuad / FoldQuads in avx512_inline.h).
 inline __m512 DotQuad(const float* w, size_t stride, const float* x, size_t n) {
   __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
   for (size_t i = 0; i < n; i += 16) {
@@ -29,12 +27,7 @@ inline __m512 DotQuad(const float* w, size_t stride, const float* x, size_t n) {
     a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + 2 * stride + i), xv, a2);
     a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + 3 * stride + i), xv, a3);
   }
-  // [a0_0+a0_2, a1_0+a1_2, a0_1+a0_3, a1_1+a1_3] per 128-bit lane, then the same for rows 2, 3.
-  const __m512 b01 = _mm512_add_ps(_mm512_unpacklo_ps(a0, a1), _mm512_unpackhi_ps(a0, a1));
-  const __m512 b23 = _mm512_add_ps(_mm512_unpacklo_ps(a2, a3), _mm512_unpackhi_ps(a2, a3));
-  const __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(b01), _mm512_castps_pd(b23));
-  const __m512d hi = _mm512_unpackhi_pd(_mm512_castps_pd(b01), _mm512_castps_pd(b23));
-  return _mm512_add_ps(_mm512_castpd_ps(lo), _mm512_castpd_ps(hi));  // [r0 r1 r2 r3] per 128-bit lane
+  return FoldQuad(a0, a1, a2, a3);
 }
 
 void ShortRows16(const float* w, size_t stride, const float* x, size_t n, float* out, const float* next) {
@@ -42,10 +35,7 @@ void ShortRows16(const float* w, size_t stride, const float* x, size_t n, float*
   for (size_t b = 0; b < 16 * stride * sizeof(float); b += 64) _mm_prefetch(reinterpret_cast<const char*>(next) + b, _MM_HINT_T0);
   const __m512 c0 = DotQuad(w, stride, x, n), c1 = DotQuad(w + 4 * stride, stride, x, n);
   const __m512 c2 = DotQuad(w + 8 * stride, stride, x, n), c3 = DotQuad(w + 12 * stride, stride, x, n);
-  // Lanes (0,1) and (2,3) of c0,c1 (and c2,c3) added, then the remaining pairs: lane j = row j.
-  const __m512 e01 = _mm512_add_ps(_mm512_shuffle_f32x4(c0, c1, 0x88), _mm512_shuffle_f32x4(c0, c1, 0xdd));
-  const __m512 e23 = _mm512_add_ps(_mm512_shuffle_f32x4(c2, c3, 0x88), _mm512_shuffle_f32x4(c2, c3, 0xdd));
-  _mm512_storeu_ps(out, _mm512_add_ps(_mm512_shuffle_f32x4(e01, e23, 0x88), _mm512_shuffle_f32x4(e01, e23, 0xdd)));
+  _mm512_storeu_ps(out, FoldQuads(c0, c1, c2, c3));
 }
 }  // namespace
 
