@@ -5,11 +5,13 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kvlab/ops/attention.h"
 #include "kvlab/ops/cpu_features.h"
 #include "kvlab/ops/exp_kernels.h"
+#include "simd_levels.h"
 
 namespace kvlab {
 namespace {
@@ -128,6 +130,44 @@ TEST(ExpKernels, CausalSoftmaxMasksExactlyAndNormalizes) {
   EXPECT_NEAR(scores[0], std::exp(l0) / z, 1e-6);
   EXPECT_NEAR(scores[2], std::exp(l2) / z, 1e-6);
   EXPECT_NEAR(scores[4], std::exp(l4) / z, 1e-6);
+}
+
+// The same softmax at every SIMD level against f64 on longer rows: 16-slot blocks and their tails, masked
+// slots scattered (positions after the query), summary slots, and a row with nothing visible.
+TEST(ExpKernels, CausalSoftmaxMatchesDoubleAtEverySimdLevel) {
+  ForEachSimdLevel([&](SimdLevel level) {
+    for (size_t n : {1, 5, 15, 16, 17, 33, 70}) {
+      std::mt19937 rng(static_cast<uint32_t>(n));
+      std::normal_distribution<float> gauss(0.0f, 2.0f);
+      std::vector<SlotMeta> meta(n);
+      std::vector<float> scores(n);
+      const int32_t query_pos = static_cast<int32_t>(n);
+      for (size_t j = 0; j < n; ++j) {
+        // Every 5th slot is after the query; every 7th a summary of 3 tokens.
+        meta[j] = {j % 5 == 4 ? query_pos + 1 : static_cast<int32_t>(j), j % 7 == 6 ? 3u : 1u};
+        scores[j] = gauss(rng);
+      }
+      std::vector<double> want(n, 0.0);
+      double z = 0;
+      for (size_t j = 0; j < n; ++j) {
+        if (meta[j].pos > query_pos) continue;
+        want[j] = std::exp(0.5 * scores[j] + std::log(static_cast<double>(meta[j].count)));
+        z += want[j];
+      }
+      const std::string where = std::string(SimdLevelName(level)) + " n=" + std::to_string(n);
+      ASSERT_TRUE(CausalSoftmax(scores.data(), meta, 0.5f, query_pos)) << where;
+      for (size_t j = 0; j < n; ++j) {
+        if (meta[j].pos > query_pos) {
+          EXPECT_EQ(scores[j], 0.0f) << where << " slot " << j;
+        } else {
+          EXPECT_NEAR(scores[j], want[j] / z, 1e-6 * want[j] / z + 1e-7) << where << " slot " << j;
+        }
+      }
+      std::vector<float> none(n, 1.0f);
+      EXPECT_FALSE(CausalSoftmax(none.data(), meta, 0.5f, -1)) << where;
+      for (float p : none) EXPECT_EQ(p, 0.0f) << where;
+    }
+  });
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // One-pass attention kernel for one head, by SIMD level (only AVX-512 has one; AttendHead in attention.h
-// takes it when it applies and otherwise runs its portable blocked / two-pass paths).
+// takes it when it applies and otherwise runs its portable blocked / two-pass paths), and the masking step
+// of the two-pass softmax built from the same block code.
 #pragma once
 
 #include <cstddef>
@@ -16,5 +17,10 @@ namespace kvlab::kernels {
 bool AttendHeadStreamAvx512(const float* q, const float* keys, const float* values, const SlotMeta* meta, size_t n,
                             size_t head_dim, float scale, int32_t query_pos, float* scores, float* out,
                             bool read_once);
+
+// The logits step of CausalSoftmax (ops/attention.h) over scores[n] in place, 16 slots at a time: scale,
+// -inf for slots after query_pos, + log(count) for summary slots. Returns the largest logit (-inf when every
+// slot is masked). The two-pass and quantized attention paths take it: their softmax runs on whole rows.
+float ScaleAndMaskAvx512(float* scores, const SlotMeta* meta, size_t n, float scale, int32_t query_pos);
 
 }  // namespace kvlab::kernels

@@ -162,6 +162,18 @@ void Stream(const float* q, const float* keys, const float* values, const SlotMe
 }
 }  // namespace
 
+float ScaleAndMaskAvx512(float* scores, const SlotMeta* meta, size_t n, float scale, int32_t query_pos) {
+  __m512 most = _mm512_set1_ps(kMinusInf);
+  for (size_t j0 = 0; j0 < n; j0 += kSlots) {
+    const size_t m = std::min(kSlots, n - j0);
+    const __mmask16 tail = TailMask(m);
+    const __m512 s = MaskBlock(_mm512_maskz_loadu_ps(tail, scores + j0), meta + j0, m, scale, query_pos);
+    _mm512_mask_storeu_ps(scores + j0, tail, s);
+    most = _mm512_max_ps(most, s);  // lanes past m are -inf
+  }
+  return _mm512_reduce_max_ps(most);
+}
+
 bool AttendHeadStreamAvx512(const float* q, const float* keys, const float* values, const SlotMeta* meta, size_t n,
                             size_t head_dim, float scale, int32_t query_pos, float* scores, float* out,
                             bool read_once) {
