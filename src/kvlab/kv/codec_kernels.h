@@ -14,7 +14,8 @@ float DotInt4Avx512(const uint8_t* row, const float* q, size_t n, size_t group);
 void AxpyInt4Avx512(float a, const uint8_t* row, float* y, size_t n, size_t group);
 
 // Row-batched (kv/codec.h DotRowsFn / WeightedSumFn). Fast path when n and group are multiples of 16 and
-// n <= 128 (q or y in registers); otherwise the per-row kernels above, row by row.
+// n <= 128 (q or y in registers; int4 with groups of 32·k takes the split kernels below); otherwise the
+// per-row kernels above, row by row.
 void DotRowsInt8Avx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
                        float* out);
 void WeightedSumInt8Avx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
@@ -23,5 +24,12 @@ void DotRowsInt4Avx512(const uint8_t* rows, size_t row_bytes, size_t count, cons
                        float* out);
 void WeightedSumInt4Avx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
                            size_t group);
+
+// int4 with groups of a multiple of 32 channels and n = 32, 64, 96 or 128 (codec_int4_split_avx512.cc):
+// the row-batched kernels above take these first. Return false, touching nothing, for any other shape.
+bool DotRowsInt4SplitAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n,
+                            size_t group, float* out);
+bool WeightedSumInt4SplitAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y,
+                                size_t n, size_t group);
 
 }  // namespace kvlab::kernels
