@@ -156,13 +156,14 @@ TEST(KvCodec, FusedDotAndAxpyMatchDecodeThenCompute) {
 
 // The row-batched kernels (one call per head) against decode-then-compute in f64, at every SIMD level: the
 // AVX-512 fast paths (n, group multiples of 16, n <= 128; for int4 with groups a multiple of 32, the
-// even/odd split, n = 32..128 in 1..4 chunks and groups of 1..4 chunks), their fallbacks, rows at odd
-// addresses and strides, 16-row batches and a tail, and zero weights (skipped rows) in the weighted sum.
+// even/odd split, n = 32..128 in 1..4 chunks and groups of 1..4 chunks; for int8 with n = 64 or 128, the
+// 4-per-lane split with groups of 16..128), their fallbacks, rows at odd addresses and strides, 16-row
+// batches and a tail, and zero weights (skipped rows) in the weighted sum.
 TEST(KvCodec, RowBatchedDotAndWeightedSumMatchDecodeThenCompute) {
   ForEachSimdLevel([&](SimdLevel level) {
     for (const auto& [n, group] : std::vector<std::pair<size_t, size_t>>{
              {64, 32}, {128, 32}, {128, 64}, {48, 16}, {16, 16}, {64, 48}, {100, 20}, {160, 32}, {13, 5},
-             {32, 32}, {96, 32}, {128, 128}, {64, 64}, {96, 96}}) {
+             {32, 32}, {96, 32}, {128, 128}, {64, 64}, {96, 96}, {64, 16}, {128, 16}}) {
       for (CodecType t : kAll) {
         const size_t count = 37, row_bytes = CodecRowBytes(t, n, group) + 3;  // padded stride
         std::vector<uint8_t> rows(count * row_bytes + 1);

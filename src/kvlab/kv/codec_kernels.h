@@ -14,7 +14,7 @@ float DotInt4Avx512(const uint8_t* row, const float* q, size_t n, size_t group);
 void AxpyInt4Avx512(float a, const uint8_t* row, float* y, size_t n, size_t group);
 
 // Row-batched (kv/codec.h DotRowsFn / WeightedSumFn). Fast path when n and group are multiples of 16 and
-// n <= 128 (q or y in registers; int4 with groups of 32·k takes the split kernels below); otherwise the
+// n <= 128 (q or y in registers; the common int8 and int4 shapes take the kernels below); otherwise the
 // per-row kernels above, row by row.
 void DotRowsInt8Avx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
                        float* out);
@@ -24,6 +24,13 @@ void DotRowsInt4Avx512(const uint8_t* rows, size_t row_bytes, size_t count, cons
                        float* out);
 void WeightedSumInt4Avx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
                            size_t group);
+
+// int8 with n = 64 or 128 in whole groups of a multiple of 16 channels (codec_int8_lanes_avx512.cc), taken
+// first by the row-batched int8 kernels above. Return false, touching nothing, for any other shape.
+bool DotRowsInt8LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n,
+                            size_t group, float* out);
+bool WeightedSumInt8LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y,
+                                size_t n, size_t group);
 
 // int4 with groups of a multiple of 32 channels and n = 32, 64, 96 or 128 (codec_int4_split_avx512.cc):
 // the row-batched kernels above take these first. Return false, touching nothing, for any other shape.

@@ -1,0 +1,169 @@
+// AVX-512 int8 attention kernels for n = 64 or 128 channels in whole groups of a multiple of 16 (the
+// default group is 32). Other int8 shapes take the kernels in codec_kernels_avx512.cc.
+//
+// A row's codes are read 64 bytes at a time as 16 32-bit lanes: byte k of lane i is channel 4i + k, so
+// (lane >> 8k) & 0xff gives the 16 channels {4i + k} without a cross-lane widening, and q is split the
+// same way once per call (the output is put back in order once at the end). A 4-byte lane never straddles
+// a group, so each lane's scale and minimum come from the row's header by one permute each. Measured on
+// one thread, head_dim 64, group 32, 4096 rows: keys 3.0 -> 2.0 ns/row, values 4.4 -> 1.8 ns/row.
+//
+// The accumulators are fixed-size arrays indexed only by unrolled loops: when GCC cannot scalarize such an
+// array it keeps it on the stack, and a store-to-load chain through every row made values 2.5x slower.
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kvlab/kv/codec_avx512_inline.h"
+#include "kvlab/kv/codec_kernels.h"
+
+namespace kvlab::kernels {
+
+namespace {
+
+// Where each lane's scale and minimum sit in the row header ([groups × {scale, min}] floats).
+template <int Z>
+struct LaneParams {
+  __mmask16 header;  // the header's floats (2 per group, at most 16)
+  __m512i scale[Z];  // per 64-byte block z: header index of each lane's scale
+  __m512i min[Z];    // ... and of its minimum
+  size_t header_bytes;
+
+  explicit LaneParams(size_t group) {
+    const size_t groups = 64 * Z / group;
+    header = static_cast<__mmask16>((1u << (2 * groups)) - 1u);
+    header_bytes = 8 * groups;
+#pragma GCC unroll 2
+    for (int z = 0; z < Z; ++z) {
+      alignas(64) int32_t s[16], m[16];
+      for (int i = 0; i < 16; ++i) {
+        const int g = static_cast<int>((64 * static_cast<size_t>(z) + 4 * static_cast<size_t>(i)) / group);
+        s[i] = 2 * g;
+        m[i] = 2 * g + 1;
+      }
+      scale[z] = _mm512_load_si512(s);
+      min[z] = _mm512_load_si512(m);
+    }
+  }
+};
+
+// Channels {4i + k} of a 64-byte block as f32.
+template <int k>
+inline __m512 Bytes(__m512i v) {
+  if constexpr (k == 3) {
+    return _mm512_cvtepi32_ps(_mm512_srli_epi32(v, 24));
+  } else {
+    return _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(v, 8 * k), _mm512_set1_epi32(0xff)));
+  }
+}
+
+template <int Z>
+void DotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t group, float* out) {
+  const LaneParams<Z> lanes(group);
+  __m512 qk[Z][4], q_sum[Z];  // q split like the codes; q_sum: Σ_k qk, for the minimum term
+#pragma GCC unroll 2
+  for (int z = 0; z < Z; ++z) {
+    q_sum[z] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      alignas(64) float split[16];
+      for (int i = 0; i < 16; ++i) split[i] = q[64 * z + 4 * i + k];
+      qk[z][k] = _mm512_load_ps(split);
+      q_sum[z] = _mm512_add_ps(q_sum[z], qk[z][k]);
+    }
+  }
+  // Lane i of a row: scale · Σ_k code·q + min · Σ_k q over its 4 channels, so the minimum needs no
+  // separate term.
+  BatchedRowDots(rows, row_bytes, count, out, [&](const uint8_t* row, float* min_term) {
+    const __m512 header = _mm512_maskz_loadu_ps(lanes.header, row);
+    __m512 acc = _mm512_setzero_ps();
+#pragma GCC unroll 2
+    for (int z = 0; z < Z; ++z) {
+      const __m512i v = _mm512_loadu_si512(row + lanes.header_bytes + 64 * z);
+      __m512 t = _mm512_mul_ps(Bytes<0>(v), qk[z][0]);
+      t = _mm512_fmadd_ps(Bytes<1>(v), qk[z][1], t);
+      t = _mm512_fmadd_ps(Bytes<2>(v), qk[z][2], t);
+      t = _mm512_fmadd_ps(Bytes<3>(v), qk[z][3], t);
+      const __m512 min_part = _mm512_mul_ps(_mm512_permutexvar_ps(lanes.min[z], header), q_sum[z]);
+      acc = _mm512_add_ps(acc, _mm512_fmadd_ps(t, _mm512_permutexvar_ps(lanes.scale[z], header), min_part));
+    }
+    *min_term = 0;  // folded into the lanes above
+    return acc;
+  });
+}
+
+template <int Z>
+void WeightedSum(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y,
+                 size_t group) {
+  const LaneParams<Z> lanes(group);
+  __m512 acc[Z][4], min_acc[Z];  // acc[z][k] lane i: channel 64z + 4i + k; min_acc: Σ_j p_j · min per lane
+#pragma GCC unroll 2
+  for (int z = 0; z < Z; ++z) {
+    min_acc[z] = acc[z][0] = acc[z][1] = acc[z][2] = acc[z][3] = _mm512_setzero_ps();
+  }
+  for (size_t j = 0; j < count; ++j) {
+    const uint8_t* row = rows + j * row_bytes;
+    _mm_prefetch(reinterpret_cast<const char*>(row + kRowsAhead * row_bytes), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(row + kRowsAhead * row_bytes + 64), _MM_HINT_T0);
+    if (p[j] == 0.0f) continue;  // masked slot: its row does not count
+    const __m512 pj = _mm512_set1_ps(p[j]);
+    const __m512 header = _mm512_maskz_loadu_ps(lanes.header, row);
+#pragma GCC unroll 2
+    for (int z = 0; z < Z; ++z) {
+      const __m512i v = _mm512_loadu_si512(row + lanes.header_bytes + 64 * z);
+      const __m512 w = _mm512_mul_ps(pj, _mm512_permutexvar_ps(lanes.scale[z], header));
+      min_acc[z] = _mm512_fmadd_ps(pj, _mm512_permutexvar_ps(lanes.min[z], header), min_acc[z]);
+      acc[z][0] = _mm512_fmadd_ps(w, Bytes<0>(v), acc[z][0]);
+      acc[z][1] = _mm512_fmadd_ps(w, Bytes<1>(v), acc[z][1]);
+      acc[z][2] = _mm512_fmadd_ps(w, Bytes<2>(v), acc[z][2]);
+      acc[z][3] = _mm512_fmadd_ps(w, Bytes<3>(v), acc[z][3]);
+    }
+  }
+  // Back in channel order: a 4 × 16 transpose per block (lane i of a0..a3 holds channels 4i..4i+3).
+#pragma GCC unroll 2
+  for (int z = 0; z < Z; ++z) {
+    const __m512 a0 = _mm512_add_ps(acc[z][0], min_acc[z]), a1 = _mm512_add_ps(acc[z][1], min_acc[z]);
+    const __m512 a2 = _mm512_add_ps(acc[z][2], min_acc[z]), a3 = _mm512_add_ps(acc[z][3], min_acc[z]);
+    const __m512d t0 = _mm512_castps_pd(_mm512_unpacklo_ps(a0, a1)),
+                  t1 = _mm512_castps_pd(_mm512_unpackhi_ps(a0, a1));
+    const __m512d t2 = _mm512_castps_pd(_mm512_unpacklo_ps(a2, a3)),
+                  t3 = _mm512_castps_pd(_mm512_unpackhi_ps(a2, a3));
+    // u_r, 128-bit lane b: channels 16b + 4r .. 16b + 4r + 3.
+    const __m512 u0 = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2)),
+                 u1 = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+    const __m512 u2 = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3)),
+                 u3 = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+    const __m512 lo01 = _mm512_shuffle_f32x4(u0, u1, 0x44), hi01 = _mm512_shuffle_f32x4(u0, u1, 0xee);
+    const __m512 lo23 = _mm512_shuffle_f32x4(u2, u3, 0x44), hi23 = _mm512_shuffle_f32x4(u2, u3, 0xee);
+    float* yz = y + 64 * z;
+    _mm512_storeu_ps(yz, _mm512_add_ps(_mm512_loadu_ps(yz), _mm512_shuffle_f32x4(lo01, lo23, 0x88)));
+    _mm512_storeu_ps(yz + 16,
+                     _mm512_add_ps(_mm512_loadu_ps(yz + 16), _mm512_shuffle_f32x4(lo01, lo23, 0xdd)));
+    _mm512_storeu_ps(yz + 32,
+                     _mm512_add_ps(_mm512_loadu_ps(yz + 32), _mm512_shuffle_f32x4(hi01, hi23, 0x88)));
+    _mm512_storeu_ps(yz + 48,
+                     _mm512_add_ps(_mm512_loadu_ps(yz + 48), _mm512_shuffle_f32x4(hi01, hi23, 0xdd)));
+  }
+}
+
+bool Fits(size_t n, size_t group) { return (n == 64 || n == 128) && group % 16 == 0 && n % group == 0; }
+
+}  // namespace
+
+bool DotRowsInt8LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n,
+                            size_t group, float* out) {
+  if (!Fits(n, group)) return false;
+  n == 64 ? DotRows<1>(rows, row_bytes, count, q, group, out)
+          : DotRows<2>(rows, row_bytes, count, q, group, out);
+  return true;
+}
+
+bool WeightedSumInt8LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y,
+                                size_t n, size_t group) {
+  if (!Fits(n, group)) return false;
+  n == 64 ? WeightedSum<1>(rows, row_bytes, count, p, y, group)
+          : WeightedSum<2>(rows, row_bytes, count, p, y, group);
+  return true;
+}
+
+}  // namespace kvlab::kernels
