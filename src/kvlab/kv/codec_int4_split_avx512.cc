@@ -29,6 +29,7 @@ namespace int4_split {
 template <int C>
 inline void Unpack(const uint8_t* codes, __m512* e, __m512* o) {
   const auto widen = [](__m128i b) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b)); };
+#pragma GCC unroll 4
   for (int c = 0; c + 1 < C; c += 2) {
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 16 * c));
     const __m256i lo = _mm256_and_si256(b, _mm256_set1_epi8(0x0f));
@@ -46,7 +47,9 @@ inline void Unpack(const uint8_t* codes, __m512* e, __m512* o) {
 }
 
 // A row of C chunks in groups of kGroupChunks chunks (both compile-time, so the group of every chunk is
-// known when the kernel is built: with them at run time the kernels were ~35% slower).
+// known when the kernel is built: with them at run time the kernels were ~35% slower). Every loop over
+// chunks or groups is unrolled so the per-chunk arrays stay in registers: GCC kept the accumulators of
+// C = 3, 4 on the stack otherwise.
 template <int C, int kGroupChunks>
 struct Shape {
   static_assert(C >= 1 && C <= 4 && kGroupChunks >= 1 && C % kGroupChunks == 0);
@@ -59,6 +62,7 @@ void DotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* q
   using S = Shape<C, kGroupChunks>;
   __m512 qe[C], qo[C];           // q's even / odd channels of each chunk
   float q_sum[S::kGroups] = {};  // per group, for the minimum term: dot = s·Σ c_i q_i + m·Σ q_i
+#pragma GCC unroll 4
   for (int c = 0; c < C; ++c) {
     alignas(64) float even[16], odd[16];
     for (int i = 0; i < 16; ++i) {
@@ -74,10 +78,12 @@ void DotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* q
     Unpack<C>(row + 8 * S::kGroups, e, o);
     __m512 acc = _mm512_setzero_ps();
     float m = 0;
+#pragma GCC unroll 4
     for (int g = 0; g < S::kGroups; ++g) {
       float scale, mn;
       LoadScale(row, static_cast<size_t>(g), &scale, &mn);
       __m512 t = _mm512_setzero_ps();
+#pragma GCC unroll 4
       for (int c = g * kGroupChunks; c < (g + 1) * kGroupChunks; ++c) {
         t = _mm512_fmadd_ps(e[c], qe[c], _mm512_fmadd_ps(o[c], qo[c], t));
       }
@@ -93,6 +99,7 @@ template <int C, int kGroupChunks>
 void WeightedSum(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y) {
   using S = Shape<C, kGroupChunks>;
   __m512 acc_e[C], acc_o[C];
+#pragma GCC unroll 4
   for (int c = 0; c < C; ++c) acc_e[c] = acc_o[c] = _mm512_setzero_ps();
   float min_sum[S::kGroups] = {};  // per group: Σ_j p_j · min of row j's group
   for (size_t j = 0; j < count; ++j) {
@@ -101,11 +108,13 @@ void WeightedSum(const uint8_t* rows, size_t row_bytes, size_t count, const floa
     if (p[j] == 0.0f) continue;  // masked slot: its row does not count
     __m512 e[C], o[C];
     Unpack<C>(row + 8 * S::kGroups, e, o);
+#pragma GCC unroll 4
     for (int g = 0; g < S::kGroups; ++g) {
       float scale, mn;
       LoadScale(row, static_cast<size_t>(g), &scale, &mn);
       min_sum[g] += p[j] * mn;
       const __m512 w = _mm512_set1_ps(p[j] * scale);
+#pragma GCC unroll 4
       for (int c = g * kGroupChunks; c < (g + 1) * kGroupChunks; ++c) {
         acc_e[c] = _mm512_fmadd_ps(w, e[c], acc_e[c]);
         acc_o[c] = _mm512_fmadd_ps(w, o[c], acc_o[c]);
@@ -115,6 +124,7 @@ void WeightedSum(const uint8_t* rows, size_t row_bytes, size_t count, const floa
   // Channels 32c + 2i (even) and 32c + 2i + 1 (odd) back in order.
   const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i second = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+#pragma GCC unroll 4
   for (int c = 0; c < C; ++c) {
     const __m512 m = _mm512_set1_ps(min_sum[S::GroupOf(c)]);
     float* yc = y + 32 * c;
