@@ -15,13 +15,6 @@ namespace {
 // hardware prefetcher picks up late or not at all; the kernels request rows this far ahead themselves.
 constexpr size_t kPrefetchRows = 32;
 
-// Long rows (mat-vec weights) are prefetched at least this many bytes ahead, and at least one 4-row pass.
-// One pass ahead is only 12 KB for 768-float rows: a 256 MB read as 768-column rows ran 2-3% slower
-// than as 2048- or 4096-column rows (32-64 KB ahead), and ~32 KB ahead gained 1.5-3% back (2 threads,
-// four interleaved runs: 65.9-66.6 -> 67.2-68.2 GB/s; 36 and 48 KB were no better). In a whole decode
-// step the gain is below the noise.
-constexpr size_t kLongRowPrefetchBytes = size_t{32} << 10;
-
 // Short rows (attention keys: head_dim values): 16 rows per pass and one combined reduction for all 16
 // (FoldQuad / FoldQuads in avx512_inline.h).
 inline __m512 DotQuad(const float* w, size_t stride, const float* x, size_t n) {
@@ -54,8 +47,6 @@ void DotRowsAvx512(const float* w, size_t stride, size_t rows, const float* x, s
       ShortRows16(w + r * stride, stride, x, n, out + r, w + ahead * stride);
     }
   }
-  const size_t row_bytes = stride * sizeof(float);
-  const size_t ahead_rows = std::max<size_t>(4, (kLongRowPrefetchBytes + row_bytes - 1) / row_bytes);
   for (; r + 4 <= rows; r += 4) {
     const float* w0 = w + r * stride;
     const float* w1 = w0 + stride;
@@ -63,12 +54,12 @@ void DotRowsAvx512(const float* w, size_t stride, size_t rows, const float* x, s
     const float* w3 = w2 + stride;
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(),
            a3 = _mm512_setzero_ps();
-    // Later rows are new streams the hardware prefetcher has not seen yet; with short rows (768 floats)
-    // it would train too late for each of them, so fetch them ourselves ahead_rows ahead. NTA: into
+    // The next 4 rows are 4 new streams the hardware prefetcher has not seen yet; with short rows (768
+    // floats) it would train too late for each of them, so fetch them ourselves one block ahead. NTA: into
     // L1 without passing through L2, so streamed weights neither evict what stays (activations, the KV
     // window) nor cost L2 -> L3 victim writes on this AMD part (measured: --membw +4-6%, the f32 decode
     // step -3-4%, interleaved A/B; T0 had been ~4% faster than T1).
-    const float* next = w0 + ahead_rows * stride;
+    const float* next = w0 + 4 * stride;
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
       _mm_prefetch(reinterpret_cast<const char*>(next + i), _MM_HINT_NTA);
