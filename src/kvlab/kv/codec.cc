@@ -282,8 +282,27 @@ void DecodeRow(CodecType type, const uint8_t* row, size_t n, size_t group, float
   Impl(type).decode(row, n, group, out);
 }
 
+namespace {
+// int2 with AVX-512: the lane kernels where the shape fits (head_dim 64 or 128, whole groups of 16·k),
+// the portable row-by-row kernels otherwise.
+void DotRowsInt2(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
+                 float* out) {
+  if (kernels::DotRowsInt2LanesAvx512(rows, row_bytes, count, q, n, group, out)) return;
+  Impl(CodecType::kInt2).kernels.dot_rows(rows, row_bytes, count, q, n, group, out);
+}
+void WeightedSumInt2(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
+                     size_t group) {
+  if (kernels::WeightedSumInt2LanesAvx512(rows, row_bytes, count, p, y, n, group)) return;
+  Impl(CodecType::kInt2).kernels.weighted_sum(rows, row_bytes, count, p, y, n, group);
+}
+}  // namespace
+
 CodecKernels KernelsFor(CodecType type) {
   if (ActiveSimdLevel() == SimdLevel::kAvx512) {
+    if (type == CodecType::kInt2) {
+      const CodecKernels& portable = Impl(type).kernels;
+      return {portable.dot, portable.axpy, DotRowsInt2, WeightedSumInt2};
+    }
     if (type == CodecType::kInt8) {
       return {kernels::DotInt8Avx512, kernels::AxpyInt8Avx512, kernels::DotRowsInt8Avx512,
               kernels::WeightedSumInt8Avx512};

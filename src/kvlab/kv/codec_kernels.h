@@ -1,6 +1,6 @@
 // SIMD versions of the integer codecs' attention kernels (kv/codec.h DotFn / AxpyFn), chosen at run time
 // by KernelsFor. They read the same row layout as the scalar kernels: [groups × {f32 scale, f32 min}]
-// then the packed codes; int8 and int4 only (int2 and odd groups stay scalar), any group size with tails.
+// then the packed codes; int8 and int4 (any group size, with tails), and int2's common shapes.
 #pragma once
 
 #include <cstddef>
@@ -25,11 +25,16 @@ void DotRowsInt4Avx512(const uint8_t* rows, size_t row_bytes, size_t count, cons
 void WeightedSumInt4Avx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
                            size_t group);
 
-// int8 with n = 64 or 128 in whole groups of a multiple of 16 channels (codec_int8_lanes_avx512.cc), taken
-// first by the row-batched int8 kernels above. Return false, touching nothing, for any other shape.
+// int8 and int2 with n = 64 or 128 in whole groups of a multiple of 16 channels (codec_lanes_avx512.cc):
+// the row-batched int8 kernels above take these first, and KernelsFor's int2 kernels (kv/codec.cc) before
+// the portable ones. Return false, touching nothing, for any other shape.
 bool DotRowsInt8LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n,
                             size_t group, float* out);
 bool WeightedSumInt8LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y,
+                                size_t n, size_t group);
+bool DotRowsInt2LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n,
+                            size_t group, float* out);
+bool WeightedSumInt2LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y,
                                 size_t n, size_t group);
 
 // int4 with groups of a multiple of 32 channels and n = 32, 64, 96 or 128 (codec_int4_split_avx512.cc):

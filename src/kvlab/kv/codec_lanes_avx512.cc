@@ -47,17 +47,27 @@ struct LaneParams {
   }
 };
 
-// Channels {4i + k} of a 64-byte block as f32.
-template <int k>
-inline __m512 Bytes(__m512i v) {
-  if constexpr (k == 3) {
-    return _mm512_cvtepi32_ps(_mm512_srli_epi32(v, 24));
+// Channels 64z .. 64z + 63 of a row's codes as 16 lanes of 4 codes each.
+template <int kBits>
+inline __m512i LoadBlock(const uint8_t* codes, int z) {
+  if constexpr (kBits == 8) {
+    return _mm512_loadu_si512(codes + 64 * z);
   } else {
-    return _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(v, 8 * k), _mm512_set1_epi32(0xff)));
+    static_assert(kBits == 2);
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 16 * z)));
   }
 }
 
-template <int Z>
+// Channels {4i + k} of a block as f32.
+template <int kBits, int k>
+inline __m512 Field(__m512i v) {
+  // The top field needs no mask: int8 lanes are 32 bits, int2 lanes hold one byte.
+  const __m512i shifted = _mm512_srli_epi32(v, kBits * k);
+  if constexpr (k == 3) return _mm512_cvtepi32_ps(shifted);
+  return _mm512_cvtepi32_ps(_mm512_and_si512(shifted, _mm512_set1_epi32((1 << kBits) - 1)));
+}
+
+template <int kBits, int Z>
 void DotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t group, float* out) {
   const LaneParams<Z> lanes(group);
   __m512 qk[Z][4], q_sum[Z];  // q split like the codes; q_sum: Σ_k qk, for the minimum term
@@ -79,11 +89,11 @@ void DotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* q
     __m512 acc = _mm512_setzero_ps();
 #pragma GCC unroll 2
     for (int z = 0; z < Z; ++z) {
-      const __m512i v = _mm512_loadu_si512(row + lanes.header_bytes + 64 * z);
-      __m512 t = _mm512_mul_ps(Bytes<0>(v), qk[z][0]);
-      t = _mm512_fmadd_ps(Bytes<1>(v), qk[z][1], t);
-      t = _mm512_fmadd_ps(Bytes<2>(v), qk[z][2], t);
-      t = _mm512_fmadd_ps(Bytes<3>(v), qk[z][3], t);
+      const __m512i v = LoadBlock<kBits>(row + lanes.header_bytes, z);
+      __m512 t = _mm512_mul_ps(Field<kBits, 0>(v), qk[z][0]);
+      t = _mm512_fmadd_ps(Field<kBits, 1>(v), qk[z][1], t);
+      t = _mm512_fmadd_ps(Field<kBits, 2>(v), qk[z][2], t);
+      t = _mm512_fmadd_ps(Field<kBits, 3>(v), qk[z][3], t);
       const __m512 min_part = _mm512_mul_ps(_mm512_permutexvar_ps(lanes.min[z], header), q_sum[z]);
       acc = _mm512_add_ps(acc, _mm512_fmadd_ps(t, _mm512_permutexvar_ps(lanes.scale[z], header), min_part));
     }
@@ -92,7 +102,7 @@ void DotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* q
   });
 }
 
-template <int Z>
+template <int kBits, int Z>
 void WeightedSum(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y,
                  size_t group) {
   const LaneParams<Z> lanes(group);
@@ -110,13 +120,13 @@ void WeightedSum(const uint8_t* rows, size_t row_bytes, size_t count, const floa
     const __m512 header = _mm512_maskz_loadu_ps(lanes.header, row);
 #pragma GCC unroll 2
     for (int z = 0; z < Z; ++z) {
-      const __m512i v = _mm512_loadu_si512(row + lanes.header_bytes + 64 * z);
+      const __m512i v = LoadBlock<kBits>(row + lanes.header_bytes, z);
       const __m512 w = _mm512_mul_ps(pj, _mm512_permutexvar_ps(lanes.scale[z], header));
       min_acc[z] = _mm512_fmadd_ps(pj, _mm512_permutexvar_ps(lanes.min[z], header), min_acc[z]);
-      acc[z][0] = _mm512_fmadd_ps(w, Bytes<0>(v), acc[z][0]);
-      acc[z][1] = _mm512_fmadd_ps(w, Bytes<1>(v), acc[z][1]);
-      acc[z][2] = _mm512_fmadd_ps(w, Bytes<2>(v), acc[z][2]);
-      acc[z][3] = _mm512_fmadd_ps(w, Bytes<3>(v), acc[z][3]);
+      acc[z][0] = _mm512_fmadd_ps(w, Field<kBits, 0>(v), acc[z][0]);
+      acc[z][1] = _mm512_fmadd_ps(w, Field<kBits, 1>(v), acc[z][1]);
+      acc[z][2] = _mm512_fmadd_ps(w, Field<kBits, 2>(v), acc[z][2]);
+      acc[z][3] = _mm512_fmadd_ps(w, Field<kBits, 3>(v), acc[z][3]);
     }
   }
   // Back in channel order: a 4 × 16 transpose per block (lane i of a0..a3 holds channels 4i..4i+3).
@@ -148,22 +158,47 @@ void WeightedSum(const uint8_t* rows, size_t row_bytes, size_t count, const floa
 
 bool Fits(size_t n, size_t group) { return (n == 64 || n == 128) && group % 16 == 0 && n % group == 0; }
 
+template <int kBits>
+bool DotRowsLanes(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
+                  float* out) {
+  if (!Fits(n, group)) return false;
+  if (n == 64) {
+    DotRows<kBits, 1>(rows, row_bytes, count, q, group, out);
+  } else {
+    DotRows<kBits, 2>(rows, row_bytes, count, q, group, out);
+  }
+  return true;
+}
+
+template <int kBits>
+bool WeightedSumLanes(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
+                      size_t group) {
+  if (!Fits(n, group)) return false;
+  if (n == 64) {
+    WeightedSum<kBits, 1>(rows, row_bytes, count, p, y, group);
+  } else {
+    WeightedSum<kBits, 2>(rows, row_bytes, count, p, y, group);
+  }
+  return true;
+}
+
 }  // namespace
 
 bool DotRowsInt8LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n,
                             size_t group, float* out) {
-  if (!Fits(n, group)) return false;
-  n == 64 ? DotRows<1>(rows, row_bytes, count, q, group, out)
-          : DotRows<2>(rows, row_bytes, count, q, group, out);
-  return true;
+  return DotRowsLanes<8>(rows, row_bytes, count, q, n, group, out);
 }
-
 bool WeightedSumInt8LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y,
                                 size_t n, size_t group) {
-  if (!Fits(n, group)) return false;
-  n == 64 ? WeightedSum<1>(rows, row_bytes, count, p, y, group)
-          : WeightedSum<2>(rows, row_bytes, count, p, y, group);
-  return true;
+  return WeightedSumLanes<8>(rows, row_bytes, count, p, y, n, group);
+}
+bool DotRowsInt2LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n,
+                            size_t group, float* out) {
+  return DotRowsLanes<2>(rows, row_bytes, count, q, n, group, out);
+}
+bool WeightedSumInt2LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y,
+                                size_t n, size_t group) {
+  return WeightedSumLanes<2>(rows, row_bytes, count, p, y, n, group);
 }
 
 }  // namespace kvlab::kernels
