@@ -5,11 +5,15 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kvlab/kv/cache.h"
+#include "kvlab/kv/channel_key_blocks.h"
+#include "kvlab/kv/codec_layout.h"
 #include "kvlab/ops/attention.h"
 #include "kvlab/ops/attention_quant.h"
+#include "simd_levels.h"
 
 namespace kvlab {
 namespace {
@@ -307,6 +311,43 @@ TEST(ChannelKeys, KeepReleasesBlocksAndAttentionMatchesDecodedRows) {
     EXPECT_EQ(cache.QuantizedSlots(0, 0), 0u);
     EXPECT_EQ(cache.Bytes(), tail.size() * (2 * d * 4 + sizeof(SlotMeta)));
   }
+}
+
+// The batched per-slot part of per-channel key scores (one call per block of slots) against a plain f64
+// sum over the codes, at every SIMD level: the AVX-512 kernels (int8/int2 at head_dim 64 and 128, int4 at
+// 32..128), their fallbacks (int8/int2 at 32 and 96, odd sizes), 16-row batches and a tail, rows at an odd
+// address with a padded stride.
+TEST(ChannelKeys, BatchedCodeDotsMatchAPlainSum) {
+  ForEachSimdLevel([&](SimdLevel level) {
+    for (CodecType type : {CodecType::kInt8, CodecType::kInt4, CodecType::kInt2}) {
+      for (size_t d : {32, 64, 96, 128, 40}) {
+        const size_t count = 37, bits = static_cast<size_t>(CodecBits(type));
+        const size_t row_bytes = (d * bits + 7) / 8 + 5;  // padded stride
+        std::vector<uint8_t> rows(count * row_bytes + 1);
+        std::mt19937 rng(static_cast<uint32_t>(d * 10 + bits));
+        for (uint8_t& b : rows) b = static_cast<uint8_t>(rng());
+        const uint8_t* base = rows.data() + 1;  // odd address
+        const std::vector<float> qs = Gaussian(d, static_cast<uint32_t>(d));
+        std::vector<float> out(count + 1, 99.0f);
+        ChannelCodeDotRows(type, base, row_bytes, count, qs.data(), d, out.data());
+        const std::string where = std::string(CodecName(type)) + " d=" + std::to_string(d) + " " +
+                                  SimdLevelName(level);
+        for (size_t j = 0; j < count; ++j) {
+          double want = 0, mag = 0;
+          for (size_t i = 0; i < d; ++i) {
+            const uint8_t* r = base + j * row_bytes;
+            const double code = bits == 8   ? r[i]
+                                : bits == 4 ? codec_layout::CodeAt<4>(r, i)
+                                            : codec_layout::CodeAt<2>(r, i);
+            want += code * qs[i];
+            mag += std::abs(code * qs[i]);
+          }
+          ASSERT_NEAR(out[j], want, 1e-5 * mag + 1e-6) << where << " row " << j;
+        }
+        EXPECT_EQ(out[count], 99.0f) << where << ": wrote past count";
+      }
+    }
+  });
 }
 
 }  // namespace

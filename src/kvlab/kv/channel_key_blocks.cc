@@ -1,5 +1,8 @@
 #include "kvlab/kv/channel_key_blocks.h"
+
+#include "kvlab/kv/codec_kernels.h"
 #include "kvlab/kv/codec_layout.h"
+#include "kvlab/ops/cpu_features.h"
 
 #include <algorithm>
 #include <cmath>
@@ -51,6 +54,17 @@ float ChannelCodeDot(CodecType type, const uint8_t* codes, const float* qs, size
     default: KVLAB_CHECK(false && "per-channel keys need an integer codec");
   }
   return 0;
+}
+
+void ChannelCodeDotRows(CodecType type, const uint8_t* codes, size_t row_bytes, size_t count, const float* qs,
+                        size_t n, float* out) {
+  if (ActiveSimdLevel() == SimdLevel::kAvx512) {
+    const bool done = type == CodecType::kInt4
+                          ? kernels::CodeDotRowsInt4SplitAvx512(codes, row_bytes, count, qs, n, out)
+                          : kernels::CodeDotRowsLanesAvx512(CodecBits(type), codes, row_bytes, count, qs, n, out);
+    if (done) return;
+  }
+  for (size_t j = 0; j < count; ++j) out[j] = ChannelCodeDot(type, codes + j * row_bytes, qs, n);
 }
 
 ChannelKeyBlocks::ChannelKeyBlocks(size_t heads, size_t capacity, size_t head_dim, CodecType type)

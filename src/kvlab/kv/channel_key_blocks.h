@@ -78,5 +78,9 @@ class ChannelKeyBlocks {
 // dot(decode(codes), q) for per-channel blocks, rewritten as qm + Σ_c (q_c·scale_c)·code_c: the caller
 // computes qs = q ⊙ scale and qm = q·min once per block, and this is the per-slot part.
 float ChannelCodeDot(CodecType type, const uint8_t* codes, const float* qs, size_t n);
+// The same for `count` consecutive rows of codes `row_bytes` apart (the slots of one block): out[j] for
+// row j. AVX-512 kernels for head_dim 64 / 128 (int4 also 32 / 96), ChannelCodeDot row by row otherwise.
+void ChannelCodeDotRows(CodecType type, const uint8_t* codes, size_t row_bytes, size_t count, const float* qs,
+                        size_t n, float* out);
 
 }  // namespace kvlab

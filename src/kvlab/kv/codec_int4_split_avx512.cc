@@ -57,11 +57,9 @@ struct Shape {
   static constexpr int GroupOf(int chunk) { return chunk / kGroupChunks; }
 };
 
-template <int C, int kGroupChunks>
-void DotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, float* out) {
-  using S = Shape<C, kGroupChunks>;
-  __m512 qe[C], qo[C];           // q's even / odd channels of each chunk
-  float q_sum[S::kGroups] = {};  // per group, for the minimum term: dot = s·Σ c_i q_i + m·Σ q_i
+// q's even (qe) and odd (qo) channels of each chunk.
+template <int C>
+inline void SplitQuery(const float* q, __m512 (&qe)[C], __m512 (&qo)[C]) {
 #pragma GCC unroll 4
   for (int c = 0; c < C; ++c) {
     alignas(64) float even[16], odd[16];
@@ -71,8 +69,17 @@ void DotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* q
     }
     qe[c] = _mm512_load_ps(even);
     qo[c] = _mm512_load_ps(odd);
-    q_sum[S::GroupOf(c)] += _mm512_reduce_add_ps(_mm512_add_ps(qe[c], qo[c]));
   }
+}
+
+template <int C, int kGroupChunks>
+void DotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, float* out) {
+  using S = Shape<C, kGroupChunks>;
+  __m512 qe[C], qo[C];
+  SplitQuery<C>(q, qe, qo);
+  float q_sum[S::kGroups] = {};  // per group, for the minimum term: dot = s·Σ c_i q_i + m·Σ q_i
+#pragma GCC unroll 4
+  for (int c = 0; c < C; ++c) q_sum[S::GroupOf(c)] += _mm512_reduce_add_ps(_mm512_add_ps(qe[c], qo[c]));
   BatchedRowDots(rows, row_bytes, count, out, [&](const uint8_t* row, float* min_term) {
     __m512 e[C], o[C];
     Unpack<C>(row + 8 * S::kGroups, e, o);
@@ -91,6 +98,22 @@ void DotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* q
       m += mn * q_sum[g];
     }
     *min_term = m;
+    return acc;
+  });
+}
+
+// Rows of codes only (per-channel key blocks, kv/channel_key_blocks.h): out[j] = Σ_c code_jc · qs_c.
+template <int C>
+void CodeDotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* qs, float* out) {
+  __m512 qe[C], qo[C];
+  SplitQuery<C>(qs, qe, qo);
+  BatchedRowDots(rows, row_bytes, count, out, [&](const uint8_t* row, float* min_term) {
+    __m512 e[C], o[C];
+    Unpack<C>(row, e, o);
+    __m512 acc = _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) acc = _mm512_fmadd_ps(e[c], qe[c], _mm512_fmadd_ps(o[c], qo[c], acc));
+    *min_term = 0;
     return acc;
   });
 }
@@ -165,6 +188,22 @@ bool WeightedSumInt4SplitAvx512(const uint8_t* rows, size_t row_bytes, size_t co
   return int4_split::WithShape(n, group, [&]<int C, int G>(int4_split::Shape<C, G>) {
     int4_split::WeightedSum<C, G>(rows, row_bytes, count, p, y);
   });
+}
+
+bool CodeDotRowsInt4SplitAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* qs,
+                                size_t n, float* out) {
+  if (n == 32) {
+    int4_split::CodeDotRows<1>(rows, row_bytes, count, qs, out);
+  } else if (n == 64) {
+    int4_split::CodeDotRows<2>(rows, row_bytes, count, qs, out);
+  } else if (n == 96) {
+    int4_split::CodeDotRows<3>(rows, row_bytes, count, qs, out);
+  } else if (n == 128) {
+    int4_split::CodeDotRows<4>(rows, row_bytes, count, qs, out);
+  } else {
+    return false;
+  }
+  return true;
 }
 
 }  // namespace kvlab::kernels

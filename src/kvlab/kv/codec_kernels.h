@@ -44,4 +44,12 @@ bool DotRowsInt4SplitAvx512(const uint8_t* rows, size_t row_bytes, size_t count,
 bool WeightedSumInt4SplitAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y,
                                 size_t n, size_t group);
 
+// Rows of codes only, no scales (per-channel key blocks, kv/channel_key_blocks.h): out[j] = Σ_c code_jc ·
+// qs_c for `count` rows. int8 / int2 (bits 8, 2) with n = 64 or 128 (codec_lanes_avx512.cc), int4 with
+// n = 32, 64, 96 or 128 (codec_int4_split_avx512.cc). Return false, touching nothing, for other shapes.
+bool CodeDotRowsLanesAvx512(int bits, const uint8_t* rows, size_t row_bytes, size_t count, const float* qs,
+                            size_t n, float* out);
+bool CodeDotRowsInt4SplitAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* qs, size_t n,
+                                float* out);
+
 }  // namespace kvlab::kernels

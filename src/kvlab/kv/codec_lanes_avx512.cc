@@ -71,10 +71,9 @@ inline __m512 Field(__m512i v) {
   return _mm512_cvtepi32_ps(_mm512_and_si512(shifted, _mm512_set1_epi32((1 << kBits) - 1)));
 }
 
-template <int kBits, int Z>
-void DotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t group, float* out) {
-  const LaneParams<Z> lanes(group);
-  __m512 qk[Z][4], q_sum[Z];  // q split like the codes; q_sum: Σ_k qk, for the minimum term
+// q split like the codes: qk[z][k] lane i = q[64z + 4i + k]; q_sum[z] = Σ_k qk[z][k].
+template <int Z>
+inline void SplitQuery(const float* q, __m512 (&qk)[Z][4], __m512 (&q_sum)[Z]) {
 #pragma GCC unroll 2
   for (int z = 0; z < Z; ++z) {
     q_sum[z] = _mm512_setzero_ps();
@@ -86,6 +85,22 @@ void DotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* q
       q_sum[z] = _mm512_add_ps(q_sum[z], qk[z][k]);
     }
   }
+}
+
+// Lane i: Σ_k code(4i + k)·qk over one 64-channel block.
+template <int kBits>
+inline __m512 BlockDot(__m512i v, const __m512 (&qk)[4]) {
+  __m512 t = _mm512_mul_ps(Field<kBits, 0>(v), qk[0]);
+  t = _mm512_fmadd_ps(Field<kBits, 1>(v), qk[1], t);
+  t = _mm512_fmadd_ps(Field<kBits, 2>(v), qk[2], t);
+  return _mm512_fmadd_ps(Field<kBits, 3>(v), qk[3], t);
+}
+
+template <int kBits, int Z>
+void DotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t group, float* out) {
+  const LaneParams<Z> lanes(group);
+  __m512 qk[Z][4], q_sum[Z];  // q split like the codes; q_sum for the minimum term
+  SplitQuery<Z>(q, qk, q_sum);
   // Lane i of a row: scale · Σ_k code·q + min · Σ_k q over its 4 channels, so the minimum needs no
   // separate term.
   BatchedRowDots(rows, row_bytes, count, out, [&](const uint8_t* row, float* min_term) {
@@ -93,15 +108,25 @@ void DotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* q
     __m512 acc = _mm512_setzero_ps();
 #pragma GCC unroll 2
     for (int z = 0; z < Z; ++z) {
-      const __m512i v = LoadBlock<kBits>(row + lanes.header_bytes, z);
-      __m512 t = _mm512_mul_ps(Field<kBits, 0>(v), qk[z][0]);
-      t = _mm512_fmadd_ps(Field<kBits, 1>(v), qk[z][1], t);
-      t = _mm512_fmadd_ps(Field<kBits, 2>(v), qk[z][2], t);
-      t = _mm512_fmadd_ps(Field<kBits, 3>(v), qk[z][3], t);
+      const __m512 t = BlockDot<kBits>(LoadBlock<kBits>(row + lanes.header_bytes, z), qk[z]);
       const __m512 min_part = _mm512_mul_ps(_mm512_permutexvar_ps(lanes.min[z], header), q_sum[z]);
       acc = _mm512_add_ps(acc, _mm512_fmadd_ps(t, _mm512_permutexvar_ps(lanes.scale[z], header), min_part));
     }
     *min_term = 0;  // folded into the lanes above
+    return acc;
+  });
+}
+
+// Rows of codes only (per-channel key blocks, kv/channel_key_blocks.h): out[j] = Σ_c code_jc · qs_c.
+template <int kBits, int Z>
+void CodeDotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* qs, float* out) {
+  __m512 qk[Z][4], unused[Z];
+  SplitQuery<Z>(qs, qk, unused);
+  BatchedRowDots(rows, row_bytes, count, out, [&](const uint8_t* row, float* min_term) {
+    __m512 acc = _mm512_setzero_ps();
+#pragma GCC unroll 2
+    for (int z = 0; z < Z; ++z) acc = _mm512_add_ps(acc, BlockDot<kBits>(LoadBlock<kBits>(row, z), qk[z]));
+    *min_term = 0;
     return acc;
   });
 }
@@ -203,6 +228,20 @@ bool DotRowsInt2LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count,
 bool WeightedSumInt2LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y,
                                 size_t n, size_t group) {
   return WeightedSumLanes<2>(rows, row_bytes, count, p, y, n, group);
+}
+
+bool CodeDotRowsLanesAvx512(int bits, const uint8_t* rows, size_t row_bytes, size_t count, const float* qs,
+                            size_t n, float* out) {
+  if ((bits != 8 && bits != 2) || (n != 64 && n != 128)) return false;
+  const auto run = [&]<int kBits>() {
+    if (n == 64) {
+      CodeDotRows<kBits, 1>(rows, row_bytes, count, qs, out);
+    } else {
+      CodeDotRows<kBits, 2>(rows, row_bytes, count, qs, out);
+    }
+  };
+  bits == 8 ? run.template operator()<8>() : run.template operator()<2>();
+  return true;
 }
 
 }  // namespace kvlab::kernels

@@ -26,20 +26,20 @@ void AttendHeadQuantized(const float* q, const QuantizedHead& head, std::span<co
     // q·(min + code ⊙ scale) = q·min + (q ⊙ scale)·code, with the block terms computed once per block:
     // slots of a block are adjacent (blocks are born in order and eviction keeps order).
     float qs[kMaxHeadDim];
-    float qm = 0;
-    uint32_t block = UINT32_MAX;
-    for (size_t j = 0; j < nq; ++j) {
-      if (head.key_block_of[j] != block) {
-        block = head.key_block_of[j];
-        const float* scale = head.key_block_params + static_cast<size_t>(block) * 2 * head_dim;
-        const float* mn = scale + head_dim;
-        qm = 0;
-        for (size_t c = 0; c < head_dim; ++c) {
-          qs[c] = q[c] * scale[c];
-          qm += q[c] * mn[c];
-        }
+    for (size_t j = 0; j < nq;) {
+      const uint32_t block = head.key_block_of[j];
+      size_t end = j + 1;  // slots [j, end) decode with this block
+      while (end < nq && head.key_block_of[end] == block) ++end;
+      const float* scale = head.key_block_params + static_cast<size_t>(block) * 2 * head_dim;
+      const float* mn = scale + head_dim;
+      float qm = 0;
+      for (size_t c = 0; c < head_dim; ++c) {
+        qs[c] = q[c] * scale[c];
+        qm += q[c] * mn[c];
       }
-      scores[j] = qm + ChannelCodeDot(head.k, head.key_codes + j * head.key_row_bytes, qs, head_dim);
+      ChannelCodeDotRows(head.k, head.key_codes + j * head.key_row_bytes, head.key_row_bytes, end - j, qs,
+                         head_dim, scores + j);
+      for (; j < end; ++j) scores[j] += qm;
     }
   } else {
     kk.dot_rows(head.key_codes, head.key_row_bytes, nq, q, head_dim, head.group, scores);
