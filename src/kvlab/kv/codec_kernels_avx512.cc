@@ -125,26 +125,36 @@ template <__m512 (*kCodes)(const uint8_t*, size_t, size_t), int V>
 void WeightedSumFast(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
                      size_t group) {
   const size_t groups = Groups(n, group), per_group = group / 16;
+  // Every loop over the V vectors has a compile-time count and is unrolled, so acc[] stays in registers
+  // (looping per group, GCC kept it on the stack: a store-to-load chain through every row).
+  uint8_t group_of[V];  // vector k lies in group group_of[k]
   __m512 acc[V];
-  for (int k = 0; k < V; ++k) acc[k] = _mm512_setzero_ps();
+#pragma GCC unroll 8
+  for (int k = 0; k < V; ++k) {
+    group_of[k] = static_cast<uint8_t>(static_cast<size_t>(k) / per_group);
+    acc[k] = _mm512_setzero_ps();
+  }
   float min_sum[V] = {};  // per group: sum_j p[j] * min of row j's group
   for (size_t j = 0; j < count; ++j) {
     const uint8_t* row = rows + j * row_bytes;
     _mm_prefetch(reinterpret_cast<const char*>(row + kRowsAhead * row_bytes), _MM_HINT_T0);
     if (p[j] == 0.0f) continue;
     const uint8_t* codes = row + 8 * groups;
+    float ps[V];  // per group: p_j · scale
     for (size_t g = 0; g < groups; ++g) {
       float scale, mn;
       LoadScale(row, g, &scale, &mn);
-      const __m512 ps = _mm512_set1_ps(p[j] * scale);
+      ps[g] = p[j] * scale;
       min_sum[g] += p[j] * mn;
-      for (size_t k = g * per_group; k < std::min<size_t>(V, (g + 1) * per_group); ++k) {
-        acc[k] = _mm512_fmadd_ps(ps, kCodes(codes, 16 * k, 16), acc[k]);
-      }
+    }
+#pragma GCC unroll 8
+    for (int k = 0; k < V; ++k) {
+      acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(ps[group_of[k]]), kCodes(codes, 16 * k, 16), acc[k]);
     }
   }
+#pragma GCC unroll 8
   for (int k = 0; k < V; ++k) {
-    const __m512 total = _mm512_add_ps(acc[k], _mm512_set1_ps(min_sum[static_cast<size_t>(k) / per_group]));
+    const __m512 total = _mm512_add_ps(acc[k], _mm512_set1_ps(min_sum[group_of[k]]));
     _mm512_storeu_ps(y + 16 * k, _mm512_add_ps(_mm512_loadu_ps(y + 16 * k), total));
   }
 }
