@@ -1,13 +1,12 @@
 #include "kvlab/kv/channel_key_blocks.h"
 
-#include "kvlab/kv/codec_kernels.h"
-#include "kvlab/kv/codec_layout.h"
-#include "kvlab/ops/cpu_features.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "kvlab/kv/codec_kernels.h"
+#include "kvlab/kv/codec_layout.h"
+#include "kvlab/ops/cpu_features.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {

@@ -159,7 +159,6 @@ void WeightedSumFast(const uint8_t* rows, size_t row_bytes, size_t count, const 
   }
 }
 
-
 template <__m512 (*kCodes)(const uint8_t*, size_t, size_t), int kBits>
 void DotRowsInt(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
                 float* out) {
