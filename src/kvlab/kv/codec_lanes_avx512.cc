@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "kvlab/kv/codec_avx512_inline.h"
 #include "kvlab/kv/codec_kernels.h"
@@ -187,15 +188,21 @@ void WeightedSum(const uint8_t* rows, size_t row_bytes, size_t count, const floa
 
 bool Fits(size_t n, size_t group) { return (n == 64 || n == 128) && group % 16 == 0 && n % group == 0; }
 
+// Calls f(std::integral_constant<int, Z>{}) for n = 64·Z, Z = 1 or 2 (n already checked).
+template <typename F>
+void WithBlocks(size_t n, F&& f) {
+  if (n == 64) {
+    f(std::integral_constant<int, 1>{});
+  } else {
+    f(std::integral_constant<int, 2>{});
+  }
+}
+
 template <int kBits>
 bool DotRowsLanes(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
                   float* out) {
   if (!Fits(n, group)) return false;
-  if (n == 64) {
-    DotRows<kBits, 1>(rows, row_bytes, count, q, group, out);
-  } else {
-    DotRows<kBits, 2>(rows, row_bytes, count, q, group, out);
-  }
+  WithBlocks(n, [&](auto z) { DotRows<kBits, decltype(z)::value>(rows, row_bytes, count, q, group, out); });
   return true;
 }
 
@@ -203,11 +210,15 @@ template <int kBits>
 bool WeightedSumLanes(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
                       size_t group) {
   if (!Fits(n, group)) return false;
-  if (n == 64) {
-    WeightedSum<kBits, 1>(rows, row_bytes, count, p, y, group);
-  } else {
-    WeightedSum<kBits, 2>(rows, row_bytes, count, p, y, group);
-  }
+  WithBlocks(n, [&](auto z) { WeightedSum<kBits, decltype(z)::value>(rows, row_bytes, count, p, y, group); });
+  return true;
+}
+
+template <int kBits>
+bool CodeDotRowsLanes(const uint8_t* rows, size_t row_bytes, size_t count, const float* qs, size_t n,
+                      float* out) {
+  if (n != 64 && n != 128) return false;
+  WithBlocks(n, [&](auto z) { CodeDotRows<kBits, decltype(z)::value>(rows, row_bytes, count, qs, out); });
   return true;
 }
 
@@ -232,16 +243,9 @@ bool WeightedSumInt2LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t co
 
 bool CodeDotRowsLanesAvx512(int bits, const uint8_t* rows, size_t row_bytes, size_t count, const float* qs,
                             size_t n, float* out) {
-  if ((bits != 8 && bits != 2) || (n != 64 && n != 128)) return false;
-  const auto run = [&]<int kBits>() {
-    if (n == 64) {
-      CodeDotRows<kBits, 1>(rows, row_bytes, count, qs, out);
-    } else {
-      CodeDotRows<kBits, 2>(rows, row_bytes, count, qs, out);
-    }
-  };
-  bits == 8 ? run.template operator()<8>() : run.template operator()<2>();
-  return true;
+  if (bits == 8) return CodeDotRowsLanes<8>(rows, row_bytes, count, qs, n, out);
+  if (bits == 2) return CodeDotRowsLanes<2>(rows, row_bytes, count, qs, n, out);
+  return false;
 }
 
 }  // namespace kvlab::kernels
