@@ -287,12 +287,12 @@ namespace {
 // the portable row-by-row kernels otherwise.
 void DotRowsInt2(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
                  float* out) {
-  if (kernels::DotRowsInt2LanesAvx512(rows, row_bytes, count, q, n, group, out)) return;
+  if (kernels::DotRowsLanesAvx512(2, rows, row_bytes, count, q, n, group, out)) return;
   Impl(CodecType::kInt2).kernels.dot_rows(rows, row_bytes, count, q, n, group, out);
 }
 void WeightedSumInt2(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
                      size_t group) {
-  if (kernels::WeightedSumInt2LanesAvx512(rows, row_bytes, count, p, y, n, group)) return;
+  if (kernels::WeightedSumLanesAvx512(2, rows, row_bytes, count, p, y, n, group)) return;
   Impl(CodecType::kInt2).kernels.weighted_sum(rows, row_bytes, count, p, y, n, group);
 }
 }  // namespace

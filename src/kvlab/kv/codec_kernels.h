@@ -25,17 +25,13 @@ void DotRowsInt4Avx512(const uint8_t* rows, size_t row_bytes, size_t count, cons
 void WeightedSumInt4Avx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
                            size_t group);
 
-// int8 and int2 with n = 64 or 128 in whole groups of a multiple of 16 channels (codec_lanes_avx512.cc):
-// the row-batched int8 kernels above take these first, and KernelsFor's int2 kernels (kv/codec.cc) before
-// the portable ones. Return false, touching nothing, for any other shape.
-bool DotRowsInt8LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n,
-                            size_t group, float* out);
-bool WeightedSumInt8LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y,
-                                size_t n, size_t group);
-bool DotRowsInt2LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n,
-                            size_t group, float* out);
-bool WeightedSumInt2LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y,
-                                size_t n, size_t group);
+// int8 and int2 (bits 8 or 2) with n = 64 or 128 in whole groups of a multiple of 16 channels
+// (codec_lanes_avx512.cc): the row-batched int8 kernels above take these first, and KernelsFor's int2
+// kernels (kv/codec.cc) before the portable ones. Return false, touching nothing, for any other shape.
+bool DotRowsLanesAvx512(int bits, const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n,
+                        size_t group, float* out);
+bool WeightedSumLanesAvx512(int bits, const uint8_t* rows, size_t row_bytes, size_t count, const float* p,
+                            float* y, size_t n, size_t group);
 
 // int4 with groups of a multiple of 32 channels and n = 32, 64, 96 or 128 (codec_int4_split_avx512.cc):
 // the row-batched kernels above take these first. Return false, touching nothing, for any other shape.

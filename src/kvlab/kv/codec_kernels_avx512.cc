@@ -163,7 +163,7 @@ template <__m512 (*kCodes)(const uint8_t*, size_t, size_t), int kBits>
 void DotRowsInt(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
                 float* out) {
   if (kBits == 4 && DotRowsInt4SplitAvx512(rows, row_bytes, count, q, n, group, out)) return;
-  if (kBits == 8 && DotRowsInt8LanesAvx512(rows, row_bytes, count, q, n, group, out)) return;
+  if (kBits == 8 && DotRowsLanesAvx512(8, rows, row_bytes, count, q, n, group, out)) return;
   const auto fast = [&](auto vecs) { DotRowsFast<kCodes, decltype(vecs)::value>(rows, row_bytes, count, q, n, group, out); };
   if (n % 16 == 0 && group % 16 == 0 && WithVectorCount(n / 16, fast)) return;
   for (size_t j = 0; j < count; ++j) out[j] = DotInt<kCodes, kBits>(rows + j * row_bytes, q, n, group);
@@ -173,7 +173,7 @@ template <__m512 (*kCodes)(const uint8_t*, size_t, size_t), int kBits>
 void WeightedSumInt(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
                     size_t group) {
   if (kBits == 4 && WeightedSumInt4SplitAvx512(rows, row_bytes, count, p, y, n, group)) return;
-  if (kBits == 8 && WeightedSumInt8LanesAvx512(rows, row_bytes, count, p, y, n, group)) return;
+  if (kBits == 8 && WeightedSumLanesAvx512(8, rows, row_bytes, count, p, y, n, group)) return;
   const auto fast = [&](auto vecs) { WeightedSumFast<kCodes, decltype(vecs)::value>(rows, row_bytes, count, p, y, n, group); };
   if (n % 16 == 0 && group % 16 == 0 && WithVectorCount(n / 16, fast)) return;
   for (size_t j = 0; j < count; ++j) {

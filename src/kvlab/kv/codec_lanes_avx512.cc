@@ -224,21 +224,18 @@ bool CodeDotRowsLanes(const uint8_t* rows, size_t row_bytes, size_t count, const
 
 }  // namespace
 
-bool DotRowsInt8LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n,
-                            size_t group, float* out) {
-  return DotRowsLanes<8>(rows, row_bytes, count, q, n, group, out);
+bool DotRowsLanesAvx512(int bits, const uint8_t* rows, size_t row_bytes, size_t count, const float* q,
+                        size_t n, size_t group, float* out) {
+  if (bits == 8) return DotRowsLanes<8>(rows, row_bytes, count, q, n, group, out);
+  if (bits == 2) return DotRowsLanes<2>(rows, row_bytes, count, q, n, group, out);
+  return false;
 }
-bool WeightedSumInt8LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y,
-                                size_t n, size_t group) {
-  return WeightedSumLanes<8>(rows, row_bytes, count, p, y, n, group);
-}
-bool DotRowsInt2LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n,
-                            size_t group, float* out) {
-  return DotRowsLanes<2>(rows, row_bytes, count, q, n, group, out);
-}
-bool WeightedSumInt2LanesAvx512(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y,
-                                size_t n, size_t group) {
-  return WeightedSumLanes<2>(rows, row_bytes, count, p, y, n, group);
+
+bool WeightedSumLanesAvx512(int bits, const uint8_t* rows, size_t row_bytes, size_t count, const float* p,
+                            float* y, size_t n, size_t group) {
+  if (bits == 8) return WeightedSumLanes<8>(rows, row_bytes, count, p, y, n, group);
+  if (bits == 2) return WeightedSumLanes<2>(rows, row_bytes, count, p, y, n, group);
+  return false;
 }
 
 bool CodeDotRowsLanesAvx512(int bits, const uint8_t* rows, size_t row_bytes, size_t count, const float* qs,
