@@ -11,7 +11,7 @@
 
 namespace kvlab::kernels {
 
-// The rows of one head are one stream; the kernels request rows this far ahead (3-5 KB for head_dim 64).
+// The rows of one head are one stream; the kernels request rows this far ahead (2-5 KB at head_dim 64).
 // 16 rows had been enough while the kernels were bound by arithmetic; once they were not, 64 made the
 // int8 / int4 caches' attention 9-10% faster at depth 4096 (interleaved A/B; 128 was no better).
 constexpr size_t kRowsAhead = 64;
