@@ -72,18 +72,16 @@ inline __m512 Field(__m512i v) {
   return _mm512_cvtepi32_ps(_mm512_and_si512(shifted, _mm512_set1_epi32((1 << kBits) - 1)));
 }
 
-// q split like the codes: qk[z][k] lane i = q[64z + 4i + k]; q_sum[z] = Σ_k qk[z][k].
+// q split like the codes: qk[z][k] lane i = q[64z + 4i + k].
 template <int Z>
-inline void SplitQuery(const float* q, __m512 (&qk)[Z][4], __m512 (&q_sum)[Z]) {
+inline void SplitQuery(const float* q, __m512 (&qk)[Z][4]) {
 #pragma GCC unroll 2
   for (int z = 0; z < Z; ++z) {
-    q_sum[z] = _mm512_setzero_ps();
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
       alignas(64) float split[16];
       for (int i = 0; i < 16; ++i) split[i] = q[64 * z + 4 * i + k];
       qk[z][k] = _mm512_load_ps(split);
-      q_sum[z] = _mm512_add_ps(q_sum[z], qk[z][k]);
     }
   }
 }
@@ -100,8 +98,12 @@ inline __m512 BlockDot(__m512i v, const __m512 (&qk)[4]) {
 template <int kBits, int Z>
 void DotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t group, float* out) {
   const LaneParams<Z> lanes(group);
-  __m512 qk[Z][4], q_sum[Z];  // q split like the codes; q_sum for the minimum term
-  SplitQuery<Z>(q, qk, q_sum);
+  __m512 qk[Z][4], q_sum[Z];  // q split like the codes; q_sum: Σ_k qk, for the minimum term
+  SplitQuery<Z>(q, qk);
+#pragma GCC unroll 2
+  for (int z = 0; z < Z; ++z) {
+    q_sum[z] = _mm512_add_ps(_mm512_add_ps(qk[z][0], qk[z][1]), _mm512_add_ps(qk[z][2], qk[z][3]));
+  }
   // Lane i of a row: scale · Σ_k code·q + min · Σ_k q over its 4 channels, so the minimum needs no
   // separate term.
   BatchedRowDots(rows, row_bytes, count, out, [&](const uint8_t* row, float* min_term) {
@@ -121,8 +123,8 @@ void DotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* q
 // Rows of codes only (per-channel key blocks, kv/channel_key_blocks.h): out[j] = Σ_c code_jc · qs_c.
 template <int kBits, int Z>
 void CodeDotRows(const uint8_t* rows, size_t row_bytes, size_t count, const float* qs, float* out) {
-  __m512 qk[Z][4], unused[Z];
-  SplitQuery<Z>(qs, qk, unused);
+  __m512 qk[Z][4];
+  SplitQuery<Z>(qs, qk);
   BatchedRowDots(rows, row_bytes, count, out, [&](const uint8_t* row, float* min_term) {
     __m512 acc = _mm512_setzero_ps();
 #pragma GCC unroll 2
