@@ -156,8 +156,8 @@ TEST(KvCodec, FusedDotAndAxpyMatchDecodeThenCompute) {
 
 // The row-batched kernels (one call per head) against decode-then-compute in f64, at every SIMD level: the
 // AVX-512 fast paths (n, group multiples of 16, n <= 128; for int4 with groups a multiple of 32, the
-// even/odd split, n = 32..128 in 1..4 chunks and groups of 1..4 chunks; for int8 with n = 64 or 128, the
-// 4-per-lane split with groups of 16..128), their fallbacks, rows at odd addresses and strides, 16-row
+// even/odd split, n = 32..128 in 1..4 chunks and groups of 1..4 chunks; for int8 and int2 with n = 64 or
+// 128, the 4-per-lane split with groups of 16..128), their fallbacks, rows at odd addresses and strides, 16-row
 // batches and a tail, and zero weights (skipped rows) in the weighted sum.
 TEST(KvCodec, RowBatchedDotAndWeightedSumMatchDecodeThenCompute) {
   ForEachSimdLevel([&](SimdLevel level) {

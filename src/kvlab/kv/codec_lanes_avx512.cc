@@ -8,7 +8,7 @@
 // {4i + k} without a cross-lane shuffle per 16 values, and q is split the same way once per call (the
 // output is put back in order once at the end). A lane never straddles a group, so each lane's scale and
 // minimum come from the row's header by one permute each. Measured on one thread, head_dim 64, group 32,
-// 4096 rows: int8 keys 3.0 -> 2.0 ns/row, values 4.4 -> 1.8 ns/row; int2 (which had only the portable
+// 4096 rows: int8 keys 3.0 -> 2.1 ns/row, values 4.4 -> 1.7 ns/row; int2 (which had only the portable
 // per-row kernels) keys 58 -> 2.2 ns/row, values 40 -> 1.9 ns/row.
 //
 // The accumulators are fixed-size arrays indexed only by unrolled loops: when GCC cannot scalarize such an
@@ -188,39 +188,29 @@ void WeightedSum(const uint8_t* rows, size_t row_bytes, size_t count, const floa
   }
 }
 
-bool Fits(size_t n, size_t group) { return (n == 64 || n == 128) && group % 16 == 0 && n % group == 0; }
+// Whether a row's groups suit the lane kernels: whole groups of a multiple of 16 channels, so that no
+// 4-channel lane straddles two groups.
+bool GroupsFit(size_t n, size_t group) { return group > 0 && group % 16 == 0 && n % group == 0; }
 
-// Calls f(std::integral_constant<int, Z>{}) for n = 64·Z, Z = 1 or 2 (n already checked).
+// Calls f(kBits, Z) as compile-time constants for bits = 8 or 2 and n = 64·Z, Z = 1 or 2; false, without
+// calling it, for anything else.
 template <typename F>
-void WithBlocks(size_t n, F&& f) {
-  if (n == 64) {
-    f(std::integral_constant<int, 1>{});
-  } else {
-    f(std::integral_constant<int, 2>{});
-  }
-}
-
-template <int kBits>
-bool DotRowsLanes(const uint8_t* rows, size_t row_bytes, size_t count, const float* q, size_t n, size_t group,
-                  float* out) {
-  if (!Fits(n, group)) return false;
-  WithBlocks(n, [&](auto z) { DotRows<kBits, decltype(z)::value>(rows, row_bytes, count, q, group, out); });
-  return true;
-}
-
-template <int kBits>
-bool WeightedSumLanes(const uint8_t* rows, size_t row_bytes, size_t count, const float* p, float* y, size_t n,
-                      size_t group) {
-  if (!Fits(n, group)) return false;
-  WithBlocks(n, [&](auto z) { WeightedSum<kBits, decltype(z)::value>(rows, row_bytes, count, p, y, group); });
-  return true;
-}
-
-template <int kBits>
-bool CodeDotRowsLanes(const uint8_t* rows, size_t row_bytes, size_t count, const float* qs, size_t n,
-                      float* out) {
+bool WithBitsAndBlocks(int bits, size_t n, F&& f) {
   if (n != 64 && n != 128) return false;
-  WithBlocks(n, [&](auto z) { CodeDotRows<kBits, decltype(z)::value>(rows, row_bytes, count, qs, out); });
+  const auto with_blocks = [&](auto b) {
+    if (n == 64) {
+      f(b, std::integral_constant<int, 1>{});
+    } else {
+      f(b, std::integral_constant<int, 2>{});
+    }
+  };
+  if (bits == 8) {
+    with_blocks(std::integral_constant<int, 8>{});
+  } else if (bits == 2) {
+    with_blocks(std::integral_constant<int, 2>{});
+  } else {
+    return false;
+  }
   return true;
 }
 
@@ -228,23 +218,23 @@ bool CodeDotRowsLanes(const uint8_t* rows, size_t row_bytes, size_t count, const
 
 bool DotRowsLanesAvx512(int bits, const uint8_t* rows, size_t row_bytes, size_t count, const float* q,
                         size_t n, size_t group, float* out) {
-  if (bits == 8) return DotRowsLanes<8>(rows, row_bytes, count, q, n, group, out);
-  if (bits == 2) return DotRowsLanes<2>(rows, row_bytes, count, q, n, group, out);
-  return false;
+  return GroupsFit(n, group) && WithBitsAndBlocks(bits, n, [&](auto b, auto z) {
+           DotRows<decltype(b)::value, decltype(z)::value>(rows, row_bytes, count, q, group, out);
+         });
 }
 
 bool WeightedSumLanesAvx512(int bits, const uint8_t* rows, size_t row_bytes, size_t count, const float* p,
                             float* y, size_t n, size_t group) {
-  if (bits == 8) return WeightedSumLanes<8>(rows, row_bytes, count, p, y, n, group);
-  if (bits == 2) return WeightedSumLanes<2>(rows, row_bytes, count, p, y, n, group);
-  return false;
+  return GroupsFit(n, group) && WithBitsAndBlocks(bits, n, [&](auto b, auto z) {
+           WeightedSum<decltype(b)::value, decltype(z)::value>(rows, row_bytes, count, p, y, group);
+         });
 }
 
 bool CodeDotRowsLanesAvx512(int bits, const uint8_t* rows, size_t row_bytes, size_t count, const float* qs,
                             size_t n, float* out) {
-  if (bits == 8) return CodeDotRowsLanes<8>(rows, row_bytes, count, qs, n, out);
-  if (bits == 2) return CodeDotRowsLanes<2>(rows, row_bytes, count, qs, n, out);
-  return false;
+  return WithBitsAndBlocks(bits, n, [&](auto b, auto z) {
+    CodeDotRows<decltype(b)::value, decltype(z)::value>(rows, row_bytes, count, qs, out);
+  });
 }
 
 }  // namespace kvlab::kernels

@@ -55,7 +55,8 @@ void DotRowsAvx512(const float* w, size_t stride, size_t rows, const float* x, s
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(),
            a3 = _mm512_setzero_ps();
     // The next 4 rows are 4 new streams the hardware prefetcher has not seen yet; with short rows (768
-    // floats) it would train too late for each of them, so fetch them ourselves one block ahead. NTA: into
+    // floats) it would train too late for each of them, so fetch them ourselves one 4-row pass ahead (12 KB
+    // for 768-float rows; 32 KB ahead made the decode step 1-4% slower, BENCHMARKS.md). NTA: into
     // L1 without passing through L2, so streamed weights neither evict what stays (activations, the KV
     // window) nor cost L2 -> L3 victim writes on this AMD part (measured: --membw +4-6%, the f32 decode
     // step -3-4%, interleaved A/B; T0 had been ~4% faster than T1).
