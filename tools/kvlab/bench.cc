@@ -74,6 +74,7 @@ void Run(const BenchArgs& a) {
                         {"kv_bytes_read", r.kv_bytes_read},
                         {"policy_ms_per_token", r.policy_ms_per_token},
                         {"membw_gb_s", bound_gb_s},
+                        {"bound_on_step_memory", r.bound_on_step_memory},
                         {"fraction_of_bound", fraction},
                         {"fraction_of_bound_std", r.fraction_of_bound.stddev}});
     if (i == 0) {  // the top-level fields describe the first depth (and the prefill test)
@@ -121,8 +122,10 @@ void Run(const BenchArgs& a) {
     std::printf("kv      %.2f MB cache + %.3f MB policy state; policy hooks %.3f ms/token (%.2f%% of a step)\n",
                 r.kv_bytes / 1e6, r.policy_bytes / 1e6, r.policy_ms_per_token, 100.0 * policy_fraction);
     if (bound_tok_s > 0) {
-      std::printf("bound   %.1f GB/s read bandwidth (measured around each repetition) -> %.1f tok/s; decode reaches "
-                  "%.1f ± %.1f%% of it\n", bound_gb_s, bound_tok_s, 100.0 * fraction, 100.0 * r.fraction_of_bound.stddev);
+      std::printf("bound   %.1f GB/s read bandwidth (%s, around each repetition) -> %.1f tok/s; decode reaches "
+                  "%.1f ± %.1f%% of it\n", bound_gb_s,
+                  r.bound_on_step_memory ? "reading the weights and cache themselves" : "reading a 256 MiB buffer",
+                  bound_tok_s, 100.0 * fraction, 100.0 * r.fraction_of_bound.stddev);
     }
   }
   // Peak resident memory of the whole process (weights, caches, scratch), as the OS counts it.

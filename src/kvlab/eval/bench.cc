@@ -17,6 +17,21 @@ namespace kvlab {
 namespace {
 // Large enough to stream from DRAM, small enough (3 reads, ~30 ms) to run after every repetition.
 constexpr size_t kRepetitionBandwidthBytes = size_t{256} << 20;
+// Below this a model and its cache sit partly in the last-level cache: the bound is then measured on a
+// buffer of kRepetitionBandwidthBytes instead, so that it stays DRAM's bandwidth.
+constexpr size_t kMinOwnProbeBytes = size_t{64} << 20;
+
+// The probe beside each repetition reads what a decode step reads, the model's weights and the cache's
+// row stores, on their own pages (eval/membw.h says why); small models get a separate buffer.
+ReadBandwidthProbe MakeRepetitionProbe(const Model& model, const KvCache& cache, bool& on_step_memory) {
+  std::vector<std::span<const std::byte>> regions = cache.RowStores();
+  const HugePageBuffer& arena = model.loaded().arena;
+  if (arena.size() > 0) regions.push_back({static_cast<const std::byte*>(arena.data()), arena.size()});
+  ReadBandwidthProbe own(NumThreads(), std::move(regions));
+  on_step_memory = own.bytes() >= kMinOwnProbeBytes;
+  if (on_step_memory) return own;
+  return ReadBandwidthProbe(NumThreads(), kRepetitionBandwidthBytes);
+}
 
 Stat Summarize(const std::vector<double>& v) {
   Stat s;
@@ -65,7 +80,9 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
   // The bound of each repetition: the mean of the bandwidth just before and just after it (the shared
   // host's bandwidth drifts by tens of percent within minutes, and a repetition lasts about a second).
   std::optional<ReadBandwidthProbe> probe;
-  if (o.bandwidth_per_repetition && o.gen_tokens > 0) probe.emplace(NumThreads(), kRepetitionBandwidthBytes);
+  if (o.bandwidth_per_repetition && o.gen_tokens > 0) {
+    probe.emplace(MakeRepetitionProbe(model, cache, r.bound_on_step_memory));
+  }
   double gb_s_before = 0;
   double kv_read = 0;
   double policy_ns = 0;

@@ -40,6 +40,9 @@ struct BenchResult {
   // repetition's decode GB/s divided by it (the fraction of the bandwidth bound).
   Stat membw_gb_s;
   Stat fraction_of_bound;
+  // What that bandwidth was measured on: the model's weights and the cache's row stores, or (small models)
+  // a buffer of the probe's own.
+  bool bound_on_step_memory = false;
 };
 
 BenchResult RunBench(const Model& model, const BenchOptions& options);

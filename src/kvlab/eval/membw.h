@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
+#include <vector>
 
 #include "kvlab/util/huge_pages.h"
 
@@ -10,26 +12,36 @@ namespace kvlab {
 struct MemBandwidth {
   double gb_per_s = 0;  // best of the repetitions, 1 GB = 1e9 bytes
   int threads = 0;
-  size_t bytes = 0;     // buffer size read per repetition
+  size_t bytes = 0;     // bytes read per repetition
 };
 
-// A `bytes`-sized f32 buffer (much larger than the caches) on huge pages, allocated and first touched once,
-// read again on every Measure: `kvlab bench` measures before and after each decode repetition without
-// paying (or perturbing the decode with) a fresh allocation and its page faults each time.
+// Streams memory with the f32 mat-vec kernel and reports the best rate of `repetitions` passes. Allocated
+// (or handed its memory) and first touched once, read again on every Measure: `kvlab bench` measures
+// before and after each decode repetition without paying (or perturbing the decode with) a fresh
+// allocation and its page faults each time.
 class ReadBandwidthProbe {
  public:
+  // Its own `bytes`-sized buffer on huge pages (much larger than the caches).
   ReadBandwidthProbe(int threads, size_t bytes);
-  // Streams the buffer with the probe's threads, summing it so the reads cannot be optimized away;
-  // returns the best of `repetitions` passes.
+  // Memory that already exists and stays alive and unmoved while the probe is used: a model's weights and
+  // a cache's row stores, so that the bound of a decode step is measured on the very pages the step reads.
+  // Why: on these virtual machines two buffers of the same size can read 5-7% apart, either way round and
+  // changing within minutes (where the host placed them), so a separate buffer adds that much error to
+  // the bound. Only whole 16 KB rows of each region are read (4-byte aligned regions; any dtype: the
+  // bytes are summed as f32, and the kernel's speed does not depend on their values).
+  ReadBandwidthProbe(int threads, std::vector<std::span<const std::byte>> regions);
+
   MemBandwidth Measure(int repetitions) const;
+  size_t bytes() const { return bytes_; }
 
  private:
   int threads_;
-  size_t bytes_;
-  HugePageBuffer buffer_;
+  HugePageBuffer buffer_;                              // own memory (first constructor), else empty
+  std::vector<std::span<const std::byte>> regions_;  // what Measure reads
+  size_t bytes_ = 0;                                   // the whole rows of regions_
 };
 
-// One probe, measured once.
+// One probe on its own buffer, measured once.
 MemBandwidth MeasureReadBandwidth(int threads, size_t bytes = size_t{1} << 30, int repetitions = 10);
 
 }  // namespace kvlab

@@ -352,4 +352,16 @@ size_t KvCache::AllocatedBytes() const {
          (key_per_channel_ ? key_blocks_.AllocatedBytes() : 0);
 }
 
+std::vector<std::span<const std::byte>> KvCache::RowStores() const {
+  std::vector<std::span<const std::byte>> stores;
+  auto add = [&](const auto& v) {
+    if (!v.empty()) stores.push_back(std::as_bytes(std::span(v)));
+  };
+  add(keys_);
+  add(values_);
+  add(key_codes_);
+  add(value_codes_);
+  return stores;
+}
+
 }  // namespace kvlab

@@ -124,6 +124,9 @@ class KvCache {
   size_t Bytes() const;
   // Bytes allocated for the whole capacity.
   size_t AllocatedBytes() const;
+  // The big row stores (f32 keys and values, key and value codes), empty ones left out: what a decode
+  // step streams. `kvlab bench` measures its bandwidth bound on these same pages (eval/membw.h).
+  std::vector<std::span<const std::byte>> RowStores() const;
 
  private:
   size_t Index(size_t layer, size_t head) const { return layer * n_kv_heads_ + head; }

@@ -1,5 +1,6 @@
 // AVX-512 path of DotRows (compiled with -mavx512f...; only called when the CPU has them).
-// Four rows per pass share each 16-float load of x; masked loads handle any tail without a scalar loop.
+// Short rows (attention keys) go 16 or 4 rows per pass, sharing each 16-float load of x; long rows (weight
+// matrices) one at a time as one linear stream. Masked loads handle any tail without a scalar loop.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -37,15 +38,50 @@ void ShortRows16(const float* w, size_t stride, const float* x, size_t n, float*
   const __m512 c2 = DotQuad(w + 8 * stride, stride, x, n), c3 = DotQuad(w + 12 * stride, stride, x, n);
   _mm512_storeu_ps(out, FoldQuads(c0, c1, c2, c3));
 }
+
+// Long rows (weight matrices: 768-8192 floats): one row at a time, front to back, with four accumulators
+// inside the row. Why: a thread's rows are then one linear stream, where 4 rows per pass (x loaded once
+// for 4 rows) made 4 interleaved ones. Same bytes, same prefetch distance, but the llama-110m f32 decode
+// step ran 7-12% faster (interleaved in-process A/B, BENCHMARKS.md "session 7"). The line 12 KB ahead is
+// requested for every line loaded, NTA (into L1 without filling L2: streamed weights neither evict what
+// stays nor cost L2 -> L3 victim writes on this AMD part); 6 KB did as well, 24 and 48 KB worse.
+constexpr size_t kLongRowAheadFloats = (size_t{12} << 10) / sizeof(float);
+
+void LongRows(const float* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* row = w + r * stride;
+    const char* ahead = reinterpret_cast<const char*>(row + kLongRowAheadFloats);  // a hint: never faults
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+      _mm_prefetch(ahead + 4 * i, _MM_HINT_NTA);
+      _mm_prefetch(ahead + 4 * i + 64, _MM_HINT_NTA);
+      _mm_prefetch(ahead + 4 * i + 128, _MM_HINT_NTA);
+      _mm_prefetch(ahead + 4 * i + 192, _MM_HINT_NTA);
+      a0 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i), _mm512_loadu_ps(x + i), a0);
+      a1 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+      a2 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i + 32), _mm512_loadu_ps(x + i + 32), a2);
+      a3 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i + 48), _mm512_loadu_ps(x + i + 48), a3);
+    }
+    for (; i < n; i += 16) {  // the last 1-63 floats, 16 at a time, masked
+      const __mmask16 m = TailMask(n - i);
+      _mm_prefetch(ahead + 4 * i, _MM_HINT_NTA);
+      a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, row + i), _mm512_maskz_loadu_ps(m, x + i), a0);
+    }
+    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+  }
+}
 }  // namespace
 
 void DotRowsAvx512(const float* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
+  if (n > 256) {
+    LongRows(w, stride, rows, x, n, out);
+    return;
+  }
   size_t r = 0;
-  if (n <= 256) {
-    for (; r + 16 <= rows; r += 16) {
-      const size_t ahead = std::min(rows - 16, r + kPrefetchRows);
-      ShortRows16(w + r * stride, stride, x, n, out + r, w + ahead * stride);
-    }
+  for (; r + 16 <= rows; r += 16) {
+    const size_t ahead = std::min(rows - 16, r + kPrefetchRows);
+    ShortRows16(w + r * stride, stride, x, n, out + r, w + ahead * stride);
   }
   for (; r + 4 <= rows; r += 4) {
     const float* w0 = w + r * stride;
@@ -54,12 +90,7 @@ void DotRowsAvx512(const float* w, size_t stride, size_t rows, const float* x, s
     const float* w3 = w2 + stride;
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(),
            a3 = _mm512_setzero_ps();
-    // The next 4 rows are 4 new streams the hardware prefetcher has not seen yet; with short rows (768
-    // floats) it would train too late for each of them, so fetch them ourselves one 4-row pass ahead (12 KB
-    // for 768-float rows; 32 KB ahead made the decode step 1-4% slower, BENCHMARKS.md). NTA: into
-    // L1 without passing through L2, so streamed weights neither evict what stays (activations, the KV
-    // window) nor cost L2 -> L3 victim writes on this AMD part (measured: --membw +4-6%, the f32 decode
-    // step -3-4%, interleaved A/B; T0 had been ~4% faster than T1).
+    // The last 4-15 short rows: the next 4 rows requested one pass ahead, NTA as in LongRows.
     const float* next = w0 + 4 * stride;
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -125,6 +156,7 @@ void WeightedRows(const float* v, size_t stride, size_t rows, const float* p, si
   for (int k = 0; k < V; ++k) _mm512_mask_storeu_ps(out + 16 * k, mask[k], acc[k]);
 }
 }  // namespace
+
 
 void WeightedRowSumAvx512(const float* v, size_t stride, size_t rows, const float* p, size_t n, float* out) {
   for (size_t c0 = 0; c0 < n; c0 += 128) {
