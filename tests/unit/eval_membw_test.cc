@@ -27,11 +27,12 @@ TEST(ReadBandwidthProbe, OwnBufferReadsItsWholeRows) {
 TEST(ReadBandwidthProbe, HandedRegionsAreReadUpToTheirLastWholeRowAndShortOnesSkipped) {
   // Heap vectors with ragged ends: under ASan a read past the last whole row of either would be reported.
   std::vector<float> a((5 * kRow + 4000) / sizeof(float), 1.0f);  // 5 whole rows of a 4000-byte-longer region
-  std::vector<float> b((kRow - 64) / sizeof(float), 2.0f);         // shorter than a row: skipped
-  std::vector<float> c((40 * kRow + 12) / sizeof(float), 3.0f);    // 40 rows: more than one 16-row group
+  std::vector<float> b((kRow - 64) / sizeof(float), 2.0f);        // shorter than a row: skipped
+  std::vector<float> c((40 * kRow + 12) / sizeof(float), 3.0f);   // 40 rows: more than one 16-row group
   const int threads = NumThreads();
   SetNumThreads(2);
-  ReadBandwidthProbe probe(2, {std::as_bytes(std::span(a)), std::as_bytes(std::span(b)), std::as_bytes(std::span(c))});
+  ReadBandwidthProbe probe(
+      2, {std::as_bytes(std::span(a)), std::as_bytes(std::span(b)), std::as_bytes(std::span(c))});
   EXPECT_EQ(probe.bytes(), 45 * kRow);
   const MemBandwidth bw = probe.Measure(3);
   EXPECT_GT(bw.gb_per_s, 0.0);

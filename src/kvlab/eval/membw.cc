@@ -57,7 +57,8 @@ MemBandwidth ReadBandwidthProbe::Measure(int repetitions) const {
   // Groups of 16 rows over all regions together: group_start[i] is region i's first group.
   std::vector<size_t> group_start(regions_.size() + 1, 0);
   for (size_t i = 0; i < regions_.size(); ++i) {
-    group_start[i + 1] = group_start[i] + (WholeRowBytes(regions_[i]) / kRowBytes + kGroupRows - 1) / kGroupRows;
+    group_start[i + 1] =
+        group_start[i] + (WholeRowBytes(regions_[i]) / kRowBytes + kGroupRows - 1) / kGroupRows;
   }
   std::vector<float> x(kCols, 1.0f);
   double best = 0;

@@ -12,7 +12,7 @@ namespace kvlab {
 struct MemBandwidth {
   double gb_per_s = 0;  // best of the repetitions, 1 GB = 1e9 bytes
   int threads = 0;
-  size_t bytes = 0;     // bytes read per repetition
+  size_t bytes = 0;  // bytes read per repetition
 };
 
 // Streams memory with the f32 mat-vec kernel and reports the best rate of `repetitions` passes. Allocated
@@ -25,7 +25,7 @@ class ReadBandwidthProbe {
   ReadBandwidthProbe(int threads, size_t bytes);
   // Memory that already exists and stays alive and unmoved while the probe is used: a model's weights and
   // a cache's row stores, so that the bound of a decode step is measured on the very pages the step reads.
-  // Why: on these virtual machines two buffers of the same size can read 5-7% apart, either way round and
+  // Why: on these virtual machines two buffers of the same size can read up to 20% apart, either way round,
   // changing within minutes (where the host placed them), so a separate buffer adds that much error to
   // the bound. Only whole 16 KB rows of each region are read (4-byte aligned regions; any dtype: the
   // bytes are summed as f32, and the kernel's speed does not depend on their values).
@@ -36,9 +36,9 @@ class ReadBandwidthProbe {
 
  private:
   int threads_;
-  HugePageBuffer buffer_;                              // own memory (first constructor), else empty
+  HugePageBuffer buffer_;                            // own memory (first constructor), else empty
   std::vector<std::span<const std::byte>> regions_;  // what Measure reads
-  size_t bytes_ = 0;                                   // the whole rows of regions_
+  size_t bytes_ = 0;                                 // the whole rows of regions_
 };
 
 // One probe on its own buffer, measured once.

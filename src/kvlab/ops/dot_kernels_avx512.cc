@@ -51,7 +51,8 @@ void LongRows(const float* w, size_t stride, size_t rows, const float* x, size_t
   for (size_t r = 0; r < rows; ++r) {
     const float* row = w + r * stride;
     const char* ahead = reinterpret_cast<const char*>(row + kLongRowAheadFloats);  // a hint: never faults
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(),
+           a3 = _mm512_setzero_ps();
     size_t i = 0;
     for (; i + 64 <= n; i += 64) {
       _mm_prefetch(ahead + 4 * i, _MM_HINT_NTA);
