@@ -101,6 +101,7 @@ void Run(const BenchArgs& a) {
           {"kv_bytes_read", r.kv_bytes_read},
           {"decode_gb_s", r.decode_gb_s},
           {"membw_gb_s", bound_gb_s},
+          {"bound_on_step_memory", r.bound_on_step_memory},
           {"startup_membw_gb_s", bw.gb_per_s},
           {"bound_tok_s", bound_tok_s},
           {"fraction_of_bound", fraction},

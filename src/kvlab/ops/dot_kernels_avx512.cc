@@ -158,7 +158,6 @@ void WeightedRows(const float* v, size_t stride, size_t rows, const float* p, si
 }
 }  // namespace
 
-
 void WeightedRowSumAvx512(const float* v, size_t stride, size_t rows, const float* p, size_t n, float* out) {
   for (size_t c0 = 0; c0 < n; c0 += 128) {
     const size_t width = std::min<size_t>(n - c0, 128);
