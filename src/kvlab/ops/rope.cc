@@ -18,6 +18,18 @@ void RopeAngles::Compute(int32_t pos, int32_t head_dim, float theta) {
   }
 }
 
+void RopeAngles::Compute(int32_t pos, const RopeFrequencies& f) {
+  const size_t half = f.inv_freq.size();
+  cos.resize(half);
+  sin.resize(half);
+  for (size_t i = 0; i < half; ++i) {
+    // Angle in double as above; the scaling multiplies the f32 cos/sin, the order HF uses.
+    const double angle = static_cast<double>(pos) * static_cast<double>(f.inv_freq[i]);
+    cos[i] = static_cast<float>(std::cos(angle)) * f.attention_scaling;
+    sin[i] = static_cast<float>(std::sin(angle)) * f.attention_scaling;
+  }
+}
+
 void ApplyRope(float* x, size_t n_heads, size_t head_dim, RopeStyle style, const RopeAngles& angles) {
   const size_t half = head_dim / 2;
   for (size_t h = 0; h < n_heads; ++h) {

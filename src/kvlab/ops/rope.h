@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kvlab/model/config.h"
+#include "kvlab/ops/rope_frequencies.h"
 
 namespace kvlab {
 
@@ -14,6 +15,9 @@ struct RopeAngles {
   std::vector<float> cos;  // [head_dim/2]
   std::vector<float> sin;  // [head_dim/2]
   void Compute(int32_t pos, int32_t head_dim, float theta);
+  // cos/sin of pos * f.inv_freq[i] times f.attention_scaling (HF scales cos and sin), for a scaled RoPE
+  // variant (ops/rope_frequencies.h). The plain table gives exactly Compute(pos, head_dim, theta).
+  void Compute(int32_t pos, const RopeFrequencies& f);
 };
 
 // Rotates `n_heads` heads of `head_dim` floats stored back to back: x [n_heads][head_dim].
