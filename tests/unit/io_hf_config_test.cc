@@ -1,5 +1,7 @@
-// config.json parsing: Llama and GPT-2 fields, transformers' defaults, and one clear error per bad input.
+// config.json parsing: the decoder families' and GPT-2's fields, transformers' defaults, and one clear error per bad input.
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "io_test_writers.h"
 #include "kvlab/io/hf_config.h"
@@ -59,6 +61,57 @@ TEST(HfConfigTest, LlamaDefaultsAndVariants) {
   EXPECT_EQ(Parse(j.dump()).arch, Arch::kLlama);  // architectures alone suffices
 }
 
+// Each family's own fields and transformers' defaults for them.
+TEST(HfConfigTest, Families) {
+  auto with = [](nlohmann::json j) {
+    nlohmann::json base = nlohmann::json::parse(kLlama);
+    for (auto& [k, v] : j.items()) base[k] = v;
+    return Parse(base.dump());
+  };
+  const ModelConfig l3 = with({{"rope_theta", 500000.0},
+                               {"rope_scaling", {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
+                                                 {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}}}});
+  EXPECT_EQ(l3.rope_scaling.type, RopeScalingType::kLlama3);
+  EXPECT_EQ(l3.rope_scaling.original_max_positions, 8192);
+  EXPECT_FLOAT_EQ(l3.rope_scaling.high_freq_factor, 4.0f);
+  const ModelConfig q2 = with({{"model_type", "qwen2"}, {"use_sliding_window", false}, {"sliding_window", 4096}});
+  EXPECT_EQ(q2.arch, Arch::kQwen2);
+  EXPECT_TRUE(q2.qkv_bias);
+  EXPECT_FALSE(q2.AnySlidingLayer());  // use_sliding_window false
+  const ModelConfig q2w = with({{"model_type", "qwen2"}, {"use_sliding_window", true}, {"sliding_window", 32},
+                                {"max_window_layers", 1}});
+  EXPECT_EQ(q2w.layer_window, (std::vector<int32_t>{0, 32}));  // layers from max_window_layers on slide
+  const ModelConfig q3 = with({{"model_type", "qwen3"}, {"head_dim", 32}});
+  EXPECT_TRUE(q3.qk_norm);
+  EXPECT_EQ(q3.q_dim(), 8 * 32);
+  const ModelConfig m = with({{"model_type", "mistral"}, {"sliding_window", 4096}});
+  EXPECT_EQ(m.layer_window, (std::vector<int32_t>{4096, 4096}));
+  EXPECT_FALSE(with({{"model_type", "mistral"}, {"sliding_window", nullptr}}).AnySlidingLayer());
+  const ModelConfig g2 = with({{"model_type", "gemma2"}, {"sliding_window", 16}, {"query_pre_attn_scalar", 256},
+                               {"hidden_activation", "gelu_pytorch_tanh"}});
+  EXPECT_EQ(g2.layer_window, (std::vector<int32_t>{16, 0}));  // even layers slide
+  EXPECT_TRUE(g2.sandwich_norms);
+  EXPECT_FLOAT_EQ(g2.embed_scale, std::sqrt(128.0f));
+  EXPECT_FLOAT_EQ(g2.AttentionScale(), 1.0f / 16.0f);
+  EXPECT_FLOAT_EQ(g2.attn_softcap, 50.0f);  // transformers' Gemma2Config defaults
+  EXPECT_FLOAT_EQ(g2.final_softcap, 30.0f);
+  EXPECT_EQ(g2.activation, Activation::kGeluTanh);
+  const ModelConfig g3 = with({{"model_type", "gemma3_text"}, {"sliding_window", 512}, {"sliding_window_pattern", 2},
+                               {"rope_local_base_freq", 10000.0}, {"attn_logit_softcapping", nullptr},
+                               {"final_logit_softcapping", nullptr}});
+  EXPECT_EQ(g3.layer_window, (std::vector<int32_t>{512, 0}));
+  EXPECT_TRUE(g3.qk_norm);
+  EXPECT_EQ(g3.attn_softcap, 0.0f);
+  EXPECT_TRUE(g3.LocalRope(0));
+  EXPECT_FALSE(g3.LocalRope(1));
+  const ModelConfig phi = with({{"model_type", "phi3"}, {"original_max_position_embeddings", 4096},
+                                {"rope_scaling", {{"type", "longrope"}, {"short_factor", std::vector<float>(8, 1.0f)},
+                                                  {"long_factor", std::vector<float>(8, 2.0f)}}}});
+  EXPECT_EQ(phi.arch, Arch::kPhi3);
+  EXPECT_EQ(phi.rope_scaling.type, RopeScalingType::kLongRope);
+  EXPECT_EQ(phi.rope_scaling.original_max_positions, 4096);  // from the top level, where Phi-3 keeps it
+}
+
 TEST(HfConfigTest, Gpt2AndDefaults) {
   const ModelConfig c = Parse(R"({"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_embd": 768,
       "n_layer": 12, "n_head": 12, "vocab_size": 50257, "n_positions": 1024})");
@@ -97,16 +150,40 @@ TEST(HfConfigTest, ErrorsNameFileAndField) {
               {f, "field tie_word_embeddings must be true or false"});
   ExpectError([&] { Parse(LlamaWith("vocab_size", "99999999999")); },
               {f, "field vocab_size is out of range"});
-  ExpectError([&] { Parse(LlamaWith("rope_scaling", R"({"type": "linear", "factor": 2.0})")); },
-              {f, "rope_scaling"});
-  ExpectError([&] { Parse(LlamaWith("hidden_act", "\"gelu\"")); }, {f, "hidden_act"});
+  ExpectError([&] { Parse(LlamaWith("rope_scaling", R"({"type": "dynamic", "factor": 2.0})")); },
+              {f, "field rope_scaling.rope_type \"dynamic\" (NTK) is not supported"});
+  ExpectError([&] { Parse(LlamaWith("rope_scaling", R"({"rope_type": "ntk-by-parts", "factor": 2.0})")); },
+              {f, "field rope_scaling.rope_type \"ntk-by-parts\" is not supported"});
+  ExpectError([&] { Parse(LlamaWith("rope_scaling", R"({"factor": 2.0})")); }, {f, "rope_scaling.rope_type is missing"});
+  ExpectError([&] { Parse(LlamaWith("rope_scaling", R"({"rope_type": "linear"})")); },
+              {f, "rope_scaling.factor is missing"});
+  ExpectError([&] { Parse(LlamaWith("rope_scaling", R"({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+      "high_freq_factor": 4.0})")); },
+              {f, "rope_scaling.original_max_position_embeddings is missing"});
+  ExpectError([&] { Parse(LlamaWith("rope_scaling", R"({"rope_type": "longrope", "short_factor": [1.0],
+      "long_factor": "x", "original_max_position_embeddings": 64})")); },
+              {f, "rope_scaling.long_factor must be a list of numbers"});
+  ExpectError([&] { Parse(LlamaWith("rope_scaling", "3")); }, {f, "field rope_scaling must be an object"});
+  ExpectError([&] { Parse(LlamaWith("hidden_act", "\"relu\"")); }, {f, "field hidden_act \"relu\" is not supported"});
   ExpectError([&] { Parse(LlamaWith("attention_bias", "true")); }, {f, "attention_bias"});
+  ExpectError([&] { Parse(LlamaWith("partial_rotary_factor", "0.5")); }, {f, "partial_rotary_factor"});
+  ExpectError([&] { Parse(LlamaWith("num_local_experts", "8")); }, {f, "num_local_experts", "mixture-of-experts"});
+  ExpectError([&] { Parse(LlamaWith("layer_types", R"(["full_attention"])")); },
+              {f, "field layer_types must list one type for each of the 2 layers"});
+  ExpectError([&] { Parse(LlamaWith("layer_types", R"(["full_attention", "chunked_attention"])")); },
+              {f, "field layer_types[1] must be"});
+  ExpectError([&] { Parse(LlamaWith("layer_types", R"(["sliding_attention", "full_attention"])")); },
+              {f, "field sliding_window must be a positive integer"});
   ExpectError([&] { Parse(LlamaWith("num_attention_heads", "7")); },
               {f, "hidden_size 128 is not divisible by num_attention_heads 7"});
   ExpectError([&] { Parse(LlamaWith("num_key_value_heads", "3")); }, {f, "n_kv_heads"});
   ExpectError([&] { Parse(LlamaWith("num_hidden_layers", "0")); }, {f, "n_layers must be positive"});
-  ExpectError([&] { Parse(R"({"architectures": ["MistralForCausalLM"], "model_type": "mistral"})"); },
-              {f, "unsupported architecture MistralForCausalLM"});
+  ExpectError([&] { Parse(R"({"architectures": ["MixtralForCausalLM"], "model_type": "mixtral"})"); },
+              {f, "unsupported architecture MixtralForCausalLM (mixture of experts)"});
+  ExpectError([&] { Parse(R"({"architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3"})"); },
+              {f, "unsupported architecture Gemma3ForConditionalGeneration (a vision-language model"});
+  ExpectError([&] { Parse(R"({"architectures": ["FalconForCausalLM"], "model_type": "falcon"})"); },
+              {f, "unsupported architecture FalconForCausalLM", "Qwen3"});
   ExpectError([&] { Parse("{}"); }, {f, "unsupported architecture (none given)"});
   ExpectError(
       [&] {

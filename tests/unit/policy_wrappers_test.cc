@@ -160,7 +160,7 @@ TEST(Rerotate, ShiftingARotatedKeyEqualsRotatingTheRawKeyThere) {
         shifted = raw;
         a.Compute(p, 64, 10000.0f);
         ApplyRope(shifted.data(), 2, 64, style, a);
-        ShiftRope(shifted.data(), 2, 64, style, d, 10000.0f, scratch);
+        ShiftRope(shifted.data(), 2, 64, style, d, ComputeRopeFrequencies({}, 10000.0f, 64, 0), scratch);
         direct = raw;
         a.Compute(p + d, 64, 10000.0f);
         ApplyRope(direct.data(), 2, 64, style, a);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -86,45 +87,220 @@ class Fields {
 };
 
 // head_dim defaults to hidden_size / num_attention_heads, which must then divide evenly.
-int32_t LlamaHeadDim(const Fields& f, int32_t dim, int32_t heads) {
+int32_t DecoderHeadDim(const Fields& f, int32_t dim, int32_t heads) {
   if (heads > 0 && dim % heads != 0 && f.Get("head_dim") == nullptr) {
     f.Fail(fmt::format("hidden_size {} is not divisible by num_attention_heads {}", dim, heads));
   }
   return heads > 0 ? f.Int("head_dim", dim / heads) : 0;
 }
 
-// Llama features kvlab does not implement are refused, not silently ignored: they would change the outputs.
-void RejectUnsupportedLlama(const Fields& f) {
-  if (f.Get("rope_scaling") != nullptr) {
-    f.Fail("field rope_scaling is set, but kvlab implements only plain RoPE");
+// Typed access to the fields of the rope_scaling object, named "rope_scaling.<field>" in errors.
+float ScalingFloat(const Fields& f, const json& o, const char* field, std::optional<float> fallback) {
+  auto it = o.find(field);
+  if (it == o.end() || it->is_null()) {
+    if (!fallback) f.Fail(std::string("field rope_scaling.") + field + " is missing");
+    return *fallback;
   }
-  if (f.Bool("attention_bias", false))
-    f.Fail("field attention_bias is true; kvlab's Llama has no attention biases");
-  if (f.Bool("mlp_bias", false)) f.Fail("field mlp_bias is true; kvlab's Llama has no MLP biases");
-  const std::string act = f.String("hidden_act", "silu");
-  if (act != "silu") f.Fail("field hidden_act is \"" + act + "\"; Llama in kvlab uses silu");
+  if (!it->is_number()) f.Fail(std::string("field rope_scaling.") + field + " must be a number, got " + it->dump());
+  return it->get<float>();
 }
 
-ModelConfig ParseLlama(const Fields& f) {
-  RejectUnsupportedLlama(f);
+std::vector<float> ScalingFactors(const Fields& f, const json& o, const char* field) {
+  auto it = o.find(field);
+  if (it == o.end() || !it->is_array()) f.Fail(std::string("field rope_scaling.") + field + " must be a list of numbers");
+  std::vector<float> out;
+  for (const json& v : *it) {
+    if (!v.is_number()) f.Fail(std::string("field rope_scaling.") + field + " must be a list of numbers");
+    out.push_back(v.get<float>());
+  }
+  return out;
+}
+
+// rope_scaling as transformers' modeling_rope_utils reads it ("rope_type", or the older "type").
+// dynamic (NTK) is refused: its frequencies change with the sequence length, so keys already in a cache
+// would have been rotated with other frequencies than the ones a later query uses.
+RopeScaling ParseRopeScaling(const Fields& f) {
+  RopeScaling s;
+  const json* o = f.Get("rope_scaling");
+  if (o == nullptr) return s;
+  if (!o->is_object()) f.Fail("field rope_scaling must be an object or null, got " + o->dump().substr(0, 40));
+  std::string type;
+  for (const char* key : {"rope_type", "type"}) {
+    auto it = o->find(key);
+    if (it != o->end() && it->is_string()) {
+      type = it->get<std::string>();
+      break;
+    }
+  }
+  if (type.empty()) f.Fail("field rope_scaling.rope_type is missing");
+  const int32_t top_original = f.Int("original_max_position_embeddings", 0);
+  auto original = [&](bool required) {
+    auto it = o->find("original_max_position_embeddings");
+    if (it != o->end() && it->is_number_integer()) return it->get<int32_t>();
+    if (it != o->end() && !it->is_null()) f.Fail("field rope_scaling.original_max_position_embeddings must be an integer");
+    if (required && top_original <= 0) f.Fail("field rope_scaling.original_max_position_embeddings is missing");
+    return top_original;
+  };
+  if (type == "default") return s;
+  if (type == "linear") {
+    s.type = RopeScalingType::kLinear;
+    s.factor = ScalingFloat(f, *o, "factor", std::nullopt);
+  } else if (type == "llama3") {
+    s.type = RopeScalingType::kLlama3;
+    s.factor = ScalingFloat(f, *o, "factor", std::nullopt);
+    s.low_freq_factor = ScalingFloat(f, *o, "low_freq_factor", std::nullopt);
+    s.high_freq_factor = ScalingFloat(f, *o, "high_freq_factor", std::nullopt);
+    s.original_max_positions = original(true);
+  } else if (type == "yarn") {
+    s.type = RopeScalingType::kYarn;
+    // Without a factor, yarn scales by max_position_embeddings / original_max_position_embeddings.
+    s.factor_given = o->contains("factor") && !(*o)["factor"].is_null();
+    if (s.factor_given) s.factor = ScalingFloat(f, *o, "factor", std::nullopt);
+    s.original_max_positions = original(false);
+    // transformers reads `beta_fast or 32`: a 0 means the default too.
+    s.beta_fast = ScalingFloat(f, *o, "beta_fast", 32.0f);
+    s.beta_slow = ScalingFloat(f, *o, "beta_slow", 1.0f);
+    if (s.beta_fast == 0) s.beta_fast = 32.0f;
+    if (s.beta_slow == 0) s.beta_slow = 1.0f;
+    if (o->contains("attention_factor") && !(*o)["attention_factor"].is_null())
+      s.attention_factor = ScalingFloat(f, *o, "attention_factor", std::nullopt);
+    if (o->contains("mscale") && !(*o)["mscale"].is_null()) s.mscale = ScalingFloat(f, *o, "mscale", std::nullopt);
+    if (o->contains("mscale_all_dim") && !(*o)["mscale_all_dim"].is_null())
+      s.mscale_all_dim = ScalingFloat(f, *o, "mscale_all_dim", std::nullopt);
+    auto t = o->find("truncate");
+    if (t != o->end() && !t->is_null()) {
+      if (!t->is_boolean()) f.Fail("field rope_scaling.truncate must be true or false");
+      s.truncate = t->get<bool>();
+    }
+  } else if (type == "longrope" || type == "su") {  // "su" is the name early Phi-3 configs used
+    s.type = RopeScalingType::kLongRope;
+    s.short_factor = ScalingFactors(f, *o, "short_factor");
+    s.long_factor = ScalingFactors(f, *o, "long_factor");
+    s.original_max_positions = original(true);
+    if (o->contains("attention_factor") && !(*o)["attention_factor"].is_null())
+      s.attention_factor = ScalingFloat(f, *o, "attention_factor", std::nullopt);
+  } else if (type == "dynamic") {
+    f.Fail("field rope_scaling.rope_type \"dynamic\" (NTK) is not supported: its frequencies change with the "
+           "sequence length, which a cache of already-rotated keys cannot follow");
+  } else {
+    f.Fail("field rope_scaling.rope_type \"" + type + "\" is not supported (linear, llama3, yarn or longrope)");
+  }
+  return s;
+}
+
+// Which layers attend through the model's own sliding window: `layer_types` when the config lists them
+// (transformers >= 4.53 writes it for every family), else each family's rule.
+std::vector<int32_t> SlidingLayers(const Fields& f, Arch arch, int32_t n_layers) {
+  const int32_t window = f.Int("sliding_window", 0);
+  std::vector<bool> sliding(static_cast<size_t>(std::max(n_layers, 0)), false);
+  if (const json* types = f.Get("layer_types")) {
+    if (!types->is_array() || types->size() != sliding.size()) {
+      f.Fail(fmt::format("field layer_types must list one type for each of the {} layers", n_layers));
+    }
+    for (size_t i = 0; i < sliding.size(); ++i) {
+      const json& t = (*types)[i];
+      if (t == "sliding_attention") {
+        sliding[i] = true;
+      } else if (t != "full_attention") {
+        f.Fail("field layer_types[" + std::to_string(i) + "] must be \"sliding_attention\" or \"full_attention\", got " +
+               t.dump().substr(0, 40));
+      }
+    }
+  } else {
+    for (size_t i = 0; i < sliding.size(); ++i) {
+      switch (arch) {
+        case Arch::kMistral:  // every layer, when sliding_window is set
+        case Arch::kPhi3:
+          sliding[i] = window > 0;
+          break;
+        case Arch::kQwen2:
+        case Arch::kQwen3:  // sliding only with use_sliding_window, from layer max_window_layers on
+          sliding[i] = f.Bool("use_sliding_window", false) &&
+                       static_cast<int32_t>(i) >= f.Int("max_window_layers", n_layers);
+          break;
+        case Arch::kGemma2:  // even layers slide, odd layers are global
+          sliding[i] = i % 2 == 0;
+          break;
+        case Arch::kGemma3: {  // every pattern-th layer is global
+          const int32_t pattern = f.Int("sliding_window_pattern", 6);
+          sliding[i] = pattern <= 0 || (static_cast<int32_t>(i) + 1) % pattern != 0;
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+  if (std::find(sliding.begin(), sliding.end(), true) == sliding.end()) return {};
+  if (window <= 0) f.Fail("field sliding_window must be a positive integer for the sliding-window layers");
+  std::vector<int32_t> out(sliding.size());
+  for (size_t i = 0; i < sliding.size(); ++i) out[i] = sliding[i] ? window : 0;
+  return out;
+}
+
+// The gate activation of a gated MLP: hidden_activation (Gemma) or hidden_act.
+Activation GateActivation(const Fields& f, const char* fallback) {
+  std::string act = f.String("hidden_activation", "");
+  const char* field = "hidden_activation";
+  if (act.empty()) {
+    act = f.String("hidden_act", fallback);
+    field = "hidden_act";
+  }
+  if (act == "silu" || act == "swish") return Activation::kSiLU;
+  if (act == "gelu_pytorch_tanh" || act == "gelu_new" || act == "gelu_tanh") return Activation::kGeluTanh;
+  if (act == "gelu") return Activation::kGeluErf;
+  f.Fail(std::string("field ") + field + " \"" + act + "\" is not supported (silu, gelu_pytorch_tanh or gelu)");
+}
+
+// Features kvlab does not implement are refused, not silently ignored: they would change the outputs.
+void RejectUnsupportedDecoder(const Fields& f, Arch arch) {
+  if (arch != Arch::kQwen2 && f.Bool("attention_bias", false))
+    f.Fail("field attention_bias is true; kvlab runs attention biases only as Qwen2 lays them out");
+  if (f.Bool("mlp_bias", false)) f.Fail("field mlp_bias is true; kvlab's gated MLP has no biases");
+  if (f.Float("partial_rotary_factor", 1.0f) != 1.0f)
+    f.Fail("field partial_rotary_factor is not 1; kvlab rotates whole heads");
+  for (const char* moe : {"num_local_experts", "num_experts"}) {
+    if (f.Int(moe, 0) > 0) f.Fail(std::string("field ") + moe + " is set: mixture-of-experts models are not supported");
+  }
+}
+
+ModelConfig ParseDecoder(const Fields& f, Arch arch) {
+  RejectUnsupportedDecoder(f, arch);
+  const bool gemma = arch == Arch::kGemma2 || arch == Arch::kGemma3;
   ModelConfig c;
-  c.arch = Arch::kLlama;
+  c.arch = arch;
   c.dim = f.Int("hidden_size");
   c.ffn_dim = f.Int("intermediate_size");
   c.n_layers = f.Int("num_hidden_layers");
   c.n_heads = f.Int("num_attention_heads");
   c.n_kv_heads = f.Int("num_key_value_heads", c.n_heads);
-  c.head_dim = LlamaHeadDim(f, c.dim, c.n_heads);
+  c.head_dim = DecoderHeadDim(f, c.dim, c.n_heads);
   c.vocab_size = f.Int("vocab_size");
-  // Defaults are transformers' LlamaConfig defaults.
+  // Defaults are transformers' config defaults of each family.
   c.max_seq_len = f.Int("max_position_embeddings", 2048);
-  c.norm_eps = f.Float("rms_norm_eps", 1e-6f);
-  c.rope_theta = f.Float("rope_theta", 10000.0f);
-  c.rope_style = RopeStyle::kHalf;  // HF Llama checkpoints are permuted for rotate_half
-  c.activation = Activation::kSiLU;
-  c.tied_embeddings = f.Bool("tie_word_embeddings", false);
-  c.bos_id = f.TokenId("bos_token_id", 1);
-  c.eos_id = f.TokenId("eos_token_id", 2);
+  c.norm_eps = f.Float("rms_norm_eps", arch == Arch::kPhi3 ? 1e-5f : 1e-6f);
+  c.rope_theta = f.Float("rope_theta", arch == Arch::kGemma3 ? 1e6f : 10000.0f);
+  c.rope_style = RopeStyle::kHalf;  // Hugging Face checkpoints are permuted for rotate_half
+  c.rope_scaling = ParseRopeScaling(f);
+  c.activation = GateActivation(f, gemma ? "gelu_pytorch_tanh" : "silu");
+  c.tied_embeddings = f.Bool("tie_word_embeddings", gemma);
+  c.bos_id = f.TokenId("bos_token_id", arch == Arch::kLlama || arch == Arch::kMistral ? 1 : -1);
+  c.eos_id = f.TokenId("eos_token_id", arch == Arch::kLlama || arch == Arch::kMistral ? 2 : -1);
+  c.qkv_bias = arch == Arch::kQwen2;
+  c.qk_norm = arch == Arch::kQwen3 || arch == Arch::kGemma3;
+  c.layer_window = SlidingLayers(f, arch, c.n_layers);
+  if (gemma) {
+    c.sandwich_norms = true;
+    // transformers multiplies by hidden_size**0.5 as a tensor of the activations' dtype (float32 here).
+    c.embed_scale = static_cast<float>(std::sqrt(static_cast<double>(c.dim)));
+    const float scalar = f.Float("query_pre_attn_scalar", static_cast<float>(c.head_dim));
+    if (scalar <= 0) f.Fail("field query_pre_attn_scalar must be positive");
+    c.query_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(scalar)));
+    c.attn_softcap = f.Float("attn_logit_softcapping", arch == Arch::kGemma2 ? 50.0f : 0.0f);
+    c.final_softcap = f.Float("final_logit_softcapping", arch == Arch::kGemma2 ? 30.0f : 0.0f);
+    if (c.attn_softcap < 0 || c.final_softcap < 0) f.Fail("logit soft-capping must not be negative");
+  }
+  if (arch == Arch::kGemma3) c.rope_local_theta = f.Float("rope_local_base_freq", 10000.0f);
   return c;
 }
 
@@ -159,6 +335,37 @@ ModelConfig ParseGpt2(const Fields& f) {
   return c;
 }
 
+// model_type (or, without one, the architectures entry) of each decoder family kvlab runs.
+std::optional<Arch> DecoderFamily(const std::string& model_type, const std::string& architecture) {
+  static const struct {
+    const char* model_type;
+    const char* architecture;
+    Arch arch;
+  } kFamilies[] = {
+      {"llama", "LlamaForCausalLM", Arch::kLlama},       {"mistral", "MistralForCausalLM", Arch::kMistral},
+      {"qwen2", "Qwen2ForCausalLM", Arch::kQwen2},       {"qwen3", "Qwen3ForCausalLM", Arch::kQwen3},
+      {"gemma2", "Gemma2ForCausalLM", Arch::kGemma2},    {"gemma3_text", "Gemma3ForCausalLM", Arch::kGemma3},
+      {"phi3", "Phi3ForCausalLM", Arch::kPhi3},
+  };
+  for (const auto& f : kFamilies) {
+    if (model_type == f.model_type || (model_type.empty() && architecture == f.architecture)) return f.arch;
+  }
+  return std::nullopt;
+}
+
+// Why a known but unsupported family is refused, for the error message.
+std::string UnsupportedReason(const std::string& model_type, const std::string& architecture) {
+  if (model_type.find("moe") != std::string::npos || model_type == "mixtral" || model_type == "deepseek_v2" ||
+      model_type == "deepseek_v3") {
+    return " (mixture of experts)";
+  }
+  if (model_type == "gemma3" || model_type == "llava" || model_type == "mllama" ||
+      architecture.find("ConditionalGeneration") != std::string::npos) {
+    return " (a vision-language model: point kvlab at a text-only checkpoint)";
+  }
+  return "";
+}
+
 std::string ArchitectureName(const Fields& f) {
   const json* archs = f.Get("architectures");
   if (archs != nullptr && (!archs->is_array() || (!archs->empty() && !(*archs)[0].is_string()))) {
@@ -182,14 +389,15 @@ ModelConfig ParseHfConfig(std::string_view json_text, const std::string& source)
   const std::string model_type = f.String("model_type", "");
   const std::string arch = ArchitectureName(f);
   ModelConfig c;
-  if (model_type == "llama" || (model_type.empty() && arch == "LlamaForCausalLM")) {
-    c = ParseLlama(f);
-  } else if (model_type == "gpt2" || (model_type.empty() && arch == "GPT2LMHeadModel")) {
+  if (model_type == "gpt2" || (model_type.empty() && arch == "GPT2LMHeadModel")) {
     c = ParseGpt2(f);
+  } else if (const std::optional<Arch> decoder = DecoderFamily(model_type, arch)) {
+    c = ParseDecoder(f, *decoder);
   } else {
     const std::string name = !arch.empty() ? arch : !model_type.empty() ? model_type : "(none given)";
-    throw Error(source, "unsupported architecture " + name,
-                "kvlab loads LlamaForCausalLM (model_type llama) and GPT2LMHeadModel (model_type gpt2)");
+    throw Error(source, "unsupported architecture " + name + UnsupportedReason(model_type, arch),
+                "kvlab loads the Llama, Mistral, Qwen2/2.5, Qwen3, Gemma 2, Gemma 3 (text), Phi-3 and GPT-2 "
+                "families");
   }
   ValidateConfig(c, source);
   return c;

@@ -11,9 +11,10 @@ void KeyRerotator::Bind(const std::string& policy, const ModelConfig& config) {
                 "drop rerotate=true for GPT-2 models");
   }
   style_ = config.rope_style;
-  theta_ = config.rope_theta;
+  layer_freqs_.clear();
+  for (size_t l = 0; l < static_cast<size_t>(config.n_layers); ++l) layer_freqs_.push_back(config.LayerRopeFrequencies(l));
   // Size the scratch now, so eviction never allocates.
-  angles_.Compute(0, config.head_dim, theta_);
+  angles_.Compute(0, layer_freqs_.front());
 }
 
 void KeyRerotator::AfterKeep(KvCache& cache, size_t layer, size_t head, std::span<const uint32_t> kept,
@@ -29,7 +30,8 @@ void KeyRerotator::AfterKeep(KvCache& cache, size_t layer, size_t head, std::spa
     const size_t delta = (n_old - 1 - kept[j]) - (n - 1 - j);
     size_t begin = j;
     while (begin > 0 && (n_old - 1 - kept[begin - 1]) - (n - begin) == delta) --begin;
-    if (delta != 0) ShiftRope(keys + begin * d, end - begin, d, style_, static_cast<int32_t>(delta), theta_, angles_);
+    if (delta != 0) ShiftRope(keys + begin * d, end - begin, d, style_, static_cast<int32_t>(delta), layer_freqs_[layer],
+                              angles_);
     end = begin;
   }
 }

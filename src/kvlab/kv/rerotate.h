@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "kvlab/kv/cache.h"
 #include "kvlab/model/config.h"
@@ -43,7 +44,8 @@ class KeyRerotator {
 
  private:
   RopeStyle style_ = RopeStyle::kInterleaved;
-  float theta_ = 10000.0f;
+  // [n_layers] the frequencies each layer's keys were rotated with (LongRoPE: the short table).
+  std::vector<RopeFrequencies> layer_freqs_;
   RopeAngles angles_;  // scratch: the angles of one delta
 };
 

@@ -1,10 +1,44 @@
 #include "kvlab/model/config.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "kvlab/util/error.h"
 
 namespace kvlab {
 
-const char* ArchName(Arch a) { return a == Arch::kLlama ? "llama" : "gpt2"; }
+const char* ArchName(Arch a) {
+  switch (a) {
+    case Arch::kLlama: return "llama";
+    case Arch::kGpt2: return "gpt2";
+    case Arch::kMistral: return "mistral";
+    case Arch::kQwen2: return "qwen2";
+    case Arch::kQwen3: return "qwen3";
+    case Arch::kGemma2: return "gemma2";
+    case Arch::kGemma3: return "gemma3";
+    case Arch::kPhi3: return "phi3";
+  }
+  return "?";
+}
+
+bool ModelConfig::AnySlidingLayer() const {
+  return std::any_of(layer_window.begin(), layer_window.end(), [](int32_t w) { return w > 0; });
+}
+
+float ModelConfig::AttentionScale() const {
+  return query_scale > 0 ? query_scale : 1.0f / std::sqrt(static_cast<float>(head_dim));
+}
+
+bool ModelConfig::LocalRope(size_t layer) const { return rope_local_theta > 0 && Window(layer) > 0; }
+
+RopeFrequencies ModelConfig::RopeFrequenciesOf(bool local, bool long_context) const {
+  if (local) return ComputeRopeFrequencies(RopeScaling{}, rope_local_theta, head_dim, max_seq_len);
+  return ComputeRopeFrequencies(rope_scaling, rope_theta, head_dim, max_seq_len, long_context);
+}
+
+RopeFrequencies ModelConfig::LayerRopeFrequencies(size_t layer, bool long_context) const {
+  return RopeFrequenciesOf(LocalRope(layer), long_context);
+}
 const char* RopeStyleName(RopeStyle r) { return r == RopeStyle::kInterleaved ? "interleaved" : "half"; }
 const char* ActivationName(Activation a) {
   switch (a) {
@@ -31,9 +65,17 @@ void ValidateConfig(const ModelConfig& c, const std::string& source) {
     throw Error(source, "n_heads (" + std::to_string(c.n_heads) + ") is not a multiple of n_kv_heads (" +
                             std::to_string(c.n_kv_heads) + ")");
   }
-  if (c.arch == Arch::kLlama && c.head_dim % 2 != 0) {
+  if (c.HasRope() && c.head_dim % 2 != 0) {
     throw Error(source, "head_dim must be even for RoPE, got " + std::to_string(c.head_dim));
   }
+  if (!c.layer_window.empty() && c.layer_window.size() != static_cast<size_t>(c.n_layers)) {
+    throw Error(source, "layer_window has " + std::to_string(c.layer_window.size()) + " entries for " +
+                            std::to_string(c.n_layers) + " layers");
+  }
+  for (int32_t w : c.layer_window) {
+    if (w < 0) throw Error(source, "sliding window must not be negative, got " + std::to_string(w));
+  }
+  if (c.HasRope()) ValidateRopeScaling(c.rope_scaling, c.head_dim, source);
   if (c.dim > (1 << 16) || c.n_layers > 1024 || c.vocab_size > (1 << 22) || c.ffn_dim > (1 << 18)) {
     throw Error(source, "implausible model shape (dim, layers, vocab or ffn too large)");
   }

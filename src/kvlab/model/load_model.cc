@@ -76,9 +76,8 @@ int64_t LoadedModel::ParameterCount() const {
   int64_t n = m(w.tok_emb) + m(w.pos_emb) + v(w.final_norm) + v(w.final_norm_b) + v(w.lm_head_b);
   if (w.lm_head.data != w.tok_emb.data) n += m(w.lm_head);  // a tied head is the embedding, counted once
   for (const LayerWeights& l : w.layers) {
-    n += m(l.wq) + m(l.wk) + m(l.wv) + m(l.wo) + m(l.w_gate) + m(l.w_up) + m(l.w_down);
-    n += v(l.attn_norm) + v(l.attn_norm_b) + v(l.ffn_norm) + v(l.ffn_norm_b) + v(l.bq) + v(l.bk) + v(l.bv) +
-         v(l.bo) + v(l.b_up) + v(l.b_down);
+    for (const MatrixView* x : l.Matrices()) n += m(*x);
+    for (const VectorView* x : l.Vectors()) n += v(*x);
   }
   return n;
 }
@@ -95,9 +94,8 @@ int64_t LoadedModel::WeightBytes() const {
   int64_t n =
       row(w.tok_emb) + row(w.pos_emb) + m(w.lm_head) + v(w.lm_head_b) + v(w.final_norm) + v(w.final_norm_b);
   for (const LayerWeights& l : w.layers) {
-    n += m(l.wq) + m(l.wk) + m(l.wv) + m(l.wo) + m(l.w_gate) + m(l.w_up) + m(l.w_down);
-    n += v(l.attn_norm) + v(l.attn_norm_b) + v(l.ffn_norm) + v(l.ffn_norm_b) + v(l.bq) + v(l.bk) + v(l.bv) +
-         v(l.bo) + v(l.b_up) + v(l.b_down);
+    for (const MatrixView* x : l.Matrices()) n += m(*x);
+    for (const VectorView* x : l.Vectors()) n += v(*x);
   }
   return n;
 }

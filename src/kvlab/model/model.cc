@@ -27,16 +27,46 @@ size_t AttentionThreads(size_t items, size_t slots, size_t head_dim) {
   return std::max<size_t>(1, std::min({most, items, work / 8192}));
 }
 
+// The first of `meta`'s slots that a query at `pos` sees through a sliding window of `window` tokens
+// (0: every slot). Slot positions ascend, so it is a binary search.
+size_t FirstVisibleSlot(std::span<const SlotMeta> meta, int32_t pos, int32_t window) {
+  if (window <= 0) return 0;
+  const int32_t oldest = pos - window + 1;
+  return static_cast<size_t>(
+      std::partition_point(meta.begin(), meta.end(), [oldest](const SlotMeta& m) { return m.pos < oldest; }) -
+      meta.begin());
+}
+
+// A quantized head without its first `skip` slots (encoded ones first, then the f32 window).
+QuantizedHead SkipSlots(QuantizedHead h, size_t skip, size_t head_dim) {
+  const size_t encoded = std::min(skip, h.n_quant);
+  h.key_codes += encoded * h.key_row_bytes;
+  h.value_codes += encoded * h.value_row_bytes;
+  if (h.key_block_of != nullptr) h.key_block_of += encoded;
+  h.n_quant -= encoded;
+  h.residual_keys += (skip - encoded) * head_dim;
+  h.residual_values += (skip - encoded) * head_dim;
+  return h;
+}
+
 // One query head over kv head `kv`: one branch per (token, head), none per slot, so the plain path is
 // exactly the f32 kernel. Without GQA no other query head rereads the kv head's rows (KvReuse::kOnce).
+// A sliding-window layer attends over the visible suffix of the slots; scores before it are 0, so an
+// observer still gets one probability per slot.
 void AttendOneHead(const KvCache& cache, size_t layer, size_t kv, size_t group, const float* q, size_t head_dim,
-                   float scale, int32_t pos, float* scores, float* out) {
-  const std::span<const SlotMeta> meta = cache.Meta(layer, kv);
+                   const ModelConfig& c, int32_t pos, float* scores, float* out) {
+  const std::span<const SlotMeta> all = cache.Meta(layer, kv);
+  const size_t first = FirstVisibleSlot(all, pos, c.Window(layer));
+  std::fill(scores, scores + first, 0.0f);
+  const std::span<const SlotMeta> meta = all.subspan(first);
+  const float scale = c.AttentionScale();
   if (cache.quantized()) {
-    AttendHeadQuantized(q, cache.Quantized(layer, kv), meta, head_dim, scale, pos, scores, out);
+    AttendHeadQuantized(q, SkipSlots(cache.Quantized(layer, kv), first, head_dim), meta, head_dim, scale, pos,
+                        scores + first, out, c.attn_softcap);
   } else {
-    AttendHead(q, cache.Keys(layer, kv), cache.Values(layer, kv), meta, head_dim, scale, pos, scores, out,
-               group == 1 ? KvReuse::kOnce : KvReuse::kAgain);
+    AttendHead(q, cache.Keys(layer, kv) + first * head_dim, cache.Values(layer, kv) + first * head_dim, meta,
+               head_dim, scale, pos, scores + first, out, group == 1 ? KvReuse::kOnce : KvReuse::kAgain,
+               c.attn_softcap);
   }
 }
 }  // namespace
@@ -51,10 +81,35 @@ Activations::Activations(const ModelConfig& c, size_t max_batch_)
       att(max_batch_ * c.q_dim()),
       proj(max_batch_ * c.dim),
       hidden(max_batch_ * c.ffn_dim),
-      up(c.arch == Arch::kLlama ? max_batch_ * c.ffn_dim : 0),
-      rope(max_batch_) {}
+      up(c.GatedMlp() ? max_batch_ * c.ffn_dim : 0),
+      rope(RopeTableCount(c) * max_batch_) {}
 
-Model::Model(LoadedModel loaded) : loaded_(std::move(loaded)) { loaded_.MoveWeightsToArena(); }
+size_t Activations::RopeTableCount(const ModelConfig& c) {
+  if (!c.HasRope()) return 0;
+  return 1 + (c.rope_local_theta > 0 ? 1 : 0) + (c.rope_scaling.type == RopeScalingType::kLongRope ? 1 : 0);
+}
+
+Model::Model(LoadedModel loaded) : loaded_(std::move(loaded)) {
+  loaded_.MoveWeightsToArena();
+  const ModelConfig& c = config();
+  if (!c.HasRope()) return;
+  rope_tables_.push_back(c.RopeFrequenciesOf(/*local=*/false));
+  if (c.rope_local_theta > 0) {
+    local_rope_table_ = rope_tables_.size();
+    rope_tables_.push_back(c.RopeFrequenciesOf(/*local=*/true));
+  }
+  if (c.rope_scaling.type == RopeScalingType::kLongRope) {
+    long_rope_table_ = rope_tables_.size();
+    rope_tables_.push_back(c.RopeFrequenciesOf(/*local=*/false, /*long_context=*/true));
+  }
+  // Activations size one set of angles per table the config can ask for.
+  KVLAB_CHECK(rope_tables_.size() <= Activations::RopeTableCount(c));
+}
+
+size_t Model::RopeTable(size_t layer, bool long_context) const {
+  if (config().LocalRope(layer)) return local_rope_table_;
+  return long_context && long_rope_table_ != 0 ? long_rope_table_ : 0;
+}
 
 void Model::CheckInputs(std::span<const int32_t> tokens, int32_t start_pos, const KvCache& cache,
                         const Activations& act, const KvPolicy* policy) const {
@@ -91,7 +146,11 @@ void Model::CheckInputs(std::span<const int32_t> tokens, int32_t start_pos, cons
 void Model::Forward(std::span<const int32_t> tokens, int32_t start_pos, KvCache& cache, Activations& act,
                     float* logits, LogitsFor which, KvPolicy* policy) const {
   CheckInputs(tokens, start_pos, cache, act, policy);
-  const size_t vocab = static_cast<size_t>(config().vocab_size);
+  const ModelConfig& c = config();
+  const size_t vocab = static_cast<size_t>(c.vocab_size);
+  // transformers picks LongRoPE's table once per forward call, from the call's last position.
+  const bool long_context = c.rope_scaling.type == RopeScalingType::kLongRope &&
+                            int64_t{start_pos} + static_cast<int64_t>(tokens.size()) > c.rope_scaling.original_max_positions;
   const size_t scores_needed = static_cast<size_t>(NumThreads()) * cache.capacity();
   if (act.scores.size() < scores_needed) act.scores.resize(scores_needed);  // once per cache size
   for (size_t done = 0; done < tokens.size(); done += act.max_batch) {
@@ -101,24 +160,31 @@ void Model::Forward(std::span<const int32_t> tokens, int32_t start_pos, KvCache&
     if (which == LogitsFor::kAllTokens) chunk_logits = logits + done * vocab;
     if (which == LogitsFor::kLastToken && last_chunk) chunk_logits = logits;
     ForwardChunk(tokens.subspan(done, n), start_pos + static_cast<int32_t>(done), cache, act, chunk_logits,
-                 which, policy);
+                 which, policy, long_context);
   }
 }
 
 void Model::ForwardChunk(std::span<const int32_t> tokens, int32_t start_pos, KvCache& cache,
-                         Activations& act, float* logits, LogitsFor which, KvPolicy* policy) const {
+                         Activations& act, float* logits, LogitsFor which, KvPolicy* policy,
+                         bool long_context) const {
   const ModelConfig& c = config();
   const size_t n = tokens.size();
+  const int32_t last_pos = start_pos + static_cast<int32_t>(n) - 1;
   Embed(tokens, start_pos, act);
-  if (c.arch == Arch::kLlama) {
-    for (size_t i = 0; i < n; ++i) act.rope[i].Compute(start_pos + static_cast<int32_t>(i), c.head_dim,
-                                                       c.rope_theta);
+  for (size_t t = 0; t < rope_tables_.size(); ++t) {
+    if (t == long_rope_table_ && t != 0 && !long_context) continue;
+    if (t == 0 && long_context && long_rope_table_ != 0) continue;
+    for (size_t i = 0; i < n; ++i) {
+      act.rope[t * act.max_batch + i].Compute(start_pos + static_cast<int32_t>(i), rope_tables_[t]);
+    }
   }
   KvPolicy* observer = policy != nullptr && policy->WantsAttention() ? policy : nullptr;
   for (size_t layer = 0; layer < static_cast<size_t>(c.n_layers); ++layer) {
-    AttentionBlock(layer, n, start_pos, cache, act, observer);
+    AttentionBlock(layer, n, start_pos, cache, act, observer, long_context);
     MlpBlock(layer, n, act);
-    // This layer's attention for the chunk is done: its cache can shrink back to the budget now.
+    // This layer's attention for the chunk is done: what its window hides goes first, then the policy
+    // shrinks the rest back to its budget (so a budget above the window is the window).
+    if (c.Window(layer) > 0) TrimToWindow(layer, last_pos, cache, act, policy);
     if (policy != nullptr) policy->Compress(layer, cache);
   }
   if (logits == nullptr) return;
@@ -137,6 +203,9 @@ void Model::Embed(std::span<const int32_t> tokens, int32_t start_pos, Activation
     // One row of the embedding, in whatever dtype the (possibly tied) matrix is stored.
     const uint8_t* row = static_cast<const uint8_t*>(w.tok_emb.data) + static_cast<size_t>(tokens[i]) * w.tok_emb.RowBytes();
     kernels::DecodeRow(w.tok_emb.dtype, row, dim, act.x.data() + i * dim);
+    if (c.embed_scale != 1.0f) {
+      for (size_t d = 0; d < dim; ++d) act.x[i * dim + d] *= c.embed_scale;
+    }
     if (!w.pos_emb.empty()) {  // GPT-2 learned positions
       const float* p = static_cast<const float*>(w.pos_emb.data) + (start_pos + i) * dim;
       for (size_t d = 0; d < dim; ++d) act.x[i * dim + d] += p[d];
@@ -148,19 +217,19 @@ void Model::Norm(const VectorView& w, const VectorView& b, const float* x, size_
   const ModelConfig& c = config();
   const size_t dim = static_cast<size_t>(c.dim);
   for (size_t i = 0; i < n; ++i) {
-    if (c.arch == Arch::kLlama) {
-      RmsNorm(x + i * dim, w.data, dim, c.norm_eps, out + i * dim);
-    } else {
+    if (c.arch == Arch::kGpt2) {
       LayerNorm(x + i * dim, w.data, b.data, dim, c.norm_eps, out + i * dim);
+    } else {
+      RmsNorm(x + i * dim, w.data, dim, c.norm_eps, out + i * dim);
     }
   }
 }
 
 void Model::AttentionBlock(size_t layer, size_t n, int32_t start_pos, KvCache& cache, Activations& act,
-                           KvPolicy* observer) const {
+                           KvPolicy* observer, bool long_context) const {
   const ModelConfig& c = config();
   const LayerWeights& lw = loaded_.weights.layers[layer];
-  const size_t dim = c.dim, q_dim = c.q_dim(), kv_dim = c.kv_dim();
+  const size_t dim = c.dim, q_dim = c.q_dim(), kv_dim = c.kv_dim(), head_dim = c.head_dim;
   Norm(lw.attn_norm, lw.attn_norm_b, act.x.data(), n, act.xn.data());
   if (n == 1) {
     MatVecMany({{&lw.wq, act.xn.data(), act.q.data()},
@@ -174,10 +243,20 @@ void Model::AttentionBlock(size_t layer, size_t n, int32_t start_pos, KvCache& c
   AddBias(lw.bq, act.q.data(), n, q_dim);
   AddBias(lw.bk, act.k.data(), n, kv_dim);
   AddBias(lw.bv, act.v.data(), n, kv_dim);
+  if (c.qk_norm) {  // each head of q and k normalized on its own, before RoPE
+    for (size_t h = 0; h < n * c.n_heads; ++h) {
+      RmsNorm(act.q.data() + h * head_dim, lw.q_norm.data, head_dim, c.norm_eps, act.q.data() + h * head_dim);
+    }
+    for (size_t h = 0; h < n * c.n_kv_heads; ++h) {
+      RmsNorm(act.k.data() + h * head_dim, lw.k_norm.data, head_dim, c.norm_eps, act.k.data() + h * head_dim);
+    }
+  }
+  const size_t table = c.HasRope() ? RopeTable(layer, long_context) : 0;
   for (size_t i = 0; i < n; ++i) {
-    if (c.arch == Arch::kLlama) {
-      ApplyRope(act.q.data() + i * q_dim, c.n_heads, c.head_dim, c.rope_style, act.rope[i]);
-      ApplyRope(act.k.data() + i * kv_dim, c.n_kv_heads, c.head_dim, c.rope_style, act.rope[i]);
+    if (c.HasRope()) {
+      const RopeAngles& angles = act.rope[table * act.max_batch + i];
+      ApplyRope(act.q.data() + i * q_dim, c.n_heads, head_dim, c.rope_style, angles);
+      ApplyRope(act.k.data() + i * kv_dim, c.n_kv_heads, head_dim, c.rope_style, angles);
     }
     cache.Append(layer, act.k.data() + i * kv_dim, act.v.data() + i * kv_dim, start_pos + static_cast<int32_t>(i));
   }
@@ -188,14 +267,32 @@ void Model::AttentionBlock(size_t layer, size_t n, int32_t start_pos, KvCache& c
   }
   MatMul(lw.wo, act.att.data(), n, act.proj.data());
   AddBias(lw.bo, act.proj.data(), n, dim);
+  if (c.sandwich_norms) Norm(lw.attn_post_norm, {}, act.proj.data(), n, act.proj.data());
   for (size_t i = 0; i < n * dim; ++i) act.x[i] += act.proj[i];
+}
+
+void Model::TrimToWindow(size_t layer, int32_t last_pos, KvCache& cache, Activations& act,
+                         KvPolicy* policy) const {
+  const int32_t window = config().Window(layer);
+  bool changed = false;
+  std::vector<uint32_t>& keep = act.keep;
+  for (size_t h = 0; h < cache.n_kv_heads(); ++h) {
+    const std::span<const SlotMeta> meta = cache.Meta(layer, h);
+    // The next query, at last_pos + 1, sees positions after last_pos + 1 - window: keep `window` of them.
+    const size_t first = FirstVisibleSlot(meta, last_pos, window);
+    if (first == 0) continue;
+    keep.resize(meta.size() - first);
+    for (size_t j = 0; j < keep.size(); ++j) keep[j] = static_cast<uint32_t>(first + j);
+    cache.Keep(layer, h, keep);
+    changed = true;
+  }
+  if (changed && policy != nullptr) policy->OnCacheChanged(layer, cache);
 }
 
 void Model::Attend(size_t layer, size_t n, int32_t start_pos, const KvCache& cache, Activations& act) const {
   const ModelConfig& c = config();
   const size_t head_dim = c.head_dim, q_dim = c.q_dim();
   const size_t group = static_cast<size_t>(c.n_heads / c.n_kv_heads);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const size_t work = n * static_cast<size_t>(c.n_heads);  // (token, query head) pairs
   const size_t stride = cache.capacity();
   const size_t threads = AttentionThreads(work, cache.MaxSize(layer), head_dim);
@@ -206,7 +303,7 @@ void Model::Attend(size_t layer, size_t n, int32_t start_pos, const KvCache& cac
     while (shares.Next(t, begin, end)) {
       for (size_t item = begin; item < end; ++item) {
         const size_t i = item / c.n_heads, h = item % c.n_heads;
-        AttendOneHead(cache, layer, h / group, group, act.q.data() + i * q_dim + h * head_dim, head_dim, scale,
+        AttendOneHead(cache, layer, h / group, group, act.q.data() + i * q_dim + h * head_dim, head_dim, c,
                       start_pos + static_cast<int32_t>(i), scores, act.att.data() + i * q_dim + h * head_dim);
       }
     }
@@ -220,7 +317,6 @@ void Model::AttendObserved(size_t layer, size_t n, int32_t start_pos, const KvCa
   const ModelConfig& c = config();
   const size_t head_dim = c.head_dim, q_dim = c.q_dim(), n_kv = c.n_kv_heads;
   const size_t group = static_cast<size_t>(c.n_heads / c.n_kv_heads);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const size_t stride = cache.capacity();
   const size_t threads = AttentionThreads(n_kv, n * group * cache.MaxSize(layer), head_dim);
   WorkShares shares(n_kv, threads);  // a kv head is one item: all its Observe calls stay on one thread
@@ -235,7 +331,7 @@ void Model::AttendObserved(size_t layer, size_t n, int32_t start_pos, const KvCa
             const float* q = act.q.data() + i * q_dim + h * head_dim;
             const int32_t pos = start_pos + static_cast<int32_t>(i);
             float* out = act.att.data() + i * q_dim + h * head_dim;
-            AttendOneHead(cache, layer, kv, group, q, head_dim, scale, pos, scores, out);
+            AttendOneHead(cache, layer, kv, group, q, head_dim, c, pos, scores, out);
             observer.Observe(AttentionRow{layer, h, kv, pos, {scores, meta.size()}, meta, q});
           }
         }
@@ -249,14 +345,21 @@ void Model::MlpBlock(size_t layer, size_t n, Activations& act) const {
   const LayerWeights& lw = loaded_.weights.layers[layer];
   const size_t dim = c.dim, ffn = c.ffn_dim;
   Norm(lw.ffn_norm, lw.ffn_norm_b, act.x.data(), n, act.xn.data());
-  if (c.arch == Arch::kLlama) {
+  if (c.GatedMlp()) {
     if (n == 1) {
       MatVecMany({{&lw.w_gate, act.xn.data(), act.hidden.data()}, {&lw.w_up, act.xn.data(), act.up.data()}});
     } else {
       MatMul(lw.w_gate, act.xn.data(), n, act.hidden.data());
       MatMul(lw.w_up, act.xn.data(), n, act.up.data());
     }
-    SwiGlu(act.hidden.data(), act.up.data(), n * ffn);
+    if (c.activation == Activation::kSiLU) {
+      SwiGlu(act.hidden.data(), act.up.data(), n * ffn);
+    } else if (c.activation == Activation::kGeluTanh) {
+      GeluTanhGlu(act.hidden.data(), act.up.data(), n * ffn);
+    } else {
+      GeluErf(act.hidden.data(), n * ffn);
+      for (size_t i = 0; i < n * ffn; ++i) act.hidden[i] *= act.up[i];
+    }
   } else {
     MatMul(lw.w_up, act.xn.data(), n, act.hidden.data());
     AddBias(lw.b_up, act.hidden.data(), n, ffn);
@@ -268,6 +371,7 @@ void Model::MlpBlock(size_t layer, size_t n, Activations& act) const {
   }
   MatMul(lw.w_down, act.hidden.data(), n, act.proj.data());
   AddBias(lw.b_down, act.proj.data(), n, dim);
+  if (c.sandwich_norms) Norm(lw.ffn_post_norm, {}, act.proj.data(), n, act.proj.data());
   for (size_t i = 0; i < n * dim; ++i) act.x[i] += act.proj[i];
 }
 
@@ -277,6 +381,9 @@ void Model::Logits(const float* x, size_t n, Activations& act, float* logits) co
   Norm(w.final_norm, w.final_norm_b, x, n, act.xn.data());
   MatMul(w.lm_head, act.xn.data(), n, logits);
   AddBias(w.lm_head_b, logits, n, vocab);
+  if (const float cap = config().final_softcap; cap > 0) {
+    for (size_t i = 0; i < n * vocab; ++i) logits[i] = cap * std::tanh(logits[i] / cap);
+  }
 }
 
 }  // namespace kvlab

@@ -18,6 +18,7 @@ namespace kvlab {
 // Scratch buffers of one stream, sized once for up to `max_batch` tokens per forward chunk.
 struct Activations {
   Activations(const ModelConfig& c, size_t max_batch);
+  static size_t RopeTableCount(const ModelConfig& c);
   size_t max_batch;
   std::vector<float> x;       // [max_batch][dim]      residual stream
   std::vector<float> xn;      // [max_batch][dim]      normalized input of a block
@@ -29,7 +30,8 @@ struct Activations {
   std::vector<float> hidden;  // [max_batch][ffn_dim]  gate (Llama) or fc (GPT-2) activations
   std::vector<float> up;      // [max_batch][ffn_dim]  up projection (Llama)
   std::vector<float> scores;  // [threads][cache capacity] attention rows, grown on demand
-  std::vector<RopeAngles> rope;  // [max_batch]
+  std::vector<RopeAngles> rope;  // [rope tables][max_batch] cos/sin of each token under each table (Model)
+  std::vector<uint32_t> keep;    // [cache capacity] slots a sliding-window layer keeps, grown on demand
 };
 
 enum class LogitsFor { kLastToken, kAllTokens };
@@ -47,6 +49,10 @@ class Model {
   // logits [vocab] for the last token or [tokens.size()][vocab] for all of them.
   // With a policy, attention rows go to policy->Observe and policy->Compress runs on every layer after
   // each chunk of at most act.max_batch tokens, so the cache needs capacity MaxSlots() + max_batch.
+  // Layers with the model's own sliding window (Mistral, Gemma) drop the slots no later query can see after
+  // each chunk, policy or not, so their cache holds at most the window between chunks.
+  // LongRoPE models (Phi-3) rotate with the long factors in a call whose last position passes the original
+  // context, as transformers does per forward call.
   // Throws kvlab::Error on a token id outside the vocabulary, a position the model cannot embed
   // (GPT-2 learned positions), or a cache without room for the tokens.
   void Forward(std::span<const int32_t> tokens, int32_t start_pos, KvCache& cache, Activations& act,
@@ -56,18 +62,26 @@ class Model {
   void CheckInputs(std::span<const int32_t> tokens, int32_t start_pos, const KvCache& cache,
                    const Activations& act, const KvPolicy* policy) const;
   void ForwardChunk(std::span<const int32_t> tokens, int32_t start_pos, KvCache& cache, Activations& act,
-                    float* logits, LogitsFor which, KvPolicy* policy) const;
+                    float* logits, LogitsFor which, KvPolicy* policy, bool long_context) const;
   void Embed(std::span<const int32_t> tokens, int32_t start_pos, Activations& act) const;
   void AttentionBlock(size_t layer, size_t n, int32_t start_pos, KvCache& cache, Activations& act,
-                      KvPolicy* observer) const;
+                      KvPolicy* observer, bool long_context) const;
   void Attend(size_t layer, size_t n, int32_t start_pos, const KvCache& cache, Activations& act) const;
   void AttendObserved(size_t layer, size_t n, int32_t start_pos, const KvCache& cache, Activations& act,
                       KvPolicy& observer) const;
   void MlpBlock(size_t layer, size_t n, Activations& act) const;
   void Norm(const VectorView& w, const VectorView& b, const float* x, size_t n, float* out) const;
   void Logits(const float* x, size_t n, Activations& act, float* logits) const;
+  // Drops the slots a sliding-window layer's next query can no longer see (position <= last_pos - window).
+  void TrimToWindow(size_t layer, int32_t last_pos, KvCache& cache, Activations& act, KvPolicy* policy) const;
+  // The RoPE table layer `layer` rotates with: LongRoPE's long table when long_context.
+  size_t RopeTable(size_t layer, bool long_context) const;
 
   LoadedModel loaded_;
+  // RoPE frequency tables (ops/rope_frequencies.h): [0] global layers, then Gemma 3's local layers and
+  // LongRoPE's long factors where the model has them.
+  std::vector<RopeFrequencies> rope_tables_;
+  size_t local_rope_table_ = 0, long_rope_table_ = 0;
 };
 
 }  // namespace kvlab

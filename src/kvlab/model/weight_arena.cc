@@ -22,11 +22,8 @@ ViewList CollectViews(ModelWeights& w) {
   v.matrices.push_back(&w.tok_emb);
   v.matrices.push_back(&w.pos_emb);
   for (LayerWeights& l : w.layers) {
-    for (VectorView* x : {&l.attn_norm, &l.attn_norm_b, &l.bq, &l.bk, &l.bv, &l.bo, &l.ffn_norm, &l.ffn_norm_b,
-                          &l.b_up, &l.b_down}) {
-      v.vectors.push_back(x);
-    }
-    for (MatrixView* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) v.matrices.push_back(m);
+    for (VectorView* x : l.Vectors()) v.vectors.push_back(x);
+    for (MatrixView* m : l.Matrices()) v.matrices.push_back(m);
   }
   v.vectors.push_back(&w.final_norm);
   v.vectors.push_back(&w.final_norm_b);

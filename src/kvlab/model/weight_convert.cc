@@ -56,7 +56,7 @@ void LoadedModel::ConvertMatrices(DType target) {
   const bool tied = weights.lm_head.data == weights.tok_emb.data;
   Convert(*this, weights.tok_emb, target);
   for (LayerWeights& l : weights.layers) {
-    for (MatrixView* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) Convert(*this, *m, target);
+    for (MatrixView* m : l.Matrices()) Convert(*this, *m, target);
   }
   if (tied) {
     weights.lm_head = weights.tok_emb;

@@ -8,6 +8,7 @@
 // LoadedModel where the loader had to convert (transpose, dtype conversion, dequantization).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -47,14 +48,33 @@ struct LayerWeights {
   MatrixView wk;           // [n_kv_heads*head_dim][dim]
   MatrixView wv;           // [n_kv_heads*head_dim][dim]
   MatrixView wo;           // [dim][n_heads*head_dim]
-  VectorView bq, bk, bv, bo;  // attention biases (GPT-2)
+  VectorView bq, bk, bv, bo;  // attention biases (GPT-2; q/k/v for Qwen2)
+  VectorView q_norm, k_norm;  // [head_dim] per-head RMSNorm of q and k before RoPE (Qwen3, Gemma 3)
+  VectorView attn_post_norm;  // [dim] norm of the attention output before the residual add (Gemma)
   VectorView ffn_norm;     // [dim]
   VectorView ffn_norm_b;   // [dim]
-  MatrixView w_gate;       // [ffn][dim]  Llama only (SwiGLU gate)
+  MatrixView w_gate;       // [ffn][dim]  gated MLP only (SwiGLU / GeGLU gate)
   MatrixView w_up;         // [ffn][dim]  Llama up_proj / GPT-2 c_fc
   MatrixView w_down;       // [dim][ffn]  Llama down_proj / GPT-2 mlp.c_proj
   VectorView b_up;         // [ffn] GPT-2
   VectorView b_down;       // [dim] GPT-2
+  VectorView ffn_post_norm;  // [dim] norm of the MLP output before the residual add (Gemma)
+
+  // Every vector and every matrix of the layer (empty ones included), in decode order: for code that
+  // treats them alike (the arena, conversion, parameter counts).
+  std::array<VectorView*, 14> Vectors() {
+    return {&attn_norm, &attn_norm_b, &bq, &bk, &bv, &q_norm, &k_norm, &bo, &attn_post_norm,
+            &ffn_norm, &ffn_norm_b, &b_up, &b_down, &ffn_post_norm};
+  }
+  std::array<MatrixView*, 7> Matrices() { return {&wq, &wk, &wv, &wo, &w_gate, &w_up, &w_down}; }
+  std::array<const VectorView*, 14> Vectors() const {
+    const std::array<VectorView*, 14> v = const_cast<LayerWeights*>(this)->Vectors();
+    return {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
+  }
+  std::array<const MatrixView*, 7> Matrices() const {
+    const std::array<MatrixView*, 7> m = const_cast<LayerWeights*>(this)->Matrices();
+    return {m[0], m[1], m[2], m[3], m[4], m[5], m[6]};
+  }
 };
 
 struct ModelWeights {

@@ -16,6 +16,11 @@ void GeluTanh(float* x, size_t n) {
   }
 }
 
+void GeluTanhGlu(float* gate, const float* up, size_t n) {
+  GeluTanh(gate, n);
+  for (size_t i = 0; i < n; ++i) gate[i] *= up[i];
+}
+
 void GeluErf(float* x, size_t n) {
   constexpr float kInvSqrt2 = 0.7071067811865476f;
   for (size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * kInvSqrt2));

@@ -54,7 +54,12 @@ float ScaleAndMask(float* scores, std::span<const SlotMeta> meta, float scale, i
 }
 }  // namespace
 
-bool CausalSoftmax(float* scores, std::span<const SlotMeta> meta, float scale, int32_t query_pos) {
+bool CausalSoftmax(float* scores, std::span<const SlotMeta> meta, float scale, int32_t query_pos,
+                   float softcap) {
+  if (softcap > 0) {  // cap the scaled logits, then mask and softmax them unscaled
+    for (size_t j = 0; j < meta.size(); ++j) scores[j] = softcap * std::tanh(scores[j] * scale / softcap);
+    scale = 1.0f;
+  }
   const float max_score = ScaleAndMask(scores, meta, scale, query_pos);
   if (max_score == -std::numeric_limits<float>::infinity()) {  // every probability 0, as on the other paths
     std::fill(scores, scores + meta.size(), 0.0f);
@@ -122,15 +127,16 @@ void AttendHeadBlocked(const float* q, const float* keys, const float* values, s
 }  // namespace
 
 void AttendHead(const float* q, const float* keys, const float* values, std::span<const SlotMeta> meta,
-                size_t head_dim, float scale, int32_t query_pos, float* scores, float* out, KvReuse reuse) {
+                size_t head_dim, float scale, int32_t query_pos, float* scores, float* out, KvReuse reuse,
+                float softcap) {
   const size_t n = meta.size();
   // AVX-512 and a head size it keeps in registers: one pass in 16-slot blocks (ops/attention_stream_avx512.cc).
-  if (ActiveSimdLevel() == SimdLevel::kAvx512 &&
+  if (softcap == 0 && ActiveSimdLevel() == SimdLevel::kAvx512 &&
       kernels::AttendHeadStreamAvx512(q, keys, values, meta.data(), n, head_dim, scale, query_pos, scores, out,
                                       reuse == KvReuse::kOnce)) {
     return;
   }
-  if (n > 2 * kBlock && n <= kBlock * kMaxBlocks && head_dim <= kMaxHeadDim) {
+  if (softcap == 0 && n > 2 * kBlock && n <= kBlock * kMaxBlocks && head_dim <= kMaxHeadDim) {
     AttendHeadBlocked(q, keys, values, meta, head_dim, scale, query_pos, scores, out);
     return;
   }
@@ -148,7 +154,7 @@ void AttendHead(const float* q, const float* keys, const float* values, std::spa
     }
     dot_rows(keys + j0 * head_dim, head_dim, m, q, head_dim, scores + j0);
   }
-  if (!CausalSoftmax(scores, meta, scale, query_pos)) {
+  if (!CausalSoftmax(scores, meta, scale, query_pos, softcap)) {
     std::memset(out, 0, head_dim * sizeof(float));
     return;
   }

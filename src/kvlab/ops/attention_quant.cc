@@ -12,10 +12,12 @@
 namespace kvlab {
 
 void AttendHeadQuantized(const float* q, const QuantizedHead& head, std::span<const SlotMeta> meta,
-                         size_t head_dim, float scale, int32_t query_pos, float* scores, float* out) {
+                         size_t head_dim, float scale, int32_t query_pos, float* scores, float* out,
+                         float softcap) {
   const size_t n = meta.size(), nq = head.n_quant;
   if (nq == 0) {  // nothing encoded yet: exactly the f32 attention (bit-identical, whichever path it takes)
-    AttendHead(q, head.residual_keys, head.residual_values, meta, head_dim, scale, query_pos, scores, out);
+    AttendHead(q, head.residual_keys, head.residual_values, meta, head_dim, scale, query_pos, scores, out,
+               KvReuse::kAgain, softcap);
     return;
   }
   const CodecKernels kk = KernelsFor(head.k), vk = KernelsFor(head.v);
@@ -46,7 +48,7 @@ void AttendHeadQuantized(const float* q, const QuantizedHead& head, std::span<co
   }
   if (n > nq) kernels::DotRowsKernel()(head.residual_keys, head_dim, n - nq, q, head_dim, scores + nq);
   std::memset(out, 0, head_dim * sizeof(float));
-  if (!CausalSoftmax(scores, meta, scale, query_pos)) return;
+  if (!CausalSoftmax(scores, meta, scale, query_pos, softcap)) return;
   vk.weighted_sum(head.value_codes, head.value_row_bytes, nq, scores, out, head_dim, head.group);
   // The f32 residual rows after the encoded ones: their weighted sum is added on top.
   const kernels::WeightedRowSumFn weighted_sum = kernels::WeightedRowSumKernel();

@@ -13,8 +13,9 @@
 namespace kvlab {
 
 // Same contract as AttendHead (causal mask, log(count) for summary slots, scores left holding the
-// probabilities), over head.n_quant encoded slots followed by meta.size() - head.n_quant f32 slots.
+// probabilities, softcap), over head.n_quant encoded slots followed by meta.size() - head.n_quant f32 slots.
 void AttendHeadQuantized(const float* q, const QuantizedHead& head, std::span<const SlotMeta> meta,
-                         size_t head_dim, float scale, int32_t query_pos, float* scores, float* out);
+                         size_t head_dim, float scale, int32_t query_pos, float* scores, float* out,
+                         float softcap = 0.0f);
 
 }  // namespace kvlab

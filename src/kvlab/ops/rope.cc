@@ -18,17 +18,22 @@ void RopeAngles::Compute(int32_t pos, int32_t head_dim, float theta) {
   }
 }
 
-void RopeAngles::Compute(int32_t pos, const RopeFrequencies& f) {
-  const size_t half = f.inv_freq.size();
-  cos.resize(half);
-  sin.resize(half);
+namespace {
+// cos/sin of pos * inv_freq[i], times `scaling`: the angle in double as above; the scaling multiplies the
+// f32 cos/sin, the order HF uses.
+void FillAngles(int32_t pos, const std::vector<float>& inv_freq, float scaling, RopeAngles& a) {
+  const size_t half = inv_freq.size();
+  a.cos.resize(half);
+  a.sin.resize(half);
   for (size_t i = 0; i < half; ++i) {
-    // Angle in double as above; the scaling multiplies the f32 cos/sin, the order HF uses.
-    const double angle = static_cast<double>(pos) * static_cast<double>(f.inv_freq[i]);
-    cos[i] = static_cast<float>(std::cos(angle)) * f.attention_scaling;
-    sin[i] = static_cast<float>(std::sin(angle)) * f.attention_scaling;
+    const double angle = static_cast<double>(pos) * static_cast<double>(inv_freq[i]);
+    a.cos[i] = static_cast<float>(std::cos(angle)) * scaling;
+    a.sin[i] = static_cast<float>(std::sin(angle)) * scaling;
   }
 }
+}  // namespace
+
+void RopeAngles::Compute(int32_t pos, const RopeFrequencies& f) { FillAngles(pos, f.inv_freq, f.attention_scaling, *this); }
 
 void ApplyRope(float* x, size_t n_heads, size_t head_dim, RopeStyle style, const RopeAngles& angles) {
   const size_t half = head_dim / 2;
@@ -45,9 +50,9 @@ void ApplyRope(float* x, size_t n_heads, size_t head_dim, RopeStyle style, const
   }
 }
 
-void ShiftRope(float* x, size_t n, size_t head_dim, RopeStyle style, int32_t delta, float theta,
+void ShiftRope(float* x, size_t n, size_t head_dim, RopeStyle style, int32_t delta, const RopeFrequencies& freqs,
                RopeAngles& scratch) {
-  scratch.Compute(delta, static_cast<int32_t>(head_dim), theta);
+  FillAngles(delta, freqs.inv_freq, 1.0f, scratch);
   ApplyRope(x, n, head_dim, style, scratch);
 }
 

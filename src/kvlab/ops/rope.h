@@ -24,10 +24,11 @@ struct RopeAngles {
 void ApplyRope(float* x, size_t n_heads, size_t head_dim, RopeStyle style, const RopeAngles& angles);
 
 // Moves `n` vectors x [n][head_dim] that were rotated at some position p to position p + delta, by
-// rotating them by delta: RoPE rotations compose, R(p + delta) = R(delta) R(p), with the same per-pair
-// frequencies as RopeAngles::Compute. Used to re-rotate cached keys (kv/rerotate.h). `scratch` holds the
-// angles of delta; it allocates only the first time.
-void ShiftRope(float* x, size_t n, size_t head_dim, RopeStyle style, int32_t delta, float theta,
+// rotating them by delta: RoPE rotations compose, R(p + delta) = R(delta) R(p), with the frequencies the
+// vectors were rotated with (`freqs`; its attention_scaling is a magnitude, applied once already, so it is
+// not applied again). Used to re-rotate cached keys (kv/rerotate.h). `scratch` holds the angles of delta;
+// it allocates only the first time.
+void ShiftRope(float* x, size_t n, size_t head_dim, RopeStyle style, int32_t delta, const RopeFrequencies& freqs,
                RopeAngles& scratch);
 
 }  // namespace kvlab
