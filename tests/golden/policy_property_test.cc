@@ -1,6 +1,8 @@
 // The policy property matrix: every registered policy (alone, with chunked eviction, and composed) runs a
-// stream on the real models in ../shared and on random-weight models, and after every forward call:
-//   - no head holds more slots than the policy's bound;
+// stream on the real models in ../shared, on random-weight models and on a Gemma-3-shaped model with
+// sliding-window layers, and after every forward call:
+//   - no head holds more slots than the policy's bound, and sliding-window layers no more than the window
+//     (only positions the next query can see);
 //   - sinks and the recent window are still there;
 //   - positions are unique and ascending in every head;
 //   - Bytes() is exactly what the live slots hold, and the policy's metadata is accounted;
@@ -101,8 +103,13 @@ fs::path RandomModel(const std::string& preset) {
 fs::path ModelPathFor(const std::string& name) {
   if (name == "stories260K") return test::AssetsDir() / "models" / "stories260K" / "stories260K.bin";
   if (name == "TinyStories-656K") return test::AssetsDir() / "models" / "tinystories-656k";
+  // Sliding-window layers of 16 (layers 0, 1, 3) next to a global one: every budget below is above the
+  // window there, so the window bounds those layers and the policy the global one.
+  if (name == "gemma3-zoo") return test::AssetsDir() / "models" / "arch-zoo" / "gemma3";
   return RandomModel(name);
 }
+
+bool FromAssets(const std::string& model_name) { return model_name != "llama-tiny" && model_name != "gpt2-tiny"; }
 
 // Protected slots of a ScorePolicy or SummaryPolicy (none known for composites).
 ScoreBudget Protected(const KvPolicy& p) {
@@ -111,14 +118,22 @@ ScoreBudget Protected(const KvPolicy& p) {
   return {};
 }
 
-void CheckInvariants(const KvCache& cache, const KvPolicy& policy, int32_t next_pos, const std::string& where) {
+void CheckInvariants(const ModelConfig& c, const KvCache& cache, const KvPolicy& policy, int32_t next_pos,
+                     const std::string& where) {
   const ScoreBudget prot = Protected(policy);
   size_t slots = 0;
   for (size_t l = 0; l < cache.n_layers(); ++l) {
+    // A layer with the model's own window holds only positions its next query can see, at most the window.
+    const int32_t window = c.Window(l);
+    const int32_t oldest_visible = window > 0 ? next_pos - window : 0;
     for (size_t h = 0; h < cache.n_kv_heads(); ++h) {
       auto meta = cache.Meta(l, h);
       slots += meta.size();
       ASSERT_LE(meta.size(), policy.MaxSlots()) << where << " layer " << l << " head " << h;
+      if (window > 0) {
+        ASSERT_LE(meta.size(), static_cast<size_t>(window)) << where << " layer " << l << " head " << h;
+        for (const SlotMeta& m : meta) ASSERT_GE(m.pos, oldest_visible) << where << " layer " << l;
+      }
       // Per-layer and per-head budgets: the bound of this layer, which may be tighter than MaxSlots().
       if (auto* sp = dynamic_cast<const ScorePolicy*>(&policy)) {
         ASSERT_LE(meta.size(), sp->HeadBound(l)) << where << " layer " << l << " head " << h;
@@ -126,15 +141,15 @@ void CheckInvariants(const KvCache& cache, const KvPolicy& policy, int32_t next_
       for (size_t i = 1; i < meta.size(); ++i) ASSERT_LT(meta[i - 1].pos, meta[i].pos) << where;
       std::set<int32_t> present;
       for (const SlotMeta& m : meta) present.insert(m.pos);
-      for (int32_t s = 0; s < static_cast<int32_t>(prot.sinks) && s < next_pos; ++s) {
+      for (int32_t s = oldest_visible; s < static_cast<int32_t>(prot.sinks) && s < next_pos; ++s) {
         ASSERT_TRUE(present.count(s)) << where << ": sink " << s << " evicted";
       }
-      for (int32_t r = std::max<int32_t>(0, next_pos - static_cast<int32_t>(prot.recent)); r < next_pos; ++r) {
+      for (int32_t r = std::max(oldest_visible, next_pos - static_cast<int32_t>(prot.recent)); r < next_pos; ++r) {
         ASSERT_TRUE(present.count(r)) << where << ": recent position " << r << " evicted";
       }
       // Summary slots: sinks and the recent window stay exact (count 1), and nothing is dropped — the
       // counts add up to every token seen.
-      if (dynamic_cast<const policies::SummaryPolicy*>(&policy) != nullptr) {
+      if (dynamic_cast<const policies::SummaryPolicy*>(&policy) != nullptr && window == 0) {
         uint64_t represented = 0;
         for (const SlotMeta& m : meta) {
           represented += m.count;
@@ -226,7 +241,7 @@ class PolicyMatrix : public ::testing::TestWithParam<std::tuple<std::string, std
 
 TEST_P(PolicyMatrix, InvariantsHoldThroughoutAStream) {
   const auto& [model_name, spec] = GetParam();
-  if (model_name == "stories260K" || model_name == "TinyStories-656K") KVLAB_REQUIRE_ASSETS();
+  if (FromAssets(model_name)) KVLAB_REQUIRE_ASSETS();
   Model model(LoadModel(ModelPathFor(model_name)));
   const ModelConfig& c = model.config();
   if (c.arch == Arch::kGpt2 && spec.find("rerotate=true") != std::string::npos) {
@@ -248,12 +263,12 @@ TEST_P(PolicyMatrix, InvariantsHoldThroughoutAStream) {
   Stream s(model, spec, 16);  // prefill in chunks of 16
   model.Forward({tokens.data(), static_cast<size_t>(prompt)}, 0, *s.cache, s.act, s.logits.data(),
                 LogitsFor::kLastToken, s.policy.get());
-  CheckInvariants(*s.cache, *s.policy, prompt, spec + " after prefill");
+  CheckInvariants(c, *s.cache, *s.policy, prompt, spec + " after prefill");
   std::unique_ptr<Stream> clone;
   for (int32_t pos = prompt; pos < total; ++pos) {
     if (pos == prompt + 10) clone = std::make_unique<Stream>(s, model);
     model.Forward({&tokens[pos], 1}, pos, *s.cache, s.act, s.logits.data(), LogitsFor::kLastToken, s.policy.get());
-    CheckInvariants(*s.cache, *s.policy, pos + 1, spec + " at position " + std::to_string(pos));
+    CheckInvariants(c, *s.cache, *s.policy, pos + 1, spec + " at position " + std::to_string(pos));
     if (HasFatalFailure()) return;
   }
   // The clone, fed the same tokens, must end in exactly the same state.
@@ -276,7 +291,7 @@ class FullPolicy : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(FullPolicy, IsBitIdenticalToNoPolicy) {
   const std::string& model_name = GetParam();
-  if (model_name == "stories260K" || model_name == "TinyStories-656K") KVLAB_REQUIRE_ASSETS();
+  if (FromAssets(model_name)) KVLAB_REQUIRE_ASSETS();
   Model model(LoadModel(ModelPathFor(model_name)));
   const ModelConfig& c = model.config();
   std::vector<int32_t> tokens(60);
@@ -294,7 +309,7 @@ TEST_P(FullPolicy, IsBitIdenticalToNoPolicy) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, FullPolicy,
-                         ::testing::Values("stories260K", "TinyStories-656K", "llama-tiny", "gpt2-tiny"),
+                         ::testing::Values("stories260K", "TinyStories-656K", "llama-tiny", "gpt2-tiny", "gemma3-zoo"),
                          [](const auto& info) {
                            std::string s = info.param;
                            for (char& ch : s) if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
@@ -302,7 +317,8 @@ INSTANTIATE_TEST_SUITE_P(Models, FullPolicy,
                          });
 
 INSTANTIATE_TEST_SUITE_P(AllPolicies, PolicyMatrix,
-                         ::testing::Combine(::testing::Values("stories260K", "TinyStories-656K", "llama-tiny", "gpt2-tiny"),
+                         ::testing::Combine(::testing::Values("stories260K", "TinyStories-656K", "llama-tiny", "gpt2-tiny",
+                                                              "gemma3-zoo"),
                                             ::testing::ValuesIn(Specs())),
                          [](const auto& info) {
                            std::string s = std::get<0>(info.param) + "_" + std::get<1>(info.param);
