@@ -13,6 +13,7 @@ PACKAGES=(
   libtomlplusplus-dev    # sweep configs (configs/*.toml)
   python3-matplotlib python3-numpy  # kvlab report draws its plots with /usr/bin/python3 + matplotlib
   chromium               # report test: headless screenshot of index.html
+  clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -17,4 +17,7 @@ cmake --build build-asan -j "$JOBS"
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 (cd build-asan && ctest --output-on-failure -j "$JOBS")
-echo "[kvlab] all tests passed (Release and ASan/UBSan)"
+
+# Short libFuzzer runs of the parsers (clang, ASan + UBSan).
+scripts/fuzz.sh
+echo "[kvlab] all tests passed (Release, ASan/UBSan and fuzzing)"

@@ -139,6 +139,8 @@ TEST(HfConfigTest, ErrorsNameFileAndField) {
   const std::string f = "dir/config.json";
   ExpectError([&] { Parse("{\"hidden_size\": "); }, {f, "malformed JSON"});
   ExpectError([&] { Parse("[]"); }, {f, "not a JSON object"});
+  // A number beyond a double is nlohmann's out_of_range, not a parse_error (found by hf_config_fuzz).
+  ExpectError([&] { Parse(R"({"model_type": "gpt2", "layer_norm_epsilon": 1e705})"); }, {f, "malformed JSON"});
   ExpectError([&] { Parse(LlamaWith("hidden_size", "")); }, {f, "missing required field hidden_size"});
   ExpectError([&] { Parse(LlamaWith("hidden_size", "\"128\"")); },
               {f, "field hidden_size must be an integer, got \"128\""});

@@ -136,7 +136,12 @@ RopeScaling ParseRopeScaling(const Fields& f) {
   const int32_t top_original = f.Int("original_max_position_embeddings", 0);
   auto original = [&](bool required) {
     auto it = o->find("original_max_position_embeddings");
-    if (it != o->end() && it->is_number_integer()) return it->get<int32_t>();
+    if (it != o->end() && it->is_number_integer()) {
+      const int64_t v = it->get<int64_t>();
+      if (v <= 0 || v > std::numeric_limits<int32_t>::max())
+        f.Fail("field rope_scaling.original_max_position_embeddings is out of range: " + it->dump());
+      return static_cast<int32_t>(v);
+    }
     if (it != o->end() && !it->is_null()) f.Fail("field rope_scaling.original_max_position_embeddings must be an integer");
     if (required && top_original <= 0) f.Fail("field rope_scaling.original_max_position_embeddings is missing");
     return top_original;
@@ -381,7 +386,7 @@ ModelConfig ParseHfConfig(std::string_view json_text, const std::string& source)
   json j;
   try {
     j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers beyond a double
     throw Error(source, std::string("malformed JSON: ") + e.what());
   }
   if (!j.is_object()) throw Error(source, "top level is not a JSON object");
