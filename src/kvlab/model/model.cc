@@ -106,9 +106,10 @@ Model::Model(LoadedModel loaded) : loaded_(std::move(loaded)) {
   KVLAB_CHECK(rope_tables_.size() <= Activations::RopeTableCount(c));
 }
 
+size_t Model::GlobalRopeTable(bool long_context) const { return long_context ? long_rope_table_ : 0; }
+
 size_t Model::RopeTable(size_t layer, bool long_context) const {
-  if (config().LocalRope(layer)) return local_rope_table_;
-  return long_context && long_rope_table_ != 0 ? long_rope_table_ : 0;
+  return config().LocalRope(layer) ? local_rope_table_ : GlobalRopeTable(long_context);
 }
 
 void Model::CheckInputs(std::span<const int32_t> tokens, int32_t start_pos, const KvCache& cache,
@@ -171,13 +172,15 @@ void Model::ForwardChunk(std::span<const int32_t> tokens, int32_t start_pos, KvC
   const size_t n = tokens.size();
   const int32_t last_pos = start_pos + static_cast<int32_t>(n) - 1;
   Embed(tokens, start_pos, act);
-  for (size_t t = 0; t < rope_tables_.size(); ++t) {
-    if (t == long_rope_table_ && t != 0 && !long_context) continue;
-    if (t == 0 && long_context && long_rope_table_ != 0) continue;
+  // The angles of each table this call rotates with: the global one (or LongRoPE's long one) and Gemma 3's
+  // local one.
+  auto angles_of = [&](size_t table) {
     for (size_t i = 0; i < n; ++i) {
-      act.rope[t * act.max_batch + i].Compute(start_pos + static_cast<int32_t>(i), rope_tables_[t]);
+      act.rope[table * act.max_batch + i].Compute(start_pos + static_cast<int32_t>(i), rope_tables_[table]);
     }
-  }
+  };
+  if (c.HasRope()) angles_of(GlobalRopeTable(long_context));
+  if (local_rope_table_ != 0) angles_of(local_rope_table_);
   KvPolicy* observer = policy != nullptr && policy->WantsAttention() ? policy : nullptr;
   for (size_t layer = 0; layer < static_cast<size_t>(c.n_layers); ++layer) {
     AttentionBlock(layer, n, start_pos, cache, act, observer, long_context);

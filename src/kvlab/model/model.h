@@ -74,8 +74,10 @@ class Model {
   void Logits(const float* x, size_t n, Activations& act, float* logits) const;
   // Drops the slots a sliding-window layer's next query can no longer see (position <= last_pos - window).
   void TrimToWindow(size_t layer, int32_t last_pos, KvCache& cache, Activations& act, KvPolicy* policy) const;
-  // The RoPE table layer `layer` rotates with: LongRoPE's long table when long_context.
+  // The RoPE table layer `layer` rotates with (index into rope_tables_), and the one of the global layers;
+  // long_context (only ever true for LongRoPE): the long table.
   size_t RopeTable(size_t layer, bool long_context) const;
+  size_t GlobalRopeTable(bool long_context) const;
 
   LoadedModel loaded_;
   // RoPE frequency tables (ops/rope_frequencies.h): [0] global layers, then Gemma 3's local layers and
