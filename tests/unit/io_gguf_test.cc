@@ -113,15 +113,60 @@ TEST(GgufTest, TensorDataIsAlignedAndViewed) {
 
 TEST(GgufTest, UnsupportedTensorTypeIsListedButNotReadable) {
   GgufBuilder g;
-  g.Tensor("q4k", {256, 1}, 12, Bytes(144, 0));
+  g.Tensor("iq2", {256, 1}, 16, Bytes(66, 0));  // IQ2_XXS: known geometry, no dequantizer in kvlab
   g.Tensor("q8", {32, 1}, 8, Bytes(34, 0));
-  const auto path = WriteGguf("gguf-q4k", g);
+  const auto path = WriteGguf("gguf-iq2", g);
   const GgufFile f = GgufFile::Open(path);
   ASSERT_EQ(f.tensors().size(), 2u);
-  EXPECT_EQ(f.tensors()[0].ggml_type, 12u);
+  EXPECT_EQ(f.tensors()[0].ggml_type, 16u);
   EXPECT_EQ(f.FindTensor("q8")->dtype, DType::kQ8_0);
-  ExpectError([&] { f.FindTensor("q4k"); },
-              {path.string(), "tensor q4k", "unsupported tensor type 12", "Q4_K"});
+  ExpectError([&] { f.FindTensor("iq2"); },
+              {path.string(), "tensor iq2", "unsupported tensor type 16", "IQ2_XXS"});
+}
+
+// Every block-quantized type kvlab reads: the file's ggml type id maps to the DType whose byte count
+// agrees with GGUF's block geometry (two rows of 512 elements each).
+TEST(GgufTest, ReadsEveryQuantizedTypeWithItsGeometry) {
+  struct Case {
+    uint32_t id;
+    const char* name;
+    DType dtype;
+    size_t bytes;  // of 1024 elements
+  };
+  const Case cases[] = {{2, "Q4_0", DType::kQ4_0, 32 * 18},  {3, "Q4_1", DType::kQ4_1, 32 * 20},
+                        {6, "Q5_0", DType::kQ5_0, 32 * 22},  {7, "Q5_1", DType::kQ5_1, 32 * 24},
+                        {8, "Q8_0", DType::kQ8_0, 32 * 34},  {10, "Q2_K", DType::kQ2_K, 4 * 84},
+                        {11, "Q3_K", DType::kQ3_K, 4 * 110}, {12, "Q4_K", DType::kQ4_K, 4 * 144},
+                        {13, "Q5_K", DType::kQ5_K, 4 * 176}, {14, "Q6_K", DType::kQ6_K, 4 * 210}};
+  GgufBuilder g;
+  for (const Case& c : cases) g.Tensor(c.name, {512, 2}, c.id, Bytes(c.bytes, 0));
+  const GgufFile f = GgufFile::Open(WriteGguf("gguf-quants", g));
+  for (const Case& c : cases) {
+    const GgufTensorInfo* t = f.FindTensor(c.name);
+    ASSERT_NE(t, nullptr) << c.name;
+    EXPECT_EQ(t->dtype, c.dtype) << c.name;
+    EXPECT_EQ(t->nbytes, c.bytes) << c.name;
+    EXPECT_EQ(DTypeBytes(t->dtype, 1024), c.bytes) << c.name;
+    EXPECT_STREQ(GgmlTypeName(t->ggml_type), c.name);
+  }
+}
+
+// A K-type row must be whole 256-element blocks; a tensor cut short is refused before anything reads it.
+TEST(GgufTest, QuantizedRowsMustBeWholeBlocksAndPresent) {
+  GgufBuilder odd;
+  odd.Tensor("blk.0.ffn_down.weight", {128, 2}, 12, Bytes(144, 0));
+  const auto p1 = WriteGguf("gguf-odd", odd);
+  ExpectError([&] { GgufFile::Open(p1); },
+              {p1.string(), "tensor blk.0.ffn_down.weight row length 128", "Q4_K block size 256"});
+
+  GgufBuilder small;
+  small.Tensor("w", {48, 1}, 2, Bytes(18 * 2, 0));  // Q4_0 blocks are 32
+  ExpectError([&] { GgufFile::Open(WriteGguf("gguf-odd32", small)); }, {"tensor w row length 48", "Q4_0"});
+
+  GgufBuilder cut;
+  cut.Tensor("output.weight", {256, 4}, 14, Bytes(210 * 3, 0));  // 4 Q6_K blocks claimed, 3 present
+  const auto p2 = WriteGguf("gguf-cut", cut);
+  ExpectError([&] { GgufFile::Open(p2); }, {p2.string(), "tensor output.weight (840 bytes", "extends past the end"});
 }
 
 TEST(GgufTest, RejectsBadMagicAndVersion) {

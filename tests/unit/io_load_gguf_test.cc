@@ -5,6 +5,7 @@
 #include <set>
 
 #include "io_test_writers.h"
+#include "kvlab/model/weight_builder.h"
 #include "kvlab/model/weights.h"
 #include "kvlab/tensor/dtype.h"
 #include "test_assets.h"
@@ -16,7 +17,7 @@ constexpr int kDim = 32, kHeads = 4, kKvHeads = 2, kFfn = 64, kVocab = 16, kCtx 
 constexpr int kKvDim = kDim / kHeads * kKvHeads;
 
 struct GgufModelSpec {
-  uint32_t matrix_type = 0;  // ggml type of the 2-D weights: 0 F32, 1 F16, 8 Q8_0
+  uint32_t matrix_type = 0;  // ggml type of the 2-D weights: 0 F32, 1 F16, 2 Q4_0, 3 Q4_1, 6 Q5_0, 8 Q8_0
   bool with_output = true;
   std::string arch = "llama";
   std::string omit;                                    // tensor left out
@@ -24,7 +25,10 @@ struct GgufModelSpec {
   std::string omit_key;                                // metadata key left out
 };
 
-// Q8_0 blocks: scale 0.5, quants (i % 7) - 3, so element i dequantizes to 0.5 * ((i % 7) - 3).
+// The quantized types get one block pattern each, element i of the tensor dequantizing to
+//   Q8_0: 0.5 * ((i % 7) - 3)   Q4_0: 0.5 * ((i % 16) - 8)   Q4_1: 0.5 * (i % 16) - 1   Q5_0: 0.5 * ((i % 32) - 16)
+// (element j of a 32-block: low nibble of qs[j] for j < 16, high nibble of qs[j - 16] after; Q5_0's fifth
+// bits in qh, bit j for element j).
 Bytes EncodeMatrix(uint32_t type, int salt, size_t n) {
   Bytes b;
   if (type == 0) {
@@ -32,17 +36,35 @@ Bytes EncodeMatrix(uint32_t type, int salt, size_t n) {
     PutBytes(b, v.data(), 4 * n);
   } else if (type == 1) {
     for (size_t i = 0; i < n; ++i) Put(b, F32ToF16(TestValue(salt, i)));
-  } else {
+  } else if (type == 8) {
     for (size_t blk = 0; blk < n / 32; ++blk) {
       Put(b, F32ToF16(0.5f));
       for (size_t i = 0; i < 32; ++i) Put(b, static_cast<int8_t>((blk * 32 + i) % 7 - 3));
+    }
+  } else {
+    for (size_t blk = 0; blk < n / 32; ++blk) {
+      Put(b, F32ToF16(0.5f));
+      if (type == 3) Put(b, F32ToF16(-1.0f));  // Q4_1's offset
+      const auto q = [&](size_t j) { return static_cast<uint32_t>((blk * 32 + j) % (type == 6 ? 32 : 16)); };
+      if (type == 6) {
+        uint32_t qh = 0;
+        for (size_t j = 0; j < 32; ++j) qh |= (q(j) >> 4) << j;
+        Put(b, qh);
+      }
+      for (size_t j = 0; j < 16; ++j) Put(b, static_cast<uint8_t>((q(j) & 15) | ((q(j + 16) & 15) << 4)));
     }
   }
   return b;
 }
 
 float ExpectedMatrixValue(uint32_t type, int salt, size_t i) {
-  return type == 8 ? 0.5f * static_cast<float>(static_cast<int>(i % 7) - 3) : TestValue(salt, i);
+  switch (type) {
+    case 8: return 0.5f * static_cast<float>(static_cast<int>(i % 7) - 3);
+    case 2: return 0.5f * static_cast<float>(static_cast<int>(i % 16) - 8);
+    case 3: return 0.5f * static_cast<float>(i % 16) - 1.0f;
+    case 6: return 0.5f * static_cast<float>(static_cast<int>(i % 32) - 16);
+    default: return TestValue(salt, i);
+  }
 }
 
 std::vector<std::pair<std::string, std::vector<uint64_t>>> TensorList(bool with_output) {
@@ -135,7 +157,27 @@ TEST_P(GgufModelTest, LoadsConfigAndWeights) {
   EXPECT_EQ(m.weights.final_norm.size, kDim);
 }
 
-INSTANTIATE_TEST_SUITE_P(MatrixTypes, GgufModelTest, testing::Values(0u, 1u, 8u));
+INSTANTIATE_TEST_SUITE_P(MatrixTypes, GgufModelTest, testing::Values(0u, 1u, 2u, 3u, 6u, 8u));
+
+// --weights auto: Q4_0, Q5_0 and Q8_0 become q8 rows holding exactly the dequantized values; Q4_1 (an offset
+// per block, which q8 cannot hold) becomes exact f32.
+TEST(GgufModelLoadTest, AutoRepacksExactTypesToQ8) {
+  for (uint32_t type : {2u, 3u, 6u, 8u}) {
+    GgufModelSpec s;
+    s.matrix_type = type;
+    const LoadedModel m = LoadModel(WriteLlamaGguf(s), LoadOptions{WeightFormat::kAuto});
+    const MatrixView& w = m.weights.layers[0].w_down;  // [kDim][kFfn], salt 10
+    EXPECT_EQ(w.dtype, type == 3 ? DType::kF32 : DType::kQ8) << "type " << type;
+    std::vector<float> row(kFfn);
+    for (int64_t r = 0; r < w.rows; ++r) {
+      ConvertToF32(w.dtype, static_cast<const uint8_t*>(w.data) + r * w.RowBytes(), kFfn, row.data());
+      for (size_t c = 0; c < kFfn; ++c) {
+        ASSERT_EQ(row[c], ExpectedMatrixValue(type, 10, static_cast<size_t>(r) * kFfn + c))
+            << "type " << type << " row " << r << " col " << c;
+      }
+    }
+  }
+}
 
 TEST(GgufModelLoadTest, MissingOutputMeansTiedAndVersionOneWorks) {
   GgufModelSpec s;
@@ -173,14 +215,28 @@ TEST(GgufModelLoadTest, UnknownArchitectureAndMissingKey) {
   ExpectError([&] { LoadModel(p2); }, {p2.string(), "metadata llama.block_count missing"});
 }
 
+// The builder's own check, for any loader: rows that are not whole blocks of the stored type are refused.
+TEST(GgufModelLoadTest, BuilderRefusesRowsOfPartialBlocks) {
+  LoadedModel m;
+  const Bytes data(144 * 2, 0);
+  WeightBuilder b(
+      m, "x.gguf",
+      [&](const std::string& name) -> std::optional<StoredTensor> {
+        return StoredTensor{name, DType::kQ4_K, {4, 128}, data.data()};
+      },
+      /*ggml_order=*/true);
+  ExpectError([&] { b.Matrix("blk.0.attn_q.weight", 4, 128); },
+              {"x.gguf", "tensor blk.0.attn_q.weight is q4_k but its rows of 128 are not a whole number of 256"});
+}
+
 TEST(GgufModelLoadTest, UnsupportedWeightTypeIsNamed) {
   GgufBuilder g;
   AddMetadata(g, GgufModelSpec{});
-  g.Tensor("token_embd.weight", {256, kVocab}, 12, Bytes(144 * kVocab, 0));  // Q4_K
-  const auto path = TempDir("gguf-q4") / "m.gguf";
+  g.Tensor("token_embd.weight", {256, kVocab}, 16, Bytes(66 * kVocab, 0));  // IQ2_XXS
+  const auto path = TempDir("gguf-iq2") / "m.gguf";
   WriteFile(path, g.Build());
   ExpectError([&] { LoadModel(path); },
-              {path.string(), "token_embd.weight", "unsupported tensor type 12 (Q4_K)"});
+              {path.string(), "token_embd.weight", "unsupported tensor type 16 (IQ2_XXS)"});
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // memory-bandwidth bound that decode reaches (DESIGN.md §6).
 #include <sys/resource.h>
 
+#include <chrono>
 #include <cstdio>
 #include <vector>
 
@@ -42,7 +43,11 @@ void Run(const BenchArgs& a) {
     return;
   }
   MakePolicy(a.bench.kv);  // a bad spec fails before the model is loaded
+  // Load time: reading, dequantizing or converting, and packing the weights into the arena.
+  const auto load_start = std::chrono::steady_clock::now();
   auto model = LoadModelFromOptions(a.model);
+  const double load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
   // What the decode kernels read: the dtype of the layer matrices (after --weights).
   const LoadedModel& loaded = model->loaded();
   const std::string weight_dtype(
@@ -134,11 +139,13 @@ void Run(const BenchArgs& a) {
   getrusage(RUSAGE_SELF, &usage);
   const int64_t peak_rss = static_cast<int64_t>(usage.ru_maxrss) * 1024;
   j["peak_rss_bytes"] = peak_rss;
+  j["load_ms"] = load_ms;
   j["by_depth"] = by_depth;
   if (a.json) {
     std::printf("%s\n", j.dump().c_str());
     return;
   }
+  std::printf("load    %.1f ms\n", load_ms);
   std::printf("memory  peak RSS %.1f MB\n", peak_rss / 1e6);
 }
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "kvlab/io/gguf.h"
 #include "kvlab/util/assets.h"
 
 namespace kvlab::cli {
@@ -20,7 +21,7 @@ struct InspectArgs {
 // A float as the shortest decimal that reads back to it (1e-06, not 9.999999974752427e-07).
 double ShortestDecimal(float f) { return std::stod(fmt::format("{}", f)); }
 
-// Counts weight bytes per stored dtype (every matrix of the model once).
+// Counts weight bytes per dtype as loaded (every matrix of the model once).
 std::map<std::string, int64_t> BytesByDType(const ModelWeights& w) {
   std::map<std::string, int64_t> out;
   auto add = [&](const MatrixView& m) {
@@ -32,6 +33,19 @@ std::map<std::string, int64_t> BytesByDType(const ModelWeights& w) {
     for (const MatrixView* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) add(*m);
   }
   if (w.lm_head.data != w.tok_emb.data) add(w.lm_head);
+  return out;
+}
+
+// For a GGUF file: every tensor's stored ggml type (F32, Q4_K, Q6_K, ...) with its tensor count and bytes,
+// since the mixes (Q4_K_M and the like) give different tensors different types and loading converts them.
+nlohmann::json GgufStoredTypes(const std::filesystem::path& path) {
+  const GgufFile g = GgufFile::Open(path);
+  nlohmann::json out = nlohmann::json::object();
+  for (const GgufTensorInfo& t : g.tensors()) {
+    nlohmann::json& entry = out[GgmlTypeName(t.ggml_type)];
+    entry["tensors"] = entry.value("tensors", 0) + 1;
+    entry["bytes"] = entry.value("bytes", int64_t{0}) + static_cast<int64_t>(t.nbytes);
+  }
   return out;
 }
 
@@ -64,6 +78,7 @@ void Run(const InspectArgs& a) {
       {"kv_bytes_per_token_f32", c.KvBytesPerToken()},
       {"kv_bytes_full_context_f32", c.KvBytesPerToken() * c.max_seq_len},
   };
+  if (m.format == ModelFormat::kGguf) j["gguf_stored_types"] = GgufStoredTypes(m.path);
   if (a.json) {
     std::printf("%s\n", j.dump(2).c_str());
     return;

@@ -65,15 +65,34 @@ const GgmlType* FindGgmlType(uint32_t id) {
   return nullptr;
 }
 
-// The ggml types kvlab's kernels read, mapped to its DType.
+// The ggml types kvlab reads, mapped to its DType (the block-quantized ones are dequantized or repacked
+// at load: tensor/ggml_quants.h).
 std::optional<DType> SupportedDType(uint32_t id) {
   switch (id) {
     case 0:
       return DType::kF32;
     case 1:
       return DType::kF16;
+    case 2:
+      return DType::kQ4_0;
+    case 3:
+      return DType::kQ4_1;
+    case 6:
+      return DType::kQ5_0;
+    case 7:
+      return DType::kQ5_1;
     case 8:
       return DType::kQ8_0;
+    case 10:
+      return DType::kQ2_K;
+    case 11:
+      return DType::kQ3_K;
+    case 12:
+      return DType::kQ4_K;
+    case 13:
+      return DType::kQ5_K;
+    case 14:
+      return DType::kQ6_K;
     case 30:
       return DType::kBF16;
     default:
@@ -465,7 +484,7 @@ const GgufTensorInfo* GgufFile::FindTensor(const std::string& name) const {
     throw Error(path_,
                 "tensor " + name + ": unsupported tensor type " + std::to_string(t.ggml_type) + " (" +
                     GgmlTypeName(t.ggml_type) + ")",
-                "kvlab reads F32, F16, BF16 and Q8_0 GGUF tensors");
+                "kvlab reads F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and Q2_K to Q6_K GGUF tensors");
   }
   return &t;
 }

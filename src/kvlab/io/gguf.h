@@ -33,7 +33,7 @@ struct GgufTensorInfo {
   std::string name;
   std::vector<int64_t> shape;  // GGUF order: shape[0] is the fastest-varying (columns)
   uint32_t ggml_type = 0;      // raw ggml type id
-  bool supported = false;      // kvlab reads F32 (0), F16 (1), Q8_0 (8), BF16 (30)
+  bool supported = false;      // kvlab reads F32, F16, BF16, Q8_0, Q4_0/1, Q5_0/1, Q2_K..Q6_K
   DType dtype = DType::kF32;   // meaningful only when supported
   const uint8_t* data = nullptr;
   size_t nbytes = 0;  // 0 for a ggml type whose block size kvlab does not know

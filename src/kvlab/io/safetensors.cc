@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "kvlab/tensor/ggml_quants.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -144,7 +145,25 @@ const char* SafetensorsDTypeName(DType t) {
     case DType::kBF16:
       return "BF16";
     case DType::kQ8_0:
-      return "Q8_0";  // not a safetensors dtype; the writer refuses it
+      return "Q8_0";  // not a safetensors dtype (nor are the GGUF types below); the writer refuses them
+    case DType::kQ4_0:
+      return "Q4_0";
+    case DType::kQ4_1:
+      return "Q4_1";
+    case DType::kQ5_0:
+      return "Q5_0";
+    case DType::kQ5_1:
+      return "Q5_1";
+    case DType::kQ2_K:
+      return "Q2_K";
+    case DType::kQ3_K:
+      return "Q3_K";
+    case DType::kQ4_K:
+      return "Q4_K";
+    case DType::kQ5_K:
+      return "Q5_K";
+    case DType::kQ6_K:
+      return "Q6_K";
     case DType::kQ8:
       return "Q8";  // kvlab's in-memory layout, never in a file
   }
@@ -296,7 +315,7 @@ std::string BuildHeader(const std::string& path, const std::vector<SafetensorsWr
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const SafetensorsWriteSpec& t : tensors) {
-    if (t.dtype == DType::kQ8_0 || t.dtype == DType::kQ8) {
+    if (ggml::IsBlockQuantized(t.dtype) || t.dtype == DType::kQ8) {
       throw Error(path, "tensor " + t.name + ": safetensors cannot store " + std::string(DTypeName(t.dtype)));
     }
     if (header.contains(t.name)) throw Error(path, "duplicate tensor name " + t.name);

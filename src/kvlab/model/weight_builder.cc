@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kvlab/tensor/ggml_quants.h"
 #include "kvlab/tensor/q8_rows.h"
 #include "kvlab/util/error.h"
 
@@ -46,8 +47,11 @@ void WeightBuilder::CheckShape(const StoredTensor& t, const std::vector<int64_t>
     throw Error(file_, "tensor " + t.name + " has shape " + ShapeString(t.shape, ggml_order_) +
                            ", expected " + ShapeString(expected, ggml_order_));
   }
-  if (t.dtype == DType::kQ8_0 && !expected.empty() && expected.back() % kQ8_0BlockSize != 0) {
-    throw Error(file_, "tensor " + t.name + " is q8_0 but its rows are not a multiple of 32");
+  const size_t block = ggml::GeometryOf(t.dtype).elements;  // 0 unless a GGUF block type
+  if (block != 0 && !expected.empty() && expected.back() % static_cast<int64_t>(block) != 0) {
+    throw Error(file_, "tensor " + t.name + " is " + std::string(DTypeName(t.dtype)) + " but its rows of " +
+                           std::to_string(expected.back()) + " are not a whole number of " +
+                           std::to_string(block) + "-element blocks");
   }
 }
 
@@ -69,16 +73,20 @@ MatrixView WeightBuilder::Matrix(const std::string& name, int64_t rows, int64_t 
   if (keep_stored_dtype_ && half && IsAligned(t.data, 2)) {
     m.dtype = t.dtype;
     m.data = t.data;
-  } else if (keep_stored_dtype_ && t.dtype == DType::kQ8_0) {
+  } else if (keep_stored_dtype_ && RepacksExactlyToQ8(t.dtype)) {
     m.dtype = DType::kQ8;
     const size_t c = static_cast<size_t>(cols);
     uint8_t* out = model_.AllocateBytes(static_cast<size_t>(rows) * Q8RowBytes(c));  // [rows][q8 row]
     const auto* src = static_cast<const uint8_t*>(t.data);
     for (int64_t r = 0; r < rows; ++r) {
-      RepackQ8_0Row(src + r * DTypeBytes(DType::kQ8_0, c), c, out + r * Q8RowBytes(c));
+      RepackRowToQ8(t.dtype, src + r * DTypeBytes(t.dtype, c), c, out + r * Q8RowBytes(c));
     }
     m.data = out;
   } else {
+    // Everything else becomes f32, exactly: f16/bf16 widen, and every GGUF block type (Q4_1, Q5_1, the K
+    // types) dequantizes bit for bit as ggml does. Nothing smaller that kvlab's kernels read holds those
+    // values exactly (their offsets and quantized sub-scales do not fit one f16 scale times an int8), so
+    // --weights auto keeps them f32; --weights q8 / bf16 / f16 then round from these exact values.
     m.dtype = DType::kF32;
     m.data = AsF32(t, static_cast<size_t>(rows * cols));
   }

@@ -35,11 +35,14 @@ class WeightBuilder {
   // Throws "<file>: missing tensor <name>".
   StoredTensor Require(const std::string& name) const;
 
-  // With `keep` (any --weights but f32), Matrix keeps bf16/f16 tensors as they are and repacks q8_0 to q8.
+  // With `keep` (any --weights but f32), Matrix keeps bf16/f16 tensors as they are and repacks q8_0, q4_0
+  // and q5_0 exactly to q8.
   void KeepStoredDType(bool keep) { keep_stored_dtype_ = keep; }
 
   // Row-major [rows][cols] weight. Viewed in place when it is f32 (or, with KeepStoredDType, bf16/f16) and
-  // aligned; q8_0 is repacked exactly to q8 with KeepStoredDType; anything else becomes an owned f32 buffer.
+  // aligned; q8_0 / q4_0 / q5_0 are repacked exactly to q8 with KeepStoredDType; anything else (the other
+  // GGUF block types included, dequantized exactly) becomes an owned f32 buffer. Throws naming the tensor
+  // when its rows are not a whole number of the stored type's blocks.
   MatrixView Matrix(const std::string& name, int64_t rows, int64_t cols);
   // A Conv1D weight stored [in][out] (GPT-2), returned transposed as an owned f32 [out][in] buffer.
   const float* TransposedF32(const std::string& name, int64_t in, int64_t out);

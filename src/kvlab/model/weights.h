@@ -91,7 +91,8 @@ enum class ModelFormat : uint8_t { kSafetensors, kGguf, kLlama2c };
 
 // How the weight matrices are kept in memory (`--weights`). Norms, biases and GPT-2 positions stay f32.
 enum class WeightFormat : uint8_t {
-  kAuto,  // as the file stores them: f32, bf16 and f16 used in place, GGUF q8_0 repacked to q8; else f32
+  kAuto,  // as the file stores them: f32, bf16 and f16 used in place, GGUF q8_0 / q4_0 / q5_0 repacked
+          // exactly to q8; everything else (the other GGUF quant types included) exactly to f32
   kF32,   // everything converted to f32 (LoadModel's default: what the tests and golden outputs assume)
   kBF16,  // converted once at load (round to nearest even)
   kF16,

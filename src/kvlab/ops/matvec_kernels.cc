@@ -118,7 +118,16 @@ RowsFn RowsKernel(DType t, SimdLevel level) {
       case DType::kBF16: return Bf16RowsAvx512;
       case DType::kF16: return F16RowsAvx512;
       case DType::kQ8: return vnni ? Q8RowsAvx512 : Q8RowsAvx2;
-      case DType::kQ8_0: return nullptr;
+      case DType::kQ8_0:  // GGUF block types are file formats: dequantized or repacked at load
+      case DType::kQ4_0:
+      case DType::kQ4_1:
+      case DType::kQ5_0:
+      case DType::kQ5_1:
+      case DType::kQ2_K:
+      case DType::kQ3_K:
+      case DType::kQ4_K:
+      case DType::kQ5_K:
+      case DType::kQ6_K: return nullptr;
     }
   }
   if (level == SimdLevel::kAvx2) {
@@ -127,7 +136,16 @@ RowsFn RowsKernel(DType t, SimdLevel level) {
       case DType::kBF16: return Bf16RowsAvx2;
       case DType::kF16: return F16RowsAvx2;
       case DType::kQ8: return Q8RowsAvx2;
-      case DType::kQ8_0: return nullptr;
+      case DType::kQ8_0:  // GGUF block types are file formats: dequantized or repacked at load
+      case DType::kQ4_0:
+      case DType::kQ4_1:
+      case DType::kQ5_0:
+      case DType::kQ5_1:
+      case DType::kQ2_K:
+      case DType::kQ3_K:
+      case DType::kQ4_K:
+      case DType::kQ5_K:
+      case DType::kQ6_K: return nullptr;
     }
   }
   switch (t) {
@@ -135,7 +153,16 @@ RowsFn RowsKernel(DType t, SimdLevel level) {
     case DType::kBF16: return Bf16RowsScalar;
     case DType::kF16: return F16RowsScalar;
     case DType::kQ8: return Q8RowsScalar;
-    case DType::kQ8_0: return nullptr;
+    case DType::kQ8_0:  // GGUF block types are file formats: dequantized or repacked at load
+    case DType::kQ4_0:
+    case DType::kQ4_1:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
+    case DType::kQ2_K:
+    case DType::kQ3_K:
+    case DType::kQ4_K:
+    case DType::kQ5_K:
+    case DType::kQ6_K: return nullptr;
   }
   return nullptr;
 }

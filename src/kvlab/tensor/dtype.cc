@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "kvlab/tensor/ggml_quants.h"
 #include "kvlab/tensor/q8_rows.h"
 #include "kvlab/util/error.h"
 
@@ -14,6 +15,15 @@ std::string_view DTypeName(DType t) {
     case DType::kBF16: return "bf16";
     case DType::kQ8_0: return "q8_0";
     case DType::kQ8: return "q8";
+    case DType::kQ4_0: return "q4_0";
+    case DType::kQ4_1: return "q4_1";
+    case DType::kQ5_0: return "q5_0";
+    case DType::kQ5_1: return "q5_1";
+    case DType::kQ2_K: return "q2_k";
+    case DType::kQ3_K: return "q3_k";
+    case DType::kQ4_K: return "q4_k";
+    case DType::kQ5_K: return "q5_k";
+    case DType::kQ6_K: return "q6_k";
   }
   return "?";
 }
@@ -23,8 +33,20 @@ size_t DTypeBytes(DType t, size_t n) {
     case DType::kF32: return 4 * n;
     case DType::kF16:
     case DType::kBF16: return 2 * n;
-    case DType::kQ8_0: return n / kQ8_0BlockSize * kQ8_0BlockBytes;
     case DType::kQ8: return (n + kQ8_0BlockSize - 1) / kQ8_0BlockSize * kQ8_0BlockBytes;
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+    case DType::kQ4_1:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
+    case DType::kQ2_K:
+    case DType::kQ3_K:
+    case DType::kQ4_K:
+    case DType::kQ5_K:
+    case DType::kQ6_K: {
+      const ggml::BlockGeometry g = ggml::GeometryOf(t);
+      return n / g.elements * g.bytes;
+    }
   }
   return 0;
 }
@@ -86,21 +108,20 @@ void ConvertToF32(DType t, const void* src, size_t n, float* dst) {
       }
       return;
     }
-    case DType::kQ8_0: {
-      KVLAB_CHECK(n % kQ8_0BlockSize == 0);
-      auto* s = static_cast<const uint8_t*>(src);
-      for (size_t b = 0; b < n / kQ8_0BlockSize; ++b) {
-        const uint8_t* block = s + b * kQ8_0BlockBytes;
-        uint16_t d;
-        std::memcpy(&d, block, 2);
-        const float scale = F16ToF32(d);
-        auto* q = reinterpret_cast<const int8_t*>(block + 2);
-        for (size_t i = 0; i < kQ8_0BlockSize; ++i) dst[b * kQ8_0BlockSize + i] = scale * q[i];
-      }
-      return;
-    }
     case DType::kQ8:
       DecodeQ8Row(static_cast<const uint8_t*>(src), n, dst);
+      return;
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+    case DType::kQ4_1:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
+    case DType::kQ2_K:
+    case DType::kQ3_K:
+    case DType::kQ4_K:
+    case DType::kQ5_K:
+    case DType::kQ6_K:
+      ggml::Dequantize(t, src, n, dst);
       return;
   }
 }
@@ -128,9 +149,18 @@ void ConvertFromF32(DType t, const float* src, size_t n, void* dst) {
       EncodeQ8Row(src, n, static_cast<uint8_t*>(dst));
       return;
     case DType::kQ8_0:
+    case DType::kQ4_0:
+    case DType::kQ4_1:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
+    case DType::kQ2_K:
+    case DType::kQ3_K:
+    case DType::kQ4_K:
+    case DType::kQ5_K:
+    case DType::kQ6_K:
       break;
   }
-  KVLAB_CHECK(false && "no f32 -> q8_0 encoder (kvlab stores 8-bit weights as q8)");
+  KVLAB_CHECK(false && "no f32 -> GGUF block encoder (kvlab stores 8-bit weights as q8)");
 }
 
 }  // namespace kvlab

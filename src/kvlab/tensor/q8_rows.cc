@@ -5,6 +5,8 @@
 #include <cstring>
 
 #include "kvlab/tensor/dtype.h"
+#include "kvlab/tensor/ggml_quants.h"
+#include "kvlab/util/error.h"
 
 namespace kvlab {
 
@@ -48,6 +50,40 @@ void RepackQ8_0Row(const uint8_t* q8_0, size_t n, uint8_t* row) {
     for (size_t i = 0; i < kQ8Block; ++i) {
       row[b * kQ8Block + i] = static_cast<uint8_t>(static_cast<int>(static_cast<int8_t>(block[2 + i])) + 128);
     }
+  }
+}
+
+namespace {
+// Block b of a row of 32-element ggml blocks, as its f16 scale and 32 signed quants, into q8 block b.
+void PutQ8Block(size_t nb, size_t b, uint16_t d16, const int8_t q[kQ8Block], uint8_t* row) {
+  std::memcpy(row + nb * kQ8Block + 2 * b, &d16, 2);
+  for (size_t i = 0; i < kQ8Block; ++i) row[b * kQ8Block + i] = static_cast<uint8_t>(q[i] + 128);
+}
+
+template <typename Block, void (*Unpack)(const Block&, int8_t*)>
+void RepackBlocks(const uint8_t* src, size_t n, uint8_t* row) {
+  const size_t nb = n / kQ8Block;
+  for (size_t b = 0; b < nb; ++b) {
+    Block block;
+    std::memcpy(&block, src + b * sizeof(Block), sizeof(Block));
+    int8_t q[kQ8Block];
+    Unpack(block, q);
+    PutQ8Block(nb, b, block.d, q, row);
+  }
+}
+}  // namespace
+
+bool RepacksExactlyToQ8(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ5_0; }
+
+void RepackRowToQ8(DType t, const uint8_t* src, size_t n, uint8_t* row) {
+  KVLAB_CHECK(n % kQ8Block == 0);
+  if (t == DType::kQ8_0) {
+    RepackQ8_0Row(src, n, row);
+  } else if (t == DType::kQ4_0) {
+    RepackBlocks<ggml::BlockQ4_0, ggml::UnpackQ4_0>(src, n, row);
+  } else {
+    KVLAB_CHECK(t == DType::kQ5_0);
+    RepackBlocks<ggml::BlockQ5_0, ggml::UnpackQ5_0>(src, n, row);
   }
 }
 

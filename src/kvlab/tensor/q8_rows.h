@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kvlab/tensor/dtype.h"
+
 namespace kvlab {
 
 inline constexpr size_t kQ8Block = 32;
@@ -22,5 +24,13 @@ void EncodeQ8Row(const float* x, size_t n, uint8_t* row);
 void DecodeQ8Row(const uint8_t* row, size_t n, float* out);
 // Repacks one row of GGUF Q8_0 blocks (n a multiple of 32) into the q8 layout exactly (no requantization).
 void RepackQ8_0Row(const uint8_t* q8_0, size_t n, uint8_t* row);
+
+// The GGUF types whose every value is (f16 block scale) * (small integer) per 32 elements: Q8_0, Q4_0
+// (d * (q - 8)) and Q5_0 (d * (q - 16)). They map onto q8 exactly: the same f16 scale, the integer as an int8.
+// (Q4_1 / Q5_1 and the K types add offsets or quantized sub-scales, which q8 cannot hold exactly.)
+bool RepacksExactlyToQ8(DType t);
+// One row of n elements (a multiple of 32) of such a type into the q8 layout; decodes to exactly the values
+// ConvertToF32 gives.
+void RepackRowToQ8(DType t, const uint8_t* src, size_t n, uint8_t* row);
 
 }  // namespace kvlab
