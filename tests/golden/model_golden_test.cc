@@ -33,7 +33,7 @@ double MeanNll(const Model& model, const std::vector<int32_t>& ids) {
   const ModelConfig& c = model.config();
   // The last id is only a target: feed ids[0..n-2] (a 65-char Shakespeare window uses positions 0..63).
   const std::span<const int32_t> inputs(ids.data(), ids.size() - 1);
-  KvCache cache(c, inputs.size());
+  KvCache cache(c.CacheShape(), inputs.size());
   Activations act(c, 64);
   std::vector<float> logits(inputs.size() * c.vocab_size);
   model.Forward(inputs, 0, cache, act, logits.data(), LogitsFor::kAllTokens);
@@ -60,7 +60,7 @@ TEST_P(TinyStoriesGolden, GreedyFromBosMatchesReferenceIdsAndText) {
   const auto ref = TinyStoriesReference()[Key()]["greedy_from_bos"];
   Model model(LoadModel(ModelPath(GetParam())));
   auto tokenizer = LoadTokenizer(model.loaded());
-  KvCache cache(model.config(), model.config().max_seq_len);
+  KvCache cache(model.config().CacheShape(), model.config().max_seq_len);
   GenerateOptions opts;
   opts.max_new_tokens = ref["steps"].get<int32_t>();
   opts.stop_at_eos = false;  // the reference ran all steps
@@ -87,7 +87,7 @@ TEST_P(TinyStoriesGolden, EvalNllAndFirstLogitsMatchReference) {
   const auto ids = ref["eval"]["token_ids"].get<std::vector<int32_t>>();
   EXPECT_NEAR(MeanNll(model, ids), ref["eval"]["nll_mean"].get<double>(), 1e-3);
 
-  KvCache cache(model.config(), 4);
+  KvCache cache(model.config().CacheShape(), 4);
   Activations act(model.config(), 1);
   std::vector<float> logits(model.config().vocab_size);
   const int32_t bos = model.config().bos_id;
@@ -102,7 +102,7 @@ TEST_P(TinyStoriesGolden, PrefillAndStepwiseDecodeGiveTheSameLogits) {
   const ModelConfig& c = model.config();
   auto ids = ref["eval"]["token_ids"].get<std::vector<int32_t>>();
   ids.resize(100);
-  KvCache batch_cache(c, ids.size()), step_cache(c, ids.size());
+  KvCache batch_cache(c.CacheShape(), ids.size()), step_cache(c.CacheShape(), ids.size());
   Activations batch_act(c, 32), step_act(c, 1);  // batch of 32: prefill runs in several chunks
   std::vector<float> batch(ids.size() * c.vocab_size), step(c.vocab_size);
   model.Forward(ids, 0, batch_cache, batch_act, batch.data(), LogitsFor::kAllTokens);
@@ -153,7 +153,7 @@ TEST_F(ShakespeareGolden, GreedyCharactersFromNewlineMatchReference) {
   const ModelConfig& c = model.config();
   auto tokenizer = LoadTokenizer(model.loaded());
   std::vector<int32_t> ids = tokenizer->Encode("\n", false);
-  KvCache cache(c, c.max_seq_len);
+  KvCache cache(c.CacheShape(), c.max_seq_len);
   Activations act(c, c.max_seq_len);
   std::vector<float> logits(c.vocab_size);
   model.Forward(ids, 0, cache, act, logits.data());

@@ -42,9 +42,9 @@ void Run(const GenerateArgs& a) {
                           std::to_string(ctx) + ")", "raise -c");
   }
   GenerateOptions opts;
-  policy->Bind(c);
+  policy->Bind(c.CacheShape());
   opts.policy = policy.get();
-  KvCache cache(c, RequiredCapacity(policy.get(), static_cast<size_t>(ctx), opts.prefill_batch),
+  KvCache cache(c.CacheShape(), RequiredCapacity(policy.get(), static_cast<size_t>(ctx), opts.prefill_batch),
                 CacheCodecFor(policy.get()));
   opts.max_new_tokens = a.n_predict;
   opts.stop_at_eos = !a.ignore_eos;

@@ -112,7 +112,7 @@ void SweepEvaluator::Preflight(const std::vector<GridPoint>& points) {
     }
     if (checked.insert(p.model_path.string() + "\t" + p.spec).second) {
       try {
-        MakePolicy(p.spec)->Bind(c);
+        MakePolicy(p.spec)->Bind(c.CacheShape());
       } catch (const Error& e) {
         throw Error(p.entry + ": " + p.model, e.what());
       }
