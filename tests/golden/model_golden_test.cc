@@ -59,7 +59,7 @@ class TinyStoriesGolden : public ::testing::TestWithParam<std::string> {
 TEST_P(TinyStoriesGolden, GreedyFromBosMatchesReferenceIdsAndText) {
   const auto ref = TinyStoriesReference()[Key()]["greedy_from_bos"];
   Model model(LoadModel(ModelPath(GetParam())));
-  auto tokenizer = LoadTokenizer(model.loaded());
+  auto tokenizer = LoadTokenizer({model.loaded().path, model.loaded().format, model.config().vocab_size});
   KvCache cache(model.config().CacheShape(), model.config().max_seq_len);
   GenerateOptions opts;
   opts.max_new_tokens = ref["steps"].get<int32_t>();
@@ -132,7 +132,7 @@ class ShakespeareGolden : public ::testing::Test {
 TEST_F(ShakespeareGolden, ValidationNllPerCharMatchesReference) {
   const auto ref = test::ReadJson(AssetsDir() / "reference" / "shakespeare_char_gpt2_reference.json");
   Model model(LoadModel(ModelPath("shakespeare")));
-  auto tokenizer = LoadTokenizer(model.loaded());
+  auto tokenizer = LoadTokenizer({model.loaded().path, model.loaded().format, model.config().vocab_size});
   const std::string text = ReadTextFile(AssetsDir() / "text" / "tinyshakespeare.txt");
   // Protocol: chars [int(0.9 N):], 200 non-overlapping windows of 65 chars, 64 inputs at positions 0..63.
   const std::string val = text.substr(static_cast<size_t>(0.9 * static_cast<double>(text.size())));
@@ -151,7 +151,7 @@ TEST_F(ShakespeareGolden, GreedyCharactersFromNewlineMatchReference) {
   const auto ref = test::ReadJson(AssetsDir() / "reference" / "shakespeare_char_gpt2_reference.json");
   Model model(LoadModel(ModelPath("shakespeare")));
   const ModelConfig& c = model.config();
-  auto tokenizer = LoadTokenizer(model.loaded());
+  auto tokenizer = LoadTokenizer({model.loaded().path, model.loaded().format, model.config().vocab_size});
   std::vector<int32_t> ids = tokenizer->Encode("\n", false);
   KvCache cache(c.CacheShape(), c.max_seq_len);
   Activations act(c, c.max_seq_len);

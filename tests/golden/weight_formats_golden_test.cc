@@ -88,7 +88,7 @@ TEST_P(WeightFormatsGolden, NllCloseToF32AndGreedyMostlyAgrees) {
   EXPECT_NEAR(decode, f32_nll, p.max_nll_diff) << "decode";
 
   const auto g = ref["greedy_from_bos"];
-  auto tokenizer = LoadTokenizer(model.loaded());
+  auto tokenizer = LoadTokenizer({model.loaded().path, model.loaded().format, model.config().vocab_size});
   KvCache cache(model.config().CacheShape(), model.config().max_seq_len);
   GenerateOptions opts;
   opts.max_new_tokens = static_cast<int32_t>(kGreedySteps);

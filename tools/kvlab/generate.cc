@@ -28,7 +28,7 @@ void Run(const GenerateArgs& a) {
   auto policy = MakePolicy(a.kv);  // bad specs fail before the model is loaded
   auto model = LoadModelFromOptions(a.model);
   const ModelConfig& c = model->config();
-  auto tokenizer = LoadTokenizer(model->loaded(), a.model.tokenizer);
+  auto tokenizer = LoadTokenizerFromOptions(*model, a.model);
   std::vector<int32_t> prompt = tokenizer->Encode(a.prompt, !a.no_bos);
   if (prompt.empty()) {
     // A model without BOS (e.g. the char GPT-2) and an empty prompt: start from a newline if it can.

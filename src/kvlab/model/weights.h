@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "kvlab/io/model_format.h"
 #include "kvlab/model/config.h"
 #include "kvlab/tensor/dtype.h"
 #include "kvlab/tensor/matrix_view.h"
@@ -69,8 +70,6 @@ struct ModelWeights {
   VectorView lm_head_b;    // [vocab] (present in some GPT-2 checkpoints)
 };
 
-enum class ModelFormat : uint8_t { kSafetensors, kGguf, kLlama2c };
-
 // How the weight matrices are kept in memory (`--weights`). Norms, biases and GPT-2 positions stay f32.
 enum class WeightFormat : uint8_t {
   kAuto,  // as the file stores them: f32, bf16 and f16 used in place, GGUF q8_0 repacked to q8; else f32
@@ -86,7 +85,6 @@ WeightFormat ParseWeightFormat(const std::string& s, const std::string& what);
 struct LoadOptions {
   WeightFormat weights = WeightFormat::kF32;
 };
-const char* ModelFormatName(ModelFormat f);
 
 // A loaded model: config + weight views + whatever keeps those views alive.
 struct LoadedModel {
