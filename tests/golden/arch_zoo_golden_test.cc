@@ -104,7 +104,7 @@ class ArchZooGolden : public ::testing::TestWithParam<ZooCase> {
 };
 
 TEST_P(ArchZooGolden, FullSequenceLogitsMatchReference) {
-  KvCache cache(model_->config(), ids_.size());
+  KvCache cache(model_->config().CacheShape(), ids_.size());
   const std::vector<float> logits = AllLogits(64, cache);
   for (const json& p : seq_["logits_positions"]) {
     const size_t pos = p.get<size_t>();
@@ -131,7 +131,7 @@ TEST_P(ArchZooGolden, FullSequenceLogitsMatchReference) {
 TEST_P(ArchZooGolden, GreedyDecodeThroughTheCacheMatchesReference) {
   const ModelConfig& c = model_->config();
   const json& greedy = seq_["greedy_next_8"];
-  KvCache cache(c, ids_.size() + greedy.size());
+  KvCache cache(c.CacheShape(), ids_.size() + greedy.size());
   Activations act(c, 64);
   std::vector<float> logits(vocab_);
   model_->Forward(ids_, 0, cache, act, logits.data());
@@ -157,10 +157,10 @@ TEST_P(ArchZooGolden, GreedyDecodeThroughTheCacheMatchesReference) {
 // trimming between chunks, the RoPE tables and the per-head norms all see positions the same way.
 TEST_P(ArchZooGolden, IncrementalDecodingEqualsTheFullPass) {
   const ModelConfig& c = model_->config();
-  KvCache full_cache(c, ids_.size());
+  KvCache full_cache(c.CacheShape(), ids_.size());
   const std::vector<float> full = AllLogits(64, full_cache);
   for (size_t batch : {size_t{1}, size_t{5}}) {
-    KvCache cache(c, ids_.size());
+    KvCache cache(c.CacheShape(), ids_.size());
     const std::vector<float> chunked = AllLogits(batch, cache);
     float worst = 0;
     for (size_t i = 0; i < full.size(); ++i) worst = std::max(worst, std::fabs(chunked[i] - full[i]));
@@ -172,7 +172,7 @@ TEST_P(ArchZooGolden, IncrementalDecodingEqualsTheFullPass) {
 // it; global layers keep every token.
 TEST_P(ArchZooGolden, SlidingWindowLayersBoundTheirCache) {
   const ModelConfig& c = model_->config();
-  KvCache cache(c, ids_.size());
+  KvCache cache(c.CacheShape(), ids_.size());
   Activations act(c, 1);
   std::vector<float> logits(vocab_);
   for (size_t i = 0; i < ids_.size(); ++i) {

@@ -164,7 +164,7 @@ TEST_F(EvalGolden, FidelityOfWindowLosesMassPastTheWindow) {
 
 TEST_F(EvalGolden, GenCompareOfFullAgreesCompletely) {
   Model model(LoadModel(Stories260K()));
-  auto tokenizer = LoadTokenizer(model.loaded());
+  auto tokenizer = LoadTokenizer({model.loaded().path, model.loaded().format, model.config().vocab_size});
   const std::vector<std::string> prompts = {"Once upon a time", "Tom had a red ball."};
   GenCompareOptions o;
   o.max_new_tokens = 24;

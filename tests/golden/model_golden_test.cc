@@ -33,7 +33,7 @@ double MeanNll(const Model& model, const std::vector<int32_t>& ids) {
   const ModelConfig& c = model.config();
   // The last id is only a target: feed ids[0..n-2] (a 65-char Shakespeare window uses positions 0..63).
   const std::span<const int32_t> inputs(ids.data(), ids.size() - 1);
-  KvCache cache(c, inputs.size());
+  KvCache cache(c.CacheShape(), inputs.size());
   Activations act(c, 64);
   std::vector<float> logits(inputs.size() * c.vocab_size);
   model.Forward(inputs, 0, cache, act, logits.data(), LogitsFor::kAllTokens);
@@ -59,8 +59,8 @@ class TinyStoriesGolden : public ::testing::TestWithParam<std::string> {
 TEST_P(TinyStoriesGolden, GreedyFromBosMatchesReferenceIdsAndText) {
   const auto ref = TinyStoriesReference()[Key()]["greedy_from_bos"];
   Model model(LoadModel(ModelPath(GetParam())));
-  auto tokenizer = LoadTokenizer(model.loaded());
-  KvCache cache(model.config(), model.config().max_seq_len);
+  auto tokenizer = LoadTokenizer({model.loaded().path, model.loaded().format, model.config().vocab_size});
+  KvCache cache(model.config().CacheShape(), model.config().max_seq_len);
   GenerateOptions opts;
   opts.max_new_tokens = ref["steps"].get<int32_t>();
   opts.stop_at_eos = false;  // the reference ran all steps
@@ -87,7 +87,7 @@ TEST_P(TinyStoriesGolden, EvalNllAndFirstLogitsMatchReference) {
   const auto ids = ref["eval"]["token_ids"].get<std::vector<int32_t>>();
   EXPECT_NEAR(MeanNll(model, ids), ref["eval"]["nll_mean"].get<double>(), 1e-3);
 
-  KvCache cache(model.config(), 4);
+  KvCache cache(model.config().CacheShape(), 4);
   Activations act(model.config(), 1);
   std::vector<float> logits(model.config().vocab_size);
   const int32_t bos = model.config().bos_id;
@@ -102,7 +102,7 @@ TEST_P(TinyStoriesGolden, PrefillAndStepwiseDecodeGiveTheSameLogits) {
   const ModelConfig& c = model.config();
   auto ids = ref["eval"]["token_ids"].get<std::vector<int32_t>>();
   ids.resize(100);
-  KvCache batch_cache(c, ids.size()), step_cache(c, ids.size());
+  KvCache batch_cache(c.CacheShape(), ids.size()), step_cache(c.CacheShape(), ids.size());
   Activations batch_act(c, 32), step_act(c, 1);  // batch of 32: prefill runs in several chunks
   std::vector<float> batch(ids.size() * c.vocab_size), step(c.vocab_size);
   model.Forward(ids, 0, batch_cache, batch_act, batch.data(), LogitsFor::kAllTokens);
@@ -132,7 +132,7 @@ class ShakespeareGolden : public ::testing::Test {
 TEST_F(ShakespeareGolden, ValidationNllPerCharMatchesReference) {
   const auto ref = test::ReadJson(AssetsDir() / "reference" / "shakespeare_char_gpt2_reference.json");
   Model model(LoadModel(ModelPath("shakespeare")));
-  auto tokenizer = LoadTokenizer(model.loaded());
+  auto tokenizer = LoadTokenizer({model.loaded().path, model.loaded().format, model.config().vocab_size});
   const std::string text = ReadTextFile(AssetsDir() / "text" / "tinyshakespeare.txt");
   // Protocol: chars [int(0.9 N):], 200 non-overlapping windows of 65 chars, 64 inputs at positions 0..63.
   const std::string val = text.substr(static_cast<size_t>(0.9 * static_cast<double>(text.size())));
@@ -151,9 +151,9 @@ TEST_F(ShakespeareGolden, GreedyCharactersFromNewlineMatchReference) {
   const auto ref = test::ReadJson(AssetsDir() / "reference" / "shakespeare_char_gpt2_reference.json");
   Model model(LoadModel(ModelPath("shakespeare")));
   const ModelConfig& c = model.config();
-  auto tokenizer = LoadTokenizer(model.loaded());
+  auto tokenizer = LoadTokenizer({model.loaded().path, model.loaded().format, model.config().vocab_size});
   std::vector<int32_t> ids = tokenizer->Encode("\n", false);
-  KvCache cache(c, c.max_seq_len);
+  KvCache cache(c.CacheShape(), c.max_seq_len);
   Activations act(c, c.max_seq_len);
   std::vector<float> logits(c.vocab_size);
   model.Forward(ids, 0, cache, act, logits.data());

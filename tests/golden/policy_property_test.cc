@@ -224,8 +224,8 @@ void CheckInvariants(const ModelConfig& c, const KvCache& cache, const KvPolicy&
 struct Stream {
   Stream(const Model& m, const std::string& spec, size_t batch)
       : policy(MakePolicy(spec)), act(m.config(), batch), logits(m.config().vocab_size) {
-    policy->Bind(m.config());
-    cache = std::make_unique<KvCache>(m.config(), RequiredCapacity(policy.get(), 512, batch),
+    policy->Bind(m.config().CacheShape());
+    cache = std::make_unique<KvCache>(m.config().CacheShape(), RequiredCapacity(policy.get(), 512, batch),
                                       CacheCodecFor(policy.get()));
   }
   Stream(const Stream& other, const Model& m)
@@ -248,7 +248,7 @@ TEST_P(PolicyMatrix, InvariantsHoldThroughoutAStream) {
     // Learned positions cannot be re-rotated: Bind refuses, naming the option.
     auto p = MakePolicy(spec);
     try {
-      p->Bind(c);
+      p->Bind(c.CacheShape());
       FAIL() << spec << " bound to a GPT-2 model";
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("rerotate=true"), std::string::npos) << e.what();
@@ -297,7 +297,7 @@ TEST_P(FullPolicy, IsBitIdenticalToNoPolicy) {
   std::vector<int32_t> tokens(60);
   for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>((i * 7919) % c.vocab_size);
   Stream with(model, "full", 16);
-  KvCache plain_cache(c, 512);
+  KvCache plain_cache(c.CacheShape(), 512);
   Activations plain_act(c, 16);
   std::vector<float> plain(c.vocab_size);
   for (size_t i = 0; i < tokens.size(); ++i) {

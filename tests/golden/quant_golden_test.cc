@@ -25,13 +25,13 @@ fs::path ModelPath(const std::string& name) {
 
 GenerateResult Greedy(const Model& model, const std::string& spec, int32_t steps) {
   std::unique_ptr<KvPolicy> policy = spec.empty() ? nullptr : MakePolicy(spec);
-  if (policy) policy->Bind(model.config());
+  if (policy) policy->Bind(model.config().CacheShape());
   GenerateOptions opts;
   opts.max_new_tokens = steps;
   opts.stop_at_eos = false;
   opts.sampler.temperature = 0;
   opts.policy = policy.get();
-  KvCache cache(model.config(), RequiredCapacity(policy.get(), steps + 1, opts.prefill_batch),
+  KvCache cache(model.config().CacheShape(), RequiredCapacity(policy.get(), steps + 1, opts.prefill_batch),
                 CacheCodecFor(policy.get()));
   return Generate(model, nullptr, cache, {1}, opts);
 }
@@ -49,7 +49,7 @@ TEST_P(QuantOnModel, RoundTripErrorOnRealKeysAndValues) {
   const GenerateResult ids = Greedy(model, "", 199);
   std::vector<int32_t> tokens = {1};
   tokens.insert(tokens.end(), ids.tokens.begin(), ids.tokens.end());
-  KvCache cache(c, tokens.size());
+  KvCache cache(c.CacheShape(), tokens.size());
   Activations act(c, 64);
   std::vector<float> logits(c.vocab_size);
   model.Forward(tokens, 0, cache, act, logits.data());

@@ -23,7 +23,7 @@ TEST(RerotateStream, LogitsDoNotDependOnTheStartPosition) {
   for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>((i * 7919 + 3) % c.vocab_size);
   std::vector<float> at0(c.vocab_size), at_far(c.vocab_size);
   for (auto [start, out] : {std::pair{0, &at0}, std::pair{3000, &at_far}}) {
-    KvCache cache(c, 64);
+    KvCache cache(c.CacheShape(), 64);
     Activations act(c, 16);
     model.Forward(tokens, start, cache, act, out->data());
   }
@@ -36,8 +36,8 @@ TEST(RerotateStream, SinksStreamFourTimesPastTheTrainedContext) {
   const ModelConfig& c = model.config();
   ASSERT_EQ(c.max_seq_len, 512);
   auto policy = MakePolicy("sinks:budget=128,sinks=4,chunk=16,rerotate=true");
-  policy->Bind(c);
-  KvCache cache(c, RequiredCapacity(policy.get(), 0, 16));
+  policy->Bind(c.CacheShape());
+  KvCache cache(c.CacheShape(), RequiredCapacity(policy.get(), 0, 16));
   Activations act(c, 16);
   std::vector<float> logits(c.vocab_size);
   int32_t token = 1;

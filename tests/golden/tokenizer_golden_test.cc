@@ -15,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "kvlab/model/weights.h"
 #include "kvlab/tokenizer/tokenizer.h"
 #include "kvlab/tokenizer/utf8.h"
 #include "kvlab/util/error.h"
@@ -247,21 +246,21 @@ TEST(TokenizerGolden, LoadTokenizerFindsEachModelsVocabulary) {
       {ModelFormat::kSafetensors, models / "shakespeare-char-gpt2", 65, "char"},
   };
   for (const Case& c : cases) {
-    LoadedModel model;
+    TokenizerSource model;
     model.format = c.format;
     model.path = c.path;
-    model.config.vocab_size = c.vocab;
+    model.vocab_size = c.vocab;
     auto tok = LoadTokenizer(model);
     EXPECT_EQ(tok->Kind(), c.kind) << c.path;
     EXPECT_EQ(tok->vocab_size(), c.vocab) << c.path;
   }
   // An explicit tokenizer wins, and one larger than the model's vocabulary is refused.
-  LoadedModel model;
+  TokenizerSource model;
   model.format = ModelFormat::kSafetensors;
   model.path = models / "shakespeare-char-gpt2";
-  model.config.vocab_size = 65;
+  model.vocab_size = 65;
   EXPECT_THROW(LoadTokenizer(model, AssetsDir() / "tokenizers" / "gpt2"), Error);
-  model.config.vocab_size = 50304;  // padded GPT-2
+  model.vocab_size = 50304;  // padded GPT-2
   EXPECT_EQ(LoadTokenizer(model, AssetsDir() / "tokenizers" / "gpt2")->Kind(), "gpt2-bpe");
 }
 

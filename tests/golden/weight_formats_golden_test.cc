@@ -45,7 +45,7 @@ double LogSoftmaxAt(const float* row, int32_t vocab, int32_t target) {
 double MeanNll(const Model& model, const std::vector<int32_t>& ids, bool decode) {
   const ModelConfig& c = model.config();
   const size_t n = ids.size() - 1;
-  KvCache cache(c, n);
+  KvCache cache(c.CacheShape(), n);
   Activations act(c, decode ? 1 : 64);
   std::vector<float> logits((decode ? 1 : n) * c.vocab_size);
   double nll = 0;
@@ -88,8 +88,8 @@ TEST_P(WeightFormatsGolden, NllCloseToF32AndGreedyMostlyAgrees) {
   EXPECT_NEAR(decode, f32_nll, p.max_nll_diff) << "decode";
 
   const auto g = ref["greedy_from_bos"];
-  auto tokenizer = LoadTokenizer(model.loaded());
-  KvCache cache(model.config(), model.config().max_seq_len);
+  auto tokenizer = LoadTokenizer({model.loaded().path, model.loaded().format, model.config().vocab_size});
+  KvCache cache(model.config().CacheShape(), model.config().max_seq_len);
   GenerateOptions opts;
   opts.max_new_tokens = static_cast<int32_t>(kGreedySteps);
   opts.stop_at_eos = false;

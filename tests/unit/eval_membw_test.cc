@@ -50,9 +50,8 @@ TEST(ReadBandwidthProbe, NothingToReadMeasuresNothing) {
   EXPECT_EQ(bw.bytes, 0u);
 }
 
-ModelConfig CacheConfig() {
-  ModelConfig c;
-  c.dim = 64;
+KvCacheShape ThreeLayerShape() {
+  KvCacheShape c;
   c.n_layers = 3;
   c.n_heads = 4;
   c.n_kv_heads = 2;
@@ -61,7 +60,7 @@ ModelConfig CacheConfig() {
 }
 
 TEST(KvCacheRowStores, PlainCacheHasItsKeysAndValues) {
-  KvCache cache(CacheConfig(), 10);
+  KvCache cache(ThreeLayerShape(), 10);
   const std::vector<std::span<const std::byte>> stores = cache.RowStores();
   ASSERT_EQ(stores.size(), 2u);
   const size_t f32_bytes = 3 * 2 * 10 * 16 * sizeof(float);  // [layers][kv_heads][capacity][head_dim]
@@ -72,7 +71,7 @@ TEST(KvCacheRowStores, PlainCacheHasItsKeysAndValues) {
 }
 
 TEST(KvCacheRowStores, QuantizedCacheAddsItsCodes) {
-  KvCache cache(CacheConfig(), 10, KvCodec{CodecType::kInt4, CodecType::kInt8, 8, 2});
+  KvCache cache(ThreeLayerShape(), 10, KvCodec{CodecType::kInt4, CodecType::kInt8, 8, 2});
   const std::vector<std::span<const std::byte>> stores = cache.RowStores();
   ASSERT_EQ(stores.size(), 4u);  // residual f32 keys and values, key codes, value codes
   size_t total = 0;

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "io_test_writers.h"
-#include "kvlab/io/hf_config.h"
+#include "kvlab/model/hf_config.h"
 #include "kvlab/model/presets.h"
 #include "test_assets.h"
 

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "io_test_writers.h"
-#include "kvlab/io/llama2c.h"
+#include "kvlab/model/load_llama2c.h"
 #include "test_assets.h"
 
 namespace kvlab::test {

@@ -5,8 +5,8 @@
 #include <map>
 
 #include "io_test_writers.h"
-#include "kvlab/io/hf_config.h"
 #include "kvlab/io/safetensors.h"
+#include "kvlab/model/hf_config.h"
 #include "kvlab/model/random_model.h"
 #include "kvlab/model/weights.h"
 #include "test_assets.h"

@@ -1,4 +1,4 @@
-// Quantized KvCache (kv/cache.h with a KvCodec) and attention over it (ops/attention_quant.h): the residual
+// Quantized KvCache (kv/cache.h with a KvCodec) and attention over it (kv/attention_quant.h): the residual
 // window, Keep / Merge over encoded and f32 slots, exact Bytes(), and attention against the f32 reference.
 #include <gtest/gtest.h>
 
@@ -8,19 +8,18 @@
 #include <string>
 #include <vector>
 
+#include "kvlab/kv/attention_quant.h"
 #include "kvlab/kv/cache.h"
 #include "kvlab/kv/channel_key_blocks.h"
 #include "kvlab/kv/codec_layout.h"
 #include "kvlab/ops/attention.h"
-#include "kvlab/ops/attention_quant.h"
 #include "simd_levels.h"
 
 namespace kvlab {
 namespace {
 
-ModelConfig Config(int heads, int head_dim) {
-  ModelConfig c;
-  c.dim = heads * head_dim;
+KvCacheShape Shape(size_t heads, size_t head_dim) {
+  KvCacheShape c;
   c.n_layers = 2;
   c.n_heads = heads;
   c.n_kv_heads = heads;
@@ -43,7 +42,7 @@ std::vector<float> RowOf(const KvCache& c, size_t l, size_t h, size_t slot, bool
 }
 
 TEST(QuantizedKvCache, KeepsTheResidualWindowInF32AndEncodesOlderSlots) {
-  const ModelConfig c = Config(2, 16);
+  const KvCacheShape c = Shape(2, 16);
   KvCodec codec{CodecType::kInt4, CodecType::kInt8, 8, 3};
   KvCache cache(c, 12, codec);
   ASSERT_TRUE(cache.quantized());
@@ -80,7 +79,7 @@ TEST(QuantizedKvCache, KeepsTheResidualWindowInF32AndEncodesOlderSlots) {
 }
 
 TEST(QuantizedKvCache, KeepMovesEncodedAndF32SlotsWithoutReencoding) {
-  const ModelConfig c = Config(1, 8);
+  const KvCacheShape c = Shape(1, 8);
   KvCache cache(c, 10, KvCodec{CodecType::kInt2, CodecType::kInt2, 4, 4});
   const std::vector<float> k = Gaussian(10 * 8, 3), v = Gaussian(10 * 8, 4);
   for (int t = 0; t < 10; ++t) cache.Append(1, &k[t * 8], &v[t * 8], t);
@@ -109,7 +108,7 @@ TEST(QuantizedKvCache, KeepMovesEncodedAndF32SlotsWithoutReencoding) {
 }
 
 TEST(QuantizedKvCache, MergeAveragesDecodedRowsAndReencodes) {
-  const ModelConfig c = Config(1, 4);
+  const KvCacheShape c = Shape(1, 4);
   KvCache cache(c, 4, KvCodec{CodecType::kInt8, CodecType::kF16, 4, 1});
   const float k0[] = {1, 2, 3, 4}, k1[] = {3, 6, 9, 12}, k2[] = {0, 0, 0, 1};
   cache.Append(0, k0, k0, 0);
@@ -131,7 +130,7 @@ TEST(QuantizedKvCache, MergeAveragesDecodedRowsAndReencodes) {
 // kernels must agree to float rounding — and (b) the f32 reference, within the codec's error.
 TEST(QuantizedAttention, MatchesDecodedRowsAndStaysCloseToF32) {
   const size_t d = 64, n = 200;
-  const ModelConfig c = Config(1, static_cast<int>(d));
+  const KvCacheShape c = Shape(1, d);
   const std::vector<float> k = Gaussian(n * d, 6), v = Gaussian(n * d, 7), q = Gaussian(d, 8);
   KvCache ref(c, n);
   for (size_t t = 0; t < n; ++t) ref.Append(0, &k[t * d], &v[t * d], static_cast<int32_t>(t));
@@ -175,7 +174,7 @@ TEST(QuantizedAttention, MatchesDecodedRowsAndStaysCloseToF32) {
 
 TEST(QuantizedAttention, ResidualWindowCoveringTheCacheIsBitIdenticalToF32) {
   const size_t d = 16, n = 30;
-  const ModelConfig c = Config(1, static_cast<int>(d));
+  const KvCacheShape c = Shape(1, d);
   const std::vector<float> k = Gaussian(n * d, 9), v = Gaussian(n * d, 10), q = Gaussian(d, 11);
   KvCache ref(c, n), cache(c, n, KvCodec{CodecType::kInt2, CodecType::kInt2, 8, static_cast<uint32_t>(n)});
   for (size_t t = 0; t < n; ++t) {
@@ -220,7 +219,7 @@ double KeyError(const KvCache& cache, const std::vector<float>& k, size_t n, siz
 
 TEST(ChannelKeys, BlocksOfGroupTokensLeaveTheWindowAndKeepPerChannelErrorBound) {
   const size_t d = 16, n = 40;
-  const ModelConfig c = Config(1, static_cast<int>(d));
+  const KvCacheShape c = Shape(1, d);
   const std::vector<float> k = KeysWithOutlierChannel(n, d, 21), v = Gaussian(n * d, 22);
   KvCache cache(c, n, ChannelCodec(CodecType::kInt4, CodecType::kInt8, 8, 12));
   for (size_t t = 0; t < n; ++t) {
@@ -250,7 +249,7 @@ TEST(ChannelKeys, BlocksOfGroupTokensLeaveTheWindowAndKeepPerChannelErrorBound) 
 
 TEST(ChannelKeys, OutlierChannelHurtsPerTokenGroupsNotPerChannelBlocks) {
   const size_t d = 64, n = 128;
-  const ModelConfig c = Config(1, static_cast<int>(d));
+  const KvCacheShape c = Shape(1, d);
   const std::vector<float> k = KeysWithOutlierChannel(n, d, 23), v = Gaussian(n * d, 24);
   KvCache per_token(c, n, KvCodec{CodecType::kInt4, CodecType::kInt4, 32, 32});
   KvCache per_channel(c, n, ChannelCodec(CodecType::kInt4, CodecType::kInt4, 32, 32));
@@ -265,7 +264,7 @@ TEST(ChannelKeys, OutlierChannelHurtsPerTokenGroupsNotPerChannelBlocks) {
 
 TEST(ChannelKeys, KeepReleasesBlocksAndAttentionMatchesDecodedRows) {
   const size_t d = 32, n = 96;
-  const ModelConfig c = Config(1, static_cast<int>(d));
+  const KvCacheShape c = Shape(1, d);
   const std::vector<float> k = KeysWithOutlierChannel(n, d, 25), v = Gaussian(n * d, 26), q = Gaussian(d, 27);
   for (CodecType type : {CodecType::kInt8, CodecType::kInt4, CodecType::kInt2}) {
     KvCache cache(c, n, ChannelCodec(type, CodecType::kInt8, 16, 16));

@@ -8,9 +8,8 @@
 namespace kvlab {
 namespace {
 
-ModelConfig SmallConfig() {
-  ModelConfig c;
-  c.dim = 8;
+KvCacheShape SmallShape() {
+  KvCacheShape c;
   c.n_layers = 2;
   c.n_heads = 4;
   c.n_kv_heads = 2;
@@ -19,7 +18,7 @@ ModelConfig SmallConfig() {
 }
 
 TEST(KvCache, AppendKeepsPositionsAndKeepCompactsInOrder) {
-  KvCache cache(SmallConfig(), 6);
+  KvCache cache(SmallShape(), 6);
   for (int32_t p = 0; p < 5; ++p) {
     // [kv_heads][head_dim]: head h, dim d holds 100*p + 10*h + d
     std::vector<float> k = {100.f * p, 100.f * p + 1, 100.f * p + 10, 100.f * p + 11};
@@ -50,7 +49,7 @@ TEST(KvCache, AppendKeepsPositionsAndKeepCompactsInOrder) {
 // Eviction moves whichever side is cheaper and appends recenter the live slots when they reach the end of
 // the region: whatever the pattern, the cache must read exactly like a reference list of (pos, key).
 TEST(KvCache, RandomEvictionsAndAppendsMatchAReferenceList) {
-  ModelConfig c = SmallConfig();
+  KvCacheShape c = SmallShape();
   KvCache cache(c, 12);
   std::mt19937 rng(3);
   std::vector<int32_t> ref;  // positions of layer 1, head 0, in slot order

@@ -8,6 +8,7 @@
 
 #include "kvlab/kv/registry.h"
 #include "kvlab/kv/score_policy.h"
+#include "kvlab/model/config.h"
 #include "kvlab/ops/rope.h"
 #include "kvlab/util/error.h"
 
@@ -17,7 +18,7 @@ namespace {
 std::string ErrorOf(const std::string& spec, const ModelConfig* bind = nullptr) {
   try {
     auto p = MakePolicy(spec);
-    if (bind != nullptr) p->Bind(*bind);
+    if (bind != nullptr) p->Bind(bind->CacheShape());
   } catch (const Error& e) {
     return e.what();
   }
@@ -109,7 +110,7 @@ TEST(PolicyWrappers, PyramidDecreasesLinearlyWithinTheUniformTotal) {
   ASSERT_NE(sp, nullptr);
   EXPECT_EQ(p->MaxSlots(), 32u + 192 - 4);  // known before Bind: the bottom layer
   for (int32_t layers : {1, 2, 5, 12}) {
-    p->Bind(Config(layers, 2, 8, RopeStyle::kInterleaved));
+    p->Bind(Config(layers, 2, 8, RopeStyle::kInterleaved).CacheShape());
     size_t total = 0;
     for (int32_t l = 0; l < layers; ++l) {
       total += sp->HeadBound(l);
@@ -126,7 +127,7 @@ TEST(PolicyWrappers, PyramidDecreasesLinearlyWithinTheUniformTotal) {
     }
   }
   auto list = MakePolicy("h2o:layers=16:64:32,recent=4");
-  list->Bind(Config(3, 1, 8, RopeStyle::kInterleaved));
+  list->Bind(Config(3, 1, 8, RopeStyle::kInterleaved).CacheShape());
   EXPECT_EQ(list->MaxSlots(), 64u);
   EXPECT_EQ(dynamic_cast<ScorePolicy*>(list.get())->HeadBound(0), 16u);
 }
@@ -180,8 +181,8 @@ TEST(Rerotate, KeptKeysSitAtCacheRelativePositions) {
     for (RopeStyle style : {RopeStyle::kInterleaved, RopeStyle::kHalf}) {
       const ModelConfig c = Config(2, 3, 16, style);
       auto policy = MakePolicy(spec);
-      policy->Bind(c);
-      KvCache cache(c, RequiredCapacity(policy.get(), 0, 1));
+      policy->Bind(c.CacheShape());
+      KvCache cache(c.CacheShape(), RequiredCapacity(policy.get(), 0, 1));
       std::mt19937 rng(11);
       std::vector<float> raw;
       bool different_sizes = false;
@@ -221,9 +222,9 @@ TEST(PolicyWrappers, SchedulesDecideWhenEvictionRuns) {
   std::vector<float> raw;
   {  // every-4: the cache grows to budget + 3, then drops to the budget.
     auto p = MakePolicy("knorm:budget=8,chunk=0,schedule=every-4");
-    p->Bind(c);
+    p->Bind(c.CacheShape());
     EXPECT_EQ(p->MaxSlots(), 11u);
-    KvCache cache(c, RequiredCapacity(p.get(), 0, 1));
+    KvCache cache(c.CacheShape(), RequiredCapacity(p.get(), 0, 1));
     std::vector<size_t> sizes;
     for (int32_t pos = 0; pos < 24; ++pos) {
       AppendToken(cache, c, pos, raw, rng);
@@ -238,9 +239,9 @@ TEST(PolicyWrappers, SchedulesDecideWhenEvictionRuns) {
   }
   {  // prefill: a multi-token chunk is compressed, single tokens are not.
     auto p = MakePolicy("knorm:budget=8,chunk=0,schedule=prefill");
-    p->Bind(c);
+    p->Bind(c.CacheShape());
     EXPECT_EQ(p->MaxSlots(), KvPolicy::kUnbounded);
-    KvCache cache(c, 64);
+    KvCache cache(c.CacheShape(), 64);
     raw.clear();
     for (int32_t pos = 0; pos < 20; ++pos) AppendToken(cache, c, pos, raw, rng);
     p->Compress(0, cache);
@@ -257,9 +258,9 @@ TEST(PolicyWrappers, AdaptiveHeadsShareTheLayerBudgetByJointScores) {
   // knorm keeps low-norm keys; head 0's keys are ten times shorter, so it wins most of the shared budget.
   const ModelConfig c = Config(1, 2, 8, RopeStyle::kInterleaved);
   auto p = MakePolicy("knorm:budget=10,recent=2,chunk=0,heads=adaptive");
-  p->Bind(c);
+  p->Bind(c.CacheShape());
   EXPECT_EQ(p->MaxSlots(), 2u * 10 - 2);  // the other head keeps at least its recent window
-  KvCache cache(c, RequiredCapacity(p.get(), 0, 1));
+  KvCache cache(c.CacheShape(), RequiredCapacity(p.get(), 0, 1));
   std::mt19937 rng(2);
   std::vector<float> raw;
   for (int32_t pos = 0; pos < 50; ++pos) {

@@ -16,9 +16,8 @@
 namespace kvlab {
 namespace {
 
-ModelConfig OneHeadConfig(int head_dim) {
-  ModelConfig c;
-  c.dim = head_dim;
+KvCacheShape OneHeadShape(size_t head_dim) {
+  KvCacheShape c;
   c.n_layers = 1;
   c.n_heads = 1;
   c.n_kv_heads = 1;
@@ -27,7 +26,7 @@ ModelConfig OneHeadConfig(int head_dim) {
 }
 
 TEST(KvCacheMerge, IsTheCountWeightedMeanAndKeepsThePosition) {
-  KvCache cache(OneHeadConfig(2), 4);
+  KvCache cache(OneHeadShape(2), 4);
   const float k0[] = {1, 2}, v0[] = {10, 20}, k1[] = {3, 6}, v1[] = {30, 60}, k2[] = {7, 7}, v2[] = {0, 0};
   cache.Append(0, k0, v0, 0);
   cache.Append(0, k1, v1, 1);
@@ -114,7 +113,7 @@ TEST(ClusterPolicy, KeepsSinksAndRecentExactAndCountsEveryToken) {
   for (const char* spec : {"cluster:budget=16,sinks=2,summaries=4", "cluster:budget=16,sinks=2,summaries=4,assign=lsh",
                            "cluster:budget=16,sinks=2,summaries=4,metric=l2,chunk=3"}) {
     auto policy = MakePolicy(spec);
-    const ModelConfig c = OneHeadConfig(8);
+    const KvCacheShape c = OneHeadShape(8);
     policy->Bind(c);
     KvCache cache(c, RequiredCapacity(policy.get(), 1000, 1));
     std::mt19937 rng(1);
@@ -138,7 +137,7 @@ TEST(ClusterPolicy, KeepsSinksAndRecentExactAndCountsEveryToken) {
 }
 
 TEST(SketchPolicy, MetadataIsExactlyTheSketchesAndHeavyHittersSurvive) {
-  const ModelConfig c = OneHeadConfig(8);
+  const KvCacheShape c = OneHeadShape(8);
   struct Case {
     const char* spec;
     size_t bytes;
@@ -177,7 +176,7 @@ TEST(SketchPolicy, MetadataIsExactlyTheSketchesAndHeavyHittersSurvive) {
 
 TEST(SketchPolicy, TopkEvictsDownToSinksRecentTopk) {
   auto policy = MakePolicy("sketch:type=cms,width=64,depth=3,budget=20,sinks=2,recent=4,topk=6");
-  const ModelConfig c = OneHeadConfig(8);
+  const KvCacheShape c = OneHeadShape(8);
   policy->Bind(c);
   KvCache cache(c, RequiredCapacity(policy.get(), 1000, 1));
   std::mt19937 rng(4);
@@ -188,7 +187,7 @@ TEST(SketchPolicy, TopkEvictsDownToSinksRecentTopk) {
 TEST(SnapKvPolicy, KeepsTheNeighboursOfVotedTokens) {
   // One chunk of 40 tokens whose window queries attend position 10 only: pool=5 keeps 8..12.
   auto policy = MakePolicy("snapkv:budget=9,recent=4,chunk=0,window=4,pool=5");
-  const ModelConfig c = OneHeadConfig(4);
+  const KvCacheShape c = OneHeadShape(4);
   policy->Bind(c);
   KvCache cache(c, 64);
   std::vector<float> kv(4, 0.5f), q(4, 1.0f), probs(40);

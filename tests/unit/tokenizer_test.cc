@@ -14,7 +14,6 @@
 #include <string>
 #include <vector>
 
-#include "kvlab/model/weights.h"
 #include "kvlab/tokenizer/bpe_merges.h"
 #include "kvlab/tokenizer/byte_level.h"
 #include "kvlab/tokenizer/char_vocab.h"
@@ -383,12 +382,12 @@ TEST(LoadTokenizer, LooksWhereEachFormatKeepsItsVocabulary) {
   };
   WriteFile(dir / "tok10.bin", vocab_of_size(10));
   WriteFile(dir / "tok20.bin", vocab_of_size(20));
-  LoadedModel model;
+  TokenizerSource model;
   model.format = ModelFormat::kLlama2c;
   model.path = dir / "model.bin";
-  model.config.vocab_size = 20;
+  model.vocab_size = 20;
   EXPECT_EQ(LoadTokenizer(model)->vocab_size(), 20);  // tok<N>.bin matching the model wins
-  model.config.vocab_size = 32;
+  model.vocab_size = 32;
   EXPECT_EQ(LoadTokenizer(model)->vocab_size(), 10);  // else the first by name
   WriteFile(dir / "tokenizer.bin", vocab_of_size(5));
   EXPECT_EQ(LoadTokenizer(model)->vocab_size(), 5);  // tokenizer.bin first
@@ -397,7 +396,7 @@ TEST(LoadTokenizer, LooksWhereEachFormatKeepsItsVocabulary) {
   model.path = dir;
   ExpectError([&] { LoadTokenizer(model); }, {dir.string(), "tokenizer.json", "vocab.json"});
   // An explicit file is used as given, but must fit the model's vocabulary.
-  model.config.vocab_size = 15;
+  model.vocab_size = 15;
   EXPECT_EQ(LoadTokenizer(model, dir / "tok10.bin")->vocab_size(), 10);
   ExpectError([&] { LoadTokenizer(model, dir / "tok20.bin"); }, {"tok20.bin", "20 tokens", "15"});
 }

@@ -79,7 +79,7 @@ void Run(const AnalyzeArgs& a) {
 
   const std::filesystem::path model_path = ResolveModelPath(a.model.model);
   auto model = LoadModelFromOptions(a.model);
-  auto tokenizer = LoadTokenizer(model->loaded(), a.model.tokenizer);
+  auto tokenizer = LoadTokenizerFromOptions(*model, a.model);
   std::vector<int32_t> ids = tokenizer->Encode(text, tokenizer->add_bos_default());
   const size_t limit = std::min<size_t>(static_cast<size_t>(a.max_tokens), model->config().max_seq_len);
   if (ids.size() > limit) ids.resize(limit);

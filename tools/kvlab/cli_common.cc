@@ -27,4 +27,9 @@ std::unique_ptr<Model> LoadModelFromOptions(const ModelOptions& o) {
   return std::make_unique<Model>(LoadModel(ResolveModelPath(o.model), load));
 }
 
+std::unique_ptr<Tokenizer> LoadTokenizerFromOptions(const Model& model, const ModelOptions& o) {
+  const LoadedModel& m = model.loaded();
+  return LoadTokenizer({m.path, m.format, m.config.vocab_size}, o.tokenizer);
+}
+
 }  // namespace kvlab::cli

@@ -25,4 +25,7 @@ void AddModelOptions(CLI::App* cmd, ModelOptions& o, bool with_tokenizer = true)
 // Resolves the name, loads the model and sets the thread count. Throws kvlab::Error on bad input.
 std::unique_ptr<Model> LoadModelFromOptions(const ModelOptions& o);
 
+// The model's own tokenizer, or the one --tokenizer names; refused if larger than the model's vocabulary.
+std::unique_ptr<Tokenizer> LoadTokenizerFromOptions(const Model& model, const ModelOptions& o);
+
 }  // namespace kvlab::cli

@@ -30,7 +30,7 @@ void Run(const FidelityArgs& a) {
   const std::string spec = MakePolicy(a.fid.kv)->Spec();
   const auto text_path = ResolveTextPath(a.text, "--text");
   auto model = LoadModelFromOptions(a.model);
-  auto tokenizer = LoadTokenizer(model->loaded(), a.model.tokenizer);
+  auto tokenizer = LoadTokenizerFromOptions(*model, a.model);
   const size_t need =
       static_cast<size_t>(a.fid.max_tokens > 0 ? a.fid.max_tokens : model->config().max_seq_len);
   const std::vector<int32_t> tokens = TokenizeTextFile(*tokenizer, text_path, need, "--text");

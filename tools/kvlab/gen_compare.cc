@@ -47,7 +47,7 @@ void Run(const GenCompareArgs& a) {
   }
   if (prompts.empty()) throw Error("--prompts", "no prompts: give --prompts FILE or -p TEXT");
   auto model = LoadModelFromOptions(a.model);
-  auto tokenizer = LoadTokenizer(model->loaded(), a.model.tokenizer);
+  auto tokenizer = LoadTokenizerFromOptions(*model, a.model);
   const GenCompareResult r = CompareGeneration(*model, *tokenizer, prompts, a.gen);
 
   if (a.json.Requested()) {

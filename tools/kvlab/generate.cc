@@ -28,7 +28,7 @@ void Run(const GenerateArgs& a) {
   auto policy = MakePolicy(a.kv);  // bad specs fail before the model is loaded
   auto model = LoadModelFromOptions(a.model);
   const ModelConfig& c = model->config();
-  auto tokenizer = LoadTokenizer(model->loaded(), a.model.tokenizer);
+  auto tokenizer = LoadTokenizerFromOptions(*model, a.model);
   std::vector<int32_t> prompt = tokenizer->Encode(a.prompt, !a.no_bos);
   if (prompt.empty()) {
     // A model without BOS (e.g. the char GPT-2) and an empty prompt: start from a newline if it can.
@@ -42,9 +42,9 @@ void Run(const GenerateArgs& a) {
                           std::to_string(ctx) + ")", "raise -c");
   }
   GenerateOptions opts;
-  policy->Bind(c);
+  policy->Bind(c.CacheShape());
   opts.policy = policy.get();
-  KvCache cache(c, RequiredCapacity(policy.get(), static_cast<size_t>(ctx), opts.prefill_batch),
+  KvCache cache(c.CacheShape(), RequiredCapacity(policy.get(), static_cast<size_t>(ctx), opts.prefill_batch),
                 CacheCodecFor(policy.get()));
   opts.max_new_tokens = a.n_predict;
   opts.stop_at_eos = !a.ignore_eos;

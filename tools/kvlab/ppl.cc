@@ -31,7 +31,7 @@ void Run(const PplArgs& a) {
   if (!a.ids.empty()) {
     tokens = ReadIdsFile(a.ids, "--ids");
   } else {
-    auto tokenizer = LoadTokenizer(model->loaded(), a.model.tokenizer);
+    auto tokenizer = LoadTokenizerFromOptions(*model, a.model);
     // Tokens the run can use at most: enough to stop encoding a long text early.
     const int32_t ctx = a.ppl.ctx > 0 ? a.ppl.ctx : c.max_seq_len;
     size_t need = a.ppl.max_tokens > 0 ? static_cast<size_t>(a.ppl.max_tokens) : 0;

@@ -69,8 +69,8 @@ KvTrace RunTrace(const Model& model, std::span<const int32_t> ids, const TraceOp
   if (options.record_attention) trace.attention.assign(trace.n_layers * trace.n_heads * total * total, 0.0f);
 
   RecordingPolicy policy(&trace, &options);
-  policy.Bind(c);
-  KvCache cache(c, total);
+  policy.Bind(c.CacheShape());
+  KvCache cache(c.CacheShape(), total);
   Activations act(c, 1);
   std::vector<float> logits(trace.vocab);
   for (size_t t = 0; t < total; ++t) {

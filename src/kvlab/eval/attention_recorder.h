@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kvlab/kv/policy.h"
+#include "kvlab/model/config.h"
 
 namespace kvlab {
 
@@ -39,7 +40,7 @@ class AttentionRecorder final : public KvPolicy {
   const KvPolicy& inner() const { return *inner_; }
 
   std::string Spec() const override { return inner_->Spec(); }
-  void Bind(const ModelConfig& c) override { inner_->Bind(c); }
+  void Bind(const KvCacheShape& shape) override { inner_->Bind(shape); }
   size_t MaxSlots() const override { return inner_->MaxSlots(); }
   bool WantsAttention() const override { return armed_ || inner_->WantsAttention(); }
   void Observe(const AttentionRow& row) override;

@@ -68,9 +68,10 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
   for (int32_t& t : tokens) t = pick(rng);
 
   const std::unique_ptr<KvPolicy> prototype = MakePolicy(o.kv);
-  prototype->Bind(c);
+  prototype->Bind(c.CacheShape());
   constexpr size_t kBatch = 256;
-  KvCache cache(c, RequiredCapacity(prototype.get(), longest + 1, kBatch), CacheCodecFor(prototype.get()));
+  KvCache cache(c.CacheShape(), RequiredCapacity(prototype.get(), longest + 1, kBatch),
+                CacheCodecFor(prototype.get()));
   Activations act(c, kBatch);
   std::vector<float> logits(c.vocab_size);
   BenchResult r;

@@ -21,7 +21,7 @@ struct RecordedStream {
   RecordedStream(const Model& model, std::unique_ptr<KvPolicy> policy, const std::vector<int>& layers,
                  size_t tokens)
       : recorder(std::move(policy), model.config(), layers),
-        cache(model.config(), RequiredCapacity(&recorder, tokens, 1), CacheCodecFor(&recorder)),
+        cache(model.config().CacheShape(), RequiredCapacity(&recorder, tokens, 1), CacheCodecFor(&recorder)),
         act(model.config(), 1) {
     recorder.SetCache(&cache);
   }
@@ -121,9 +121,9 @@ FidelityResult EvaluateFidelity(const Model& model, std::span<const int32_t> tok
                     std::to_string(o.warmup),
                 "lower --warmup or give a longer text");
   }
-  policy->Bind(c);
+  policy->Bind(c.CacheShape());
   std::unique_ptr<KvPolicy> full_policy = MakePolicy("full");
-  full_policy->Bind(c);
+  full_policy->Bind(c.CacheShape());
   RecordedStream full(model, std::move(full_policy), layers, n);
   RecordedStream pol(model, std::move(policy), layers, n);
 

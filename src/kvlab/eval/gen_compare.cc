@@ -18,7 +18,7 @@ GenerateResult Greedy(const Model& model, const Tokenizer& tokenizer, const KvPo
   g.sampler.temperature = 0;  // greedy: Argmax, no randomness
   g.policy = policy.get();
   KvCache cache(
-      model.config(),
+      model.config().CacheShape(),
       RequiredCapacity(policy.get(), prompt.size() + static_cast<size_t>(o.max_new_tokens), g.prefill_batch),
       CacheCodecFor(policy.get()));
   return Generate(model, &tokenizer, cache, prompt, g);
@@ -32,9 +32,9 @@ GenCompareResult CompareGeneration(const Model& model, const Tokenizer& tokenize
   if (o.max_new_tokens < 1) throw Error("--max-new-tokens", "must be >= 1");
   if (o.prompt_tokens < 0) throw Error("--prompt-tokens", "must be >= 0 (0: whole prompt)");
   if (prompts.empty()) throw Error("prompts", "none given");
-  policy->Bind(c);
+  policy->Bind(c.CacheShape());
   std::unique_ptr<KvPolicy> full = MakePolicy("full");
-  full->Bind(c);
+  full->Bind(c.CacheShape());
 
   GenCompareResult r;
   std::vector<std::vector<int32_t>> candidates, references;

@@ -17,7 +17,8 @@ namespace {
 struct Stream {
   Stream(const Model& model, std::unique_ptr<KvPolicy> p, size_t tokens)
       : policy(std::move(p)),
-        cache(model.config(), RequiredCapacity(policy.get(), tokens, 1), CacheCodecFor(policy.get())),
+        cache(model.config().CacheShape(), RequiredCapacity(policy.get(), tokens, 1),
+              CacheCodecFor(policy.get())),
         act(model.config(), 1),
         logits(model.config().vocab_size) {}
   void Feed(const Model& model, int32_t token, int32_t pos) {
@@ -110,7 +111,7 @@ PerplexityResult EvaluatePerplexity(const Model& model, std::span<const int32_t>
   if (o.stride > 0 && !o.windowed) throw Error("--stride", "applies to --windowed only");
   if (o.stride >= ctx)
     throw Error("--stride", "must be smaller than the window (" + std::to_string(ctx) + ")");
-  prototype->Bind(c);
+  prototype->Bind(c.CacheShape());
 
   size_t n = tokens.size();
   if (o.max_tokens > 0) n = std::min(n, static_cast<size_t>(o.max_tokens));

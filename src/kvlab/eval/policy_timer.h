@@ -15,7 +15,7 @@ class PolicyTimer final : public KvPolicy {
  public:
   explicit PolicyTimer(std::unique_ptr<KvPolicy> inner) : inner_(std::move(inner)) {}
   std::string Spec() const override { return inner_->Spec(); }
-  void Bind(const ModelConfig& c) override { inner_->Bind(c); }
+  void Bind(const KvCacheShape& shape) override { inner_->Bind(shape); }
   size_t MaxSlots() const override { return inner_->MaxSlots(); }
   bool WantsAttention() const override { return inner_->WantsAttention(); }
   void Observe(const AttentionRow& row) override;

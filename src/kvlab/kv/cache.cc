@@ -7,10 +7,10 @@
 
 namespace kvlab {
 
-KvCache::KvCache(const ModelConfig& config, size_t capacity, const KvCodec& codec)
-    : n_layers_(static_cast<size_t>(config.n_layers)),
-      n_kv_heads_(static_cast<size_t>(config.n_kv_heads)),
-      head_dim_(static_cast<size_t>(config.head_dim)),
+KvCache::KvCache(const KvCacheShape& shape, size_t capacity, const KvCodec& codec)
+    : n_layers_(shape.n_layers),
+      n_kv_heads_(shape.n_kv_heads),
+      head_dim_(shape.head_dim),
       capacity_(capacity),
       codec_(codec),
       quantized_(codec.quantized()),

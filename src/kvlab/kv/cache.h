@@ -12,7 +12,7 @@
 // `residual` newest slots. Append encodes the oldest f32 slot once the residual window is full, so the
 // encoded slots are always the oldest ones and both parts stay contiguous through Keep. Such a cache has
 // no f32 array covering every slot: Keys()/Values() are for plain caches only (checked); policies that read
-// key vectors use KeyRow/ValueRow, attention uses Quantized() (ops/attention_quant.h).
+// key vectors use KeyRow/ValueRow, attention uses Quantized() (kv/attention_quant.h).
 #pragma once
 
 #include <cstddef>
@@ -20,18 +20,14 @@
 #include <span>
 #include <vector>
 
+#include "kvlab/kv/cache_shape.h"
 #include "kvlab/kv/channel_key_blocks.h"
 #include "kvlab/kv/codec.h"
-#include "kvlab/model/config.h"
+#include "kvlab/ops/slot_meta.h"
 #include "kvlab/util/error.h"
 #include "kvlab/util/huge_pages.h"
 
 namespace kvlab {
-
-struct SlotMeta {
-  int32_t pos = 0;     // original token position (RoPE was applied at this position)
-  uint32_t count = 1;  // tokens this slot stands for (> 1 for merged summary slots)
-};
 
 // The live slots of one head of a quantized cache: slots [0, n_quant) encoded, [n_quant, n) in f32.
 struct QuantizedHead {
@@ -53,7 +49,7 @@ class KvCache {
  public:
   // capacity: slots per (layer, kv_head). Allocates the whole store once. An all-f32 codec (the default)
   // is the plain cache.
-  KvCache(const ModelConfig& config, size_t capacity, const KvCodec& codec = {});
+  KvCache(const KvCacheShape& shape, size_t capacity, const KvCodec& codec = {});
 
   size_t n_layers() const { return n_layers_; }
   size_t n_kv_heads() const { return n_kv_heads_; }

@@ -9,7 +9,7 @@
 // value i in bits (i·bits) mod 8 of byte (i·bits)/8].
 //
 // Attention never decodes a whole cache: the kernels read encoded rows inside the dot product and the value
-// accumulation (ops/attention_quant.h), looked up once per head so the slot loop has no codec switch.
+// accumulation (kv/attention_quant.h), looked up once per head so the slot loop has no codec switch.
 #pragma once
 
 #include <cstddef>

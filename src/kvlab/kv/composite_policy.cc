@@ -12,8 +12,8 @@ std::string CompositePolicy::Spec() const {
   return s;
 }
 
-void CompositePolicy::Bind(const ModelConfig& config) {
-  for (auto& p : parts_) p->Bind(config);
+void CompositePolicy::Bind(const KvCacheShape& shape) {
+  for (auto& p : parts_) p->Bind(shape);
 }
 
 size_t CompositePolicy::MaxSlots() const {

@@ -12,7 +12,7 @@ class CompositePolicy final : public KvPolicy {
  public:
   explicit CompositePolicy(std::vector<std::unique_ptr<KvPolicy>> parts);
   std::string Spec() const override;
-  void Bind(const ModelConfig& config) override;
+  void Bind(const KvCacheShape& shape) override;
   size_t MaxSlots() const override;  // the tightest of the parts
   bool WantsAttention() const override;
   void Observe(const AttentionRow& row) override;

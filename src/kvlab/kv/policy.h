@@ -17,7 +17,7 @@
 #include <string>
 
 #include "kvlab/kv/cache.h"
-#include "kvlab/model/config.h"
+#include "kvlab/kv/cache_shape.h"
 
 namespace kvlab {
 
@@ -40,7 +40,7 @@ class KvPolicy {
   // Canonical spec of this policy (parsable by MakePolicy).
   virtual std::string Spec() const = 0;
   // Sizes per-layer/per-head state for a model; called once before the first token of a stream.
-  virtual void Bind(const ModelConfig& config) {}
+  virtual void Bind(const KvCacheShape& shape) {}
   // Most slots per (layer, kv head) left after Compress; kUnbounded for the full cache.
   virtual size_t MaxSlots() const = 0;
   // Whether Observe should be called. Calls for one (layer, kv_head) never overlap; different kv heads
@@ -67,7 +67,7 @@ inline size_t RequiredCapacity(const KvPolicy* policy, size_t context, size_t ma
   return policy->MaxSlots() + max_batch;
 }
 
-// The codec a stream's cache must be built with: KvCache cache(config, RequiredCapacity(...),
+// The codec a stream's cache must be built with: KvCache cache(shape, RequiredCapacity(...),
 // CacheCodecFor(policy)). Model::Forward refuses a cache whose codec differs from its policy's.
 inline KvCodec CacheCodecFor(const KvPolicy* policy) { return policy == nullptr ? KvCodec{} : policy->Codec(); }
 

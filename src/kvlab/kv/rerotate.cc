@@ -4,15 +4,14 @@
 
 namespace kvlab {
 
-void KeyRerotator::Bind(const std::string& policy, const ModelConfig& config) {
-  if (config.arch == Arch::kGpt2) {
+void KeyRerotator::Bind(const std::string& policy, const KvCacheShape& shape) {
+  if (!shape.HasRope()) {
     throw Error("--kv", policy + ": rerotate=true needs rotary position embeddings (RoPE), but this " +
-                            std::string(ArchName(config.arch)) + " model has learned absolute positions",
+                            shape.arch_name + " model has learned absolute positions",
                 "drop rerotate=true for GPT-2 models");
   }
-  style_ = config.rope_style;
-  layer_freqs_.clear();
-  for (size_t l = 0; l < static_cast<size_t>(config.n_layers); ++l) layer_freqs_.push_back(config.LayerRopeFrequencies(l));
+  style_ = shape.rope_style;
+  layer_freqs_ = shape.layer_rope;
   // Size the scratch now, so eviction never allocates.
   angles_.Compute(0, layer_freqs_.front());
 }

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "kvlab/kv/cache.h"
-#include "kvlab/model/config.h"
+#include "kvlab/kv/cache_shape.h"
 #include "kvlab/ops/rope.h"
 
 namespace kvlab {
@@ -36,7 +36,7 @@ namespace kvlab {
 class KeyRerotator {
  public:
   // Throws kvlab::Error("--kv", ...) naming `policy` for models without rotary positions (GPT-2).
-  void Bind(const std::string& policy, const ModelConfig& config);
+  void Bind(const std::string& policy, const KvCacheShape& shape);
 
   // After cache.Keep(layer, head, kept): `kept` are the survivors' old indices (ascending) out of n_old
   // slots. Rotates each survivor by the number of evicted slots that were newer than it.

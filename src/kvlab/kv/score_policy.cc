@@ -55,17 +55,17 @@ std::string ScorePolicy::BudgetSpec() const {
 
 std::string ScorePolicy::OptionsSpec() const { return ScoreOptionsSpec(budget_.options); }
 
-void ScorePolicy::Bind(const ModelConfig& config) {
+void ScorePolicy::Bind(const KvCacheShape& shape) {
   const std::string spec = Spec();
   const std::string name = spec.substr(0, spec.find(':'));
   const ScoreOptions& o = budget_.options;
-  const auto n_layers = static_cast<size_t>(config.n_layers);
+  const size_t n_layers = shape.n_layers;
   layer_budget_ = LayerBudgets(name, o, budget_.budget, budget_.sinks, budget_.recent, budget_.chunk, n_layers);
-  n_kv_heads_ = static_cast<size_t>(config.n_kv_heads);
+  n_kv_heads_ = shape.n_kv_heads;
   last_newest_.assign(n_layers, -1);
   last_run_.assign(n_layers, -1);
-  if (o.rerotate) rerotator_.Bind(name, config);
-  OnBind(config);
+  if (o.rerotate) rerotator_.Bind(name, shape);
+  OnBind(shape);
 }
 
 size_t ScorePolicy::HeadBound(size_t layer) const {

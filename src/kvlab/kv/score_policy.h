@@ -48,7 +48,7 @@ class ScorePolicy : public KvPolicy {
  public:
   explicit ScorePolicy(const ScoreBudget& b) : budget_(b) {}
   // Sizes the wrappers' per-layer state (and checks a layer list against the model), then OnBind.
-  void Bind(const ModelConfig& config) final;
+  void Bind(const KvCacheShape& shape) final;
   // The bound per head over all layers: the largest layer budget, plus what a schedule lets grow
   // between runs, plus what adaptive heads may take from the others of their layer. Exact after Bind.
   size_t MaxSlots() const override;
@@ -60,7 +60,7 @@ class ScorePolicy : public KvPolicy {
 
  protected:
   // Policy-specific sizing, called by Bind.
-  virtual void OnBind(const ModelConfig& config) {}
+  virtual void OnBind(const KvCacheShape& shape) {}
   // Scores the live slots of one head; higher = more worth keeping. out.size() == cache.Size(layer, head).
   virtual void Score(size_t layer, size_t kv_head, const KvCache& cache, std::span<float> out) = 0;
   // Called after this policy evicted slots of one head, so per-slot state can follow.

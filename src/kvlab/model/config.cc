@@ -39,7 +39,21 @@ RopeFrequencies ModelConfig::RopeFrequenciesOf(bool local, bool long_context) co
 RopeFrequencies ModelConfig::LayerRopeFrequencies(size_t layer, bool long_context) const {
   return RopeFrequenciesOf(LocalRope(layer), long_context);
 }
-const char* RopeStyleName(RopeStyle r) { return r == RopeStyle::kInterleaved ? "interleaved" : "half"; }
+
+KvCacheShape ModelConfig::CacheShape() const {
+  KvCacheShape s;
+  s.n_layers = static_cast<size_t>(n_layers);
+  s.n_heads = static_cast<size_t>(n_heads);
+  s.n_kv_heads = static_cast<size_t>(n_kv_heads);
+  s.head_dim = static_cast<size_t>(head_dim);
+  s.rope_style = rope_style;
+  if (HasRope()) {
+    for (size_t l = 0; l < s.n_layers; ++l) s.layer_rope.push_back(LayerRopeFrequencies(l));
+  }
+  s.arch_name = ArchName(arch);
+  return s;
+}
+
 const char* ActivationName(Activation a) {
   switch (a) {
     case Activation::kSiLU: return "silu";

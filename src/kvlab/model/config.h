@@ -7,18 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "kvlab/kv/cache_shape.h"
 #include "kvlab/ops/rope_frequencies.h"
+#include "kvlab/ops/rope_style.h"
 
 namespace kvlab {
 
 // The model family, as a file names it. Everything but GPT-2 is a Llama-style decoder (RoPE, RMSNorm,
 // gated MLP); the families differ in the features below, which the forward pass reads, never the Arch.
 enum class Arch : uint8_t { kLlama, kGpt2, kMistral, kQwen2, kQwen3, kGemma2, kGemma3, kPhi3 };
-
-// How RoPE pairs dimensions of a head:
-//   kInterleaved: (0,1), (2,3), ...        — Meta / llama2.c / GGUF llama layout
-//   kHalf:        (i, i + head_dim/2)      — Hugging Face "rotate_half" (GPT-NeoX) layout
-enum class RopeStyle : uint8_t { kInterleaved, kHalf };
 
 // The MLP's nonlinearity: on the gate of a gated MLP (every family but GPT-2), else on the hidden layer.
 enum class Activation : uint8_t {
@@ -77,11 +74,13 @@ struct ModelConfig {
   int32_t kv_dim() const { return n_kv_heads * head_dim; }
   // Bytes one token adds to an uncompressed f32 KV cache (K and V, every layer).
   int64_t KvBytesPerToken() const { return int64_t{2} * n_layers * kv_dim() * 4; }
+  // What a KvCache and its policies are sized and bound with (kv/ never sees the ModelConfig): the head
+  // counts and sizes, and each layer's RoPE table (none for GPT-2) for re-rotating kept keys.
+  KvCacheShape CacheShape() const;
 };
 
 // "llama", "gpt2", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "phi3" (also llama.cpp's GGUF names).
 const char* ArchName(Arch a);
-const char* RopeStyleName(RopeStyle r);
 const char* ActivationName(Activation a);
 
 // Throws kvlab::Error (naming `source`) if the shape is inconsistent: zero sizes, heads not dividing dim,

@@ -2,8 +2,8 @@
 // (Llama, Mistral, Qwen2/3, Gemma 2/3, Phi-3) and of GPT2LMHeadModel.
 #include <string>
 
-#include "kvlab/io/hf_config.h"
 #include "kvlab/io/safetensors.h"
+#include "kvlab/model/hf_config.h"
 #include "kvlab/model/loaders.h"
 #include "kvlab/model/weight_builder.h"
 #include "kvlab/util/error.h"

@@ -2,7 +2,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "kvlab/io/llama2c.h"
+#include "kvlab/model/load_llama2c.h"
 #include "kvlab/model/loaders.h"
 #include "kvlab/model/weights.h"
 #include "kvlab/util/error.h"
@@ -24,21 +24,6 @@ bool IsHfDirectoryMember(const fs::path& path) {
   return path.filename() == "config.json" || path.extension() == ".safetensors";
 }
 
-}  // namespace
-
-const char* ModelFormatName(ModelFormat f) {
-  switch (f) {
-    case ModelFormat::kSafetensors:
-      return "safetensors";
-    case ModelFormat::kGguf:
-      return "gguf";
-    case ModelFormat::kLlama2c:
-      return "llama2c";
-  }
-  return "?";
-}
-
-namespace {
 LoadedModel LoadAsStored(const fs::path& path, const LoadOptions& options) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(path.string(), "no such file or directory");

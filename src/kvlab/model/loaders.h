@@ -16,6 +16,6 @@ LoadedModel LoadHfModel(const std::filesystem::path& dir, const LoadOptions& opt
 // GGUF file with general.architecture "llama" (load_gguf.cc).
 LoadedModel LoadGgufModel(const std::filesystem::path& path, const LoadOptions& options = {});
 
-// llama2.c: LoadLlama2cModel in io/llama2c.h.
+// llama2.c: LoadLlama2cModel in model/load_llama2c.h.
 
 }  // namespace kvlab

@@ -5,9 +5,9 @@
 #include <cstring>
 #include <string>
 
+#include "kvlab/kv/attention_quant.h"
 #include "kvlab/ops/activations.h"
 #include "kvlab/ops/attention.h"
-#include "kvlab/ops/attention_quant.h"
 #include "kvlab/ops/matmul.h"
 #include "kvlab/ops/matvec_kernels.h"
 #include "kvlab/ops/norms.h"
@@ -131,7 +131,7 @@ void Model::CheckInputs(std::span<const int32_t> tokens, int32_t start_pos, cons
   if (policy != nullptr && !(policy->Codec() == cache.codec())) {
     throw Error("kv cache", "the cache stores " + CodecSpec(cache.codec()) + " but the policy '" + policy->Spec() +
                                 "' wants " + CodecSpec(policy->Codec()),
-                "build the cache with KvCache(config, capacity, CacheCodecFor(policy))");
+                "build the cache with KvCache(config.CacheShape(), capacity, CacheCodecFor(policy))");
   }
   // Without a policy every token stays; with one, each chunk must fit before it is compressed.
   const bool bounded = policy != nullptr && policy->MaxSlots() != KvPolicy::kUnbounded;

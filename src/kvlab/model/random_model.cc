@@ -7,8 +7,8 @@
 #include <fstream>
 #include <numbers>
 
-#include "kvlab/io/hf_config.h"
 #include "kvlab/io/safetensors.h"
+#include "kvlab/model/hf_config.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {

@@ -15,31 +15,14 @@
 #include <string>
 #include <vector>
 
+#include "kvlab/io/model_format.h"
 #include "kvlab/model/config.h"
 #include "kvlab/tensor/dtype.h"
+#include "kvlab/tensor/matrix_view.h"
 #include "kvlab/util/huge_pages.h"
 #include "kvlab/util/mapped_file.h"
 
 namespace kvlab {
-
-// A row-major [rows][cols] matrix; dtype says how to read `data` (f32, bf16, f16 or q8; GGUF's q8_0 is
-// repacked to q8 at load). Rows are RowBytes() apart.
-struct MatrixView {
-  DType dtype = DType::kF32;
-  int64_t rows = 0;
-  int64_t cols = 0;
-  const void* data = nullptr;
-  bool empty() const { return data == nullptr; }
-  size_t RowBytes() const { return DTypeBytes(dtype, static_cast<size_t>(cols)); }
-  size_t Bytes() const { return static_cast<size_t>(rows) * RowBytes(); }
-};
-
-// An f32 vector (norm weights, biases). Empty (data == nullptr) when the model has none.
-struct VectorView {
-  const float* data = nullptr;
-  int64_t size = 0;
-  bool empty() const { return data == nullptr; }
-};
 
 struct LayerWeights {
   VectorView attn_norm;    // [dim]  RMSNorm / LayerNorm weight before attention
@@ -87,8 +70,6 @@ struct ModelWeights {
   VectorView lm_head_b;    // [vocab] (present in some GPT-2 checkpoints)
 };
 
-enum class ModelFormat : uint8_t { kSafetensors, kGguf, kLlama2c };
-
 // How the weight matrices are kept in memory (`--weights`). Norms, biases and GPT-2 positions stay f32.
 enum class WeightFormat : uint8_t {
   kAuto,  // as the file stores them: f32, bf16 and f16 used in place, GGUF q8_0 / q4_0 / q5_0 repacked
@@ -105,7 +86,6 @@ WeightFormat ParseWeightFormat(const std::string& s, const std::string& what);
 struct LoadOptions {
   WeightFormat weights = WeightFormat::kF32;
 };
-const char* ModelFormatName(ModelFormat f);
 
 // A loaded model: config + weight views + whatever keeps those views alive.
 struct LoadedModel {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <span>
 
-#include "kvlab/kv/cache.h"
+#include "kvlab/ops/slot_meta.h"
 
 namespace kvlab {
 

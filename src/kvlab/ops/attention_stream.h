@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kvlab/kv/cache.h"
+#include "kvlab/ops/slot_meta.h"
 
 namespace kvlab::kernels {
 

@@ -1,12 +1,12 @@
 // Matrix products with the weights: y = W x for one token (decode) and Y = X W^T for many (prefill).
-// W is a MatrixView [out][in] (row-major, as ModelWeights stores every projection) of any weight dtype:
-// f32, bf16, f16 or q8 (ops/matvec_kernels.h); x and y are always f32.
+// W is a MatrixView [out][in] (tensor/matrix_view.h; row-major, as ModelWeights stores every projection) of
+// any weight dtype: f32, bf16, f16 or q8 (ops/matvec_kernels.h); x and y are always f32.
 #pragma once
 
 #include <cstddef>
 #include <initializer_list>
 
-#include "kvlab/model/weights.h"
+#include "kvlab/tensor/matrix_view.h"
 
 namespace kvlab {
 

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "kvlab/model/config.h"
 #include "kvlab/ops/rope_frequencies.h"
+#include "kvlab/ops/rope_style.h"
 
 namespace kvlab {
 

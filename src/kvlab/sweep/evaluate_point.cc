@@ -69,7 +69,8 @@ const Model& SweepEvaluator::ModelFor(const fs::path& path) {
     tokenizer_.reset();
     tokens_.clear();
     model_ = std::make_unique<Model>(LoadModel(path));
-    tokenizer_ = LoadTokenizer(model_->loaded());
+    const LoadedModel& m = model_->loaded();
+    tokenizer_ = LoadTokenizer({m.path, m.format, m.config.vocab_size});
     model_path_ = path;
   }
   return *model_;
@@ -112,7 +113,7 @@ void SweepEvaluator::Preflight(const std::vector<GridPoint>& points) {
     }
     if (checked.insert(p.model_path.string() + "\t" + p.spec).second) {
       try {
-        MakePolicy(p.spec)->Bind(c);
+        MakePolicy(p.spec)->Bind(c.CacheShape());
       } catch (const Error& e) {
         throw Error(p.entry + ": " + p.model, e.what());
       }

@@ -7,7 +7,6 @@
 #include <fstream>
 
 #include "kvlab/io/gguf.h"
-#include "kvlab/model/weights.h"
 #include "kvlab/tokenizer/char_vocab.h"
 #include "kvlab/tokenizer/gguf_vocab.h"
 #include "kvlab/tokenizer/gpt2_bpe.h"
@@ -136,7 +135,7 @@ std::unique_ptr<Tokenizer> LoadTokenizerFile(const fs::path& path) {
   return LoadLlama2cTokenizer(path);  // the one binary format without a magic number
 }
 
-std::unique_ptr<Tokenizer> LoadTokenizer(const LoadedModel& model, const fs::path& override_path) {
+std::unique_ptr<Tokenizer> LoadTokenizer(const TokenizerSource& model, const fs::path& override_path) {
   std::unique_ptr<Tokenizer> tokenizer;
   if (!override_path.empty()) {
     tokenizer = LoadTokenizerFile(override_path);
@@ -147,7 +146,7 @@ std::unique_ptr<Tokenizer> LoadTokenizer(const LoadedModel& model, const fs::pat
     std::string tried;
     const fs::path where = dir.empty() ? fs::path(".") : dir;
     tokenizer = model.format == ModelFormat::kLlama2c
-                    ? FindLlama2cTokenizer(where, model.config.vocab_size, &tried)
+                    ? FindLlama2cTokenizer(where, model.vocab_size, &tried)
                     : FindHfTokenizer(where, &tried);
     if (tokenizer == nullptr) {
       throw Error(model.path.string(), "no tokenizer found next to the model (tried " + tried + ")",
@@ -155,10 +154,10 @@ std::unique_ptr<Tokenizer> LoadTokenizer(const LoadedModel& model, const fs::pat
     }
   }
   // Ids past the embedding table would index out of bounds; a smaller vocabulary is fine (padded models).
-  if (model.config.vocab_size > 0 && tokenizer->vocab_size() > model.config.vocab_size) {
+  if (model.vocab_size > 0 && tokenizer->vocab_size() > model.vocab_size) {
     throw Error(override_path.empty() ? model.path.string() : override_path.string(),
                 "tokenizer has " + std::to_string(tokenizer->vocab_size()) + " tokens but the model only " +
-                    std::to_string(model.config.vocab_size),
+                    std::to_string(model.vocab_size),
                 "the tokenizer does not belong to this model");
   }
   return tokenizer;

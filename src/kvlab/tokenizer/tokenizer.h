@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
-namespace kvlab {
+#include "kvlab/io/model_format.h"
 
-struct LoadedModel;
+namespace kvlab {
 
 class Tokenizer {
  public:
@@ -37,13 +37,21 @@ class Tokenizer {
   virtual std::string_view Piece(int32_t id) const { return {}; }
 };
 
+// The model a tokenizer is looked for, as the tokenizer sees it (tokenizer/ sits below model/, so the caller
+// hands these over from its LoadedModel: {m.path, m.format, m.config.vocab_size}).
+struct TokenizerSource {
+  std::filesystem::path path;  // what the user pointed at (file or directory)
+  ModelFormat format = ModelFormat::kSafetensors;
+  int32_t vocab_size = 0;  // the model's embedding rows; a larger tokenizer is refused. 0: not checked
+};
+
 // Finds and loads the tokenizer that belongs to a model:
 //   HF directory: tokenizer.json, else encoder.json + vocab.bpe (GPT-2), else vocab.json (char list);
 //   GGUF: the embedded vocabulary (tokenizer.ggml.model "llama" or "gpt2");
 //   llama2.c: tokenizer.bin or tok*.bin next to the checkpoint.
 // `override_path` (if non-empty) is used instead: a tokenizer.bin, tokenizer.json, vocab.json, .gguf,
 // or a directory holding encoder.json + vocab.bpe. Throws kvlab::Error naming what was tried.
-std::unique_ptr<Tokenizer> LoadTokenizer(const LoadedModel& model,
+std::unique_ptr<Tokenizer> LoadTokenizer(const TokenizerSource& model,
                                          const std::filesystem::path& override_path = {});
 std::unique_ptr<Tokenizer> LoadTokenizerFile(const std::filesystem::path& path);
 

@@ -19,9 +19,9 @@ namespace kvlab::policies {
 
 class SlotScores {
  public:
-  void Bind(const ModelConfig& c) {
-    n_kv_heads_ = static_cast<size_t>(c.n_kv_heads);
-    heads_.assign(static_cast<size_t>(c.n_layers) * n_kv_heads_, {});
+  void Bind(const KvCacheShape& shape) {
+    n_kv_heads_ = shape.n_kv_heads;
+    heads_.assign(shape.n_layers * n_kv_heads_, {});
   }
 
   // Scores of one head aligned with `slots` (new slots start at 0, evicted ones are dropped).
@@ -76,7 +76,7 @@ class SlotScores {
 class AttentionScorePolicy : public ScorePolicy {
  public:
   using ScorePolicy::ScorePolicy;
-  void OnBind(const ModelConfig& c) override { scores_.Bind(c); }
+  void OnBind(const KvCacheShape& shape) override { scores_.Bind(shape); }
   bool WantsAttention() const override { return true; }
   void OnCacheChanged(size_t layer, const KvCache& cache) override { scores_.SyncLayer(layer, cache); }
   size_t MetadataBytes() const override { return scores_.Bytes(); }

@@ -69,7 +69,7 @@ class SketchTopkPolicy final : public ScorePolicy {
     return "sketch:" + SketchSpec(scores_.options()) + ExactSpec(b) + ",strategy=topk,topk=" +
            std::to_string(b.budget - b.chunk - b.sinks - b.recent) + TailSpec(scores_.options()) + OptionsSpec();
   }
-  void OnBind(const ModelConfig& c) override { scores_.Bind(c); }
+  void OnBind(const KvCacheShape& shape) override { scores_.Bind(shape); }
   bool WantsAttention() const override { return true; }
   void Observe(const AttentionRow& row) override { scores_.Observe(row); }
   size_t MetadataBytes() const override { return scores_.Bytes(); }
@@ -94,9 +94,9 @@ class SketchAggregatePolicy final : public SummaryPolicy {
     if (b.chunk) s += ",chunk=" + std::to_string(b.chunk);
     return s + SummarySpec(summary_options(), /*with_seed=*/false) + TailSpec(scores_.options());
   }
-  void Bind(const ModelConfig& c) override {
-    SummaryPolicy::Bind(c);
-    scores_.Bind(c);
+  void Bind(const KvCacheShape& shape) override {
+    SummaryPolicy::Bind(shape);
+    scores_.Bind(shape);
   }
   bool WantsAttention() const override { return true; }
   void Observe(const AttentionRow& row) override { scores_.Observe(row); }

@@ -8,11 +8,11 @@
 
 namespace kvlab::policies {
 
-void SketchScores::Bind(const ModelConfig& c) {
-  n_kv_heads_ = static_cast<size_t>(c.n_kv_heads);
-  head_dim_ = static_cast<size_t>(c.head_dim);
-  const size_t n = static_cast<size_t>(c.n_layers) * n_kv_heads_;
-  const size_t group = static_cast<size_t>(c.n_heads / c.n_kv_heads);
+void SketchScores::Bind(const KvCacheShape& shape) {
+  n_kv_heads_ = shape.n_kv_heads;
+  head_dim_ = shape.head_dim;
+  const size_t n = shape.n_layers * n_kv_heads_;
+  const size_t group = shape.n_heads / shape.n_kv_heads;
   row_decay_ = std::pow(options_.decay, 1.0 / static_cast<double>(group));
   cms_.clear();
   cs_.clear();

@@ -45,7 +45,7 @@ class SketchScores {
  public:
   explicit SketchScores(const SketchOptions& o) : options_(o) {}
   // Builds one sketch per (layer, kv head); seeds differ per head so heads' collisions are independent.
-  void Bind(const ModelConfig& c);
+  void Bind(const KvCacheShape& shape);
   // Adds one attention row (cms/cs: probs at slot positions; race: the query).
   void Observe(const AttentionRow& row);
   // Estimated score of every live slot of one head. out.size() == cache.Size(layer, head).

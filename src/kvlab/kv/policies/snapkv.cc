@@ -55,9 +55,9 @@ class SnapKvPolicy final : public ScorePolicy {
     return s + ",window=" + std::to_string(window_) + ",pool=" + std::to_string(pool_) + ",every=" +
            std::to_string(every_) + OptionsSpec();
   }
-  void OnBind(const ModelConfig& c) override {
-    n_kv_heads_ = static_cast<size_t>(c.n_kv_heads);
-    heads_.assign(static_cast<size_t>(c.n_layers) * n_kv_heads_, WindowHead{});
+  void OnBind(const KvCacheShape& shape) override {
+    n_kv_heads_ = shape.n_kv_heads;
+    heads_.assign(shape.n_layers * n_kv_heads_, WindowHead{});
   }
   bool WantsAttention() const override { return true; }
   void OnCacheChanged(size_t layer, const KvCache& cache) override {

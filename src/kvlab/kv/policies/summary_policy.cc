@@ -33,15 +33,15 @@ std::string SummarySpec(const SummaryOptions& o, bool with_seed) {
   return s + ",assign=kmeans,metric=" + (o.metric == SummaryOptions::Metric::kL2 ? "l2" : "cosine");
 }
 
-void SummaryPolicy::Bind(const ModelConfig& c) {
-  n_kv_heads_ = static_cast<size_t>(c.n_kv_heads);
-  table_.assign(static_cast<size_t>(c.n_layers) * n_kv_heads_ * options_.summaries, -1);
+void SummaryPolicy::Bind(const KvCacheShape& shape) {
+  n_kv_heads_ = shape.n_kv_heads;
+  table_.assign(shape.n_layers * n_kv_heads_ * options_.summaries, -1);
   slot_of_.assign(options_.summaries, -1);
   if (options_.assign == SummaryOptions::Assign::kLsh) {
     // One code per summary: bits = ceil(log2(summaries)); codes beyond `summaries` are folded by a hash.
     int bits = 1;
     while ((size_t{1} << bits) < options_.summaries && bits < RaceSketch::kMaxBits) ++bits;
-    lsh_.emplace(options_.summaries, 1, static_cast<size_t>(c.head_dim), bits, options_.seed);
+    lsh_.emplace(options_.summaries, 1, shape.head_dim, bits, options_.seed);
     buckets_.assign(1, 0);
   }
 }

@@ -59,7 +59,7 @@ class SummaryPolicy : public KvPolicy {
  public:
   // b.budget >= b.sinks + b.recent + b.chunk + o.summaries (checked by the factories).
   SummaryPolicy(const ScoreBudget& b, const SummaryOptions& o) : budget_(b), options_(o) {}
-  void Bind(const ModelConfig& c) override;
+  void Bind(const KvCacheShape& shape) override;
   size_t MaxSlots() const override { return budget_.budget; }
   void Compress(size_t layer, KvCache& cache) final;
   size_t MetadataBytes() const override;

@@ -11,10 +11,10 @@ class TovaPolicy final : public AttentionScorePolicy {
  public:
   using AttentionScorePolicy::AttentionScorePolicy;
   std::string Spec() const override { return "tova:" + BudgetSpec(); }
-  void OnBind(const ModelConfig& c) override {
-    AttentionScorePolicy::OnBind(c);
-    last_query_.assign(static_cast<size_t>(c.n_layers) * c.n_kv_heads, -1);
-    n_kv_heads_ = static_cast<size_t>(c.n_kv_heads);
+  void OnBind(const KvCacheShape& shape) override {
+    AttentionScorePolicy::OnBind(shape);
+    last_query_.assign(shape.n_layers * shape.n_kv_heads, -1);
+    n_kv_heads_ = shape.n_kv_heads;
   }
   void Observe(const AttentionRow& row) override {
     std::vector<float>& s = scores_.Sync(row.layer, row.kv_head, row.slots);

@@ -1,4 +1,4 @@
-#include "kvlab/io/llama2c.h"
+#include "kvlab/model/load_llama2c.h"
 
 #include <cstring>
 #include <limits>

@@ -2,6 +2,8 @@
 // read through the codec's dot / axpy kernels inside the loop, slot by slot, so no decoded copy of the
 // cache is ever made; the f32 residual window goes through the same f32 kernels as AttendHead. The plain
 // AttendHead (ops/attention.h) is untouched, so f32 caches keep their exact results and speed.
+// It lives in kv/, not ops/, because it reads kv's storage: the codec kernels (kv/codec.h), per-channel
+// key blocks and QuantizedHead. It calls down into ops/ for the softmax and the f32 kernels.
 #pragma once
 
 #include <cstddef>

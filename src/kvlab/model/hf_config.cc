@@ -1,4 +1,4 @@
-#include "kvlab/io/hf_config.h"
+#include "kvlab/model/hf_config.h"
 
 #include <fmt/format.h>
 

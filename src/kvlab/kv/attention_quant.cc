@@ -1,10 +1,12 @@
-#include "kvlab/ops/attention_quant.h"
+#include "kvlab/kv/attention_quant.h"
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 
+#include "kvlab/kv/channel_key_blocks.h"
+#include "kvlab/kv/codec.h"
 #include "kvlab/ops/attention.h"
 #include "kvlab/ops/dot_kernels.h"
 #include "kvlab/util/error.h"
