@@ -13,7 +13,7 @@ CXXFLAGS=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-re
 
 # target name -> the library sources it needs (only those: a whole-library clang build would double CI time).
 declare -A SOURCES=(
-  [hf_config_fuzz]="src/kvlab/io/hf_config.cc src/kvlab/model/config.cc src/kvlab/ops/rope_frequencies.cc src/kvlab/util/mapped_file.cc"
+  [hf_config_fuzz]="src/kvlab/model/hf_config.cc src/kvlab/model/config.cc src/kvlab/ops/rope_frequencies.cc src/kvlab/util/mapped_file.cc"
 )
 # target name -> how to gather its seeds into a corpus directory ($1).
 seed_hf_config_fuzz() {

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "kvlab/io/hf_config.h"
+#include "kvlab/model/hf_config.h"
 #include "kvlab/util/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -154,7 +154,7 @@ double WindowNll(const Model& model, std::span<const int32_t> window, size_t fir
   const ModelConfig& c = model.config();
   const size_t vocab = static_cast<size_t>(c.vocab_size);
   const std::span<const int32_t> inputs = window.first(window.size() - 1);  // the last token is a target only
-  KvCache cache(c, inputs.size());
+  KvCache cache(c.CacheShape(), inputs.size());
   Activations act(c, inputs.size());
   std::vector<float> logits(inputs.size() * vocab);  // [inputs][vocab]
   model.Forward(inputs, 0, cache, act, logits.data(), LogitsFor::kAllTokens);
@@ -172,7 +172,7 @@ double WindowNll(const Model& model, std::span<const int32_t> window, size_t fir
 
 TEST_P(GgufQuantsGolden, PerplexityMatchesLlamaCpp) {
   const Model model(LoadModel(Path()));
-  const auto tokenizer = LoadTokenizer(model.loaded());
+  const auto tokenizer = LoadTokenizer({model.loaded().path, model.loaded().format, model.config().vocab_size});
   const nlohmann::json& desc = Reference()["description"]["text"];
   const std::string text =
       FirstBytes(AssetsDir() / "text" / "tinystories_val.txt", desc["bytes_used"].get<size_t>());
@@ -210,9 +210,9 @@ TEST_P(GgufQuantsGolden, GreedyTopLogitsMatchLlamaCpp) {
   const nlohmann::json& greedy = Ref()["greedy"];
   const auto prompt = greedy["prompt_ids"].get<std::vector<int32_t>>();
   const auto generated = greedy["generated_ids"].get<std::vector<int32_t>>();
-  const auto tokenizer = LoadTokenizer(model.loaded());
+  const auto tokenizer = LoadTokenizer({model.loaded().path, model.loaded().format, model.config().vocab_size});
   EXPECT_EQ(tokenizer->Encode("Once upon a time", /*add_bos=*/true), prompt);  // the reference's prompt
-  KvCache cache(c, 16);
+  KvCache cache(c.CacheShape(), 16);
   Activations act(c, prompt.size());
   std::vector<float> logits(static_cast<size_t>(c.vocab_size));
   model.Forward(prompt, 0, cache, act, logits.data());

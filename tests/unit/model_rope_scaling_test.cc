@@ -38,7 +38,7 @@ fs::path TinyWithRopeScaling(const std::string& tag, const nlohmann::json& rope_
 // Logits of every position of `ids`, fed as one forward call (or token by token).
 std::vector<float> Logits(const Model& m, const std::vector<int32_t>& ids, bool one_call) {
   const ModelConfig& c = m.config();
-  KvCache cache(c, ids.size());
+  KvCache cache(c.CacheShape(), ids.size());
   Activations act(c, 64);
   std::vector<float> out(ids.size() * c.vocab_size);
   if (one_call) {
