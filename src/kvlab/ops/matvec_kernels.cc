@@ -118,16 +118,7 @@ RowsFn RowsKernel(DType t, SimdLevel level) {
       case DType::kBF16: return Bf16RowsAvx512;
       case DType::kF16: return F16RowsAvx512;
       case DType::kQ8: return vnni ? Q8RowsAvx512 : Q8RowsAvx2;
-      case DType::kQ8_0:  // GGUF block types are file formats: dequantized or repacked at load
-      case DType::kQ4_0:
-      case DType::kQ4_1:
-      case DType::kQ5_0:
-      case DType::kQ5_1:
-      case DType::kQ2_K:
-      case DType::kQ3_K:
-      case DType::kQ4_K:
-      case DType::kQ5_K:
-      case DType::kQ6_K: return nullptr;
+      default: return nullptr;  // GGUF block types are file formats: dequantized or repacked at load
     }
   }
   if (level == SimdLevel::kAvx2) {
@@ -136,16 +127,7 @@ RowsFn RowsKernel(DType t, SimdLevel level) {
       case DType::kBF16: return Bf16RowsAvx2;
       case DType::kF16: return F16RowsAvx2;
       case DType::kQ8: return Q8RowsAvx2;
-      case DType::kQ8_0:  // GGUF block types are file formats: dequantized or repacked at load
-      case DType::kQ4_0:
-      case DType::kQ4_1:
-      case DType::kQ5_0:
-      case DType::kQ5_1:
-      case DType::kQ2_K:
-      case DType::kQ3_K:
-      case DType::kQ4_K:
-      case DType::kQ5_K:
-      case DType::kQ6_K: return nullptr;
+      default: return nullptr;  // GGUF block types are file formats: dequantized or repacked at load
     }
   }
   switch (t) {
@@ -153,18 +135,8 @@ RowsFn RowsKernel(DType t, SimdLevel level) {
     case DType::kBF16: return Bf16RowsScalar;
     case DType::kF16: return F16RowsScalar;
     case DType::kQ8: return Q8RowsScalar;
-    case DType::kQ8_0:  // GGUF block types are file formats: dequantized or repacked at load
-    case DType::kQ4_0:
-    case DType::kQ4_1:
-    case DType::kQ5_0:
-    case DType::kQ5_1:
-    case DType::kQ2_K:
-    case DType::kQ3_K:
-    case DType::kQ4_K:
-    case DType::kQ5_K:
-    case DType::kQ6_K: return nullptr;
+    default: return nullptr;  // GGUF block types are file formats: dequantized or repacked at load
   }
-  return nullptr;
 }
 
 void DecodeRow(DType t, const uint8_t* row, size_t n, float* out) {

@@ -34,16 +34,7 @@ size_t DTypeBytes(DType t, size_t n) {
     case DType::kF16:
     case DType::kBF16: return 2 * n;
     case DType::kQ8: return (n + kQ8_0BlockSize - 1) / kQ8_0BlockSize * kQ8_0BlockBytes;
-    case DType::kQ8_0:
-    case DType::kQ4_0:
-    case DType::kQ4_1:
-    case DType::kQ5_0:
-    case DType::kQ5_1:
-    case DType::kQ2_K:
-    case DType::kQ3_K:
-    case DType::kQ4_K:
-    case DType::kQ5_K:
-    case DType::kQ6_K: {
+    default: {  // the GGUF block types
       const ggml::BlockGeometry g = ggml::GeometryOf(t);
       return n / g.elements * g.bytes;
     }
@@ -111,16 +102,7 @@ void ConvertToF32(DType t, const void* src, size_t n, float* dst) {
     case DType::kQ8:
       DecodeQ8Row(static_cast<const uint8_t*>(src), n, dst);
       return;
-    case DType::kQ8_0:
-    case DType::kQ4_0:
-    case DType::kQ4_1:
-    case DType::kQ5_0:
-    case DType::kQ5_1:
-    case DType::kQ2_K:
-    case DType::kQ3_K:
-    case DType::kQ4_K:
-    case DType::kQ5_K:
-    case DType::kQ6_K:
+    default:  // the GGUF block types
       ggml::Dequantize(t, src, n, dst);
       return;
   }
@@ -148,16 +130,7 @@ void ConvertFromF32(DType t, const float* src, size_t n, void* dst) {
     case DType::kQ8:
       EncodeQ8Row(src, n, static_cast<uint8_t*>(dst));
       return;
-    case DType::kQ8_0:
-    case DType::kQ4_0:
-    case DType::kQ4_1:
-    case DType::kQ5_0:
-    case DType::kQ5_1:
-    case DType::kQ2_K:
-    case DType::kQ3_K:
-    case DType::kQ4_K:
-    case DType::kQ5_K:
-    case DType::kQ6_K:
+    default:  // the GGUF block types
       break;
   }
   KVLAB_CHECK(false && "no f32 -> GGUF block encoder (kvlab stores 8-bit weights as q8)");
