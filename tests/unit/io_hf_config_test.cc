@@ -6,6 +6,7 @@
 #include "io_test_writers.h"
 #include "kvlab/model/hf_config.h"
 #include "kvlab/model/presets.h"
+#include "model_config_expect.h"
 #include "test_assets.h"
 
 namespace kvlab::test {
@@ -95,6 +96,12 @@ TEST(HfConfigTest, Families) {
   EXPECT_FLOAT_EQ(g2.AttentionScale(), 1.0f / 16.0f);
   EXPECT_FLOAT_EQ(g2.attn_softcap, 50.0f);  // transformers' Gemma2Config defaults
   EXPECT_FLOAT_EQ(g2.final_softcap, 30.0f);
+  // An explicit null is no capping, as transformers reads None; the writer says it that way too.
+  ModelConfig g2_uncapped = with({{"model_type", "gemma2"}, {"sliding_window", 16}, {"attn_logit_softcapping", nullptr},
+                                  {"final_logit_softcapping", nullptr}});
+  EXPECT_EQ(g2_uncapped.attn_softcap, 0.0f);
+  EXPECT_EQ(g2_uncapped.final_softcap, 0.0f);
+  EXPECT_EQ(Parse(HfConfigJson(g2_uncapped)).attn_softcap, 0.0f);
   EXPECT_EQ(g2.activation, Activation::kGeluTanh);
   const ModelConfig g3 = with({{"model_type", "gemma3_text"}, {"sliding_window", 512}, {"sliding_window_pattern", 2},
                                {"rope_local_base_freq", 10000.0}, {"attn_logit_softcapping", nullptr},
@@ -206,27 +213,167 @@ TEST(HfConfigTest, ReadsFilesAndReportsMissingOnes) {
 
 TEST(HfConfigTest, EveryPresetRoundTrips) {
   for (const ModelPreset& p : ModelPresets()) {
-    const ModelConfig& a = p.config;
-    const ModelConfig b = ParseHfConfig(HfConfigJson(a), p.name);
-    EXPECT_EQ(b.arch, a.arch) << p.name;
-    EXPECT_EQ(b.dim, a.dim) << p.name;
-    EXPECT_EQ(b.n_layers, a.n_layers) << p.name;
-    EXPECT_EQ(b.n_heads, a.n_heads) << p.name;
-    EXPECT_EQ(b.n_kv_heads, a.n_kv_heads) << p.name;
-    EXPECT_EQ(b.head_dim, a.head_dim) << p.name;
-    EXPECT_EQ(b.ffn_dim, a.ffn_dim) << p.name;
-    EXPECT_EQ(b.vocab_size, a.vocab_size) << p.name;
-    EXPECT_EQ(b.max_seq_len, a.max_seq_len) << p.name;
-    EXPECT_EQ(b.norm_eps, a.norm_eps) << p.name;
-    EXPECT_EQ(b.activation, a.activation) << p.name;
-    EXPECT_EQ(b.tied_embeddings, a.tied_embeddings) << p.name;
-    EXPECT_EQ(b.bos_id, a.bos_id) << p.name;
-    EXPECT_EQ(b.eos_id, a.eos_id) << p.name;
-    if (a.arch == Arch::kLlama) {
-      EXPECT_EQ(b.rope_theta, a.rope_theta) << p.name;
-      EXPECT_EQ(b.rope_style, a.rope_style) << p.name;
-    }
+    ExpectSameConfig(p.config, ParseHfConfig(HfConfigJson(p.config), p.name), p.name);
   }
+}
+
+// The released models' presets are written in their families' own fields, as their config.json files are.
+TEST(HfConfigTest, PresetsWriteTheFamiliesOwnFields) {
+  auto written = [](const char* preset) {
+    return nlohmann::json::parse(HfConfigJson(FindModelPreset(preset).config));
+  };
+  const auto llama = written("llama-3.2-1b");
+  EXPECT_EQ(llama["model_type"], "llama");
+  EXPECT_EQ(llama["rope_scaling"]["rope_type"], "llama3");
+  EXPECT_EQ(llama["rope_scaling"]["factor"], 32.0);
+  EXPECT_EQ(llama["rope_scaling"]["original_max_position_embeddings"], 8192);
+  EXPECT_FALSE(llama.contains("layer_types"));
+  const auto qwen = written("qwen2.5-0.5b");
+  EXPECT_EQ(qwen["architectures"][0], "Qwen2ForCausalLM");
+  EXPECT_EQ(qwen["use_sliding_window"], false);
+  EXPECT_FALSE(qwen.contains("layer_types"));
+  const auto gemma = written("gemma-3-1b");
+  EXPECT_EQ(gemma["model_type"], "gemma3_text");
+  EXPECT_EQ(gemma["sliding_window"], 512);
+  EXPECT_EQ(gemma["sliding_window_pattern"], 6);
+  EXPECT_EQ(gemma["query_pre_attn_scalar"], 256);
+  EXPECT_EQ(gemma["rope_local_base_freq"], 10000.0);
+  EXPECT_EQ(gemma["hidden_activation"], "gelu_pytorch_tanh");
+  EXPECT_TRUE(gemma["attn_logit_softcapping"].is_null());
+  EXPECT_FALSE(gemma.contains("layer_types"));
+  const auto mistral = written("mistral-7b");
+  EXPECT_EQ(mistral["sliding_window"], 4096);
+  EXPECT_FALSE(mistral.contains("layer_types"));
+  const auto phi = written("phi-3-mini");
+  EXPECT_EQ(phi["model_type"], "phi3");
+  EXPECT_EQ(phi["sliding_window"], 2047);
+  EXPECT_EQ(phi["original_max_position_embeddings"], 4096);
+  const auto gemma2 = written("gemma2-tiny");
+  EXPECT_EQ(gemma2["attn_logit_softcapping"], 50.0);
+  EXPECT_EQ(gemma2["final_logit_softcapping"], 30.0);
+  EXPECT_EQ(gemma2["query_pre_attn_scalar"], 24);
+}
+
+// A tiny preset's config, the features ParseHfConfig derives from its family set, to vary one field of.
+ModelConfig TinyOf(const char* preset) { return FindModelPreset(preset).config; }
+
+ModelConfig RoundTrip(const ModelConfig& c, const std::string& what) {
+  const ModelConfig back = ParseHfConfig(HfConfigJson(c), what);
+  ExpectSameConfig(c, back, what);
+  return back;
+}
+
+TEST(HfConfigTest, RopeScalingOfEveryTypeRoundTrips) {
+  ModelConfig c = TinyOf("llama-tiny");
+  c.rope_scaling.type = RopeScalingType::kLinear;
+  c.rope_scaling.factor = 2.5f;
+  RoundTrip(c, "linear");
+  c.rope_scaling = {};
+  c.rope_scaling.type = RopeScalingType::kYarn;
+  c.rope_scaling.factor = 4.0f;
+  c.rope_scaling.original_max_positions = 32;
+  c.rope_scaling.beta_fast = 16.0f;
+  c.rope_scaling.attention_factor = 1.25f;
+  c.rope_scaling.mscale = 0.7f;
+  c.rope_scaling.mscale_all_dim = 0.3f;
+  c.rope_scaling.truncate = false;
+  RoundTrip(c, "yarn");
+  c.rope_scaling = {};
+  c.rope_scaling.type = RopeScalingType::kYarn;
+  c.rope_scaling.factor_given = false;  // HF then scales by max_position_embeddings / original
+  c.rope_scaling.original_max_positions = 64;
+  RoundTrip(c, "yarn without factor");
+  ModelConfig phi = TinyOf("phi3-tiny");
+  phi.max_seq_len = 256;
+  phi.rope_scaling.type = RopeScalingType::kLongRope;
+  phi.rope_scaling.short_factor = {1.0f, 1.05f, 1.1f, 1.3f, 1.5f, 1.9f, 2.3f, 2.9f};
+  phi.rope_scaling.long_factor = {1.0f, 1.2f, 2.5f, 4.0f, 7.5f, 11.0f, 16.25f, 23.0f};
+  phi.rope_scaling.original_max_positions = 128;
+  phi.rope_scaling.attention_factor = 1.19f;
+  RoundTrip(phi, "longrope");
+  EXPECT_EQ(nlohmann::json::parse(HfConfigJson(phi))["original_max_position_embeddings"], 128);
+}
+
+// Layouts a family's own fields cannot say are written as layer_types; those they can are not.
+TEST(HfConfigTest, SlidingLayoutsRoundTrip) {
+  auto layer_types = [](const ModelConfig& c) {
+    return nlohmann::json::parse(HfConfigJson(c)).contains("layer_types");
+  };
+  ModelConfig m = TinyOf("mistral-tiny");
+  m.layer_window = {0, 16, 16};
+  RoundTrip(m, "mistral, first layer global");
+  EXPECT_TRUE(layer_types(m));
+  m.layer_window = {};
+  RoundTrip(m, "mistral, no window");
+  EXPECT_FALSE(layer_types(m));
+
+  ModelConfig q = TinyOf("qwen3-tiny");
+  q.layer_window = {0, 64};  // from max_window_layers on
+  RoundTrip(q, "qwen3, second layer slides");
+  const auto qj = nlohmann::json::parse(HfConfigJson(q));
+  EXPECT_EQ(qj["use_sliding_window"], true);
+  EXPECT_EQ(qj["max_window_layers"], 1);
+  EXPECT_FALSE(qj.contains("layer_types"));
+  q.layer_window = {64, 0};  // not Qwen's rule
+  RoundTrip(q, "qwen3, first layer slides");
+  EXPECT_TRUE(layer_types(q));
+
+  ModelConfig g2 = TinyOf("gemma2-tiny");
+  g2.layer_window = {};
+  RoundTrip(g2, "gemma2, all global");
+  EXPECT_TRUE(layer_types(g2));
+  g2.layer_window = {16, 16, 0, 16};
+  RoundTrip(g2, "gemma2, odd pattern");
+
+  ModelConfig g3 = TinyOf("gemma3-tiny");
+  g3.layer_window = {16, 16, 16, 16};
+  RoundTrip(g3, "gemma3, all sliding");
+  EXPECT_FALSE(layer_types(g3));
+  g3.layer_window = {};
+  RoundTrip(g3, "gemma3, all global");
+  g3.layer_window = {0, 16, 16, 16};
+  RoundTrip(g3, "gemma3, first layer global");
+
+  ModelConfig l = TinyOf("llama-tiny");  // Llama has no rule of its own: layer_types says it all
+  l.layer_window = {8, 0};
+  RoundTrip(l, "llama with a window");
+}
+
+TEST(HfConfigTest, GemmaQueryScalarsRoundTrip) {
+  ModelConfig g = TinyOf("gemma2-tiny");
+  for (float scalar : {24.0f, 144.0f, 256.0f, 30.5f}) {
+    g.query_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(scalar)));
+    RoundTrip(g, "query_pre_attn_scalar " + std::to_string(scalar));
+  }
+}
+
+// A value the family's config.json has no field for is an error naming the ModelConfig field, not a file that
+// reads back as another model.
+TEST(HfConfigTest, WriterRefusesWhatTheFamilyCannotSay) {
+  ModelConfig l = TinyOf("llama-tiny");
+  l.qkv_bias = true;
+  ExpectError([&] { HfConfigJson(l); }, {"qkv_bias", "llama config.json cannot express"});
+  ModelConfig q = TinyOf("qwen2-tiny");
+  q.qk_norm = true;
+  ExpectError([&] { HfConfigJson(q); }, {"qk_norm", "qwen2"});
+  ModelConfig m = TinyOf("mistral-tiny");
+  m.attn_softcap = 30.0f;
+  ExpectError([&] { HfConfigJson(m); }, {"attn_softcap"});
+  m = TinyOf("mistral-tiny");
+  m.layer_window = {16, 8, 16};
+  ExpectError([&] { HfConfigJson(m); }, {"layer_window", "one sliding_window"});
+  ModelConfig g3 = TinyOf("gemma3-tiny");
+  g3.embed_scale = 1.0f;
+  ExpectError([&] { HfConfigJson(g3); }, {"embed_scale", "gemma3"});
+  g3 = TinyOf("gemma3-tiny");
+  g3.rope_local_theta = 0.0f;
+  ExpectError([&] { HfConfigJson(g3); }, {"rope_local_theta"});
+  ModelConfig g2 = TinyOf("gemma2-tiny");
+  g2.final_softcap = 0.0f;
+  ExpectError([&] { HfConfigJson(g2); }, {"final_softcap", "gemma2"});
+  ModelConfig gpt2 = TinyOf("gpt2-tiny");
+  gpt2.layer_window = {8, 8};
+  ExpectError([&] { HfConfigJson(gpt2); }, {"layer_window", "gpt2"});
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ const std::map<std::string, DType> kDTypes = {
 
 void ListPresets() {
   for (const ModelPreset& p : ModelPresets())
-    std::printf("%-12s %s\n", p.name.c_str(), p.description.c_str());
+    std::printf("%-14s %s\n", p.name.c_str(), p.description.c_str());
 }
 
 void Run(const InitArgs& a) {

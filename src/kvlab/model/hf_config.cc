@@ -26,6 +26,11 @@ class Fields {
     auto it = j_.find(field);
     return (it == j_.end() || it->is_null()) ? nullptr : &*it;
   }
+  // Present and explicitly null (where null means something other than "absent").
+  bool IsNull(const char* field) const {
+    auto it = j_.find(field);
+    return it != j_.end() && it->is_null();
+  }
 
   int32_t Int(const char* field) const {
     const json* v = Get(field);
@@ -301,8 +306,14 @@ ModelConfig ParseDecoder(const Fields& f, Arch arch) {
     const float scalar = f.Float("query_pre_attn_scalar", static_cast<float>(c.head_dim));
     if (scalar <= 0) f.Fail("field query_pre_attn_scalar must be positive");
     c.query_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(scalar)));
-    c.attn_softcap = f.Float("attn_logit_softcapping", arch == Arch::kGemma2 ? 50.0f : 0.0f);
-    c.final_softcap = f.Float("final_logit_softcapping", arch == Arch::kGemma2 ? 30.0f : 0.0f);
+    // Absent: the family's default (Gemma2Config: 50 and 30); an explicit null: no capping, as transformers
+    // reads None.
+    auto softcap = [&](const char* field, float gemma2_default) {
+      if (f.IsNull(field)) return 0.0f;
+      return f.Float(field, arch == Arch::kGemma2 ? gemma2_default : 0.0f);
+    };
+    c.attn_softcap = softcap("attn_logit_softcapping", 50.0f);
+    c.final_softcap = softcap("final_logit_softcapping", 30.0f);
     if (c.attn_softcap < 0 || c.final_softcap < 0) f.Fail("logit soft-capping must not be negative");
   }
   if (arch == Arch::kGemma3) c.rope_local_theta = f.Float("rope_local_base_freq", 10000.0f);
@@ -417,20 +428,191 @@ namespace {
 // float -> the shortest decimal that reads back as the same float (1e-5f is written 1e-05, not 9.99999e-06).
 double ShortestDouble(float v) { return std::stod(fmt::format("{}", v)); }
 
-json LlamaJson(const ModelConfig& c) {
-  return {{"architectures", {"LlamaForCausalLM"}},
-          {"model_type", "llama"},
-          {"hidden_size", c.dim},
-          {"intermediate_size", c.ffn_dim},
-          {"num_hidden_layers", c.n_layers},
-          {"num_attention_heads", c.n_heads},
-          {"num_key_value_heads", c.n_kv_heads},
-          {"head_dim", c.head_dim},
-          {"max_position_embeddings", c.max_seq_len},
-          {"rms_norm_eps", ShortestDouble(c.norm_eps)},
-          {"rope_theta", ShortestDouble(c.rope_theta)},
-          {"hidden_act", "silu"},
-          {"vocab_size", c.vocab_size}};
+json ShortestDoubles(const std::vector<float>& v) {
+  json out = json::array();
+  for (float x : v) out.push_back(ShortestDouble(x));
+  return out;
+}
+
+// ParseHfConfig derives these features from the family alone, so a config.json cannot carry any other value:
+// writing one would silently give back another model. Throws kvlab::Error naming the field.
+void CheckFamilyFixedFeatures(const ModelConfig& c) {
+  const bool gemma = c.arch == Arch::kGemma2 || c.arch == Arch::kGemma3;
+  const float gemma_embed_scale = static_cast<float>(std::sqrt(static_cast<double>(c.dim)));
+  auto require = [&](bool ok, const char* field) {
+    if (!ok)
+      throw Error(field, std::string("a ") + ArchName(c.arch) + " config.json cannot express this value",
+                  "the family fixes it");
+  };
+  require(c.qkv_bias == (c.arch == Arch::kQwen2), "qkv_bias");
+  require(c.qk_norm == (c.arch == Arch::kQwen3 || c.arch == Arch::kGemma3), "qk_norm");
+  require(c.sandwich_norms == gemma, "sandwich_norms");
+  require(c.embed_scale == (gemma ? gemma_embed_scale : 1.0f), "embed_scale");
+  require(gemma || c.query_scale == 0, "query_scale");
+  require(gemma || c.attn_softcap == 0, "attn_softcap");
+  require(gemma || c.final_softcap == 0, "final_softcap");
+  require((c.arch == Arch::kGemma3) == (c.rope_local_theta > 0), "rope_local_theta");
+  require(c.arch != Arch::kGpt2 || !c.AnySlidingLayer(), "layer_window");
+}
+
+const char* ActivationField(Activation a) {
+  switch (a) {
+    case Activation::kSiLU:
+      return "silu";
+    case Activation::kGeluTanh:
+      return "gelu_pytorch_tanh";
+    case Activation::kGeluErf:
+      return "gelu";
+  }
+  return "silu";
+}
+
+// model_type and architectures of each decoder family, as transformers writes them.
+std::pair<const char*, const char*> DecoderNames(Arch a) {
+  switch (a) {
+    case Arch::kMistral:
+      return {"mistral", "MistralForCausalLM"};
+    case Arch::kQwen2:
+      return {"qwen2", "Qwen2ForCausalLM"};
+    case Arch::kQwen3:
+      return {"qwen3", "Qwen3ForCausalLM"};
+    case Arch::kGemma2:
+      return {"gemma2", "Gemma2ForCausalLM"};
+    case Arch::kGemma3:
+      return {"gemma3_text", "Gemma3ForCausalLM"};
+    case Arch::kPhi3:
+      return {"phi3", "Phi3ForCausalLM"};
+    default:
+      return {"llama", "LlamaForCausalLM"};
+  }
+}
+
+// rope_scaling with the fields of its type only, as the model's own config.json holds them.
+json RopeScalingJson(const RopeScaling& s) {
+  json o = {{"rope_type", RopeScalingTypeName(s.type)}};
+  switch (s.type) {
+    case RopeScalingType::kNone:
+      return nullptr;
+    case RopeScalingType::kLinear:
+      o["factor"] = ShortestDouble(s.factor);
+      break;
+    case RopeScalingType::kLlama3:
+      o["factor"] = ShortestDouble(s.factor);
+      o["low_freq_factor"] = ShortestDouble(s.low_freq_factor);
+      o["high_freq_factor"] = ShortestDouble(s.high_freq_factor);
+      o["original_max_position_embeddings"] = s.original_max_positions;
+      break;
+    case RopeScalingType::kYarn:
+      if (s.factor_given) o["factor"] = ShortestDouble(s.factor);
+      if (s.original_max_positions > 0) o["original_max_position_embeddings"] = s.original_max_positions;
+      o["beta_fast"] = ShortestDouble(s.beta_fast);
+      o["beta_slow"] = ShortestDouble(s.beta_slow);
+      if (s.attention_factor) o["attention_factor"] = ShortestDouble(*s.attention_factor);
+      if (s.mscale) o["mscale"] = ShortestDouble(*s.mscale);
+      if (s.mscale_all_dim) o["mscale_all_dim"] = ShortestDouble(*s.mscale_all_dim);
+      if (!s.truncate) o["truncate"] = false;  // true is the default; older transformers lack the field
+      break;
+    case RopeScalingType::kLongRope:
+      o["short_factor"] = ShortestDoubles(s.short_factor);
+      o["long_factor"] = ShortestDoubles(s.long_factor);
+      o["original_max_position_embeddings"] = s.original_max_positions;
+      if (s.attention_factor) o["attention_factor"] = ShortestDouble(*s.attention_factor);
+      break;
+  }
+  return o;
+}
+
+// The window every sliding layer uses (0 when no layer slides): config.json has a single sliding_window.
+int32_t CommonWindow(const ModelConfig& c) {
+  int32_t window = 0;
+  for (int32_t w : c.layer_window) {
+    if (w > 0 && window > 0 && w != window) {
+      throw Error("layer_window",
+                  "config.json holds one sliding_window, but the layers slide over different windows");
+    }
+    if (w > 0) window = w;
+  }
+  return window;
+}
+
+// sliding_window and the family's own fields that say which layers slide (Qwen's use_sliding_window and
+// max_window_layers, Gemma 3's sliding_window_pattern). layer_types as well where those cannot say it: the
+// reader's rule decides, so whatever is written reads back to c.layer_window.
+void AddSlidingLayers(const ModelConfig& c, json& j) {
+  const int32_t window = CommonWindow(c);
+  const int32_t n = c.n_layers;
+  int32_t first_sliding = n, first_global = n;
+  for (int32_t i = n - 1; i >= 0; --i) {
+    if (c.Window(static_cast<size_t>(i)) > 0) first_sliding = i;
+    if (c.Window(static_cast<size_t>(i)) == 0) first_global = i;
+  }
+  j["sliding_window"] = window > 0 ? json(window) : json(nullptr);
+  if (c.arch == Arch::kQwen2 || c.arch == Arch::kQwen3) {
+    j["use_sliding_window"] = window > 0;
+    j["max_window_layers"] = first_sliding;
+  }
+  if (c.arch == Arch::kGemma3 && window > 0) j["sliding_window_pattern"] = first_global + 1;
+  const std::vector<int32_t> want = c.AnySlidingLayer() ? c.layer_window : std::vector<int32_t>{};
+  // Gemma's rule slides layers whatever the fields say and wants a window: all-global needs layer_types.
+  const bool gemma = c.arch == Arch::kGemma2 || c.arch == Arch::kGemma3;
+  const bool rule_suffices =
+      window > 0 ? SlidingLayers(Fields(j, "config.json being written"), c.arch, n) == want : !gemma;
+  if (rule_suffices) return;
+  json types = json::array();
+  for (int32_t i = 0; i < n; ++i)
+    types.push_back(c.Window(static_cast<size_t>(i)) > 0 ? "sliding_attention" : "full_attention");
+  j["layer_types"] = types;
+}
+
+// query_pre_attn_scalar that ParseHfConfig turns back into c.query_scale (1 / sqrt(scalar)): a whole number
+// in every released Gemma, else the float the scale came from.
+json QueryPreAttnScalar(const ModelConfig& c) {
+  if (c.query_scale == 0) return c.head_dim;  // transformers' default
+  auto reads_back = [&](float scalar) {
+    return static_cast<float>(1.0 / std::sqrt(static_cast<double>(scalar))) == c.query_scale;
+  };
+  const double scalar = 1.0 / (static_cast<double>(c.query_scale) * c.query_scale);
+  const float whole = static_cast<float>(std::round(scalar));
+  if (reads_back(whole)) return static_cast<int64_t>(whole);
+  if (reads_back(static_cast<float>(scalar))) return ShortestDouble(static_cast<float>(scalar));
+  throw Error("query_scale", fmt::format("no query_pre_attn_scalar reads back to {}", c.query_scale));
+}
+
+// Gemma's soft-capping: null means none to transformers, but ParseHfConfig reads it as Gemma 2's default.
+// A soft-cap, or null for none (which transformers and ParseHfConfig read as no capping in every family).
+json Softcap(float cap) { return cap > 0 ? json(ShortestDouble(cap)) : json(nullptr); }
+
+void AddGemmaFields(const ModelConfig& c, json& j) {
+  j["hidden_activation"] = ActivationField(c.activation);
+  j["query_pre_attn_scalar"] = QueryPreAttnScalar(c);
+  j["attn_logit_softcapping"] = Softcap(c.attn_softcap);
+  j["final_logit_softcapping"] = Softcap(c.final_softcap);
+  if (c.arch == Arch::kGemma3) j["rope_local_base_freq"] = ShortestDouble(c.rope_local_theta);
+}
+
+json DecoderJson(const ModelConfig& c) {
+  const auto [model_type, architecture] = DecoderNames(c.arch);
+  json j = {{"architectures", {architecture}},
+            {"model_type", model_type},
+            {"hidden_size", c.dim},
+            {"intermediate_size", c.ffn_dim},
+            {"num_hidden_layers", c.n_layers},
+            {"num_attention_heads", c.n_heads},
+            {"num_key_value_heads", c.n_kv_heads},
+            {"head_dim", c.head_dim},
+            {"max_position_embeddings", c.max_seq_len},
+            {"rms_norm_eps", ShortestDouble(c.norm_eps)},
+            {"rope_theta", ShortestDouble(c.rope_theta)},
+            {"rope_scaling", RopeScalingJson(c.rope_scaling)},
+            {"hidden_act", ActivationField(c.activation)},
+            {"vocab_size", c.vocab_size}};
+  if (c.arch == Arch::kGemma2 || c.arch == Arch::kGemma3) AddGemmaFields(c, j);
+  if (c.arch == Arch::kPhi3) {  // Phi-3 keeps the pre-training context at the top level
+    const bool longrope = c.rope_scaling.type == RopeScalingType::kLongRope;
+    j["original_max_position_embeddings"] = longrope ? c.rope_scaling.original_max_positions : c.max_seq_len;
+  }
+  AddSlidingLayers(c, j);
+  return j;
 }
 
 json Gpt2Json(const ModelConfig& c) {
@@ -450,7 +632,8 @@ json Gpt2Json(const ModelConfig& c) {
 }  // namespace
 
 std::string HfConfigJson(const ModelConfig& c, std::string_view torch_dtype) {
-  json j = c.arch == Arch::kLlama ? LlamaJson(c) : Gpt2Json(c);
+  CheckFamilyFixedFeatures(c);
+  json j = c.arch == Arch::kGpt2 ? Gpt2Json(c) : DecoderJson(c);
   j["tie_word_embeddings"] = c.tied_embeddings;
   j["bos_token_id"] = c.bos_id >= 0 ? json(c.bos_id) : json(nullptr);
   j["eos_token_id"] = c.eos_id >= 0 ? json(c.eos_id) : json(nullptr);

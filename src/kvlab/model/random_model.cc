@@ -78,18 +78,57 @@ void FillTensor(const HfTensorSpec& spec, const RandomModelOptions& o, std::span
   }
 }
 
-void AddLlamaLayer(const ModelConfig& c, int i, std::vector<HfTensorSpec>& t) {
+// Gemma stores its norm weights as w of (1 + w): zeros are the neutral norm that ones are elsewhere.
+TensorInit NeutralNorm(const ModelConfig& c) {
+  return c.arch == Arch::kGemma2 || c.arch == Arch::kGemma3 ? TensorInit::kZeros : TensorInit::kOnes;
+}
+
+void AddAttention(const ModelConfig& c, const std::string& p, std::vector<HfTensorSpec>& t) {
+  const int64_t dim = c.dim, q = c.q_dim(), kv = c.kv_dim();
+  if (c.arch == Arch::kPhi3) {
+    t.push_back({p + "qkv_proj.weight", {q + 2 * kv, dim}});  // fused [q | k | v] rows
+  } else {
+    t.push_back({p + "q_proj.weight", {q, dim}});
+    t.push_back({p + "k_proj.weight", {kv, dim}});
+    t.push_back({p + "v_proj.weight", {kv, dim}});
+  }
+  // Random rather than transformers' zeros, so that a round trip through the loader checks the biases too.
+  if (c.qkv_bias) {
+    t.push_back({p + "q_proj.bias", {q}});
+    t.push_back({p + "k_proj.bias", {kv}});
+    t.push_back({p + "v_proj.bias", {kv}});
+  }
+  if (c.qk_norm) {
+    t.push_back({p + "q_norm.weight", {c.head_dim}, NeutralNorm(c)});
+    t.push_back({p + "k_norm.weight", {c.head_dim}, NeutralNorm(c)});
+  }
+  t.push_back({p + "o_proj.weight", {dim, q}});
+}
+
+void AddMlp(const ModelConfig& c, const std::string& p, std::vector<HfTensorSpec>& t) {
+  const int64_t dim = c.dim, ffn = c.ffn_dim;
+  if (c.arch == Arch::kPhi3) {
+    t.push_back({p + "gate_up_proj.weight", {2 * ffn, dim}});  // fused [gate | up] rows
+  } else {
+    t.push_back({p + "gate_proj.weight", {ffn, dim}});
+    t.push_back({p + "up_proj.weight", {ffn, dim}});
+  }
+  t.push_back({p + "down_proj.weight", {dim, ffn}});
+}
+
+// The transformers layout every decoder family shares. Gemma's post_attention_layernorm normalises the
+// attention output (its MLP input norm is pre_feedforward_layernorm); elsewhere it is the MLP input norm.
+void AddDecoderLayer(const ModelConfig& c, int i, std::vector<HfTensorSpec>& t) {
   const std::string p = "model.layers." + std::to_string(i) + ".";
-  const int64_t dim = c.dim, q = c.q_dim(), kv = c.kv_dim(), ffn = c.ffn_dim;
-  t.push_back({p + "input_layernorm.weight", {dim}, TensorInit::kOnes});
-  t.push_back({p + "self_attn.q_proj.weight", {q, dim}});
-  t.push_back({p + "self_attn.k_proj.weight", {kv, dim}});
-  t.push_back({p + "self_attn.v_proj.weight", {kv, dim}});
-  t.push_back({p + "self_attn.o_proj.weight", {dim, q}});
-  t.push_back({p + "post_attention_layernorm.weight", {dim}, TensorInit::kOnes});
-  t.push_back({p + "mlp.gate_proj.weight", {ffn, dim}});
-  t.push_back({p + "mlp.up_proj.weight", {ffn, dim}});
-  t.push_back({p + "mlp.down_proj.weight", {dim, ffn}});
+  const int64_t dim = c.dim;
+  t.push_back({p + "input_layernorm.weight", {dim}, NeutralNorm(c)});
+  AddAttention(c, p + "self_attn.", t);
+  t.push_back({p + "post_attention_layernorm.weight", {dim}, NeutralNorm(c)});
+  if (c.sandwich_norms) {
+    t.push_back({p + "pre_feedforward_layernorm.weight", {dim}, NeutralNorm(c)});
+    t.push_back({p + "post_feedforward_layernorm.weight", {dim}, NeutralNorm(c)});
+  }
+  AddMlp(c, p + "mlp.", t);
 }
 
 // GPT-2's Conv1D stores weights [in][out]; its linear biases are random here (transformers zeroes them) so
@@ -145,10 +184,10 @@ std::string_view TorchDTypeName(DType t) {
 std::vector<HfTensorSpec> HfTensorLayout(const ModelConfig& c) {
   std::vector<HfTensorSpec> t;
   const int64_t dim = c.dim, vocab = c.vocab_size;
-  if (c.arch == Arch::kLlama) {
+  if (c.arch != Arch::kGpt2) {
     t.push_back({"model.embed_tokens.weight", {vocab, dim}});
-    for (int i = 0; i < c.n_layers; ++i) AddLlamaLayer(c, i, t);
-    t.push_back({"model.norm.weight", {dim}, TensorInit::kOnes});
+    for (int i = 0; i < c.n_layers; ++i) AddDecoderLayer(c, i, t);
+    t.push_back({"model.norm.weight", {dim}, NeutralNorm(c)});
   } else {
     t.push_back({"transformer.wte.weight", {vocab, dim}});
     t.push_back({"transformer.wpe.weight", {c.max_seq_len, dim}});

@@ -1,6 +1,7 @@
 // Random-weight checkpoints in Hugging Face layout (what `kvlab init` writes): config.json plus
-// model.safetensors with the tensor names and layouts transformers uses (GPT-2 in Conv1D [in][out] layout),
-// so that the files exercise exactly the loader path real checkpoints take.
+// model.safetensors with the tensor names and layouts transformers uses for each family (Qwen2's q/k/v
+// biases, q_norm/k_norm, Gemma's four norms, Phi-3's fused qkv_proj and gate_up_proj, GPT-2's Conv1D
+// [in][out]), so that the files exercise exactly the loader path real checkpoints take.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +22,8 @@ struct RandomModelOptions {
   float stddev = 0.02f;  // transformers' initializer_range for both Llama and GPT-2
 };
 
-// How one tensor is initialised: weights and linear biases ~ N(0, stddev), norm weights 1, norm biases 0.
+// How one tensor is initialised: weights and linear biases ~ N(0, stddev), norm weights 1 (Gemma's stored w
+// of its (1 + w) norms: 0), norm biases 0.
 enum class TensorInit : uint8_t { kNormal, kOnes, kZeros };
 
 struct HfTensorSpec {
