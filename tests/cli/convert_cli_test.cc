@@ -28,13 +28,15 @@ void ExpectOneLineError(const test::CommandResult& r, const std::vector<std::str
 
 TEST(ConvertCli, ConvertsAndTheResultGenerates) {
   KVLAB_REQUIRE_ASSETS();
-  const auto out = test::TempDir("convert-cli") / "qwen3.gguf";
+  const auto dir = test::TempDir("convert-cli");
+  const auto out = dir / "qwen3.gguf";
   const auto r = RunKvlab("convert " + Quoted(AssetsDir() / "models/arch-zoo/qwen3") + " -o " + Quoted(out) +
                           " --type bf16");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("general.architecture qwen3"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("bf16"), std::string::npos) << r.out;
-  const auto g = RunKvlab("ppl -m " + Quoted(out) + " --ids \"1 2 3 4 5 6 7 8\"");
+  std::ofstream(dir / "ids.txt") << "1 2 3 4 5 6 7 8";
+  const auto g = RunKvlab("ppl -m " + Quoted(out) + " --ids " + Quoted(dir / "ids.txt"));
   EXPECT_EQ(g.exit_code, 0) << g.err;
 }
 

@@ -7,9 +7,9 @@
 // path, by float32 rounding.
 //
 // F16 and BF16 files round every weight matrix (norms and biases stay F32), so the logits move by far more
-// than float32 rounding: the bounds below are measured on these models with about 2x headroom
-// (see kHalfBounds). Argmax is checked only where the reference's top-1/top-2 margin exceeds twice the bound,
-// i.e. where rounding this small cannot swap the two.
+// than float32 rounding: see kHalfBounds for the bounds, what they were measured at, and the exact check
+// against kvlab's own rounding. Argmax is checked only where the reference's top-1/top-2 margin exceeds twice
+// the bound, i.e. where rounding this small cannot swap the two.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -140,43 +140,61 @@ TEST_P(GgufFamiliesGolden, F32FileLogitsAndGreedyTokensMatchReference) {
   }
 }
 
-// Measured largest |logit - reference| over the reference rows of every case and sequence (H100-free CPU
-// run, this build): f16 4.1e-3 (gemma2), bf16 3.1e-2 (gemma2); the other families are 2-10x below.
-// Bounds: about twice the worst case of each type.
+// Half-precision files are checked twice:
+//  1. against the same checkpoint loaded from safetensors with --weights of the same type (kvlab rounds each
+//     weight to nearest even, as gguf-py does): the F32 tolerance above, so the half-precision file holds
+//     exactly the rounded weights, in the right rows;
+//  2. against the float32 reference, within a bound. Largest |logit - ref| measured over the reference rows
+//     of every sequence: f16 4.1e-3 (gemma3) and bf16 4.1e-2 (gemma3) for all families but Gemma 2, whose
+//     logits of ~10 behind a soft-capped, peaky attention amplify the rounding: f16 8.8e-2, bf16 0.48. (Qwen2
+//     is stored in bf16, so its files are exact: 4.5e-6.) Bounds are about twice the worst measured.
 struct HalfBound {
   GgufOutType type;
+  WeightFormat same_rounding;
   float bound;
+  float gemma2_bound;
 };
-constexpr HalfBound kHalfBounds[] = {{GgufOutType::kF16, 1e-2f}, {GgufOutType::kBF16, 6e-2f}};
+constexpr HalfBound kHalfBounds[] = {{GgufOutType::kF16, WeightFormat::kF16, 1e-2f, 0.2f},
+                                     {GgufOutType::kBF16, WeightFormat::kBF16, 0.1f, 1.0f}};
 
-TEST_P(GgufFamiliesGolden, HalfPrecisionFilesStayWithinTheirBound) {
+TEST_P(GgufFamiliesGolden, HalfPrecisionFilesHoldTheRoundedWeightsAndStayWithinTheirBound) {
   const std::string& name = GetParam().name;
   for (const HalfBound& hb : kHalfBounds) {
     SCOPED_TRACE(GgufOutTypeName(hb.type));
-    LoadOptions o;
-    o.weights = WeightFormat::kAuto;  // run the f16 / bf16 matrices as stored
-    const Model model(LoadModel(Converted(name, hb.type), o));
+    LoadOptions as_stored;
+    as_stored.weights = WeightFormat::kAuto;  // run the f16 / bf16 matrices as the file stores them
+    const Model model(LoadModel(Converted(name, hb.type), as_stored));
+    LoadOptions rounded;
+    rounded.weights = hb.same_rounding;
+    const Model hf(LoadModel(CaseDir(name), rounded));
     const size_t vocab = static_cast<size_t>(model.config().vocab_size);
     const std::vector<float> logits = AllLogits(model, ids_);
+    const std::vector<float> hf_logits = AllLogits(hf, ids_);
+    size_t bad = 0;
+    for (size_t i = 0; i < logits.size(); ++i) bad += std::fabs(logits[i] - hf_logits[i]) > Tolerance(name, hf_logits[i]);
+    EXPECT_EQ(bad, 0u) << "logits differing from the safetensors checkpoint run with the same rounding";
+
+    const float bound = name == "gemma2" ? hb.gemma2_bound : hb.bound;
     float worst = 0;
     for (const json& p : seq_["logits_positions"]) {
       const size_t pos = p.get<size_t>();
       const json& want = seq_["logits"][std::to_string(pos)];
       for (size_t v = 0; v < vocab; ++v) worst = std::max(worst, std::fabs(logits[pos * vocab + v] - want[v].get<float>()));
     }
-    EXPECT_LE(worst, hb.bound);
+    EXPECT_LE(worst, bound);
     std::printf("[ measured ] %s %s sequence %zu: max |logit - ref| = %.3g\n", name.c_str(), GgufOutTypeName(hb.type),
                 GetParam().sequence, static_cast<double>(worst));
     const json& per = seq_["per_position"];
     for (size_t i = 0; i < ids_.size(); ++i) {
-      if (per["top1_top2_margin"][i].get<double>() > 2 * hb.bound) {
+      if (per["top1_top2_margin"][i].get<double>() > 2 * bound) {
         EXPECT_EQ(Argmax(logits.data() + i * vocab, vocab), per["argmax"][i].get<size_t>()) << "position " << i;
       }
     }
   }
 }
 
-// Q8_0 files load and stay close (8-bit weights: a loose sanity bound, not a precision claim).
+// Q8_0 files load and stay close: a loose sanity bound for 8-bit weights (measured worst 0.11, gemma3; Gemma 2
+// 1.4 for the reasons above), not a precision claim.
 TEST_P(GgufFamiliesGolden, Q8_0FileRunsCloseToReference) {
   const std::string& name = GetParam().name;
   const Model model(LoadModel(Converted(name, GgufOutType::kQ8_0)));
@@ -190,7 +208,7 @@ TEST_P(GgufFamiliesGolden, Q8_0FileRunsCloseToReference) {
   }
   std::printf("[ measured ] %s q8_0 sequence %zu: max |logit - ref| = %.3g\n", name.c_str(), GetParam().sequence,
               static_cast<double>(worst));
-  EXPECT_LE(worst, 0.5f);
+  EXPECT_LE(worst, name == "gemma2" ? 3.0f : 0.25f);
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, GgufFamiliesGolden, ::testing::ValuesIn(AllCases()), CaseName);

@@ -160,7 +160,7 @@ ModelConfig GgufConfig(const GgufFile& g) {
   const std::string name = g.GetString("general.architecture");
   const std::optional<Arch> arch = gguf_layout::ArchFromName(name);
   if (!arch) {
-    throw Error(g.path(), "general.architecture " + name + " is not supported",
+    throw Error(g.path(), "general.architecture: unsupported GGUF architecture " + name,
                 "kvlab loads GGUF llama (Llama, Mistral), qwen2, qwen3, gemma2, gemma3, phi3 and gpt2");
   }
   const ArchKeys k(g, name);
