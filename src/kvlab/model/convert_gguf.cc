@@ -218,12 +218,6 @@ void CheckRepresentable(const LoadedModel& m, const std::string& source) {
   }
 }
 
-bool FamilyDefaultSliding(Arch a, int32_t layer) {
-  if (a == Arch::kGemma2) return layer % 2 < 1;
-  if (a == Arch::kGemma3) return layer % 6 < 5;
-  return true;
-}
-
 void WriteSlidingWindows(GgufWriter& w, const std::string& arch, const ModelConfig& c) {
   if (!c.AnySlidingLayer()) {
     if (c.arch == Arch::kPhi3) w.SetU32(Key(arch, "attention.sliding_window"), 0);  // as llama.cpp's converter
@@ -239,24 +233,19 @@ void WriteSlidingWindows(GgufWriter& w, const std::string& arch, const ModelConf
     }
     if (wl > 0) window = wl;
     sliding[static_cast<size_t>(l)] = wl > 0;
-    default_pattern = default_pattern && sliding[static_cast<size_t>(l)] == FamilyDefaultSliding(c.arch, l);
+    default_pattern = default_pattern && sliding[static_cast<size_t>(l)] ==
+                                         gguf_layout::SlidesInPeriod(l, gguf_layout::DefaultSlidingPeriod(c.arch));
   }
   w.SetU32(Key(arch, "attention.sliding_window"), static_cast<uint32_t>(window));
   if (!default_pattern) w.SetBoolArray(Key(arch, "attention.sliding_window_pattern"), sliding);
-}
-
-// llama.cpp's fixed Gemma query scale (see load_gguf.cc); the file names the scale only where it differs.
-float GemmaDefaultQueryScale(const ModelConfig& c) {
-  const bool is_27b = (c.arch == Arch::kGemma2 && c.n_layers == 46) || (c.arch == Arch::kGemma3 && c.n_layers == 62);
-  return 1.0f / std::sqrt(static_cast<float>(is_27b ? c.dim / c.n_heads : c.head_dim));
 }
 
 void WriteGemmaKeys(GgufWriter& w, const std::string& arch, const ModelConfig& c) {
   if (c.arch == Arch::kGemma2 || c.attn_softcap > 0) w.SetF32(Key(arch, "attn_logit_softcapping"), c.attn_softcap);
   if (c.arch == Arch::kGemma2 || c.final_softcap > 0) w.SetF32(Key(arch, "final_logit_softcapping"), c.final_softcap);
   const float scale = c.AttentionScale();
-  if (std::fabs(scale - GemmaDefaultQueryScale(c)) > 1e-6f * scale) w.SetF32(Key(arch, "attention.scale"), scale);
-  if (c.arch == Arch::kGemma3 && c.AnySlidingLayer() && c.rope_local_theta != 10000.0f) {
+  if (std::fabs(scale - gguf_layout::DefaultGemmaQueryScale(c)) > 1e-6f * scale) w.SetF32(Key(arch, "attention.scale"), scale);
+  if (c.arch == Arch::kGemma3 && c.AnySlidingLayer() && c.rope_local_theta != gguf_layout::kDefaultLocalRopeBase) {
     w.SetF32(Key(arch, "rope.freq_base_swa"), c.rope_local_theta);
   }
 }

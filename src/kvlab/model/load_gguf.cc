@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "kvlab/io/gguf.h"
@@ -110,50 +111,36 @@ void ReadRopeScaling(const ArchKeys& k, ModelConfig& c) {
   if (const GgufTensorInfo* freqs = g.FindTensor("rope_freqs.weight")) c.rope_freq_factors = F32Vector(g, *freqs);
 }
 
-// Which layers slide: attention.sliding_window_pattern when present (a per-layer bool array, or a period n:
-// layer i slides unless i % n == n - 1, as llama.cpp's set_swa_pattern), else each family's fixed rule in
-// llama.cpp: Gemma 2 every other layer, Gemma 3 five in six, the others every layer.
+// Which layers slide: attention.sliding_window_pattern when present (a per-layer bool array, or a period),
+// else the family's fixed rule in llama.cpp (gguf_layout::DefaultSlidingPeriod).
 std::vector<int32_t> LayerWindows(const ArchKeys& k, const ModelConfig& c) {
   const int32_t window = k.Int("attention.sliding_window", c.arch == Arch::kGemma2 ? 4096 : 0);
   if (window <= 0) return {};
   const size_t n = static_cast<size_t>(c.n_layers);
-  std::vector<bool> sliding(n, true);
+  std::vector<bool> sliding(n);
   const std::string pattern_key = Key(ArchName(c.arch), "attention.sliding_window_pattern");
-  auto period_rule = [&](int64_t period) {
-    for (size_t i = 0; i < n; ++i) sliding[i] = period <= 0 || static_cast<int64_t>(i) % period < period - 1;
-  };
   const GgufFile& g = k.file();
   if (g.Has(pattern_key) && std::holds_alternative<std::vector<int64_t>>(g.metadata().at(pattern_key))) {
     const std::vector<int64_t>& per_layer = g.GetIntArray(pattern_key);
     if (per_layer.size() != n) k.Fail("attention.sliding_window_pattern", "must list one entry per layer");
     for (size_t i = 0; i < n; ++i) sliding[i] = per_layer[i] != 0;
-  } else if (g.Has(pattern_key)) {
-    period_rule(g.GetInt(pattern_key));
-  } else if (c.arch == Arch::kGemma2) {
-    period_rule(2);
-  } else if (c.arch == Arch::kGemma3) {
-    period_rule(6);
+  } else {
+    const int64_t period = g.Has(pattern_key) ? g.GetInt(pattern_key) : gguf_layout::DefaultSlidingPeriod(c.arch);
+    for (size_t i = 0; i < n; ++i) sliding[i] = gguf_layout::SlidesInPeriod(static_cast<int64_t>(i), period);
   }
   std::vector<int32_t> out(n);
   for (size_t i = 0; i < n; ++i) out[i] = sliding[i] ? window : 0;
   return out;
 }
 
-// llama.cpp's Gemma query scale when the file names none: 1/sqrt(head_dim), except the 27B models
-// (46 layers for Gemma 2, 62 for Gemma 3), which use 1/sqrt(dim / heads).
-float GemmaDefaultQueryScale(const ModelConfig& c) {
-  const bool is_27b = (c.arch == Arch::kGemma2 && c.n_layers == 46) || (c.arch == Arch::kGemma3 && c.n_layers == 62);
-  return 1.0f / std::sqrt(static_cast<float>(is_27b ? c.dim / c.n_heads : c.head_dim));
-}
-
 void ReadGemmaFeatures(const ArchKeys& k, ModelConfig& c) {
   c.sandwich_norms = true;
   c.activation = Activation::kGeluTanh;
   c.embed_scale = static_cast<float>(std::sqrt(static_cast<double>(c.dim)));
-  c.query_scale = k.Has("attention.scale") ? k.Float("attention.scale", 0.0f) : GemmaDefaultQueryScale(c);
+  c.query_scale = k.Float("attention.scale", gguf_layout::DefaultGemmaQueryScale(c));
   c.attn_softcap = k.Float("attn_logit_softcapping", c.arch == Arch::kGemma2 ? 50.0f : 0.0f);
   c.final_softcap = k.Float("final_logit_softcapping", c.arch == Arch::kGemma2 ? 30.0f : 0.0f);
-  if (c.arch == Arch::kGemma3 && c.AnySlidingLayer()) c.rope_local_theta = k.Float("rope.freq_base_swa", 10000.0f);
+  if (c.arch == Arch::kGemma3 && c.AnySlidingLayer()) c.rope_local_theta = k.Float("rope.freq_base_swa", gguf_layout::kDefaultLocalRopeBase);
 }
 
 ModelConfig GgufConfig(const GgufFile& g) {
