@@ -16,5 +16,6 @@ void AddGenCompareCommand(CLI::App& app);  // gen_compare.cc
 void AddSweepCommand(CLI::App& app);     // sweep.cc
 void AddAnalyzeCommand(CLI::App& app);   // analyze.cc
 void AddReportCommand(CLI::App& app);    // report.cc
+void AddConvertCommand(CLI::App& app);   // convert.cc
 
 }  // namespace kvlab::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   kvlab::cli::AddSweepCommand(app);
   kvlab::cli::AddAnalyzeCommand(app);
   kvlab::cli::AddReportCommand(app);
+  kvlab::cli::AddConvertCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

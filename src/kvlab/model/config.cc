@@ -33,7 +33,9 @@ bool ModelConfig::LocalRope(size_t layer) const { return rope_local_theta > 0 &&
 
 RopeFrequencies ModelConfig::RopeFrequenciesOf(bool local, bool long_context) const {
   if (local) return ComputeRopeFrequencies(RopeScaling{}, rope_local_theta, head_dim, max_seq_len);
-  return ComputeRopeFrequencies(rope_scaling, rope_theta, head_dim, max_seq_len, long_context);
+  RopeFrequencies f = ComputeRopeFrequencies(rope_scaling, rope_theta, head_dim, max_seq_len, long_context);
+  for (size_t i = 0; i < rope_freq_factors.size() && i < f.inv_freq.size(); ++i) f.inv_freq[i] /= rope_freq_factors[i];
+  return f;
 }
 
 RopeFrequencies ModelConfig::LayerRopeFrequencies(size_t layer, bool long_context) const {
@@ -90,6 +92,15 @@ void ValidateConfig(const ModelConfig& c, const std::string& source) {
     if (w < 0) throw Error(source, "sliding window must not be negative, got " + std::to_string(w));
   }
   if (c.HasRope()) ValidateRopeScaling(c.rope_scaling, c.head_dim, source);
+  if (!c.rope_freq_factors.empty()) {
+    if (c.rope_freq_factors.size() != static_cast<size_t>(c.head_dim / 2)) {
+      throw Error(source, "rope_freqs has " + std::to_string(c.rope_freq_factors.size()) + " factors, expected head_dim/2 = " +
+                              std::to_string(c.head_dim / 2));
+    }
+    for (float f : c.rope_freq_factors) {
+      if (!(f > 0) || !std::isfinite(f)) throw Error(source, "rope_freqs factors must be positive and finite");
+    }
+  }
   if (c.dim > (1 << 16) || c.n_layers > 1024 || c.vocab_size > (1 << 22) || c.ffn_dim > (1 << 18)) {
     throw Error(source, "implausible model shape (dim, layers, vocab or ffn too large)");
   }

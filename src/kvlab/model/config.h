@@ -46,6 +46,9 @@ struct ModelConfig {
   // the loaders fold the 1 into the stored weights, as llama.cpp's converter does.
   RopeScaling rope_scaling;       // rope_scaling of the config (ops/rope_frequencies.h)
   float rope_local_theta = 0.0f;  // Gemma 3: RoPE base of sliding-window layers, unscaled; 0: as global layers
+  // [head_dim/2] per-pair divisors of the global layers' inverse frequencies, as a GGUF file's rope_freqs
+  // tensor stores Llama 3's scaling (llama.cpp's freq_factors); empty: none. Applied after rope_scaling.
+  std::vector<float> rope_freq_factors;
   bool qkv_bias = false;          // q/k/v projections carry biases (Qwen2)
   bool qk_norm = false;           // RMSNorm over each head of q and of k before RoPE (Qwen3, Gemma 3)
   bool sandwich_norms = false;    // extra norms on the attention and MLP outputs before the residual add (Gemma)
