@@ -65,7 +65,7 @@ size_t Argmax(const float* row, size_t n) { return static_cast<size_t>(std::max_
 
 // Logits of every position of `ids` in one pass.
 std::vector<float> AllLogits(const Model& model, const std::vector<int32_t>& ids) {
-  KvCache cache(model.config(), ids.size());
+  KvCache cache(model.config().CacheShape(), ids.size());
   Activations act(model.config(), 64);
   std::vector<float> logits(ids.size() * static_cast<size_t>(model.config().vocab_size));
   model.Forward(ids, 0, cache, act, logits.data(), LogitsFor::kAllTokens);
@@ -127,7 +127,7 @@ TEST_P(GgufFamiliesGolden, F32FileLogitsAndGreedyTokensMatchReference) {
   }
   // Greedy continuation through the cache.
   const json& greedy = seq_["greedy_next_8"];
-  KvCache cache(model.config(), ids_.size() + greedy.size());
+  KvCache cache(model.config().CacheShape(), ids_.size() + greedy.size());
   Activations act(model.config(), 64);
   std::vector<float> last(vocab);
   model.Forward(ids_, 0, cache, act, last.data());

@@ -368,9 +368,6 @@ TEST(HfConfigTest, WriterRefusesWhatTheFamilyCannotSay) {
   g3 = TinyOf("gemma3-tiny");
   g3.rope_local_theta = 0.0f;
   ExpectError([&] { HfConfigJson(g3); }, {"rope_local_theta"});
-  ModelConfig g2 = TinyOf("gemma2-tiny");
-  g2.final_softcap = 0.0f;
-  ExpectError([&] { HfConfigJson(g2); }, {"final_softcap", "gemma2"});
   ModelConfig gpt2 = TinyOf("gpt2-tiny");
   gpt2.layer_window = {8, 8};
   ExpectError([&] { HfConfigJson(gpt2); }, {"layer_window", "gpt2"});

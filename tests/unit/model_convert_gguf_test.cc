@@ -58,7 +58,7 @@ std::filesystem::path WriteHfDir(const std::string& type, const std::string& ext
 std::vector<float> Logits(LoadedModel loaded) {
   const Model model(std::move(loaded));
   const std::vector<int32_t> ids = {1, 5, 2, 9, 3, 15, 0, 7};
-  KvCache cache(model.config(), ids.size());
+  KvCache cache(model.config().CacheShape(), ids.size());
   Activations act(model.config(), 8);
   std::vector<float> logits(ids.size() * kVocab);
   model.Forward(ids, 0, cache, act, logits.data(), LogitsFor::kAllTokens);

@@ -72,7 +72,7 @@ TEST_P(RandomFamilyModel, InitLoadsBackAndRunsAForwardStep) {
   const Model model(std::move(loaded));
   const std::vector<int32_t> prompt = {3, 17, 99, 4, 250, 7,  81, 12, 300, 5,
                                        6, 77, 8,  9, 10,  11, 42, 13, 14,  15};
-  KvCache cache(c, prompt.size() + 1);
+  KvCache cache(c.CacheShape(), prompt.size() + 1);
   Activations act(c, 8);
   std::vector<float> logits(static_cast<size_t>(c.vocab_size));
   model.Forward(prompt, 0, cache, act, logits.data());
