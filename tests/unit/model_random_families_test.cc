@@ -94,5 +94,28 @@ INSTANTIATE_TEST_SUITE_P(TinyPresets, RandomFamilyModel,
                            return n;
                          });
 
+// Half-precision checkpoints run in place under --weights auto, GPT-2's learned positions included: the
+// same numbers as converting everything to f32 first (f16 values are exact in f32).
+TEST(RandomFamilyModel, HalfPrecisionGpt2RunsInPlaceWithItsPositions) {
+  const auto dir = TempDir("init-gpt2-f16") / "model";
+  RandomModelOptions o;
+  o.seed = kSeed;
+  o.dtype = DType::kF16;
+  InitRandomModelDir(FindModelPreset("gpt2-tiny").config, dir, o, /*force=*/false);
+  const Model in_place(LoadModel(dir, {.weights = WeightFormat::kAuto}));
+  const Model widened(LoadModel(dir, {.weights = WeightFormat::kF32}));
+  ASSERT_EQ(in_place.loaded().weights.pos_emb.dtype, DType::kF16);
+  const ModelConfig& c = in_place.config();
+  std::vector<float> a(c.vocab_size), b(c.vocab_size);
+  KvCache ca(c.CacheShape(), 8), cb(c.CacheShape(), 8);
+  Activations aa(c, 8), ab(c, 8);
+  for (int32_t pos = 0; pos < 8; ++pos) {
+    const int32_t token[] = {(pos * 31 + 7) % c.vocab_size};
+    in_place.Forward(token, pos, ca, aa, a.data());
+    widened.Forward(token, pos, cb, ab, b.data());
+    for (int32_t v = 0; v < c.vocab_size; ++v) ASSERT_NEAR(a[v], b[v], 1e-5f) << "position " << pos;
+  }
+}
+
 }  // namespace
 }  // namespace kvlab::test

@@ -192,14 +192,6 @@ ModelConfig GgufConfig(const GgufFile& g) {
   return c;
 }
 
-// Rows [first, first + rows) of a matrix: the q/k/v blocks of a fused attn_qkv, Phi-3's gate|up halves.
-MatrixView RowBlock(const MatrixView& m, int64_t first, int64_t rows) {
-  MatrixView b = m;
-  b.rows = rows;
-  b.data = static_cast<const uint8_t*>(m.data) + static_cast<size_t>(first) * m.RowBytes();
-  return b;
-}
-
 void BuildAttention(WeightBuilder& b, const ModelConfig& c, const std::string& p, LayerWeights& l) {
   if (b.Has(p + "attn_qkv.weight")) {  // fused [q | k | v] (Phi-3)
     const MatrixView qkv = b.Matrix(p + "attn_qkv.weight", c.q_dim() + 2 * c.kv_dim(), c.dim);

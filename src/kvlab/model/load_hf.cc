@@ -11,14 +11,6 @@
 namespace kvlab {
 namespace {
 
-// Rows [first, first + rows) of a matrix, for the fused projections of Phi-3 (qkv_proj, gate_up_proj).
-MatrixView RowBlock(const MatrixView& m, int64_t first, int64_t rows) {
-  MatrixView b = m;
-  b.rows = rows;
-  b.data = static_cast<const uint8_t*>(m.data) + static_cast<size_t>(first) * m.RowBytes();
-  return b;
-}
-
 // Gemma's RMSNorm scales by (1 + w): the 1 is folded into an owned copy once, as llama.cpp's converter
 // does, so every family runs the same x / rms(x) * w (the same float32 arithmetic as transformers').
 VectorView NormWeight(WeightBuilder& b, LoadedModel& m, const std::string& name, int64_t n) {

@@ -209,9 +209,11 @@ void Model::Embed(std::span<const int32_t> tokens, int32_t start_pos, Activation
     if (c.embed_scale != 1.0f) {
       for (size_t d = 0; d < dim; ++d) act.x[i * dim + d] *= c.embed_scale;
     }
-    if (!w.pos_emb.empty()) {  // GPT-2 learned positions
-      const float* p = static_cast<const float*>(w.pos_emb.data) + (start_pos + i) * dim;
-      for (size_t d = 0; d < dim; ++d) act.x[i * dim + d] += p[d];
+    if (!w.pos_emb.empty()) {  // GPT-2 learned positions, in whatever dtype they are kept (f16 files under auto)
+      const uint8_t* p = static_cast<const uint8_t*>(w.pos_emb.data) + (start_pos + i) * w.pos_emb.RowBytes();
+      float* position = act.xn.data() + i * dim;  // [dim] scratch: the norm input is not written yet
+      kernels::DecodeRow(w.pos_emb.dtype, p, dim, position);
+      for (size_t d = 0; d < dim; ++d) act.x[i * dim + d] += position[d];
     }
   }
 }

@@ -22,6 +22,15 @@ struct StoredTensor {
   const void* data = nullptr;
 };
 
+// Rows [first, first + rows) of a matrix, as a view: the fused projections (Phi-3's qkv and gate_up) are
+// row blocks of one stored matrix.
+inline MatrixView RowBlock(const MatrixView& m, int64_t first, int64_t rows) {
+  MatrixView b = m;
+  b.rows = rows;
+  b.data = static_cast<const uint8_t*>(m.data) + static_cast<size_t>(first) * m.RowBytes();
+  return b;
+}
+
 class WeightBuilder {
  public:
   // Finds a tensor by name in the file (nullopt when absent).
