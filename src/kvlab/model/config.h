@@ -65,7 +65,6 @@ struct ModelConfig {
   int32_t Window(size_t layer) const { return layer < layer_window.size() ? layer_window[layer] : 0; }
   bool AnySlidingLayer() const;
   float AttentionScale() const;
-  // RoPE base and scaling of one layer: Gemma 3's sliding layers use rope_local_theta without scaling.
   // Whether a layer rotates with the local table (Gemma 3's sliding layers) rather than the global one.
   bool LocalRope(size_t layer) const;
   // The local or the global table; long_context: LongRoPE's long factors (a forward call reaching past
