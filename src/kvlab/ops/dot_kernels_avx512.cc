@@ -42,7 +42,7 @@ void ShortRows16(const float* w, size_t stride, const float* x, size_t n, float*
 // Long rows (weight matrices: 768-8192 floats): one row at a time, front to back, with four accumulators
 // inside the row. Why: a thread's rows are then one linear stream, where 4 rows per pass (x loaded once
 // for 4 rows) made 4 interleaved ones. Same bytes, same prefetch distance, but the llama-110m f32 decode
-// step ran 7-12% faster (interleaved in-process A/B, BENCHMARKS.md "session 7"). The line 12 KB ahead is
+// step ran 7-12% faster (interleaved in-process A/B, BENCHMARKS.md, commit f020955). The line 12 KB ahead is
 // requested for every line loaded, NTA (into L1 without filling L2: streamed weights neither evict what
 // stays nor cost L2 -> L3 victim writes on this AMD part); 6 KB did as well, 24 and 48 KB worse.
 constexpr size_t kLongRowAheadFloats = (size_t{12} << 10) / sizeof(float);
