@@ -1,10 +1,10 @@
 #include "kvlab/io/gguf_writer.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
+#include "kvlab/util/atomic_file.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -39,17 +39,11 @@ const char* TypeName(GgmlType t) {
   return "?";
 }
 
-void WriteAll(std::FILE* f, const std::string& where, const void* p, size_t n) {
-  if (n > 0 && std::fwrite(p, 1, n, f) != n) {
-    throw Error(where, std::string("write failed: ") + std::strerror(errno));
-  }
-}
-
 void WriteZeros(std::FILE* f, const std::string& where, size_t n) {
   static const uint8_t kZeros[64] = {};
   while (n > 0) {
     const size_t k = std::min(n, sizeof(kZeros));
-    WriteAll(f, where, kZeros, k);
+    WriteBytes(f, where, kZeros, k);
     n -= k;
   }
 }
@@ -160,12 +154,8 @@ void GgufWriter::Write(const std::filesystem::path& path) const {
   }
   header.resize(AlignUp(header.size(), alignment_), 0);
 
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  const std::string where = tmp.string();
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) throw Error(where, std::string("cannot create: ") + std::strerror(errno));
-  try {
-    WriteAll(f, where, header.data(), header.size());
+  WriteFileAtomically(path, [&](std::FILE* f, const std::string& where) {
+    WriteBytes(f, where, header.data(), header.size());
     std::vector<uint8_t> data;
     for (const TensorSpec& t : tensors_) {
       data.assign(t.bytes, 0);
@@ -173,23 +163,10 @@ void GgufWriter::Write(const std::filesystem::path& path) const {
       if (data.size() != t.bytes) {
         throw Error(where, "tensor " + t.name + " (" + TypeName(t.type) + ") filled the wrong number of bytes");
       }
-      WriteAll(f, where, data.data(), data.size());
+      WriteBytes(f, where, data.data(), data.size());
       WriteZeros(f, where, AlignUp(t.bytes, alignment_) - t.bytes);
     }
-    if (std::fclose(f) != 0) {
-      f = nullptr;
-      throw Error(where, "write failed on close (disk full?)");
-    }
-    f = nullptr;
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) throw Error(path.string(), "cannot rename " + tmp.filename().string() + " into place: " + ec.message());
-  } catch (...) {
-    if (f != nullptr) std::fclose(f);
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
-    throw;
-  }
+  });
 }
 
 }  // namespace kvlab

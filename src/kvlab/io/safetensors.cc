@@ -9,6 +9,7 @@
 #include <set>
 
 #include "kvlab/tensor/ggml_quants.h"
+#include "kvlab/util/atomic_file.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -351,26 +352,7 @@ void WriteContents(std::FILE* f, const std::string& path, const std::string& hea
 void WriteSafetensors(const std::filesystem::path& path, const std::vector<SafetensorsWriteSpec>& tensors,
                       const std::map<std::string, std::string>& metadata) {
   const std::string header = BuildHeader(path.string(), tensors, metadata);
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) throw Error(tmp.string(), std::string("cannot create: ") + std::strerror(errno));
-  try {
-    WriteContents(f, tmp.string(), header, tensors);
-    if (std::fclose(f) != 0) {
-      f = nullptr;
-      throw Error(tmp.string(), "write failed on close (disk full?)");
-    }
-    f = nullptr;
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec)
-      throw Error(path.string(), "cannot rename " + tmp.filename().string() + " into place: " + ec.message());
-  } catch (...) {
-    if (f != nullptr) std::fclose(f);
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
-    throw;
-  }
+  WriteFileAtomically(path, [&](std::FILE* f, const std::string& where) { WriteContents(f, where, header, tensors); });
 }
 
 }  // namespace kvlab

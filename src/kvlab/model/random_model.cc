@@ -4,11 +4,11 @@
 
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <numbers>
 
 #include "kvlab/io/safetensors.h"
 #include "kvlab/model/hf_config.h"
+#include "kvlab/util/atomic_file.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -151,21 +151,7 @@ void AddGpt2Layer(const ModelConfig& c, int i, std::vector<HfTensorSpec>& t) {
 }
 
 void WriteTextFileAtomic(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      throw Error(tmp.string(), "write failed");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec)
-    throw Error(path.string(), "cannot rename " + tmp.filename().string() + " into place: " + ec.message());
+  WriteFileAtomically(path, [&](std::FILE* f, const std::string& where) { WriteBytes(f, where, text.data(), text.size()); });
 }
 
 }  // namespace
