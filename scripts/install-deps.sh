@@ -8,6 +8,7 @@ PACKAGES=(
   libcli11-dev           # command line
   libfmt-dev
   libpcre2-dev           # GPT-2 pre-tokenizer regex (Unicode classes, lookahead)
+  libutf8proc-dev        # tokenizer normalizers (NFC, NFKC, lower-casing)
   libgtest-dev libgmock-dev
   libbenchmark-dev       # micro-benchmarks (bench/)
   libtomlplusplus-dev    # sweep configs (configs/*.toml)

@@ -1,6 +1,7 @@
 // Tokenizers against real vocabularies and independent references:
 //   - llama.cpp's tokenizer tests (models/ggml-vocab-*.gguf.inp/.out), split exactly as test-tokenizer-0.cpp
-//     does (separator "\n__ggml_vocab_test__\n", ids without BOS, add_special = parse_special = false);
+//     does (separator "\n__ggml_vocab_test__\n", ids without BOS, add_special = parse_special = false),
+//     against the GGUF vocabularies where shared and against the same families' tokenizer.json;
 //   - the eval text and greedy generations in reference/tinystories_models_reference.json;
 //   - encode -> decode round trips of arbitrary UTF-8 for every tokenizer kind.
 #include <gtest/gtest.h>
@@ -130,6 +131,22 @@ TEST(TokenizerGolden, Gpt2EncoderJsonMatchesLlamaCpp) {
   EXPECT_EQ(LoadTokenizerFile(AssetsDir() / "tokenizers" / "gpt2" / "vocab.bpe")->vocab_size(), 50257);
 }
 
+// llama.cpp's test files for Llama 3 ("llama-bpe") and Qwen2 hold strings and the ids Hugging Face
+// transformers gives them; the GGUF vocabularies themselves are not shared, but the same vocabularies'
+// tokenizer.json must give the same ids.
+TEST(TokenizerGolden, Llama3TokenizerJsonMatchesLlamaBpeCases) {
+  KVLAB_REQUIRE_ASSETS();
+  auto tok = LoadTokenizerFile(AssetsDir() / "tokenizers" / "llama3" / "tokenizer.json");
+  EXPECT_EQ(tok->Kind(), "hf-bpe");
+  CheckVocabCases(*tok, VocabDir() / "ggml-vocab-llama-bpe.gguf");
+}
+
+TEST(TokenizerGolden, Qwen3TokenizerJsonMatchesQwen2Cases) {
+  KVLAB_REQUIRE_ASSETS();
+  auto tok = LoadTokenizerFile(AssetsDir() / "tokenizers" / "qwen3" / "tokenizer.json");
+  CheckVocabCases(*tok, VocabDir() / "ggml-vocab-qwen2.gguf");
+}
+
 nlohmann::json Reference() {
   return test::ReadJson(AssetsDir() / "reference" / "tinystories_models_reference.json");
 }
@@ -204,8 +221,9 @@ TEST(TokenizerGolden, TinyStories656KTokenizerJson) {
   EXPECT_EQ(tok->DecodeToken(generated[generated.size() - 2], tok->eos_id()), "");
   EXPECT_EQ(Stream(*tok, tok->bos_id(), generated), expected);
   EXPECT_EQ(tok->Piece(tok->eos_id()), "<|end_story|>");
-  // A special token written in the text is recognised as that token, not spelled out.
-  const std::vector<int32_t> with_special = tok->Encode("The end.<|end_story|>", false);
+  // A special token written in the text is recognised as that token when asked, not spelled out.
+  const std::vector<int32_t> with_special =
+      tok->Encode("The end.<|end_story|>", EncodeOptions{.parse_special = true});
   ASSERT_FALSE(with_special.empty());
   EXPECT_EQ(with_special.back(), tok->eos_id());
 }

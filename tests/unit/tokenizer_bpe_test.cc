@@ -58,7 +58,11 @@ TEST(Gpt2Bpe, MergesWithinRegexPiecesOnly) {
             (std::vector<std::string>{"hello", "Ġhello", "'s"}));
   // "\s+(?!\S)": of three spaces before a word, two stay alone and one joins the word.
   EXPECT_EQ(Pieces(*t, t->Encode("   hello", false)), (std::vector<std::string>{"Ġ", "Ġ", "Ġhello"}));
-  EXPECT_EQ(t->Encode("hi", true).front(), 263);
+  EXPECT_EQ(t->Encode("hi", true), t->Encode("hi", false));  // GPT-2 adds no BOS
+  // <|endoftext|> in the text is the special token only when asked.
+  EXPECT_EQ(t->Encode("hi<|endoftext|>", EncodeOptions{.parse_special = true}).back(), 263);
+  EXPECT_NE(t->Encode("hi<|endoftext|>", false).back(), 263);
+  EXPECT_EQ(t->Decode(t->Encode("hi<|endoftext|>", false)), "hi<|endoftext|>");
   EXPECT_EQ(t->Decode(t->Encode("hello  wörld 🦙\n", true)), "hello  wörld 🦙\n");
   EXPECT_EQ(t->DecodeToken(-1, 263), "");  // <|endoftext|> is special
   // Malformed UTF-8 input still round-trips byte for byte.
@@ -129,7 +133,8 @@ json SpmLikeJson(bool with_bytes) {
       {"post_processor",
        {{"type", "TemplateProcessing"},
         {"single", json::array({{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
-                                {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}})}}},
+                                {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}})},
+        {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}}}}}},
       {"decoder",
        {{"type", "Sequence"},
         {"decoders", json::array({{{"type", "Replace"}, {"pattern", {{"String", "▁"}}}, {"content", " "}},
@@ -150,9 +155,12 @@ TEST(HfTokenizer, SentencePieceShapedPipeline) {
   EXPECT_EQ(t.Decode(t.Encode("ab b aé", true)), "ab b aé");
   EXPECT_EQ(t.Decode(t.Encode(" a", false)), " a");
   EXPECT_TRUE(t.Encode("", false).empty());  // Prepend leaves an empty string empty
-  // Added tokens in the text are recognised before normalization (normalized: false).
-  EXPECT_EQ(Pieces(t, t.Encode("a</s>b", false)), (std::vector<std::string>{"▁a", "</s>", "▁", "b"}));
-  EXPECT_EQ(t.Decode(t.Encode("a</s>b", false)), "a b");  // special tokens are skipped
+  // Special added tokens in the text are recognised before normalization (normalized: false), when asked.
+  const EncodeOptions parse{.parse_special = true};
+  EXPECT_EQ(Pieces(t, t.Encode("a</s>b", parse)), (std::vector<std::string>{"▁a", "</s>", "▁", "b"}));
+  EXPECT_EQ(t.Decode(t.Encode("a</s>b", parse)), "a b");  // special tokens are skipped
+  EXPECT_EQ(t.Decode(t.Encode("a</s>b", parse), DecodeOptions{.skip_special = false}), "a</s> b");
+  EXPECT_EQ(t.Decode(t.Encode("a</s>b", false)), "a</s>b");  // not asked: plain text
 }
 
 TEST(HfTokenizer, UnknownCharactersWithoutByteTokens) {
@@ -181,7 +189,9 @@ TEST(HfTokenizer, ByteLevelPipeline) {
   EXPECT_EQ(Pieces(t, t.Encode("hi", false)), (std::vector<std::string>{"h", "i"}));
   EXPECT_EQ(t.bos_id(), 258);
   EXPECT_FALSE(t.add_bos_default());
-  EXPECT_EQ(t.Decode(t.Encode(" hi  ünï 🦙<|endoftext|>x", false)), " hi  ünï 🦙x");
+  EXPECT_EQ(t.Decode(t.Encode(" hi  ünï 🦙<|endoftext|>x", EncodeOptions{.parse_special = true})),
+            " hi  ünï 🦙x");
+  EXPECT_EQ(t.Decode(t.Encode(" hi  ünï 🦙<|endoftext|>x", false)), " hi  ünï 🦙<|endoftext|>x");
 }
 
 TEST(HfTokenizer, MetaspacePreTokenizerKeepsMergesInsideWords) {
@@ -220,8 +230,15 @@ TEST(HfTokenizer, AddedTokenStripFlags) {
                                                {"normalized", false},
                                                {"lstrip", true},
                                                {"rstrip", true}}})}};
-  HfTokenizer t = MakeHf(HfJson({"a", "b", " ", "<m>"}, {}, extra));
-  EXPECT_EQ(Pieces(t, t.Encode("a  <m> b", false)), (std::vector<std::string>{"a", "<m>", "b"}));
+  HfTokenizer t = MakeHf(HfJson({"a", "b", " ", "<m>", "<", "m", ">"}, {}, extra));
+  EXPECT_EQ(Pieces(t, t.Encode("a  <m> b", EncodeOptions{.parse_special = true})),
+            (std::vector<std::string>{"a", "<m>", "b"}));
+  // Not parsing specials, the token is text: its characters and the spaces stay.
+  EXPECT_EQ(Pieces(t, t.Encode("a <m>", false)), (std::vector<std::string>{"a", " ", "<", "m", ">"}));
+  // A non-special added token is recognised either way.
+  extra["added_tokens"][0]["special"] = false;
+  HfTokenizer plain = MakeHf(HfJson({"a", "b", " ", "<m>"}, {}, extra));
+  EXPECT_EQ(Pieces(plain, plain.Encode("a  <m> b", false)), (std::vector<std::string>{"a", "<m>", "b"}));
 }
 
 TEST(HfTokenizer, SpecialTokensFromTokenizerConfig) {
@@ -247,9 +264,9 @@ TEST(HfTokenizer, UnsupportedOrMalformedJson) {
   ExpectError([&] { load(unigram); }, {"tokenizer.json", "model", "Unigram"});
   ExpectError(
       [&] {
-        load(HfJson({"a"}, {}, {{"normalizer", {{"type", "Lowercase"}}}}));
+        load(HfJson({"a"}, {}, {{"normalizer", {{"type", "BertNormalizer"}}}}));
       },
-      {"tokenizer.json", "normalizer", "Lowercase"});
+      {"tokenizer.json", "normalizer", "BertNormalizer"});
   ExpectError(
       [&] {
         load(HfJson({"a"}, {}, {{"pre_tokenizer", {{"type", "BertPreTokenizer"}}}}));

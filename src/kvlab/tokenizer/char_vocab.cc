@@ -30,7 +30,7 @@ CharVocab::CharVocab(std::vector<std::string> chars, std::string source)
   }
 }
 
-std::vector<int32_t> CharVocab::Encode(std::string_view text, bool add_bos) const {
+std::vector<int32_t> CharVocab::EncodeText(std::string_view text, const EncodeOptions& options) const {
   std::vector<int32_t> out;
   out.reserve(text.size());
   for (size_t pos = 0; pos < text.size();) {

@@ -21,11 +21,13 @@ class CharVocab final : public Tokenizer {
   CharVocab(std::vector<std::string> chars, std::string source);
 
   std::string_view Kind() const override { return "char"; }
-  // Throws kvlab::Error naming the character and its byte offset if it is not in the vocabulary.
-  std::vector<int32_t> Encode(std::string_view text, bool add_bos) const override;
   std::string DecodeToken(int32_t prev, int32_t id) const override;
   int32_t vocab_size() const override { return static_cast<int32_t>(chars_.size()); }
   std::string_view Piece(int32_t id) const override;
+
+ protected:
+  // Throws kvlab::Error naming the character and its byte offset if it is not in the vocabulary.
+  std::vector<int32_t> EncodeText(std::string_view text, const EncodeOptions& options) const override;
 
  private:
   std::vector<std::string> chars_;

@@ -66,6 +66,7 @@ std::unique_ptr<Tokenizer> LoadLlamaVocab(const GgufFile& gguf) {
   vocab.eos_id = FindId(gguf, "tokenizer.ggml.eos_token_id", 2);
   vocab.unk_id = FindId(gguf, "tokenizer.ggml.unknown_token_id", 0);
   vocab.add_bos = FindBool(gguf, "tokenizer.ggml.add_bos_token", true);
+  vocab.add_eos = FindBool(gguf, "tokenizer.ggml.add_eos_token", false);
   vocab.add_space_prefix = FindBool(gguf, "tokenizer.ggml.add_space_prefix", true);
   return std::make_unique<SentencePieceBpe>(std::move(vocab));
 }
@@ -79,7 +80,12 @@ std::unique_ptr<Tokenizer> LoadGpt2Vocab(const GgufFile& gguf) {
   vocab.source = gguf.path();
   vocab.tokens = gguf.GetStringArray(kTokens);
   const size_t n = vocab.tokens.size();
-  for (int64_t t : TokenTypes(gguf, n)) vocab.special.push_back(t == 3 ? 1 : 0);  // 3: control
+  const std::vector<int64_t> types = TokenTypes(gguf, n);
+  for (size_t id = 0; id < n; ++id) {
+    vocab.special.push_back(types[id] == 3 ? 1 : 0);  // 3: control
+    // 4: user-defined, cut out of the text like a non-special added token
+    if (types[id] == 4) vocab.added.push_back({vocab.tokens[id], static_cast<int32_t>(id), /*special=*/false});
+  }
   const std::vector<std::string>& merges = gguf.GetStringArray(kMerges);
   vocab.merges.resize(merges.size());
   for (size_t i = 0; i < merges.size(); ++i) {

@@ -1,5 +1,7 @@
 #include "kvlab/tokenizer/gpt2_bpe.h"
 
+#include <algorithm>
+
 #include "kvlab/tokenizer/byte_level.h"
 #include "kvlab/tokenizer/json_file.h"
 #include "kvlab/util/error.h"
@@ -17,10 +19,25 @@ bool SplitMergeLine(std::string_view line, std::pair<std::string, std::string>* 
 }
 
 Gpt2Bpe::Gpt2Bpe(Gpt2Vocab vocab)
-    : vocab_(std::move(vocab)), pretokenizer_(Regex::Gpt2Pattern(), /*literal=*/false, vocab_.source) {
+    : vocab_(std::move(vocab)),
+      pretokenizer_(vocab_.pattern.empty() ? Regex::Gpt2Pattern() : vocab_.pattern, /*literal=*/false,
+                    vocab_.source) {
   const size_t n = vocab_.tokens.size();
   if (n == 0) throw Error(vocab_.source, "the vocabulary is empty");
   vocab_.special.resize(n, 0);
+  // Control tokens not listed as added tokens are still cut out of the text (when specials are parsed).
+  std::vector<AddedToken> added = vocab_.added;
+  for (size_t id = 0; id < n; ++id) {
+    const bool listed = std::any_of(added.begin(), added.end(), [&](const AddedToken& t) { return t.id == static_cast<int32_t>(id); });
+    if (vocab_.special[id] && !listed && !vocab_.tokens[id].empty()) {
+      added.push_back({vocab_.tokens[id], static_cast<int32_t>(id), /*special=*/true});
+    }
+  }
+  for (const AddedToken& t : added) {
+    if (t.id < 0 || t.id >= static_cast<int32_t>(n))
+      throw Error(vocab_.source, "added token id " + std::to_string(t.id) + " is outside the vocabulary");
+  }
+  added_ = AddedTokenSplitter(std::move(added));
   for (int32_t id : {vocab_.bos_id, vocab_.eos_id}) {
     if (id >= static_cast<int32_t>(n)) {
       throw Error(vocab_.source, "special token id " + std::to_string(id) + " is outside the " +
@@ -68,17 +85,27 @@ std::string_view Gpt2Bpe::Piece(int32_t id) const {
   return vocab_.tokens[id];
 }
 
-std::vector<int32_t> Gpt2Bpe::Encode(std::string_view text, bool add_bos) const {
+std::vector<int32_t> Gpt2Bpe::EncodeText(std::string_view text, const EncodeOptions& options) const {
   std::vector<int32_t> out;
-  if (add_bos && vocab_.bos_id >= 0) out.push_back(vocab_.bos_id);
+  if (options.add_special && vocab_.add_bos && vocab_.bos_id >= 0) out.push_back(vocab_.bos_id);
+  for (const auto& segment : added_.Split(text, /*normalized=*/false, options.parse_special)) {
+    if (segment.token >= 0) {
+      out.push_back(segment.token);
+    } else {
+      EncodePiece(segment.text, &out);
+    }
+  }
+  return out;
+}
+
+void Gpt2Bpe::EncodePiece(std::string_view text, std::vector<int32_t>* out) const {
   std::vector<int32_t> symbols;
   for (std::string_view piece : SplitKeepAll(text, pretokenizer_.FindAll(text))) {
     symbols.clear();
     for (char c : piece) symbols.push_back(byte_ids_[static_cast<uint8_t>(c)]);
     merges_.Apply(&symbols);
-    out.insert(out.end(), symbols.begin(), symbols.end());
+    out->insert(out->end(), symbols.begin(), symbols.end());
   }
-  return out;
 }
 
 std::string Gpt2Bpe::DecodeToken(int32_t prev, int32_t id) const {
@@ -128,7 +155,7 @@ std::unique_ptr<Tokenizer> LoadGpt2Tokenizer(const std::filesystem::path& encode
   for (size_t id = 0; id < vocab.tokens.size(); ++id) {
     if (vocab.tokens[id] == "<|endoftext|>") {
       vocab.special.resize(vocab.tokens.size(), 0);
-      vocab.special[id] = 1;
+      vocab.special[id] = 1;  // cut out of the text as a special added token by Gpt2Bpe
       vocab.bos_id = vocab.eos_id = static_cast<int32_t>(id);
     }
   }

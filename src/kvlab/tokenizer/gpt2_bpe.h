@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "kvlab/tokenizer/added_tokens.h"
 #include "kvlab/tokenizer/bpe_merges.h"
 #include "kvlab/tokenizer/regex.h"
 #include "kvlab/tokenizer/tokenizer.h"
@@ -23,6 +24,9 @@ struct Gpt2Vocab {
   std::vector<std::string> tokens;  // [vocab] byte-level spelling ("Ġthe"); ids without a token are ""
   std::vector<std::pair<std::string, std::string>> merges;  // in rank order
   std::vector<uint8_t> special;  // [vocab] 1 for control tokens (<|endoftext|>): decode to ""
+  // Cut out of the text before BPE: the control tokens (special, parsed on request) and user-defined ones.
+  std::vector<AddedToken> added;
+  std::string pattern;  // the pre-tokenizer regex; empty: GPT-2's
   int32_t bos_id = -1;
   int32_t eos_id = -1;
   bool add_bos = false;
@@ -35,17 +39,23 @@ class Gpt2Bpe final : public Tokenizer {
   explicit Gpt2Bpe(Gpt2Vocab vocab);
 
   std::string_view Kind() const override { return "gpt2-bpe"; }
-  std::vector<int32_t> Encode(std::string_view text, bool add_bos) const override;
   std::string DecodeToken(int32_t prev, int32_t id) const override;
   int32_t vocab_size() const override { return static_cast<int32_t>(vocab_.tokens.size()); }
   int32_t bos_id() const override { return vocab_.bos_id; }
   int32_t eos_id() const override { return vocab_.eos_id; }
   bool add_bos_default() const override { return vocab_.add_bos && vocab_.bos_id >= 0; }
   std::string_view Piece(int32_t id) const override;
+  bool IsSpecial(int32_t id) const override { return id >= 0 && id < vocab_size() && vocab_.special[id]; }
+
+ protected:
+  std::vector<int32_t> EncodeText(std::string_view text, const EncodeOptions& options) const override;
 
  private:
+  void EncodePiece(std::string_view text, std::vector<int32_t>* out) const;
+
   Gpt2Vocab vocab_;
   Regex pretokenizer_;
+  AddedTokenSplitter added_;
   BpeMergeTable merges_;
   std::array<int32_t, 256> byte_ids_;  // byte -> token of its byte-level character
   std::vector<std::string> decoded_;   // [vocab] raw bytes each token stands for

@@ -1,7 +1,9 @@
-// Hugging Face decoders (tokenizers/src/decoders), applied to one token at a time for streaming.
+// Hugging Face decoders (tokenizers/src/decoders): over a whole sequence as tokenizers' decode does, and one
+// token at a time for streaming.
 #include "kvlab/tokenizer/byte_level.h"
 #include "kvlab/tokenizer/hf_pipeline.h"
 #include "kvlab/tokenizer/json_file.h"
+#include "kvlab/tokenizer/utf8.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -135,6 +137,84 @@ std::string ApplyHfDecoders(const std::vector<HfDecoder>& decoders, std::string 
     }
   }
   return token;
+}
+
+std::string ApplyHfDecodersToSequence(const std::vector<HfDecoder>& decoders, std::vector<std::string> tokens) {
+  if (decoders.empty()) {  // tokenizers joins the tokens with spaces when there is no decoder
+    std::string out;
+    for (size_t i = 0; i < tokens.size(); ++i) out += (i ? " " : "") + tokens[i];
+    return out;
+  }
+  for (const HfDecoder& d : decoders) {
+    std::vector<std::string> next;
+    next.reserve(tokens.size());
+    switch (d.kind) {
+      case HfDecoder::Kind::kReplace:
+        for (std::string& t : tokens) next.push_back(ReplaceAll(t, d.pattern, d.content));
+        break;
+      case HfDecoder::Kind::kByteFallback: {
+        // A run of byte tokens becomes its UTF-8 text, or one U+FFFD per byte when it is not valid UTF-8.
+        std::string run;
+        size_t run_tokens = 0;
+        auto flush = [&] {
+          if (run_tokens == 0) return;
+          if (SanitizeUtf8(run) == run) {
+            next.push_back(run);
+          } else {
+            std::string replacement;
+            for (size_t i = 0; i < run_tokens; ++i) replacement += "\uFFFD";
+            next.push_back(replacement);
+          }
+          run.clear();
+          run_tokens = 0;
+        };
+        for (std::string& t : tokens) {
+          char byte;
+          if (ParseByteToken(t, &byte)) {
+            run.push_back(byte);
+            ++run_tokens;
+          } else {
+            flush();
+            next.push_back(std::move(t));
+          }
+        }
+        flush();
+        break;
+      }
+      case HfDecoder::Kind::kFuse: {
+        std::string all;
+        for (const std::string& t : tokens) all += t;
+        next.push_back(std::move(all));
+        break;
+      }
+      case HfDecoder::Kind::kStrip:
+        for (std::string& t : tokens) {
+          StripChars(&t, d.pattern, d.start, /*at_start=*/true);
+          StripChars(&t, d.pattern, d.stop, /*at_start=*/false);
+          next.push_back(std::move(t));
+        }
+        break;
+      case HfDecoder::Kind::kByteLevel: {
+        // All tokens become one byte string (a token with a character outside the alphabet contributes its
+        // own bytes), read back as UTF-8 with invalid sequences replaced.
+        std::string bytes;
+        for (const std::string& t : tokens) {
+          if (!ByteLevelDecode(t, &bytes)) bytes += t;
+        }
+        next.push_back(SanitizeUtf8(bytes));
+        break;
+      }
+      case HfDecoder::Kind::kMetaspace:
+        for (size_t i = 0; i < tokens.size(); ++i) {
+          next.push_back(ReplaceAll(tokens[i], d.pattern, i == 0 && d.drop_first_marker ? "" : " "));
+        }
+        break;
+    }
+    tokens = std::move(next);
+  }
+  std::string out;
+  for (const std::string& t : tokens) out += t;
+  return out;
 }
 
 }  // namespace kvlab

@@ -3,7 +3,8 @@
 // tokenizer that would silently tokenize differently from `tokenizers` is rejected at load time.
 //
 // Supported:
-//   normalizer:    Sequence, Prepend, Replace (String or Regex), NFC (see below)
+//   normalizer:    Sequence, Prepend, Replace (String or Regex), NFC, NFD, NFKC, NFKD, Lowercase, Strip,
+//                  StripAccents
 //   pre_tokenizer: Sequence, ByteLevel, Metaspace, Split, Digits, Whitespace, WhitespaceSplit, Punctuation
 //   decoder:       Sequence, Replace (String), ByteFallback, Fuse, Strip, ByteLevel, Metaspace
 #pragma once
@@ -19,16 +20,16 @@
 namespace kvlab {
 
 struct HfNormalizer {
-  enum class Kind { kPrepend, kReplace, kNfc };
+  enum class Kind { kPrepend, kReplace, kNfc, kNfd, kNfkc, kNfkd, kLowercase, kStrip, kStripAccents };
   Kind kind = Kind::kPrepend;
   std::string text;                    // Prepend: the prefix; Replace: the replacement
   std::shared_ptr<const Regex> regex;  // Replace: what to replace (a String pattern compiles as a literal)
+  bool left = true;                    // Strip: which sides
+  bool right = true;
 };
 
 // `j` is the "normalizer" value (null allowed); Sequence is flattened.
 std::vector<HfNormalizer> ParseHfNormalizer(const nlohmann::json& j, const std::string& where);
-// NFC is applied as the identity: exact for text that is already NFC (precomposed, as virtually all real
-// text is), but decomposed sequences are not composed. kvlab has no Unicode composition tables.
 std::string ApplyHfNormalizers(const std::vector<HfNormalizer>& normalizers, std::string_view text);
 
 enum class HfSplitBehavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };
@@ -68,6 +69,9 @@ std::vector<HfDecoder> ParseHfDecoder(const nlohmann::json& j, const std::string
 // (a partial UTF-8 character stays partial instead of becoming U+FFFD) and a Strip after Fuse cannot see
 // the end of the text, so its `stop` is not applied.
 std::string ApplyHfDecoders(const std::vector<HfDecoder>& decoders, std::string token, bool first);
+// Decodes a whole sequence of token strings exactly as tokenizers' decode does (decode_chain of each
+// decoder in turn, then the pieces joined; no decoder: joined with spaces).
+std::string ApplyHfDecodersToSequence(const std::vector<HfDecoder>& decoders, std::vector<std::string> tokens);
 
 // {"String": s} (matched literally) or {"Regex": r} -> a compiled pattern.
 std::shared_ptr<const Regex> ParseHfPattern(const nlohmann::json& j, const std::string& where);

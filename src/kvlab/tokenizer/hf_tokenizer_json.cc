@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <cctype>
-
 #include "kvlab/tokenizer/gpt2_bpe.h"
 #include "kvlab/tokenizer/json_file.h"
 #include "kvlab/tokenizer/utf8.h"
@@ -14,15 +12,6 @@ namespace {
 
 constexpr int32_t kMaxId = 1 << 22;  // ids index dense tables; matches ValidateConfig's vocab limit
 
-bool IsAsciiSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-// Approximates Rust's char::is_alphanumeric for single_word: any non-ASCII byte counts as a word character.
-bool IsWordByte(char c) {
-  const auto u = static_cast<uint8_t>(c);
-  return u >= 0x80 || std::isalnum(u) || c == '_';
-}
-
 // tokenizer_config.json spells a special token as "<s>" or {"content": "<s>", ...}.
 std::string TokenContent(const nlohmann::json& config, const char* key) {
   auto it = config.find(key);
@@ -32,25 +21,6 @@ std::string TokenContent(const nlohmann::json& config, const char* key) {
     return (*it)["content"].get<std::string>();
   }
   return {};
-}
-
-// The first special token of a TemplateProcessing "single" template (Llama's "<s> $A"), if any.
-std::string TemplateBos(const nlohmann::json& post) {
-  if (!post.is_object()) return {};
-  const std::string type =
-      post.contains("type") && post["type"].is_string() ? post["type"].get<std::string>() : "";
-  if (type == "Sequence" && post.contains("processors") && post["processors"].is_array()) {
-    for (const auto& p : post["processors"]) {
-      if (std::string bos = TemplateBos(p); !bos.empty()) return bos;
-    }
-    return {};
-  }
-  if (type != "TemplateProcessing" || !post.contains("single") || !post["single"].is_array()) return {};
-  const auto& single = post["single"];
-  if (single.empty() || !single[0].is_object() || !single[0].contains("SpecialToken")) return {};
-  const auto& token = single[0]["SpecialToken"];
-  return token.is_object() && token.contains("id") && token["id"].is_string() ? token["id"].get<std::string>()
-                                                                              : std::string();
 }
 
 }  // namespace
@@ -70,13 +40,16 @@ void HfTokenizer::Parse(const nlohmann::json& j, const HfSpecialTokens& special)
   if (!j.is_object()) throw Error(source, "expected a JSON object (a Hugging Face tokenizer.json)");
   ParseModel(JsonMember(j, "model", source), source + ": model");
   if (auto it = j.find("added_tokens"); it != j.end() && !it->is_null()) {
-    ParseAddedTokens(*it, source + ": added_tokens");
+    added_ = AddedTokenSplitter(ParseAddedTokens(*it, source + ": added_tokens"));
   }
+  special_.assign(id_to_token_.size(), 0);
+  for (const AddedToken& t : added_.tokens()) special_[t.id] = t.special ? 1 : 0;
   auto member = [&](const char* key) { return j.contains(key) ? j[key] : nlohmann::json(); };
   normalizers_ = ParseHfNormalizer(member("normalizer"), source + ": normalizer");
   pre_tokenizers_ = ParseHfPreTokenizer(member("pre_tokenizer"), source + ": pre_tokenizer");
   decoders_ = ParseHfDecoder(member("decoder"), source + ": decoder");
-  ResolveSpecialTokens(j, special);
+  ParsePostProcessor(member("post_processor"), source + ": post_processor");
+  ResolveSpecialTokens(special);
 }
 
 void HfTokenizer::ParseModel(const nlohmann::json& model, const std::string& where) {
@@ -137,8 +110,9 @@ void HfTokenizer::ParseModel(const nlohmann::json& model, const std::string& whe
   }
 }
 
-void HfTokenizer::ParseAddedTokens(const nlohmann::json& added, const std::string& where) {
+std::vector<AddedToken> HfTokenizer::ParseAddedTokens(const nlohmann::json& added, const std::string& where) {
   if (!added.is_array()) throw Error(where, "expected an array");
+  std::vector<AddedToken> tokens;
   for (size_t i = 0; i < added.size(); ++i) {
     const std::string at = where + "[" + std::to_string(i) + "]";
     AddedToken t;
@@ -154,24 +128,79 @@ void HfTokenizer::ParseAddedTokens(const nlohmann::json& added, const std::strin
     t.single_word = JsonBool(added[i], "single_word", false, at);
     if (t.id >= static_cast<int32_t>(id_to_token_.size())) id_to_token_.resize(t.id + 1);
     id_to_token_[t.id] = t.content;  // added tokens take precedence when decoding, as in tokenizers
-    added_.push_back(std::move(t));
+    tokens.push_back(std::move(t));
   }
-  special_.assign(id_to_token_.size(), 0);
-  for (const AddedToken& t : added_) special_[t.id] = t.special ? 1 : 0;
+  return tokens;
 }
 
 int32_t HfTokenizer::FindToken(std::string_view content) const {
-  for (const AddedToken& t : added_) {
-    if (t.content == content) return t.id;
-  }
+  if (const AddedToken* t = added_.Find(content)) return t->id;
   auto it = vocab_.find(content);
   return it == vocab_.end() ? -1 : it->second;
 }
 
-void HfTokenizer::ResolveSpecialTokens(const nlohmann::json& j, const HfSpecialTokens& special) {
-  special_.resize(id_to_token_.size(), 0);
-  const std::string template_bos =
-      TemplateBos(j.contains("post_processor") ? j["post_processor"] : nlohmann::json());
+void HfTokenizer::ParsePostProcessor(const nlohmann::json& post, const std::string& where) {
+  if (post.is_null()) return;
+  const std::string type = JsonString(post, "type", where);
+  // The ids of a special token named in a template: its own "ids" list in "special_tokens".
+  auto special_ids = [&](const std::string& name, const std::string& at) {
+    const nlohmann::json& table = JsonMember(post, "special_tokens", where);
+    const nlohmann::json& entry = JsonMember(table, name.c_str(), at);
+    const nlohmann::json& ids = JsonMember(entry, "ids", at);
+    if (!ids.is_array()) throw Error(at, "\"ids\" of special token \"" + name + "\" should be an array");
+    std::vector<int32_t> out;
+    for (const nlohmann::json& id : ids) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= vocab_size()) {
+        throw Error(at, "special token \"" + name + "\" has id " + id.dump() + " outside the vocabulary");
+      }
+      out.push_back(id.get<int32_t>());
+    }
+    return out;
+  };
+  // RobertaProcessing / BertProcessing: {"cls": ["<s>", 0], "sep": ["</s>", 2]}.
+  auto pair_id = [&](const char* key) {
+    const nlohmann::json& pair = JsonMember(post, key, where);
+    if (!pair.is_array() || pair.size() != 2 || !pair[1].is_number_integer() || pair[1].get<int64_t>() < 0 ||
+        pair[1].get<int64_t>() >= vocab_size()) {
+      throw Error(where + "." + key, "expected [token, id] with an id in the vocabulary, got " + pair.dump());
+    }
+    return pair[1].get<int32_t>();
+  };
+  if (type == "Sequence") {
+    const nlohmann::json& list = JsonMember(post, "processors", where);
+    if (!list.is_array()) throw Error(where, "\"processors\" should be an array");
+    for (size_t i = 0; i < list.size(); ++i) {
+      ParsePostProcessor(list[i], where + ".processors[" + std::to_string(i) + "]");
+    }
+  } else if (type == "ByteLevel") {
+    // Adjusts offsets only; adds no tokens.
+  } else if (type == "TemplateProcessing") {
+    const nlohmann::json& single = JsonMember(post, "single", where);
+    if (!single.is_array()) throw Error(where, "\"single\" should be an array");
+    bool after_text = false;
+    for (size_t i = 0; i < single.size(); ++i) {
+      const std::string at = where + ".single[" + std::to_string(i) + "]";
+      const nlohmann::json& piece = single[i];
+      if (piece.is_object() && piece.contains("Sequence")) {
+        after_text = true;
+      } else if (piece.is_object() && piece.contains("SpecialToken")) {
+        const std::vector<int32_t> ids = special_ids(JsonString(piece["SpecialToken"], "id", at), at);
+        std::vector<int32_t>& side = after_text ? suffix_ : prefix_;
+        side.insert(side.end(), ids.begin(), ids.end());
+      } else {
+        throw Error(at, "expected {\"SpecialToken\": ...} or {\"Sequence\": ...}, got " + piece.dump());
+      }
+    }
+  } else if (type == "RobertaProcessing" || type == "BertProcessing") {
+    prefix_.push_back(pair_id("cls"));
+    suffix_.push_back(pair_id("sep"));
+  } else {
+    throw Error(where, "unsupported post_processor type \"" + type + "\"",
+                "kvlab implements Sequence, ByteLevel, TemplateProcessing, RobertaProcessing and BertProcessing");
+  }
+}
+
+void HfTokenizer::ResolveSpecialTokens(const HfSpecialTokens& special) {
   auto find_first = [&](std::initializer_list<std::string> names) {
     for (const std::string& name : names) {
       if (name.empty()) continue;
@@ -179,58 +208,23 @@ void HfTokenizer::ResolveSpecialTokens(const nlohmann::json& j, const HfSpecialT
     }
     return int32_t{-1};
   };
+  const std::string template_bos = prefix_.empty() ? std::string() : id_to_token_[prefix_.front()];
   bos_id_ = find_first({special.bos, template_bos, "<s>", "<|begin_of_text|>", "<|endoftext|>"});
   eos_id_ = find_first({special.eos, "</s>", "<|end_of_text|>", "<|endoftext|>"});
   if (special.add_bos >= 0) {
-    add_bos_ = special.add_bos == 1;
-  } else {
-    add_bos_ = !template_bos.empty() && FindToken(template_bos) == bos_id_;
+    prefix_.clear();
+    if (special.add_bos == 1 && bos_id_ >= 0) prefix_.push_back(bos_id_);
   }
+  if (special.add_eos >= 0) {
+    suffix_.clear();
+    if (special.add_eos == 1 && eos_id_ >= 0) suffix_.push_back(eos_id_);
+  }
+  clean_up_spaces_ = special.clean_up_spaces;
 }
 
 std::string_view HfTokenizer::Piece(int32_t id) const {
   if (id < 0 || id >= vocab_size()) return {};
   return id_to_token_[id];
-}
-
-std::vector<HfTokenizer::Segment> HfTokenizer::SplitAddedTokens(std::string_view text,
-                                                                bool normalized) const {
-  std::vector<Segment> out;
-  std::vector<const AddedToken*> candidates;
-  for (const AddedToken& t : added_) {
-    if (t.normalized == normalized) candidates.push_back(&t);
-  }
-  size_t begin = 0;  // start of the pending text segment
-  for (size_t pos = 0; pos < text.size() && !candidates.empty();) {
-    // Leftmost-longest, like tokenizers' Aho-Corasick matcher.
-    const AddedToken* best = nullptr;
-    for (const AddedToken* t : candidates) {
-      if (text.compare(pos, t->content.size(), t->content) != 0) continue;
-      if (best != nullptr && t->content.size() <= best->content.size()) continue;
-      const size_t end = pos + t->content.size();
-      if (t->single_word &&
-          ((pos > 0 && IsWordByte(text[pos - 1])) || (end < text.size() && IsWordByte(text[end])))) {
-        continue;
-      }
-      best = t;
-    }
-    if (best == nullptr) {
-      ++pos;
-      continue;
-    }
-    size_t match_begin = pos, match_end = pos + best->content.size();
-    if (best->lstrip) {
-      while (match_begin > begin && IsAsciiSpace(text[match_begin - 1])) --match_begin;
-    }
-    if (best->rstrip) {
-      while (match_end < text.size() && IsAsciiSpace(text[match_end])) ++match_end;
-    }
-    if (match_begin > begin) out.push_back({text.substr(begin, match_begin - begin), -1});
-    out.push_back({{}, best->id});
-    pos = begin = match_end;
-  }
-  if (begin < text.size()) out.push_back({text.substr(begin), -1});
-  return out;
 }
 
 void HfTokenizer::EncodeWord(std::string_view word, std::vector<int32_t>* out) const {
@@ -272,19 +266,19 @@ void HfTokenizer::EncodeWord(std::string_view word, std::vector<int32_t>* out) c
   out->insert(out->end(), symbols.begin(), symbols.end());
 }
 
-std::vector<int32_t> HfTokenizer::Encode(std::string_view text, bool add_bos) const {
+std::vector<int32_t> HfTokenizer::EncodeText(std::string_view text, const EncodeOptions& options) const {
   std::vector<int32_t> out;
-  if (add_bos && bos_id_ >= 0) out.push_back(bos_id_);
+  if (options.add_special) out = prefix_;
   bool at_start = true;
   // Tokens with normalized=false are found in the raw text, the others after normalization.
-  for (const Segment& raw : SplitAddedTokens(text, /*normalized=*/false)) {
+  for (const auto& raw : added_.Split(text, /*normalized=*/false, options.parse_special)) {
     if (raw.token >= 0) {
       out.push_back(raw.token);
       at_start = false;
       continue;
     }
     const std::string normalized = ApplyHfNormalizers(normalizers_, raw.text);
-    for (const Segment& seg : SplitAddedTokens(normalized, /*normalized=*/true)) {
+    for (const auto& seg : added_.Split(normalized, /*normalized=*/true, options.parse_special)) {
       if (seg.token >= 0) {
         out.push_back(seg.token);
       } else {
@@ -295,6 +289,7 @@ std::vector<int32_t> HfTokenizer::Encode(std::string_view text, bool add_bos) co
       at_start = false;
     }
   }
+  if (options.add_special) out.insert(out.end(), suffix_.begin(), suffix_.end());
   return out;
 }
 
@@ -304,6 +299,17 @@ std::string HfTokenizer::DecodeToken(int32_t prev, int32_t id) const {
   const bool first = prev < 0 || prev == bos_id_;
   if (decoders_.empty()) return first ? token : " " + token;  // tokenizers joins with spaces
   return ApplyHfDecoders(decoders_, token, first);
+}
+
+std::string HfTokenizer::Decode(const std::vector<int32_t>& ids, const DecodeOptions& options) const {
+  std::vector<std::string> tokens;
+  tokens.reserve(ids.size());
+  for (int32_t id : ids) {
+    if (id < 0 || id >= vocab_size() || (options.skip_special && special_[id])) continue;
+    tokens.push_back(id_to_token_[id]);
+  }
+  std::string text = ApplyHfDecodersToSequence(decoders_, std::move(tokens));
+  return options.clean_up_spaces ? CleanUpTokenizationSpaces(std::move(text)) : text;
 }
 
 std::unique_ptr<Tokenizer> LoadHfTokenizerJson(const std::filesystem::path& path) {
@@ -317,6 +323,12 @@ std::unique_ptr<Tokenizer> LoadHfTokenizerJson(const std::filesystem::path& path
       special.eos = TokenContent(config, "eos_token");
       if (auto it = config.find("add_bos_token"); it != config.end() && it->is_boolean()) {
         special.add_bos = it->get<bool>() ? 1 : 0;
+      }
+      if (auto it = config.find("add_eos_token"); it != config.end() && it->is_boolean()) {
+        special.add_eos = it->get<bool>() ? 1 : 0;
+      }
+      if (auto it = config.find("clean_up_tokenization_spaces"); it != config.end() && it->is_boolean()) {
+        special.clean_up_spaces = it->get<bool>();
       }
     }
   }

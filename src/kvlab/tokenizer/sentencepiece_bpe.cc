@@ -53,6 +53,15 @@ SentencePieceBpe::SentencePieceBpe(SpmVocab vocab) : vocab_(std::move(vocab)) {
                                      std::to_string(n) + "-token vocabulary");
     }
   }
+  std::vector<AddedToken> added;
+  for (size_t id = 0; id < n; ++id) {
+    const SpmTokenType type = vocab_.types[id];
+    if (vocab_.pieces[id].empty()) continue;
+    if (type == SpmTokenType::kControl || type == SpmTokenType::kUnknown || type == SpmTokenType::kUserDefined) {
+      added.push_back({vocab_.pieces[id], static_cast<int32_t>(id), type != SpmTokenType::kUserDefined});
+    }
+  }
+  added_ = AddedTokenSplitter(std::move(added));
   // Like llama.cpp, a duplicated piece resolves to its last id.
   for (size_t id = 0; id < n; ++id) piece_to_id_[vocab_.pieces[id]] = static_cast<int32_t>(id);
 
@@ -96,14 +105,29 @@ std::string_view SentencePieceBpe::Piece(int32_t id) const {
   return vocab_.pieces[id];
 }
 
-std::vector<int32_t> SentencePieceBpe::Encode(std::string_view text, bool add_bos) const {
+bool SentencePieceBpe::IsSpecial(int32_t id) const {
+  return id >= 0 && id < vocab_size() &&
+         (vocab_.types[id] == SpmTokenType::kControl || vocab_.types[id] == SpmTokenType::kUnknown);
+}
+
+std::vector<int32_t> SentencePieceBpe::EncodeText(std::string_view text, const EncodeOptions& options) const {
   std::vector<int32_t> out;
-  if (add_bos && vocab_.bos_id >= 0) out.push_back(vocab_.bos_id);
-  if (text.empty()) return out;  // no space prefix for nothing: "" encodes to [] (or [BOS])
-  std::string escaped = vocab_.add_space_prefix ? " " : "";
-  escaped.append(text);
-  if (vocab_.space != " ") escaped = ReplaceAll(escaped, " ", vocab_.space);
-  EncodeEscaped(escaped, &out);
+  if (options.add_special && vocab_.add_bos && vocab_.bos_id >= 0) out.push_back(vocab_.bos_id);
+  // As llama.cpp: each text fragment that starts the input or follows an added token gets the space prefix.
+  bool after_token = true;
+  for (const auto& segment : added_.Split(text, /*normalized=*/false, options.parse_special)) {
+    if (segment.token >= 0) {
+      out.push_back(segment.token);
+      after_token = true;
+      continue;
+    }
+    std::string escaped = vocab_.add_space_prefix && after_token ? " " : "";
+    escaped.append(segment.text);
+    if (vocab_.space != " ") escaped = ReplaceAll(escaped, " ", vocab_.space);
+    EncodeEscaped(escaped, &out);
+    after_token = false;
+  }
+  if (options.add_special && vocab_.add_eos && vocab_.eos_id >= 0) out.push_back(vocab_.eos_id);
   return out;
 }
 

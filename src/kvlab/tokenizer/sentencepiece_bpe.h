@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kvlab/tokenizer/added_tokens.h"
 #include "kvlab/tokenizer/tokenizer.h"
 
 namespace kvlab {
@@ -37,6 +38,7 @@ struct SpmVocab {
   int32_t eos_id = -1;
   int32_t unk_id = -1;
   bool add_bos = true;
+  bool add_eos = false;
   bool add_space_prefix = true;
   // How a space is spelled inside pieces: "▁" (U+2581) in SentencePiece models and GGUF, " " in llama2.c's
   // tokenizer.bin (its exporter replaced the marker).
@@ -52,13 +54,17 @@ class SentencePieceBpe final : public Tokenizer {
   SentencePieceBpe& operator=(const SentencePieceBpe&) = delete;
 
   std::string_view Kind() const override { return "sentencepiece"; }
-  std::vector<int32_t> Encode(std::string_view text, bool add_bos) const override;
   std::string DecodeToken(int32_t prev, int32_t id) const override;
   int32_t vocab_size() const override { return static_cast<int32_t>(vocab_.pieces.size()); }
   int32_t bos_id() const override { return vocab_.bos_id; }
   int32_t eos_id() const override { return vocab_.eos_id; }
   bool add_bos_default() const override { return vocab_.add_bos && vocab_.bos_id >= 0; }
   std::string_view Piece(int32_t id) const override;
+  // Control and unknown tokens: skipped when decoding, parsed from text only on request (as llama.cpp).
+  bool IsSpecial(int32_t id) const override;
+
+ protected:
+  std::vector<int32_t> EncodeText(std::string_view text, const EncodeOptions& options) const override;
 
  private:
   // Tokenizes one already escaped fragment (space prefix added, spaces replaced by the marker).
@@ -67,6 +73,7 @@ class SentencePieceBpe final : public Tokenizer {
   void AppendBytes(std::string_view text, std::vector<int32_t>* out) const;
 
   SpmVocab vocab_;
+  AddedTokenSplitter added_;  // control and unknown tokens (special) and user-defined ones
   std::unordered_map<std::string_view, int32_t> piece_to_id_;
   std::array<int32_t, 256> byte_ids_;  // byte -> its <0xXX> token, or the unknown token
   std::vector<std::string> decoded_;   // [vocab] what DecodeToken prints (marker -> ' ', <0xXX> -> byte)
