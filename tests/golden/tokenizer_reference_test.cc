@@ -117,7 +117,8 @@ TEST(TokenizerReference, SpecialTextIsParsedOnlyWhenAsked) {
   KVLAB_REQUIRE_ASSETS();
   const auto tok = LoadTokenizerFile(TokenizerPath("llama3"));
   const std::string text = "<|begin_of_text|>Hello<|eot_id|>";
-  EXPECT_EQ(tok->Encode(text, EncodeOptions{.parse_special = true}), (std::vector<int32_t>{128000, 9906, 128009}));
+  EXPECT_EQ(tok->Encode(text, EncodeOptions{.parse_special = true}),
+            (std::vector<int32_t>{128000, 9906, 128009}));
   const std::vector<int32_t> as_text = tok->Encode(text, false);
   EXPECT_GT(as_text.size(), 3u);
   for (int32_t id : as_text) EXPECT_FALSE(tok->IsSpecial(id)) << id;

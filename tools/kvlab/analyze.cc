@@ -80,7 +80,8 @@ void Run(const AnalyzeArgs& a) {
   const std::filesystem::path model_path = ResolveModelPath(a.model.model);
   auto model = LoadModelFromOptions(a.model);
   auto tokenizer = LoadTokenizerFromOptions(*model, a.model);
-  std::vector<int32_t> ids = tokenizer->Encode(text, tokenizer->add_bos_default());
+  std::vector<int32_t> ids = tokenizer->Encode(
+      text, EncodeOptions{.add_special = tokenizer->add_bos_default(), .parse_special = a.model.parse_special});
   const size_t limit = std::min<size_t>(static_cast<size_t>(a.max_tokens), model->config().max_seq_len);
   if (ids.size() > limit) ids.resize(limit);
   if (options.tucker_ranks[0] > ids.size()) {

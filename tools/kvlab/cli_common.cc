@@ -12,6 +12,9 @@ void AddModelOptions(CLI::App* cmd, ModelOptions& o, bool with_tokenizer) {
   if (with_tokenizer) {
     cmd->add_option("--tokenizer", o.tokenizer,
                     "tokenizer file to use instead of the model's own (tokenizer.bin/.json, vocab.json, .gguf)");
+    cmd->add_flag("--parse-special", o.parse_special,
+                  "read special-token text in the input (e.g. <|eot_id|>) as those tokens; without it such text "
+                  "is tokenized as plain text");
   }
   cmd->add_option("-t,--threads", o.threads, "threads (0: all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--weights", o.weights,

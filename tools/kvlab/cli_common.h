@@ -17,9 +17,10 @@ struct ModelOptions {
   std::string tokenizer;              // optional override
   int threads = 0;                    // 0: all cores
   std::string weights = "auto";       // --weights: auto (as stored) | f32 | bf16 | f16 | q8
+  bool parse_special = false;         // --parse-special: special-token text in the input is that token
 };
 
-// Adds -m/--model, --tokenizer (if with_tokenizer), -t/--threads and --weights.
+// Adds -m/--model, --tokenizer and --parse-special (if with_tokenizer), -t/--threads and --weights.
 void AddModelOptions(CLI::App* cmd, ModelOptions& o, bool with_tokenizer = true);
 
 // Resolves the name, loads the model and sets the thread count. Throws kvlab::Error on bad input.

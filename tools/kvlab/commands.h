@@ -17,5 +17,6 @@ void AddSweepCommand(CLI::App& app);     // sweep.cc
 void AddAnalyzeCommand(CLI::App& app);   // analyze.cc
 void AddReportCommand(CLI::App& app);    // report.cc
 void AddConvertCommand(CLI::App& app);   // convert.cc
+void AddTokenizeCommand(CLI::App& app);  // tokenize.cc
 
 }  // namespace kvlab::cli

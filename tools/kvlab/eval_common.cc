@@ -25,7 +25,7 @@ fs::path ResolveTextPath(const std::string& name_or_path, const std::string& fla
 }
 
 std::vector<int32_t> TokenizeTextFile(const Tokenizer& tokenizer, const fs::path& path, size_t max_tokens,
-                                      const std::string& flag) {
+                                      const std::string& flag, bool parse_special) {
   std::string text;
   try {
     text = ReadTextFile(path);
@@ -33,7 +33,7 @@ std::vector<int32_t> TokenizeTextFile(const Tokenizer& tokenizer, const fs::path
     throw Error(flag, e.what());
   }
   if (text.empty()) throw Error(flag, path.string() + " is empty");
-  const bool bos = tokenizer.add_bos_default();
+  const EncodeOptions bos{.add_special = tokenizer.add_bos_default(), .parse_special = parse_special};
   if (max_tokens > 0) {
     // Every tokenizer here yields at least one token per 16 bytes; cut at a paragraph break so no token
     // straddles the cut, and fall back to the whole text if the prefix turns out too short.

@@ -18,10 +18,11 @@ namespace kvlab::cli {
 std::filesystem::path ResolveTextPath(const std::string& name_or_path, const std::string& flag);
 
 // Token ids of a text file, BOS prepended when the vocabulary asks for it by default
-// (Tokenizer::add_bos_default). max_tokens > 0: only that many are needed (a long text is then encoded from
-// a prefix of whole paragraphs that is sure to hold them). Throws on an unreadable or empty text.
+// (Tokenizer::add_bos_default); special-token text is parsed only if `parse_special`. max_tokens > 0: only
+// that many are needed (a long text is then encoded from a prefix of whole paragraphs that is sure to hold
+// them). Throws on an unreadable or empty text.
 std::vector<int32_t> TokenizeTextFile(const Tokenizer& tokenizer, const std::filesystem::path& path,
-                                      size_t max_tokens, const std::string& flag);
+                                      size_t max_tokens, const std::string& flag, bool parse_special);
 
 // Token ids from a file of integers (a JSON array, or ids separated by whitespace or commas).
 std::vector<int32_t> ReadIdsFile(const std::filesystem::path& path, const std::string& flag);

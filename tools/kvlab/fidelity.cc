@@ -33,7 +33,8 @@ void Run(const FidelityArgs& a) {
   auto tokenizer = LoadTokenizerFromOptions(*model, a.model);
   const size_t need =
       static_cast<size_t>(a.fid.max_tokens > 0 ? a.fid.max_tokens : model->config().max_seq_len);
-  const std::vector<int32_t> tokens = TokenizeTextFile(*tokenizer, text_path, need, "--text");
+  const std::vector<int32_t> tokens =
+      TokenizeTextFile(*tokenizer, text_path, need, "--text", a.model.parse_special);
   const FidelityResult r = EvaluateFidelity(*model, tokens, a.fid);
 
   if (a.json.Requested()) {

@@ -48,7 +48,9 @@ void Run(const GenCompareArgs& a) {
   if (prompts.empty()) throw Error("--prompts", "no prompts: give --prompts FILE or -p TEXT");
   auto model = LoadModelFromOptions(a.model);
   auto tokenizer = LoadTokenizerFromOptions(*model, a.model);
-  const GenCompareResult r = CompareGeneration(*model, *tokenizer, prompts, a.gen);
+  GenCompareOptions gen = a.gen;
+  gen.parse_special = a.model.parse_special;
+  const GenCompareResult r = CompareGeneration(*model, *tokenizer, prompts, gen);
 
   if (a.json.Requested()) {
     int64_t generated = 0;

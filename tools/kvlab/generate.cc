@@ -29,7 +29,8 @@ void Run(const GenerateArgs& a) {
   auto model = LoadModelFromOptions(a.model);
   const ModelConfig& c = model->config();
   auto tokenizer = LoadTokenizerFromOptions(*model, a.model);
-  std::vector<int32_t> prompt = tokenizer->Encode(a.prompt, !a.no_bos);
+  std::vector<int32_t> prompt =
+      tokenizer->Encode(a.prompt, EncodeOptions{.add_special = !a.no_bos, .parse_special = a.model.parse_special});
   if (prompt.empty()) {
     // A model without BOS (e.g. the char GPT-2) and an empty prompt: start from a newline if it can.
     prompt = tokenizer->Encode("\n", false);

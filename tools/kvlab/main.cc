@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   kvlab::cli::AddAnalyzeCommand(app);
   kvlab::cli::AddReportCommand(app);
   kvlab::cli::AddConvertCommand(app);
+  kvlab::cli::AddTokenizeCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

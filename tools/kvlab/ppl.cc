@@ -36,7 +36,7 @@ void Run(const PplArgs& a) {
     const int32_t ctx = a.ppl.ctx > 0 ? a.ppl.ctx : c.max_seq_len;
     size_t need = a.ppl.max_tokens > 0 ? static_cast<size_t>(a.ppl.max_tokens) : 0;
     if (need == 0 && !a.ppl.windowed && !a.ppl.stream_past_context) need = static_cast<size_t>(ctx);
-    tokens = TokenizeTextFile(*tokenizer, text_path, need, "--text");
+    tokens = TokenizeTextFile(*tokenizer, text_path, need, "--text", a.model.parse_special);
   }
   const PerplexityResult r = EvaluatePerplexity(*model, tokens, a.ppl);
 

@@ -40,7 +40,8 @@ GenCompareResult CompareGeneration(const Model& model, const Tokenizer& tokenize
   std::vector<std::vector<int32_t>> candidates, references;
   double agreement = 0, rouge = 0;
   for (const std::string& text : prompts) {
-    std::vector<int32_t> ids = tokenizer.Encode(text, tokenizer.add_bos_default());
+    std::vector<int32_t> ids = tokenizer.Encode(
+        text, EncodeOptions{.add_special = tokenizer.add_bos_default(), .parse_special = o.parse_special});
     if (o.prompt_tokens > 0 && ids.size() > static_cast<size_t>(o.prompt_tokens)) ids.resize(o.prompt_tokens);
     if (ids.empty()) throw Error("prompts", "the prompt '" + text + "' encodes to no tokens");
     if (c.arch == Arch::kGpt2 &&

@@ -18,6 +18,7 @@ struct GenCompareOptions {
   int32_t max_new_tokens = 64;
   bool stop_at_eos = false;   // false: both runs generate exactly max_new_tokens (comparable lengths)
   int32_t prompt_tokens = 0;  // > 0: each prompt is cut to its first prompt_tokens ids (after BOS)
+  bool parse_special = false;  // special-token text in a prompt is that token (EncodeOptions)
 };
 
 struct PromptComparison {

@@ -9,6 +9,7 @@
 //   decoder:       Sequence, Replace (String), ByteFallback, Fuse, Strip, ByteLevel, Metaspace
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -48,10 +49,12 @@ struct HfPreTokenizer {
 };
 
 std::vector<HfPreTokenizer> ParseHfPreTokenizer(const nlohmann::json& j, const std::string& where);
-// Cuts one normalized segment into the words BPE sees. `at_start`: the segment begins the input
-// (Metaspace's prepend_scheme "first").
-std::vector<std::string> ApplyHfPreTokenizers(const std::vector<HfPreTokenizer>& pre, std::string_view text,
-                                              bool at_start);
+// Cuts one normalized segment into the words BPE sees and calls `emit` with each non-empty word in order
+// (the view is valid during the call only). `at_start`: the segment begins the input (Metaspace's
+// prepend_scheme "first"). Words are passed down the chain one at a time, so no list of a whole book's
+// words is ever built.
+void ForEachHfWord(const std::vector<HfPreTokenizer>& pre, std::string_view text, bool at_start,
+                   const std::function<void(std::string_view)>& emit);
 
 struct HfDecoder {
   enum class Kind { kReplace, kByteFallback, kFuse, kStrip, kByteLevel, kMetaspace };

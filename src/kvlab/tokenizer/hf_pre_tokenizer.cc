@@ -109,21 +109,39 @@ std::string ReplaceSpaces(std::string_view text, const std::string& with) {
   return out;
 }
 
-// One pre-tokenizer applied to one split.
-void ApplyOne(const HfPreTokenizer& p, std::string_view text, bool at_start, std::vector<std::string>* out) {
+// Pre-tokenizer `k` of the chain applied to one split; each piece goes on to pre-tokenizer k + 1, and
+// past the last one to `emit`.
+void Apply(const std::vector<HfPreTokenizer>& chain, size_t k, std::string_view text, bool at_start,
+           const std::function<void(std::string_view)>& emit) {
+  if (k == chain.size()) {
+    if (!text.empty()) emit(text);  // tokenizers drops empty splits
+    return;
+  }
+  auto next = [&](std::string_view piece, bool first) {
+    Apply(chain, k + 1, piece, at_start && first, emit);
+  };
+  const HfPreTokenizer& p = chain[k];
   switch (p.kind) {
-    case HfPreTokenizer::Kind::kSplit:
-      for (std::string_view piece : HfSplit(text, *p.regex, p.behavior, p.invert)) out->emplace_back(piece);
+    case HfPreTokenizer::Kind::kSplit: {
+      bool first = true;
+      for (std::string_view piece : HfSplit(text, *p.regex, p.behavior, p.invert)) {
+        next(piece, first);
+        first = false;
+      }
       return;
+    }
     case HfPreTokenizer::Kind::kByteLevel: {
       std::string s(text);
       if (p.add_prefix_space && (s.empty() || s[0] != ' ')) s.insert(0, " ");
       if (p.regex == nullptr) {
-        out->push_back(ByteLevelEncode(s));
+        next(ByteLevelEncode(s), true);
         return;
       }
-      for (std::string_view piece : SplitKeepAll(s, p.regex->FindAll(s)))
-        out->push_back(ByteLevelEncode(piece));
+      bool first = true;
+      for (std::string_view piece : SplitKeepAll(s, p.regex->FindAll(s))) {
+        next(ByteLevelEncode(piece), first);
+        first = false;
+      }
       return;
     }
     case HfPreTokenizer::Kind::kMetaspace: {
@@ -132,18 +150,19 @@ void ApplyOne(const HfPreTokenizer& p, std::string_view text, bool at_start, std
                            (p.prepend == HfPreTokenizer::Prepend::kFirst && at_start);
       if (prepend && s.compare(0, p.replacement.size(), p.replacement) != 0) s.insert(0, p.replacement);
       if (!p.split) {
-        out->push_back(std::move(s));
+        next(s, true);
         return;
       }
       // Split before every marker, keeping it at the start of the next word.
+      const std::string_view view(s);
       size_t begin = 0;
       for (size_t pos = s.find(p.replacement, 1); pos != std::string::npos;
            pos = s.find(p.replacement, pos + 1)) {
-        out->push_back(s.substr(begin, pos - begin));
+        next(view.substr(begin, pos - begin), begin == 0);
         begin = pos;
         pos += p.replacement.size() - 1;
       }
-      out->push_back(s.substr(begin));
+      next(view.substr(begin), begin == 0);
       return;
     }
   }
@@ -157,18 +176,9 @@ std::vector<HfPreTokenizer> ParseHfPreTokenizer(const nlohmann::json& j, const s
   return out;
 }
 
-std::vector<std::string> ApplyHfPreTokenizers(const std::vector<HfPreTokenizer>& pre, std::string_view text,
-                                              bool at_start) {
-  std::vector<std::string> splits{std::string(text)};
-  for (const HfPreTokenizer& p : pre) {
-    std::vector<std::string> next;
-    for (size_t i = 0; i < splits.size(); ++i) ApplyOne(p, splits[i], at_start && i == 0, &next);
-    splits.clear();
-    for (std::string& s : next) {
-      if (!s.empty()) splits.push_back(std::move(s));  // tokenizers drops empty splits
-    }
-  }
-  return splits;
+void ForEachHfWord(const std::vector<HfPreTokenizer>& pre, std::string_view text, bool at_start,
+                   const std::function<void(std::string_view)>& emit) {
+  Apply(pre, 0, text, at_start, emit);
 }
 
 std::vector<std::string_view> HfSplit(std::string_view text, const Regex& regex, HfSplitBehavior behavior,

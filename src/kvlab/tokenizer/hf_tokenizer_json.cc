@@ -195,8 +195,9 @@ void HfTokenizer::ParsePostProcessor(const nlohmann::json& post, const std::stri
     prefix_.push_back(pair_id("cls"));
     suffix_.push_back(pair_id("sep"));
   } else {
-    throw Error(where, "unsupported post_processor type \"" + type + "\"",
-                "kvlab implements Sequence, ByteLevel, TemplateProcessing, RobertaProcessing and BertProcessing");
+    throw Error(
+        where, "unsupported post_processor type \"" + type + "\"",
+        "kvlab implements Sequence, ByteLevel, TemplateProcessing, RobertaProcessing and BertProcessing");
   }
 }
 
@@ -234,6 +235,7 @@ void HfTokenizer::EncodeWord(std::string_view word, std::vector<int32_t>* out) c
       return;
     }
   }
+  if (word_cache_.Lookup(word, out)) return;
   std::vector<int32_t> symbols;
   symbols.reserve(word.size());
   bool pending_unk = false;  // an <unk> not yet emitted, so fuse_unk can fold a run of them into one
@@ -263,6 +265,7 @@ void HfTokenizer::EncodeWord(std::string_view word, std::vector<int32_t>* out) c
   }
   flush_unk();
   merges_.Apply(&symbols);
+  word_cache_.Insert(word, symbols.data(), symbols.size());
   out->insert(out->end(), symbols.begin(), symbols.end());
 }
 
@@ -282,9 +285,8 @@ std::vector<int32_t> HfTokenizer::EncodeText(std::string_view text, const Encode
       if (seg.token >= 0) {
         out.push_back(seg.token);
       } else {
-        for (const std::string& word : ApplyHfPreTokenizers(pre_tokenizers_, seg.text, at_start)) {
-          EncodeWord(word, &out);
-        }
+        ForEachHfWord(pre_tokenizers_, seg.text, at_start,
+                      [&](std::string_view word) { EncodeWord(word, &out); });
       }
       at_start = false;
     }

@@ -20,6 +20,7 @@
 #include "kvlab/tokenizer/bpe_merges.h"
 #include "kvlab/tokenizer/hf_pipeline.h"
 #include "kvlab/tokenizer/tokenizer.h"
+#include "kvlab/tokenizer/word_cache.h"
 
 namespace kvlab {
 
@@ -77,6 +78,7 @@ class HfTokenizer final : public Tokenizer {
   std::vector<std::string> id_to_token_;  // [vocab] model and added tokens
   std::vector<uint8_t> special_;          // [vocab] 1 for special added tokens
   BpeMergeTable merges_;
+  WordCache word_cache_;
   int32_t unk_id_ = -1;
   bool byte_fallback_ = false;
   bool fuse_unk_ = false;

@@ -12,7 +12,8 @@ namespace kvlab {
 enum class UnicodeForm { kNfc, kNfd, kNfkc, kNfkd };
 
 std::string NormalizeUnicode(std::string_view text, UnicodeForm form);
-// Full Unicode lower-casing, code point by code point (Rust's str::to_lowercase without its final-sigma rule).
+// Full Unicode lower-casing, code point by code point (Rust's str::to_lowercase without its final-sigma
+// rule).
 std::string LowercaseUnicode(std::string_view text);
 // Removes combining marks (category Mn), as tokenizers' StripAccents does on NFD text.
 std::string StripCombiningMarks(std::string_view text);
