@@ -38,7 +38,7 @@ std::string ReadBytes(const fs::path& p, size_t limit = std::string::npos) {
 
 TEST(Cli, HelpOnEverySubcommand) {
   for (const char* sub : {"generate", "inspect", "init", "bench", "ppl", "fidelity", "gen-compare", "sweep", "analyze",
-                          "report"}) {
+                          "report", "convert", "tokenize"}) {
     auto r = RunKvlab(std::string(sub) + " --help");
     EXPECT_EQ(r.exit_code, 0) << sub;
     EXPECT_NE(r.out.find("--help"), std::string::npos) << sub;

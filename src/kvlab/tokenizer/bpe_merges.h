@@ -18,6 +18,7 @@ class BpeMergeTable {
   // Registers "left right -> result". Lower rank merges first. A pair registered twice keeps the later
   // rank, as Hugging Face's HashMap collect and GPT-2's dict() do.
   void Add(int32_t left, int32_t right, int32_t result, int32_t rank);
+  void Reserve(size_t merges) { merges_.reserve(merges); }
   size_t size() const { return merges_.size(); }
 
   // Merges the token ids in `symbols` in place until no registered pair is adjacent.

@@ -64,6 +64,8 @@ void HfTokenizer::ParseModel(const nlohmann::json& model, const std::string& whe
   }
   const nlohmann::json& vocab = JsonMember(model, "vocab", where);
   if (!vocab.is_object()) throw Error(where, "\"vocab\" should be an object mapping tokens to ids");
+  vocab_.reserve(vocab.size());
+  id_to_token_.reserve(vocab.size());
   for (const auto& [token, id_json] : vocab.items()) {
     if (!id_json.is_number_integer() || id_json.get<int64_t>() < 0 || id_json.get<int64_t>() >= kMaxId) {
       throw Error(where, "vocab entry \"" + token + "\" has id " + id_json.dump() + ", expected 0.." +
@@ -89,6 +91,8 @@ void HfTokenizer::ParseModel(const nlohmann::json& model, const std::string& whe
 
   const nlohmann::json& merges = JsonMember(model, "merges", where);
   if (!merges.is_array()) throw Error(where, "\"merges\" should be an array");
+  merges_.Reserve(merges.size());
+  std::string joined;
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const nlohmann::json& m = merges[rank];
     const std::string at = where + ".merges[" + std::to_string(rank) + "]";
@@ -102,7 +106,8 @@ void HfTokenizer::ParseModel(const nlohmann::json& model, const std::string& whe
       throw Error(at, "expected \"left right\" or [left, right], got " + m.dump());
     }
     const int32_t l = FindToken(pair.first), r = FindToken(pair.second);
-    const int32_t result = FindToken(pair.first + pair.second);
+    joined.assign(pair.first).append(pair.second);
+    const int32_t result = FindToken(joined);
     if (l < 0 || r < 0 || result < 0) {
       throw Error(at, "merge " + m.dump() + " uses a token that is not in the vocabulary");
     }
