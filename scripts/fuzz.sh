@@ -14,6 +14,12 @@ CXXFLAGS=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-re
 # target name -> the library sources it needs (only those: a whole-library clang build would double CI time).
 declare -A SOURCES=(
   [hf_config_fuzz]="src/kvlab/model/hf_config.cc src/kvlab/model/config.cc src/kvlab/ops/rope_frequencies.cc src/kvlab/util/mapped_file.cc"
+  [tokenizer_json_fuzz]="$(printf 'src/kvlab/tokenizer/%s.cc ' hf_tokenizer_json hf_normalizer hf_pre_tokenizer hf_decoder \
+      added_tokens bpe_merges byte_level regex utf8 unicode_normalize word_cache json_file tokenizer_decode) src/kvlab/util/mapped_file.cc"
+)
+# target name -> extra libraries it links
+declare -A LIBS=(
+  [tokenizer_json_fuzz]="-lpcre2-8 -lutf8proc"
 )
 # target name -> how to gather its seeds into a corpus directory ($1).
 seed_hf_config_fuzz() {
@@ -22,9 +28,34 @@ seed_hf_config_fuzz() {
   done
 }
 
+# Small tokenizer.json files in the shape of each shared family's: its pipeline and added tokens, with a
+# vocabulary and merges cut down to a few hundred entries (the real 9-33 MB files would make each run take
+# seconds).
+seed_tokenizer_json_fuzz() {
+  python3 - "$1" "$KVLAB_ASSETS" <<'PY'
+import json, pathlib, sys
+out, assets = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+sources = [assets / "models/tinystories-656k/tokenizer.json"] + [assets / f"tokenizers/{n}/tokenizer.json" for n in ("llama3", "qwen3", "gemma3")]
+for path in sources:
+    if not path.is_file():
+        continue
+    j = json.loads(path.read_text(encoding="utf-8"))
+    keep = dict(list(j["model"]["vocab"].items())[:400])
+    for t in j.get("added_tokens") or []:
+        keep.setdefault(t["content"], t["id"])
+    j["model"]["vocab"] = keep
+    def known(merge):
+        pair = merge.split(" ", 1) if isinstance(merge, str) else merge
+        return len(pair) == 2 and pair[0] in keep and pair[1] in keep and pair[0] + pair[1] in keep
+    j["model"]["merges"] = [m for m in j["model"]["merges"][:5000] if known(m)]
+    j["added_tokens"] = (j.get("added_tokens") or [])[:40]
+    (out / f"{path.parent.name}.json").write_text(json.dumps(j, ensure_ascii=False), encoding="utf-8")
+PY
+}
+
 for target in "${!SOURCES[@]}"; do
   # shellcheck disable=SC2086  # the source list is meant to split into words
-  clang++ "${CXXFLAGS[@]}" "tests/fuzz/$target.cc" ${SOURCES[$target]} -lfmt -o "$OUT/$target"
+  clang++ "${CXXFLAGS[@]}" "tests/fuzz/$target.cc" ${SOURCES[$target]} -lfmt ${LIBS[$target]:-} -o "$OUT/$target"
   corpus="$OUT/$target-corpus"
   rm -rf "$corpus"
   mkdir -p "$corpus"

@@ -4,6 +4,15 @@
 
 namespace kvlab {
 
+bool SplitMergeLine(std::string_view line, std::pair<std::string, std::string>* out) {
+  if (line.size() < 3) return false;
+  const size_t space = line.find(' ', 1);
+  if (space == std::string_view::npos || space + 1 >= line.size()) return false;
+  out->first = std::string(line.substr(0, space));
+  out->second = std::string(line.substr(space + 1));
+  return true;
+}
+
 void BpeMergeTable::Add(int32_t left, int32_t right, int32_t result, int32_t rank) {
   merges_.insert_or_assign(Key(left, right), Merge{rank, result});
 }

@@ -8,10 +8,17 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
 #include <unordered_map>
 #include <vector>
 
 namespace kvlab {
+
+// "a b" -> {"a", "b"}; false if there is no separating space. The first character never counts as the
+// separator, so a merge of a space token (" x") still parses.
+bool SplitMergeLine(std::string_view line, std::pair<std::string, std::string>* out);
 
 class BpeMergeTable {
  public:

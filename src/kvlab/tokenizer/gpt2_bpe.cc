@@ -9,15 +9,6 @@
 
 namespace kvlab {
 
-bool SplitMergeLine(std::string_view line, std::pair<std::string, std::string>* out) {
-  if (line.size() < 3) return false;
-  const size_t space = line.find(' ', 1);
-  if (space == std::string_view::npos || space + 1 >= line.size()) return false;
-  out->first = std::string(line.substr(0, space));
-  out->second = std::string(line.substr(space + 1));
-  return true;
-}
-
 Gpt2Bpe::Gpt2Bpe(Gpt2Vocab vocab)
     : vocab_(std::move(vocab)),
       pretokenizer_(vocab_.pattern.empty() ? Regex::Gpt2Pattern() : vocab_.pattern, /*literal=*/false,

@@ -66,8 +66,4 @@ class Gpt2Bpe final : public Tokenizer {
 std::unique_ptr<Tokenizer> LoadGpt2Tokenizer(const std::filesystem::path& encoder_json,
                                              const std::filesystem::path& merges_file);
 
-// "a b" -> {"a", "b"}; false if there is no separating space. The first character never counts as the
-// separator, so a merge of a space token (" x") still parses.
-bool SplitMergeLine(std::string_view line, std::pair<std::string, std::string>* out);
-
 }  // namespace kvlab
