@@ -450,9 +450,9 @@ TEST(GgufVocab, LlamaAndGpt2VocabulariesAndErrors) {
   {
     GgufWriter w;
     w.String("tokenizer.ggml.model", "gpt2");
-    w.String("tokenizer.ggml.pre", "llama-bpe");
+    w.String("tokenizer.ggml.pre", "deepseek-llm");
     WriteFile(dir / "pre.gguf", w.Bytes());
-    ExpectError([&] { LoadTokenizerFile(dir / "pre.gguf"); }, {"pre.gguf", "llama-bpe"});
+    ExpectError([&] { LoadTokenizerFile(dir / "pre.gguf"); }, {"pre.gguf", "tokenizer.ggml.pre", "deepseek-llm"});
   }
   {
     GgufWriter w;

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "kvlab/model/convert_gguf.h"
+#include "kvlab/tokenizer/gguf_vocab_writer.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab::cli {
@@ -24,12 +25,20 @@ void Run(const ConvertArgs& a) {
   o.type = ParseGgufOutType(a.type, "--type");
   o.name = a.name;
   o.force = a.force;
+  GgufVocabSummary vocab;
+  o.write_vocab = [&](GgufWriter& w, int32_t vocab_size, int32_t bos_id, int32_t eos_id) {
+    const auto written = WriteHfVocabToGguf(a.input, {vocab_size, bos_id, eos_id}, w);
+    if (written) vocab = *written;
+    return written.has_value();
+  };
   const GgufConvertResult r = ConvertHfToGguf(a.input, a.out, o);
   std::printf("wrote %s: %s (general.architecture %s), %s, %zu tensors, %llu bytes\n", a.out.c_str(),
               ArchName(r.arch), r.architecture.c_str(), GgufOutTypeName(o.type), r.tensors,
               static_cast<unsigned long long>(r.bytes));
-  if (r.tokenizer_left_out) {
-    std::printf("note: the directory's tokenizer.json was not written (no vocabulary in the GGUF)\n");
+  if (r.vocabulary) {
+    std::printf("vocabulary: tokenizer.ggml.model %s%s%s, %zu tokens%s\n", vocab.model.c_str(),
+                vocab.pre.empty() ? "" : ", tokenizer.ggml.pre ", vocab.pre.c_str(), vocab.tokens,
+                vocab.chat_template ? ", chat template" : "");
   }
 }
 
@@ -40,8 +49,10 @@ void AddConvertCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "convert",
       "convert a Hugging Face directory (Llama, Mistral, Qwen2/2.5, Qwen3, Gemma 2, Gemma 3, Phi-3, GPT-2) to a "
-      "GGUF v3 file with llama.cpp's tensor names, Q/K order and metadata keys. The vocabulary is not written: "
-      "a tokenizer.json in the directory is left out (token ids, bos and eos ids are kept)");
+      "GGUF v3 file with llama.cpp's tensor names, Q/K order and metadata keys, and the directory's tokenizer.json "
+      "as a GGUF vocabulary (byte-level BPE as \"gpt2\" with tokenizer.ggml.pre llama-bpe, qwen2 or gpt-2; "
+      "byte-fallback BPE as \"llama\" with scores from the merge ranks) plus tokenizer_config.json's special "
+      "tokens and chat template");
   cmd->add_option("input", args->input, "Hugging Face model directory (config.json + *.safetensors)")->required();
   cmd->add_option("-o,--out", args->out, "GGUF file to write (refused if it exists, unless --force)")->required();
   cmd->add_option("--type", args->type,

@@ -317,8 +317,14 @@ void WriteMetadata(GgufWriter& w, const ModelConfig& c, const std::string& arch,
     WriteSlidingWindows(w, arch, c);
   }
   if (c.arch == Arch::kGemma2 || c.arch == Arch::kGemma3) WriteGemmaKeys(w, arch, c);
+}
+
+// The vocabulary through the caller's hook, else config.json's bos and eos ids alone.
+bool WriteVocabulary(GgufWriter& w, const ModelConfig& c, const GgufVocabHook& hook) {
+  if (hook && hook(w, c.vocab_size, c.bos_id, c.eos_id)) return true;
   if (c.bos_id >= 0) w.SetU32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(c.bos_id));
   if (c.eos_id >= 0) w.SetU32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(c.eos_id));
+  return false;
 }
 
 }  // namespace
@@ -364,10 +370,11 @@ GgufConvertResult ConvertHfToGguf(const std::filesystem::path& hf_dir, const std
   if (name.empty()) name = std::filesystem::absolute(hf_dir).lexically_normal().parent_path().filename().string();
   GgufWriter w;
   WriteMetadata(w, m.config, result.architecture, name, options.type);
+  result.vocabulary = WriteVocabulary(w, m.config, options.write_vocab);
   result.tensors = AddTensors(w, m, options.type);
   w.Write(out);
   result.bytes = std::filesystem::file_size(out);
-  result.tokenizer_left_out = std::filesystem::exists(hf_dir / "tokenizer.json");
+  result.tokenizer_left_out = !result.vocabulary && std::filesystem::exists(hf_dir / "tokenizer.json");
   return result;
 }
 

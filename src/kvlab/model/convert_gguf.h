@@ -4,13 +4,16 @@
 // (Gemma's query scale, sliding pattern and local RoPE base; Mistral's sliding window): llama.cpp ignores
 // them, kvlab's GGUF loader reads them, so the file runs in kvlab exactly as the checkpoint does.
 //
-// No vocabulary is written: a directory's tokenizer.json is left out (token ids, bos and eos still are).
+// The vocabulary is written by a GgufConvertOptions::write_vocab hook: tokenizer/ knows tokenizer.json, and
+// model/ may not include it, so the caller (kvlab convert) hands tokenizer/gguf_vocab_writer.h's writer in.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 
+#include "kvlab/io/gguf_writer.h"
 #include "kvlab/model/config.h"
 
 namespace kvlab {
@@ -22,8 +25,13 @@ enum class GgufOutType : uint8_t { kF32, kF16, kBF16, kQ8_0 };
 const char* GgufOutTypeName(GgufOutType t);
 GgufOutType ParseGgufOutType(const std::string& s, const std::string& what);
 
+// Adds the directory's tokenizer.* keys to `w`, given the model's embedding rows and config.json's bos/eos
+// ids; false when the directory has no vocabulary (then only those ids are written, by the converter).
+using GgufVocabHook = std::function<bool(GgufWriter& w, int32_t vocab_size, int32_t bos_id, int32_t eos_id)>;
+
 struct GgufConvertOptions {
   GgufOutType type = GgufOutType::kF32;
+  GgufVocabHook write_vocab;  // empty: no vocabulary
   std::string name;    // general.name; empty: the directory's name
   bool force = false;  // replace an existing output file
 };
@@ -33,6 +41,7 @@ struct GgufConvertResult {
   std::string architecture;  // general.architecture written
   size_t tensors = 0;
   uint64_t bytes = 0;            // size of the written file
+  bool vocabulary = false;          // write_vocab wrote the tokenizer.* keys
   bool tokenizer_left_out = false;  // the directory had a tokenizer.json that was not written
 };
 

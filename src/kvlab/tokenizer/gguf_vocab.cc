@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <variant>
 
+#include "kvlab/tokenizer/gguf_pre_tokenizers.h"
 #include "kvlab/tokenizer/gpt2_bpe.h"
 #include "kvlab/tokenizer/sentencepiece_bpe.h"
 #include "kvlab/util/error.h"
@@ -14,6 +15,7 @@ constexpr const char* kTokens = "tokenizer.ggml.tokens";
 constexpr const char* kScores = "tokenizer.ggml.scores";
 constexpr const char* kTypes = "tokenizer.ggml.token_type";
 constexpr const char* kMerges = "tokenizer.ggml.merges";
+constexpr const char* kPre = "tokenizer.ggml.pre";
 
 bool FindBool(const GgufFile& gguf, const std::string& key, bool fallback) {
   auto it = gguf.metadata().find(key);
@@ -71,17 +73,27 @@ std::unique_ptr<Tokenizer> LoadLlamaVocab(const GgufFile& gguf) {
   return std::make_unique<SentencePieceBpe>(std::move(vocab));
 }
 
+// tokenizer.ggml.pre names the regex and merge rules; a file without it is GPT-2's (as llama.cpp's default).
+const GgufPreTokenizer& PreTokenizer(const GgufFile& gguf) {
+  const std::string name = gguf.FindString(kPre).value_or("gpt-2");
+  if (const GgufPreTokenizer* pre = FindGgufPreTokenizer(name)) return *pre;
+  throw Error(gguf.path(), std::string(kPre) + " \"" + name + "\" is not supported",
+              std::string("kvlab reads the byte-level pre-tokenizers ") + GgufPreTokenizerNames());
+}
+
 std::unique_ptr<Tokenizer> LoadGpt2Vocab(const GgufFile& gguf) {
-  if (const auto pre = gguf.FindString("tokenizer.ggml.pre"); pre && *pre != "gpt-2" && *pre != "gpt2") {
-    throw Error(gguf.path(), "tokenizer.ggml.pre \"" + *pre + "\" is not supported",
-                "kvlab implements the GPT-2 pre-tokenizer (\"gpt-2\") for byte-level BPE vocabularies");
-  }
+  const GgufPreTokenizer& pre = PreTokenizer(gguf);
   Gpt2Vocab vocab;
   vocab.source = gguf.path();
   vocab.tokens = gguf.GetStringArray(kTokens);
+  vocab.pattern = pre.pattern;
+  vocab.ignore_merges = pre.ignore_merges;
+  vocab.nfc = pre.nfc;
   const size_t n = vocab.tokens.size();
   const std::vector<int64_t> types = TokenTypes(gguf, n);
   for (size_t id = 0; id < n; ++id) {
+    if (types[id] < 0 || types[id] > 6)
+      throw Error(gguf.path(), std::string(kTypes) + " holds unknown type " + std::to_string(types[id]));
     vocab.special.push_back(types[id] == 3 ? 1 : 0);  // 3: control
     // 4: user-defined, cut out of the text like a non-special added token
     if (types[id] == 4) vocab.added.push_back({vocab.tokens[id], static_cast<int32_t>(id), /*special=*/false});
@@ -100,7 +112,7 @@ std::unique_ptr<Tokenizer> LoadGpt2Vocab(const GgufFile& gguf) {
   }
   vocab.bos_id = FindId(gguf, "tokenizer.ggml.bos_token_id", endoftext);
   vocab.eos_id = FindId(gguf, "tokenizer.ggml.eos_token_id", endoftext);
-  vocab.add_bos = FindBool(gguf, "tokenizer.ggml.add_bos_token", false);
+  vocab.add_bos = FindBool(gguf, "tokenizer.ggml.add_bos_token", pre.add_bos);
   return std::make_unique<Gpt2Bpe>(std::move(vocab));
 }
 

@@ -4,6 +4,7 @@
 
 #include "kvlab/tokenizer/byte_level.h"
 #include "kvlab/tokenizer/json_file.h"
+#include "kvlab/tokenizer/unicode_normalize.h"
 #include "kvlab/util/error.h"
 #include "kvlab/util/mapped_file.h"
 
@@ -44,6 +45,7 @@ Gpt2Bpe::Gpt2Bpe(Gpt2Vocab vocab)
     auto it = token_to_id.find(token);
     return it == token_to_id.end() ? -1 : it->second;
   };
+  if (vocab_.ignore_merges) token_to_id_ = token_to_id;
 
   for (int b = 0; b < 256; ++b) {
     byte_ids_[b] = find(ByteLevelChar(static_cast<uint8_t>(b)));
@@ -83,7 +85,7 @@ std::vector<int32_t> Gpt2Bpe::EncodeText(std::string_view text, const EncodeOpti
     if (segment.token >= 0) {
       out.push_back(segment.token);
     } else {
-      EncodePiece(segment.text, &out);
+      EncodePiece(vocab_.nfc ? NormalizeUnicode(segment.text, UnicodeForm::kNfc) : std::string(segment.text), &out);
     }
   }
   return out;
@@ -92,6 +94,12 @@ std::vector<int32_t> Gpt2Bpe::EncodeText(std::string_view text, const EncodeOpti
 void Gpt2Bpe::EncodePiece(std::string_view text, std::vector<int32_t>* out) const {
   std::vector<int32_t> symbols;
   for (std::string_view piece : SplitKeepAll(text, pretokenizer_.FindAll(text))) {
+    if (vocab_.ignore_merges) {
+      if (auto it = token_to_id_.find(ByteLevelEncode(piece)); it != token_to_id_.end()) {
+        out->push_back(it->second);
+        continue;
+      }
+    }
     symbols.clear();
     for (char c : piece) symbols.push_back(byte_ids_[static_cast<uint8_t>(c)]);
     merges_.Apply(&symbols);

@@ -27,6 +27,8 @@ struct Gpt2Vocab {
   // Cut out of the text before BPE: the control tokens (special, parsed on request) and user-defined ones.
   std::vector<AddedToken> added;
   std::string pattern;  // the pre-tokenizer regex; empty: GPT-2's
+  bool ignore_merges = false;  // a word that is itself a token is emitted whole (Llama 3)
+  bool nfc = false;            // text between added tokens is NFC-normalized first (Qwen2's tokenizer.json)
   int32_t bos_id = -1;
   int32_t eos_id = -1;
   bool add_bos = false;
@@ -59,6 +61,7 @@ class Gpt2Bpe final : public Tokenizer {
   BpeMergeTable merges_;
   std::array<int32_t, 256> byte_ids_;  // byte -> token of its byte-level character
   std::vector<std::string> decoded_;   // [vocab] raw bytes each token stands for
+  std::unordered_map<std::string_view, int32_t> token_to_id_;  // for ignore_merges; views vocab_.tokens
 };
 
 // encoder.json (or an HF vocab.json object, token -> id) plus vocab.bpe / merges.txt ("a b" per line,
