@@ -14,11 +14,23 @@ CXXFLAGS=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-re
 # target name -> the library sources it needs (only those: a whole-library clang build would double CI time).
 declare -A SOURCES=(
   [hf_config_fuzz]="src/kvlab/model/hf_config.cc src/kvlab/model/config.cc src/kvlab/ops/rope_frequencies.cc src/kvlab/util/mapped_file.cc"
+  [jinja_fuzz]="$(echo src/kvlab/template/*.cc)"
 )
 # target name -> how to gather its seeds into a corpus directory ($1).
 seed_hf_config_fuzz() {
   for d in "$KVLAB_ASSETS"/models/*/ "$KVLAB_ASSETS"/models/arch-zoo/*/; do
     if [ -f "$d/config.json" ]; then cp "$d/config.json" "$1/$(basename "$d").json"; fi
+  done
+}
+# The chat templates of the shared tokenizers, as template text.
+seed_jinja_fuzz() {
+  for d in "$KVLAB_ASSETS"/tokenizers/*/; do
+    if [ -f "$d/tokenizer_config.json" ]; then
+      python3 -c 'import json, sys
+t = json.load(open(sys.argv[1])).get("chat_template")
+if isinstance(t, list): t = next((e["template"] for e in t if e.get("name") == "default"), t[0]["template"])
+if isinstance(t, str): open(sys.argv[2], "w").write(t)' "$d/tokenizer_config.json" "$1/$(basename "$d").jinja"
+    fi
   done
 }
 

@@ -8,8 +8,20 @@
 
 namespace kvlab::jinja {
 
+namespace {
+// Parse errors are kvlab::Errors already; a value limit hit while parsing (a literal over the string size
+// limit) becomes one too.
+std::shared_ptr<const Program> ParseProgram(std::string_view source, const std::string& name) {
+  try {
+    return std::make_shared<const Program>(Parse(source, name));
+  } catch (const Failure& e) {
+    throw kvlab::Error(name, e.what());
+  }
+}
+}  // namespace
+
 Template::Template(std::string_view source, std::string name)
-    : name_(std::move(name)), program_(std::make_shared<const Program>(Parse(source, name_))) {}
+    : name_(std::move(name)), program_(ParseProgram(source, name_)) {}
 
 std::string Template::Render(const nlohmann::ordered_json& variables) const {
   if (!variables.is_object()) throw kvlab::Error(name_, "template variables must be a JSON object");
