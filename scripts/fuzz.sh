@@ -16,6 +16,7 @@ declare -A SOURCES=(
   [hf_config_fuzz]="src/kvlab/model/hf_config.cc src/kvlab/model/config.cc src/kvlab/ops/rope_frequencies.cc src/kvlab/util/mapped_file.cc"
   [tokenizer_json_fuzz]="$(printf 'src/kvlab/tokenizer/%s.cc ' hf_tokenizer_json hf_normalizer hf_pre_tokenizer hf_decoder \
       added_tokens bpe_merges byte_level regex utf8 unicode_normalize word_cache json_file tokenizer_decode) src/kvlab/util/mapped_file.cc"
+  [jinja_fuzz]="$(echo src/kvlab/template/*.cc)"
 )
 # target name -> extra libraries it links
 declare -A LIBS=(
@@ -25,6 +26,17 @@ declare -A LIBS=(
 seed_hf_config_fuzz() {
   for d in "$KVLAB_ASSETS"/models/*/ "$KVLAB_ASSETS"/models/arch-zoo/*/; do
     if [ -f "$d/config.json" ]; then cp "$d/config.json" "$1/$(basename "$d").json"; fi
+  done
+}
+# The chat templates of the shared tokenizers, as template text.
+seed_jinja_fuzz() {
+  for d in "$KVLAB_ASSETS"/tokenizers/*/; do
+    if [ -f "$d/tokenizer_config.json" ]; then
+      python3 -c 'import json, sys
+t = json.load(open(sys.argv[1])).get("chat_template")
+if isinstance(t, list): t = next((e["template"] for e in t if e.get("name") == "default"), t[0]["template"])
+if isinstance(t, str): open(sys.argv[2], "w").write(t)' "$d/tokenizer_config.json" "$1/$(basename "$d").jinja"
+    fi
   done
 }
 

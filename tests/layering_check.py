@@ -19,6 +19,7 @@ LEVELS = {
     "util": 0,
     "tensor": 1,     # dtypes, matrix views
     "sketch": 1,     # streaming sketches: util only, no engine dependency
+    "template": 1,   # the Jinja interpreter for chat templates: util only
     "io": 2,         # file formats (gguf, safetensors), ModelFormat
     "ops": 2,        # kernels: matmul, attention over raw spans, RoPE
     "kv": 3,         # cache, codecs, quantized attention, policies
