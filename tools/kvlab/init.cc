@@ -19,6 +19,7 @@ struct InitArgs {
   uint64_t seed = 0;
   bool force = false;
   bool list = false;
+  int32_t vocab_size = 0;  // > 0: instead of the preset's (to pair the model with a real tokenizer)
 };
 
 const std::map<std::string, DType> kDTypes = {
@@ -37,10 +38,17 @@ void Run(const InitArgs& a) {
   if (a.preset.empty()) throw Error("--preset", "required", "see kvlab init --list");
   if (a.out.empty()) throw Error("--out", "required", "the directory to write the model into");
   const ModelPreset& preset = FindModelPreset(a.preset);
+  ModelConfig config = preset.config;
+  if (a.vocab_size > 0) {
+    config.vocab_size = a.vocab_size;
+    // Token ids the preset names must stay inside the new vocabulary.
+    if (config.bos_id >= a.vocab_size) config.bos_id = -1;
+    if (config.eos_id >= a.vocab_size) config.eos_id = -1;
+  }
   RandomModelOptions o;
   o.dtype = kDTypes.at(a.dtype);  // CLI11 already restricted the choice
   o.seed = a.seed;
-  InitRandomModelDir(preset.config, a.out, o, a.force);
+  InitRandomModelDir(config, a.out, o, a.force);
   std::printf("wrote %s (%s, %s, seed %llu) to %s\n", preset.name.c_str(), ArchName(preset.config.arch),
               a.dtype.c_str(), static_cast<unsigned long long>(a.seed), a.out.c_str());
 }
@@ -59,6 +67,10 @@ void AddInitCommand(CLI::App& app) {
   cmd->add_option("--seed", args->seed, "random seed (same seed, same weights)")->capture_default_str();
   cmd->add_flag("--force", args->force, "overwrite the model files in an existing non-empty directory");
   cmd->add_flag("--list", args->list, "list the presets and exit");
+  cmd->add_option("--vocab-size", args->vocab_size,
+                  "embedding rows instead of the preset's, e.g. a real tokenizer's size (then copy its "
+                  "tokenizer.json and tokenizer_config.json into --out)")
+      ->check(CLI::Range(1, 1 << 22));
   cmd->callback([args] { Run(*args); });
 }
 

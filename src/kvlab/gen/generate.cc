@@ -1,5 +1,6 @@
 #include "kvlab/gen/generate.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "kvlab/util/error.h"
@@ -35,7 +36,9 @@ GenerateResult Generate(const Model& model, const Tokenizer* tokenizer, KvCache&
   result.stop_reason = "length";
   for (int32_t step = 0; step < options.max_new_tokens; ++step) {
     const int32_t next = sampler.Sample(logits, history);
-    if (options.stop_at_eos && eos >= 0 && next == eos) {
+    const bool stop_token =
+        std::find(options.stop_tokens.begin(), options.stop_tokens.end(), next) != options.stop_tokens.end();
+    if (options.stop_at_eos && ((eos >= 0 && next == eos) || stop_token)) {
       result.stop_reason = "eos";
       break;
     }

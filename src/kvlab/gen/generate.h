@@ -18,6 +18,8 @@ namespace kvlab {
 struct GenerateOptions {
   int32_t max_new_tokens = 128;
   bool stop_at_eos = true;
+  // With stop_at_eos, these ids end generation too (a chat model's end-of-turn tokens, e.g. <|eot_id|>).
+  std::vector<int32_t> stop_tokens;
   std::vector<std::string> stop_strings;  // generation ends once the text contains any of them
   SamplerConfig sampler;
   size_t prefill_batch = 256;  // tokens per forward chunk during prefill
