@@ -100,9 +100,11 @@ void Gpt2Bpe::EncodePiece(std::string_view text, std::vector<int32_t>* out) cons
         continue;
       }
     }
+    if (word_cache_.Lookup(piece, out)) continue;
     symbols.clear();
     for (char c : piece) symbols.push_back(byte_ids_[static_cast<uint8_t>(c)]);
     merges_.Apply(&symbols);
+    word_cache_.Insert(piece, symbols.data(), symbols.size());
     out->insert(out->end(), symbols.begin(), symbols.end());
   }
 }

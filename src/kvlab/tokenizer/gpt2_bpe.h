@@ -17,6 +17,7 @@
 #include "kvlab/tokenizer/bpe_merges.h"
 #include "kvlab/tokenizer/regex.h"
 #include "kvlab/tokenizer/tokenizer.h"
+#include "kvlab/tokenizer/word_cache.h"
 
 namespace kvlab {
 
@@ -58,6 +59,7 @@ class Gpt2Bpe final : public Tokenizer {
   Gpt2Vocab vocab_;
   Regex pretokenizer_;
   AddedTokenSplitter added_;
+  WordCache word_cache_;  // regex piece -> its merged ids
   BpeMergeTable merges_;
   std::array<int32_t, 256> byte_ids_;  // byte -> token of its byte-level character
   std::vector<std::string> decoded_;   // [vocab] raw bytes each token stands for
