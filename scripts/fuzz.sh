@@ -65,9 +65,16 @@ for path in sources:
 PY
 }
 
+# Build the targets side by side (each clang++ compiles its sources in turn), then fuzz them one at a time.
+pids=()
 for target in "${!SOURCES[@]}"; do
   # shellcheck disable=SC2086  # the source list is meant to split into words
-  clang++ "${CXXFLAGS[@]}" "tests/fuzz/$target.cc" ${SOURCES[$target]} -lfmt ${LIBS[$target]:-} -o "$OUT/$target"
+  clang++ "${CXXFLAGS[@]}" "tests/fuzz/$target.cc" ${SOURCES[$target]} -lfmt ${LIBS[$target]:-} -o "$OUT/$target" &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done  # under set -e, a failed build ends the script here
+
+for target in "${!SOURCES[@]}"; do
   corpus="$OUT/$target-corpus"
   rm -rf "$corpus"
   mkdir -p "$corpus"
