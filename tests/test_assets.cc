@@ -51,4 +51,10 @@ CommandResult RunKvlab(const std::string& args) {
   return r;
 }
 
+std::string Quote(const std::filesystem::path& p) {
+  std::string q = "'";
+  for (char c : p.string()) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
 }  // namespace kvlab::test

@@ -29,6 +29,9 @@ struct CommandResult {
   std::string out;  // stdout
   std::string err;  // stderr
 };
+// `p` as one shell word for RunKvlab's argument string (single quotes, inner ones escaped).
+std::string Quote(const std::filesystem::path& p);
+
 // Runs the kvlab binary with the given argument string (shell-quoted by the caller).
 CommandResult RunKvlab(const std::string& args);
 

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 using test::AssetsDir;
 using test::RunKvlab;
 
-std::string Quote(const fs::path& p) { return "'" + p.string() + "'"; }
+using test::Quote;
 
 fs::path Text() { return AssetsDir() / "text" / "tinystories_val.txt"; }
 

@@ -17,7 +17,7 @@ using test::AssetsDir;
 using test::RunKvlab;
 namespace fs = std::filesystem;
 
-std::string Quote(const fs::path& p) { return "'" + p.string() + "'"; }
+using test::Quote;
 
 // A random-weight qwen3-tiny with Qwen3's 151669-token vocabulary and its real tokenizer files.
 fs::path Qwen3ChatModel() {

@@ -14,7 +14,7 @@ using test::AssetsDir;
 using test::RunKvlab;
 namespace fs = std::filesystem;
 
-std::string Quote(const fs::path& p) { return "'" + p.string() + "'"; }
+using test::Quote;
 
 // A failed command must print exactly one line on stderr, starting "kvlab: error:", and mention `needle`.
 void ExpectOneLineError(const test::CommandResult& r, const std::string& needle) {

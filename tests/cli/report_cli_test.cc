@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 using test::AssetsDir;
 using test::RunKvlab;
 
-std::string Quote(const fs::path& p) { return "'" + p.string() + "'"; }
+using test::Quote;
 
 std::string Slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

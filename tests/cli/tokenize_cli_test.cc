@@ -16,11 +16,7 @@ using test::AssetsDir;
 using test::RunKvlab;
 namespace fs = std::filesystem;
 
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+using test::Quote;
 
 std::vector<int32_t> ParseIds(const std::string& line) {
   std::istringstream in(line);

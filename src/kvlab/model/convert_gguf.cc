@@ -374,7 +374,6 @@ GgufConvertResult ConvertHfToGguf(const std::filesystem::path& hf_dir, const std
   result.tensors = AddTensors(w, m, options.type);
   w.Write(out);
   result.bytes = std::filesystem::file_size(out);
-  result.tokenizer_left_out = !result.vocabulary && std::filesystem::exists(hf_dir / "tokenizer.json");
   return result;
 }
 

@@ -42,7 +42,6 @@ struct GgufConvertResult {
   size_t tensors = 0;
   uint64_t bytes = 0;            // size of the written file
   bool vocabulary = false;          // write_vocab wrote the tokenizer.* keys
-  bool tokenizer_left_out = false;  // the directory had a tokenizer.json that was not written
 };
 
 // Converts `hf_dir` to `out`, atomically (a failed conversion leaves no file, and an existing `out` is

@@ -7,13 +7,6 @@
 namespace kvlab {
 namespace {
 
-// Rust's char::is_whitespace (Unicode White_Space), which tokenizers' lstrip/rstrip use.
-bool IsWhitespace(char32_t c) {
-  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
-         c == 0x3000;
-}
-
 // Start of the UTF-8 character that ends just before `end`.
 size_t PreviousCharStart(std::string_view text, size_t end) {
   size_t pos = end - 1;
@@ -25,7 +18,7 @@ size_t PreviousCharStart(std::string_view text, size_t end) {
 // char::is_alphanumeric with "not whitespace and not ASCII punctuation").
 bool IsWordChar(char32_t c) {
   if (c < 0x80) return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-  return !IsWhitespace(c);
+  return !IsUnicodeWhitespace(c);
 }
 
 }  // namespace
@@ -114,12 +107,12 @@ std::vector<AddedTokenSplitter::Segment> AddedTokenSplitter::Split(std::string_v
       if (token.lstrip) {
         while (match_begin > begin) {
           const size_t prev = PreviousCharStart(text, match_begin);
-          if (!IsWhitespace(DecodeUtf8(text, prev, &len))) break;
+          if (!IsUnicodeWhitespace(DecodeUtf8(text, prev, &len))) break;
           match_begin = prev;
         }
       }
       if (token.rstrip) {
-        while (match_end < text.size() && IsWhitespace(DecodeUtf8(text, match_end, &len))) match_end += len;
+        while (match_end < text.size() && IsUnicodeWhitespace(DecodeUtf8(text, match_end, &len))) match_end += len;
       }
       if (match_begin > begin) out.push_back({text.substr(begin, match_begin - begin), -1});
       out.push_back({{}, token.id});

@@ -1,7 +1,6 @@
 // Hugging Face normalizers (tokenizers/src/normalizers).
 #include "kvlab/tokenizer/hf_pipeline.h"
 #include "kvlab/tokenizer/json_file.h"
-#include "kvlab/tokenizer/unicode_normalize.h"
 #include "kvlab/tokenizer/utf8.h"
 #include "kvlab/util/error.h"
 
@@ -32,15 +31,17 @@ void Parse(const nlohmann::json& j, const std::string& where, std::vector<HfNorm
   } else if (type == "Replace") {
     out->push_back({HfNormalizer::Kind::kReplace, JsonString(j, "content", where),
                     ParseHfPattern(JsonMember(j, "pattern", where), where + ".pattern")});
-  } else if (type == "NFC" || type == "NFD" || type == "NFKC" || type == "NFKD" || type == "Lowercase" ||
-             type == "StripAccents") {
+  } else if (type == "NFC" || type == "NFD" || type == "NFKC" || type == "NFKD") {
     HfNormalizer n;
-    n.kind = type == "NFC"         ? HfNormalizer::Kind::kNfc
-             : type == "NFD"       ? HfNormalizer::Kind::kNfd
-             : type == "NFKC"      ? HfNormalizer::Kind::kNfkc
-             : type == "NFKD"      ? HfNormalizer::Kind::kNfkd
-             : type == "Lowercase" ? HfNormalizer::Kind::kLowercase
-                                   : HfNormalizer::Kind::kStripAccents;
+    n.kind = HfNormalizer::Kind::kUnicodeForm;
+    n.form = type == "NFC"    ? UnicodeForm::kNfc
+             : type == "NFD"  ? UnicodeForm::kNfd
+             : type == "NFKC" ? UnicodeForm::kNfkc
+                              : UnicodeForm::kNfkd;
+    out->push_back(std::move(n));
+  } else if (type == "Lowercase" || type == "StripAccents") {
+    HfNormalizer n;
+    n.kind = type == "Lowercase" ? HfNormalizer::Kind::kLowercase : HfNormalizer::Kind::kStripAccents;
     out->push_back(std::move(n));
   } else if (type == "Strip") {
     HfNormalizer n;
@@ -70,19 +71,14 @@ std::string ReplaceMatches(std::string_view text, const Regex& regex, std::strin
 
 // tokenizers' Strip normalizer: Unicode whitespace off either end.
 std::string StripWhitespace(const std::string& s, bool left, bool right) {
-  auto is_space = [](char32_t c) {
-    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
-           c == 0x3000;
-  };
   size_t begin = 0, end = s.size();
   size_t len = 0;
-  while (left && begin < end && is_space(DecodeUtf8(s, begin, &len))) begin += len;
+  while (left && begin < end && IsUnicodeWhitespace(DecodeUtf8(s, begin, &len))) begin += len;
   if (right) {
     // Walk forward, remembering where the trailing run of whitespace starts.
     size_t last_non_space_end = begin;
     for (size_t pos = begin; pos < end; pos += len) {
-      if (!is_space(DecodeUtf8(s, pos, &len))) last_non_space_end = pos + len;
+      if (!IsUnicodeWhitespace(DecodeUtf8(s, pos, &len))) last_non_space_end = pos + len;
     }
     end = last_non_space_end;
   }
@@ -107,17 +103,8 @@ std::string ApplyHfNormalizers(const std::vector<HfNormalizer>& normalizers, std
       case HfNormalizer::Kind::kReplace:
         s = ReplaceMatches(s, *n.regex, n.text);
         break;
-      case HfNormalizer::Kind::kNfc:
-        s = NormalizeUnicode(s, UnicodeForm::kNfc);
-        break;
-      case HfNormalizer::Kind::kNfd:
-        s = NormalizeUnicode(s, UnicodeForm::kNfd);
-        break;
-      case HfNormalizer::Kind::kNfkc:
-        s = NormalizeUnicode(s, UnicodeForm::kNfkc);
-        break;
-      case HfNormalizer::Kind::kNfkd:
-        s = NormalizeUnicode(s, UnicodeForm::kNfkd);
+      case HfNormalizer::Kind::kUnicodeForm:
+        s = NormalizeUnicode(s, n.form);
         break;
       case HfNormalizer::Kind::kLowercase:
         s = LowercaseUnicode(s);

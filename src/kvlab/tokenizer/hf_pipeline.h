@@ -17,14 +17,16 @@
 #include <vector>
 
 #include "kvlab/tokenizer/regex.h"
+#include "kvlab/tokenizer/unicode_normalize.h"
 
 namespace kvlab {
 
 struct HfNormalizer {
-  enum class Kind { kPrepend, kReplace, kNfc, kNfd, kNfkc, kNfkd, kLowercase, kStrip, kStripAccents };
+  enum class Kind { kPrepend, kReplace, kUnicodeForm, kLowercase, kStrip, kStripAccents };
   Kind kind = Kind::kPrepend;
-  std::string text;                    // Prepend: the prefix; Replace: the replacement
-  std::shared_ptr<const Regex> regex;  // Replace: what to replace (a String pattern compiles as a literal)
+  std::string text;                      // Prepend: the prefix; Replace: the replacement
+  std::shared_ptr<const Regex> regex;    // Replace: what to replace (a String pattern compiles as a literal)
+  UnicodeForm form = UnicodeForm::kNfc;  // kUnicodeForm: NFC, NFD, NFKC or NFKD
   bool left = true;                    // Strip: which sides
   bool right = true;
 };

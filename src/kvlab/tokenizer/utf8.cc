@@ -91,6 +91,12 @@ std::string SanitizeUtf8(std::string_view text) {
   return out;
 }
 
+bool IsUnicodeWhitespace(char32_t c) {
+  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
+}
+
 std::string DescribeChar(std::string_view utf8_char) {
   size_t len = 0;
   const char32_t cp = utf8_char.empty() ? 0 : DecodeUtf8(utf8_char, 0, &len);

@@ -20,6 +20,9 @@ char32_t DecodeUtf8(std::string_view text, size_t pos, size_t* len);
 void AppendUtf8(char32_t cp, std::string* out);
 std::string EncodeUtf8(char32_t cp);
 
+// Unicode White_Space (Rust's char::is_whitespace, which tokenizers' Strip and lstrip/rstrip use).
+bool IsUnicodeWhitespace(char32_t c);
+
 // Replaces every malformed sequence with U+FFFD (what Python's bytes.decode(errors="replace") does).
 std::string SanitizeUtf8(std::string_view text);
 
