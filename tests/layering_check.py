@@ -28,7 +28,8 @@ LEVELS = {
     "gen": 5,
     "eval": 6,
     "analysis": 6,
-    "sweep": 7,
+    "tasks": 7,      # long-context retrieval tasks: generator, runner (uses eval's AttentionRecorder)
+    "sweep": 8,
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
