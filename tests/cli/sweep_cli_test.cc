@@ -192,5 +192,64 @@ TEST(SweepCli, BadConfigsFailBeforeAnyWork) {
   EXPECT_NE(none.err.find("nope.toml: cannot read the sweep config"), std::string::npos) << none.err;
 }
 
+// A sweep with only [tasks]: every row carries the task fields and cells, the full cache holds every needle
+// token, a small window does not hold a needle at depth 0, and the summary shows the task columns.
+TEST(SweepCli, TasksSectionAddsTaskFieldsToEveryRow) {
+  KVLAB_REQUIRE_ASSETS();
+  const fs::path dir = TempDir("sweep_cli_tasks");
+  const fs::path out = dir / "r.jsonl";
+  const fs::path cfg = WriteConfig(dir, "c.toml", "[sweep]\nout = \"" + out.string() + R"("
+threads = 1
+[data]
+models = "stories260K"
+texts = "tinystories_val.txt"
+ctx = 64
+tokens = 64
+[metrics]
+quality = false
+vs_full = false
+fidelity = false
+speed = false
+[tasks]
+names = ["passkey", "cwe"]
+lengths = [256]
+depths = [0, 1]
+samples = 2
+[[policy]]
+name = "full"
+[[policy]]
+name = "window"
+budget = 32
+)");
+  const CommandResult r = RunKvlab("sweep '" + cfg.string() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<json> rows = StableRows(out);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const json& row : rows) {
+    for (const char* k : {"task_accuracy", "task_retention", "task_merged", "task_needle_attention",
+                          "task_kv_bytes", "task_kv_bytes_full", "task_cells"})
+      EXPECT_TRUE(row.contains(k)) << k << " missing in " << row.dump();
+    ASSERT_EQ(row["task_cells"].size(), 3u);  // passkey at two depths, cwe without one
+    EXPECT_TRUE(row["task_cells"][2]["depth"].is_null());
+    EXPECT_TRUE(row["task_cells"][2]["retention"].is_null());
+    EXPECT_FALSE(row.contains("ppl"));
+  }
+  EXPECT_DOUBLE_EQ(rows[0]["task_retention"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(rows[1]["task_cells"][0]["retention"].get<double>(), 0.0);  // depth 0, 32-slot window
+  EXPECT_LT(rows[1]["task_kv_bytes"].get<double>(), rows[0]["task_kv_bytes"].get<double>());
+  EXPECT_NE(r.out.find("needle retention"), std::string::npos) << r.out;
+
+  // A length the task cannot fit fails before any point runs.
+  std::ifstream in(cfg);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  text.replace(text.find("lengths = [256]"), 15, "lengths = [8]");
+  fs::remove(out);
+  const CommandResult bad = RunKvlab("sweep '" + WriteConfig(dir, "bad.toml", text).string() + "'");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("tasks: stories260K"), std::string::npos) << bad.err;
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  EXPECT_FALSE(fs::exists(out));
+}
+
 }  // namespace
 }  // namespace kvlab::test

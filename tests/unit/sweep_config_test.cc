@@ -149,3 +149,50 @@ TEST(SweepConfig, ResolveBudget) {
 
 }  // namespace
 }  // namespace kvlab
+
+namespace kvlab {
+namespace {
+
+TEST(SweepConfig, TasksSectionParsesAndIsChecked) {
+  const std::string tasks = std::string(kBase) +
+                            "[tasks]\nnames = [\"niah_single_1\", \"vt\"]\nlengths = [128, 256]\n"
+                            "depths = [0, 0.5, 1]\nsamples = 2\ncompress = \"once\"\nquestion = \"both\"\n";
+  const SweepConfig c = ParseSweepConfigText(tasks, "cfg.toml");
+  const SweepTasks& t = c.metrics.tasks;
+  EXPECT_TRUE(t.enabled);
+  ASSERT_EQ(t.specs.size(), 2u);
+  EXPECT_EQ(t.specs[1].name, "vt");
+  EXPECT_EQ(t.lengths, (std::vector<int64_t>{128, 256}));
+  EXPECT_EQ(t.depths, (std::vector<double>{0.0, 0.5, 1.0}));
+  EXPECT_EQ(t.samples, 2);
+  EXPECT_EQ(t.compress, "once");
+  EXPECT_EQ(t.question, "both");
+  EXPECT_FALSE(ParseSweepConfigText(kBase, "cfg.toml").metrics.tasks.enabled);
+
+  // Tasks alone are something to measure.
+  const std::string only = std::string(kBase) +
+                           "[metrics]\nquality = false\nvs_full = false\nfidelity = false\nspeed = false\n"
+                           "[tasks]\nnames = \"passkey\"\nlengths = [64]\n";
+  EXPECT_EQ(ErrorOf(only), "");
+
+  struct Case {
+    std::string section, message;
+  };
+  for (const Case& bad : std::vector<Case>{
+           {"[tasks]\nnames = \"niah\"\nlengths = [64]\n", "tasks.names: unknown task 'niah'"},
+           {"[tasks]\nnames = \"vt\"\n", "tasks.lengths: is required"},
+           {"[tasks]\nnames = \"vt\"\nlengths = [64]\ncompress = \"later\"\n", "tasks.compress: must be"},
+           {"[tasks]\nnames = \"vt\"\nlengths = [64]\nquestion = \"before\"\n", "tasks.question: must be"},
+           {"[tasks]\nnames = \"vt\"\nlengths = [64]\ndepths = [1.5]\n", "tasks.depths: must hold numbers"},
+           {"[tasks]\nnames = \"vt\"\nlengths = [64]\nsamples = 0\n", "tasks.samples: 0 is out of range"},
+           {"[tasks]\nnames = \"vt\"\nlengths = [64]\nneedles = 3\n", "tasks.needles: unknown key"},
+           {"[tasks]\nnames = \"vt\"\nlengths = [64]\nfile = \"/no/such/tasks.toml\"\n", "/no/such/tasks.toml"},
+       }) {
+    const std::string err = ErrorOf(std::string(kBase) + bad.section);
+    EXPECT_NE(err.find(bad.message), std::string::npos) << bad.section << " -> " << err;
+    EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  }
+}
+
+}  // namespace
+}  // namespace kvlab

@@ -18,5 +18,6 @@ void AddAnalyzeCommand(CLI::App& app);   // analyze.cc
 void AddReportCommand(CLI::App& app);    // report.cc
 void AddConvertCommand(CLI::App& app);   // convert.cc
 void AddTokenizeCommand(CLI::App& app);  // tokenize.cc
+void AddTasksCommand(CLI::App& app);     // tasks.cc
 
 }  // namespace kvlab::cli

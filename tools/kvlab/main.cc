@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   kvlab::cli::AddReportCommand(app);
   kvlab::cli::AddConvertCommand(app);
   kvlab::cli::AddTokenizeCommand(app);
+  kvlab::cli::AddTasksCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -271,6 +271,7 @@ void KvCache::Merge(size_t layer, size_t head, uint32_t into, uint32_t from) {
   const SlotMeta& b = meta_[MetaStart(idx) + from];
   // Weighted mean in double weights: counts can grow large, and w_a + w_b == 1 keeps the mean exact for
   // equal vectors.
+  if (merge_observer_ != nullptr) merge_observer_->OnMerge(layer, head, a.pos, b.pos);
   const double total = static_cast<double>(a.count) + b.count;
   const float wa = static_cast<float>(a.count / total), wb = static_cast<float>(b.count / total);
   if (quantized_) {

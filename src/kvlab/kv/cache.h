@@ -45,6 +45,14 @@ struct QuantizedHead {
   const float* residual_values = nullptr;  // [n - n_quant][head_dim]
 };
 
+// Told of every Merge, with the positions of both slots: a measurement (tasks/needle_retention.h) follows
+// which tokens ended up inside which summary slot, something SlotMeta does not keep.
+class KvMergeObserver {
+ public:
+  virtual ~KvMergeObserver() = default;
+  virtual void OnMerge(size_t layer, size_t head, int32_t into_pos, int32_t from_pos) = 0;
+};
+
 class KvCache {
  public:
   // capacity: slots per (layer, kv_head). Allocates the whole store once. An all-f32 codec (the default)
@@ -113,6 +121,8 @@ class KvCache {
   // Attention then adds log(count) to a summary slot's logit (ops/attention.h). Preconditions (checked):
   // both slots live, into != from.
   void Merge(size_t layer, size_t head, uint32_t into, uint32_t from);
+  // Tells `observer` (not owned; null: nobody) of every later Merge.
+  void SetMergeObserver(KvMergeObserver* observer) { merge_observer_ = observer; }
   void Clear();
 
   // Exact bytes held by live slots: keys + values (codes + scales for encoded slots, f32 for the others)
@@ -152,6 +162,7 @@ class KvCache {
   std::vector<uint8_t, HugePageAllocator<uint8_t>> value_codes_; // quantized: [layers][kv_heads][capacity][value_row_bytes]
   std::vector<uint32_t> n_quant_;    // quantized: [layers][kv_heads] encoded prefix length
   std::vector<float> merge_scratch_; // quantized: [4][head_dim] for Merge
+  KvMergeObserver* merge_observer_ = nullptr;
   bool key_per_channel_ = false;     // codec_.key_axis == kChannel with integer keys
   ChannelKeyBlocks key_blocks_;      // per-channel keys: block parameters per (layer, kv_head)
   std::vector<uint32_t> key_block_of_;  // per-channel keys: [layers][kv_heads][capacity] block id of each encoded slot

@@ -10,6 +10,7 @@
 #include "kvlab/eval/fidelity.h"
 #include "kvlab/eval/perplexity.h"
 #include "kvlab/kv/registry.h"
+#include "kvlab/tasks/task_runner.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -32,6 +33,19 @@ std::vector<int> FidelityLayers(const SweepMetrics& m, const ModelConfig& c) {
   }
   return layers;
 }
+TaskGridOptions TaskOptions(const SweepTasks& t, uint64_t seed) {
+  TaskGridOptions o;
+  o.lengths = t.lengths;
+  o.depths = t.depths;
+  o.samples = static_cast<int>(t.samples);
+  o.seed = seed;
+  o.beyond_context = t.beyond_context;
+  o.format.question_before = t.question == "both";
+  o.run.compress = t.compress == "once" ? CompressMode::kOnce : CompressMode::kStream;
+  o.field_prefix = "tasks.";
+  return o;
+}
+
 }  // namespace
 
 std::vector<int32_t> LoadTextTokens(const Tokenizer& tokenizer, const fs::path& path, int64_t count) {
@@ -110,6 +124,24 @@ void SweepEvaluator::Preflight(const std::vector<GridPoint>& points) {
       TokensFor(p);
     } catch (const Error& e) {
       throw Error("data.texts: " + p.model, e.what());
+    }
+    if (metrics_.tasks.enabled && checked.insert(p.model_path.string() + "\ttasks").second) {
+      // Every task at every length with the first sample's prompt: a length too short for a task's
+      // template, or beyond the model's context, fails here rather than after hours of points.
+      const TaskGridOptions o = TaskOptions(metrics_.tasks, p.seed);
+      for (int64_t len : o.lengths) {
+        if (!o.beyond_context && len > c.max_seq_len)
+          throw Error("tasks.lengths", std::to_string(len) + " exceeds the trained context of " + p.model + " (" +
+                                           std::to_string(c.max_seq_len) + ")",
+                      "lower it, or set beyond_context = true");
+        for (const TaskSpec& t : metrics_.tasks.specs) {
+          try {
+            BuildTaskPrompt(t, len, 0.0, TaskSampleSeed(p.seed, t.name, len, 0.0, 0), *tokenizer_, o.format);
+          } catch (const Error& e) {
+            throw Error("tasks: " + p.model, e.what());
+          }
+        }
+      }
     }
     if (checked.insert(p.model_path.string() + "\t" + p.spec).second) {
       try {
@@ -204,12 +236,42 @@ json SweepEvaluator::Speed(const GridPoint& p) {
   return j;
 }
 
+
+// Means over every cell (accuracy) and over the cells with needles (retention, merged, attention), plus
+// the cells themselves (docs/SWEEP.md).
+json SweepEvaluator::Tasks(const GridPoint& p) {
+  const std::vector<TaskCellResult> cells =
+      RunTaskGrid(*model_, *tokenizer_, metrics_.tasks.specs, p.spec, TaskOptions(metrics_.tasks, p.seed));
+  double accuracy = 0, retention = 0, merged = 0, attention = 0, bytes = 0, full = 0;
+  size_t with_needles = 0;
+  json list = json::array();
+  for (const TaskCellResult& c : cells) {
+    accuracy += c.accuracy;
+    bytes += c.kv_bytes;
+    full += c.kv_bytes_full;
+    if (c.has_needles) {
+      retention += c.retention;
+      merged += c.merged;
+      attention += c.needle_attention;
+      ++with_needles;
+    }
+    list.push_back(CellJson(c, /*with_samples=*/false));
+  }
+  const double n = static_cast<double>(cells.size());
+  const auto needle_mean = [&](double v) { return with_needles ? json(v / with_needles) : json(nullptr); };
+  return {{"task_accuracy", accuracy / n},         {"task_retention", needle_mean(retention)},
+          {"task_merged", needle_mean(merged)},    {"task_needle_attention", needle_mean(attention)},
+          {"task_kv_bytes", bytes / n},            {"task_kv_bytes_full", full / n},
+          {"task_cells", list}};
+}
+
 json SweepEvaluator::Evaluate(const GridPoint& p) {
   const std::vector<int32_t>& tokens = TokensFor(p);
   json row = json::object();
   if (metrics_.quality || metrics_.vs_full) row.update(Quality(p, tokens));
   if (metrics_.fidelity) row.update(Fidelity(p, tokens));
   if (metrics_.speed) row.update(Speed(p));
+  if (metrics_.tasks.enabled) row.update(Tasks(p));
   row["peak_rss_bytes"] = PeakRssBytes();
   return row;
 }

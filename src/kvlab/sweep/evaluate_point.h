@@ -1,6 +1,6 @@
 // SweepEvaluator: the metrics of one grid point on a real model (what `kvlab sweep` runs per point):
 // streaming perplexity and the comparison with the full cache (eval/perplexity.h), attention fidelity
-// (eval/fidelity.h), decode / prefill speed (eval/bench.h), peak RSS.
+// (eval/fidelity.h), decode / prefill speed (eval/bench.h), retrieval tasks (tasks/task_runner.h), peak RSS.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +40,7 @@ class SweepEvaluator {
   nlohmann::json Quality(const GridPoint& point, const std::vector<int32_t>& tokens);
   nlohmann::json Fidelity(const GridPoint& point, const std::vector<int32_t>& tokens);
   nlohmann::json Speed(const GridPoint& point);
+  nlohmann::json Tasks(const GridPoint& point);
 
   SweepMetrics metrics_;
   // One model at a time: the grid is model-major.

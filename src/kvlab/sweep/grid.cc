@@ -195,6 +195,14 @@ nlohmann::json PointIdentity(const GridPoint& p, const SweepMetrics& m) {
     metrics["speed_depth"] = m.speed_depth;
     metrics["speed_depths"] = m.speed_depths;
   }
+  if (m.tasks.enabled) {
+    char hash[17];
+    std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(m.tasks.file_hash));
+    metrics["tasks"] = {{"names", m.tasks.names},       {"file_hash", hash},
+                        {"lengths", m.tasks.lengths},   {"depths", m.tasks.depths},
+                        {"samples", m.tasks.samples},   {"compress", m.tasks.compress},
+                        {"question", m.tasks.question}, {"beyond_context", m.tasks.beyond_context}};
+  }
   return {{"model", p.model}, {"text", p.text}, {"tokens", p.tokens}, {"ctx", p.ctx},
           {"policy", p.spec}, {"seed", p.seed}, {"metrics", metrics}};
 }

@@ -1,5 +1,6 @@
 #include "kvlab/sweep/summary.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -163,6 +164,12 @@ const std::vector<std::string>& SummaryColumns() {
                                                     "kv_ratio",
                                                     "decode_tok_s",
                                                     "prefill_tok_s",
+                                                    "task_accuracy",
+                                                    "task_retention",
+                                                    "task_merged",
+                                                    "task_needle_attention",
+                                                    "task_kv_bytes",
+                                                    "task_kv_bytes_full",
                                                     "decode_ms_per_token",
                                                     "peak_rss_bytes",
                                                     "wall_s",
@@ -192,6 +199,11 @@ std::string SummaryCsv(const std::vector<json>& rows) {
 
 std::string SummaryMarkdown(const std::vector<json>& rows) {
   std::string out;
+  // Task columns only when the sweep ran tasks ([tasks]), so other tables stay as narrow as before.
+  std::vector<std::pair<std::string, std::string>> columns = kMarkdownColumns;
+  if (std::any_of(rows.begin(), rows.end(), [](const json& r) { return r.contains("task_accuracy"); })) {
+    columns.insert(columns.end() - 1, {{"task_accuracy", "task accuracy"}, {"task_retention", "needle retention"}});
+  }
   // One table per (model, text), rows in results order.
   std::vector<std::pair<std::string, std::string>> groups;
   for (const json& row : rows) {
@@ -206,14 +218,14 @@ std::string SummaryMarkdown(const std::vector<json>& rows) {
       if (row.value("model", "") == model && row.value("text", "") == text) tokens = Field(row, "tokens");
     }
     out += "### " + model + " on " + text + " (" + tokens + " tokens)\n\n|";
-    for (const auto& col : kMarkdownColumns) out += " " + col.second + " |";
+    for (const auto& col : columns) out += " " + col.second + " |";
     out += "\n|";
-    for (const auto& col : kMarkdownColumns) out += col.first == "policy" ? "---|" : "---:|";
+    for (const auto& col : columns) out += col.first == "policy" ? "---|" : "---:|";
     out += "\n";
     for (const json& row : rows) {
       if (row.value("model", "") != model || row.value("text", "") != text) continue;
       out += "|";
-      for (const auto& col : kMarkdownColumns) {
+      for (const auto& col : columns) {
         std::string cell = Field(row, col.first);
         if (col.first == "budget_fraction" && !cell.empty())
           cell = FractionLabel(row[col.first].get<double>());

@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <charconv>
+#include <optional>
 #include <cmath>
 #include <fstream>
 #include <set>
@@ -14,14 +15,16 @@ namespace kvlab {
 
 namespace {
 
-const std::set<std::string> kTopLevel = {"sweep", "data", "metrics", "policy", "quick", "full"};
-const std::set<std::string> kOverrideLevel = {"sweep", "data", "metrics", "policy"};
+const std::set<std::string> kTopLevel = {"sweep", "data", "metrics", "tasks", "policy", "quick", "full"};
+const std::set<std::string> kOverrideLevel = {"sweep", "data", "metrics", "tasks", "policy"};
 const std::set<std::string> kSweepKeys = {"out", "seed", "threads"};
 const std::set<std::string> kDataKeys = {"models", "texts", "tokens", "ctx"};
 const std::set<std::string> kMetricsKeys = {
     "quality",          "vs_full",         "fidelity",          "fidelity_layers",
     "fidelity_stride",  "fidelity_tokens", "fidelity_warmup",   "speed",
     "speed_gen_tokens", "speed_depth",     "speed_repetitions", "speed_depths"};
+const std::set<std::string> kTasksKeys = {"names",   "file",     "lengths",       "depths",
+                                          "samples", "compress", "question",      "beyond_context"};
 // Keys of a [[policy]] table that belong to the sweep; every other key is a policy parameter.
 const std::set<std::string> kEntryKeys = {"name",        "spec",           "codec",
                                           "quant_group", "quant_residual", "skip_invalid"};
@@ -130,6 +133,28 @@ class ConfigReader {
     return out;
   }
 
+  // A non-empty list of numbers (integers or floats) in [min, max].
+  std::vector<double> Floats(const std::string& section, const std::string& key, double min, double max) const {
+    const toml::node* n = Get(section, key);
+    if (n == nullptr) return {};
+    const toml::array* a = n->as_array();
+    if (a == nullptr || a->empty()) Fail(n, KeyName(section, key), "must be a non-empty list of numbers");
+    std::vector<double> out;
+    for (const toml::node& e : *a) {
+      const std::optional<double> v = e.is_integer() ? std::optional<double>(static_cast<double>(*e.value<int64_t>()))
+                                                     : e.value<double>();
+      if (!v || !(*v >= min && *v <= max)) {
+        Fail(&e, KeyName(section, key), "must hold numbers in [" + std::to_string(min) + ", " +
+                                            std::to_string(max) + "]");
+      }
+      out.push_back(*v);
+    }
+    return out;
+  }
+  bool Has(const std::string& section) const {
+    return root_.contains(section) || (over_ != nullptr && over_->contains(section));
+  }
+
   std::vector<std::string> StringList(const toml::node& n, const std::string& key) const {
     std::vector<std::string> out;
     if (n.is_string()) {
@@ -172,6 +197,7 @@ class ConfigReader {
       const std::set<std::string>* sub = k == "sweep"     ? &kSweepKeys
                                          : k == "data"    ? &kDataKeys
                                          : k == "metrics" ? &kMetricsKeys
+                                         : k == "tasks"   ? &kTasksKeys
                                                           : nullptr;
       if (sub != nullptr) {
         if (!node.is_table()) Fail(&node, prefix + k, "must be a table ([" + k + "])");
@@ -264,6 +290,48 @@ PolicyGridEntry ReadPolicyEntry(const toml::table& t, size_t index, const Config
   return e;
 }
 
+uint64_t Fnv1a(const std::string& text) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char ch : text) h = (h ^ ch) * 0x100000001b3ULL;
+  return h;
+}
+
+SweepTasks ReadTasks(const ConfigReader& r) {
+  SweepTasks t;
+  t.enabled = true;
+  t.names = r.Strings("tasks", "names", /*required=*/true);
+  t.file = r.String("tasks", "file", "");
+  std::vector<TaskSpec> defined;
+  if (!t.file.empty()) {
+    defined = LoadTaskFile(t.file);
+    std::ifstream in(t.file, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    t.file_hash = Fnv1a(text.str());
+  }
+  for (const std::string& name : t.names) {
+    try {
+      t.specs.push_back(FindTask(name, defined, "name"));
+    } catch (const Error&) {
+      r.Fail(r.Get("tasks", "names"), r.KeyName("tasks", "names"),
+             "unknown task '" + name + "' (kvlab tasks --list" + (t.file.empty() ? "" : " --task-file " + t.file) +
+                 " shows them)");
+    }
+  }
+  t.lengths = r.Ints("tasks", "lengths", 2);
+  if (t.lengths.empty()) r.Fail(r.Get("tasks", "lengths"), "tasks.lengths", "is required (a list of token counts)");
+  if (r.Get("tasks", "depths") != nullptr) t.depths = r.Floats("tasks", "depths", 0.0, 1.0);
+  t.samples = r.Int("tasks", "samples", t.samples, 1, 1 << 20);
+  t.compress = r.String("tasks", "compress", t.compress);
+  if (t.compress != "stream" && t.compress != "once")
+    r.Fail(r.Get("tasks", "compress"), r.KeyName("tasks", "compress"), "must be \"stream\" or \"once\"");
+  t.question = r.String("tasks", "question", t.question);
+  if (t.question != "after" && t.question != "both")
+    r.Fail(r.Get("tasks", "question"), r.KeyName("tasks", "question"), "must be \"after\" or \"both\"");
+  t.beyond_context = r.Bool("tasks", "beyond_context", false);
+  return t;
+}
+
 SweepConfig Read(const toml::table& root, const std::string& source, const std::string& mode) {
   ConfigReader r(root, source, mode);
   r.CheckKnownKeys();
@@ -297,8 +365,9 @@ SweepConfig Read(const toml::table& root, const std::string& source, const std::
                     std::to_string(m.fidelity_tokens > 0 ? m.fidelity_tokens : c.tokens) + " tokens",
                 "lower fidelity_warmup or raise data.tokens");
   }
-  if (!m.quality && !m.vs_full && !m.fidelity && !m.speed) {
-    throw Error(source + ": metrics", "every metric is turned off: nothing to measure");
+  if (r.Has("tasks")) m.tasks = ReadTasks(r);
+  if (!m.quality && !m.vs_full && !m.fidelity && !m.speed && !m.tasks.enabled) {
+    throw Error(source + ": metrics", "every metric is turned off and there is no [tasks]: nothing to measure");
   }
 
   const toml::node* policy_node = nullptr;

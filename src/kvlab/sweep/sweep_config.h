@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "kvlab/tasks/task_spec.h"
+
 namespace kvlab {
 
 // One [[policy]] table: either literal specs (`spec = "..."` or a list of them) or a policy family
@@ -29,6 +31,21 @@ struct PolicyGridEntry {
   bool skip_invalid = false;   // drop combinations MakePolicy rejects instead of failing
 };
 
+// The [tasks] section: a long-context retrieval grid run at every point (docs/TASKS.md, docs/SWEEP.md).
+struct SweepTasks {
+  bool enabled = false;            // the config has a [tasks] section
+  std::vector<std::string> names;  // built-ins or tasks of `file`
+  std::string file;                // optional task file (relative paths: to the working directory)
+  uint64_t file_hash = 0;          // FNV-1a of the file's text, so an edited file makes new point ids
+  std::vector<TaskSpec> specs;     // `names` resolved
+  std::vector<int64_t> lengths;
+  std::vector<double> depths = {0.0, 0.25, 0.5, 0.75, 1.0};
+  int64_t samples = 4;
+  std::string compress = "stream";  // stream | once (tasks/task_runner.h)
+  std::string question = "after";   // after | both
+  bool beyond_context = false;
+};
+
 struct SweepMetrics {
   bool quality = true;   // streaming ppl / NLL of the text under the policy
   bool vs_full = true;   // KL, top-1 agreement, ppl ratio against the full cache on the same stream
@@ -42,6 +59,7 @@ struct SweepMetrics {
   int64_t speed_depth = 0;               // context before the timed decode steps; 0: = data.ctx
   int64_t speed_repetitions = 1;
   std::vector<int64_t> speed_depths;  // extra decode depths for ms_per_token_by_ctx (may be empty)
+  SweepTasks tasks;
 };
 
 struct SweepConfig {

@@ -60,6 +60,10 @@ struct TaskGridOptions {
   PromptFormat format;
   TaskRunOptions run;
   bool beyond_context = false;  // allow lengths past the model's trained context
+  bool keep_prompts = false;    // put each prompt's text in its sample object ("prompt")
+  // Errors about the grid name the field as field_prefix + "lengths" / "depths" / "samples" ("--" for the
+  // CLI's flags, "FILE: tasks." for a sweep config).
+  std::string field_prefix = "--";
 };
 
 struct TaskCellResult {
@@ -67,6 +71,7 @@ struct TaskCellResult {
   int64_t length = 0;
   double depth = -1;  // -1: the task has no depth
   int samples = 0;
+  bool has_needles = false;  // false for tasks without needles (cwe, fwe): retention is then not measured
   double accuracy = 0, retention = 0, merged = 0, needle_attention = 0;
   double kv_bytes = 0, kv_bytes_full = 0, prompt_tokens = 0;  // means over the samples
   std::vector<double> retention_by_layer;  // [layers] mean held fraction
@@ -81,7 +86,7 @@ std::vector<TaskCellResult> RunTaskGrid(const Model& model, const Tokenizer& tok
                                         const std::function<void(const TaskCellResult&)>& on_cell = {});
 
 // A cell as JSON (docs/TASKS.md): task, length, depth (null without one), samples, accuracy, retention,
-// merged, needle_attention, kv_bytes, kv_bytes_full, prompt_tokens, retention_by_layer, and with
+// merged, needle_attention (these three null without needles), kv_bytes, kv_bytes_full, prompt_tokens, retention_by_layer, and with
 // `with_samples` the per-sample objects.
 nlohmann::json CellJson(const TaskCellResult& cell, bool with_samples);
 
