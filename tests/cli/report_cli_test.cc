@@ -1,8 +1,10 @@
 // kvlab report: plots + index.html from a synthetic sweep-results fixture and a real analysis directory;
-// the page is opened in headless Chromium, which must load every image. Plus the failure paths: bad
-// JSONL, no python — one line, and no report directory left behind.
+// the page is opened in headless Chromium, which must load every image; the same for retrieval-task rows
+// (needle heatmaps, accuracy vs budget and KV bytes). Plus the failure paths: bad JSONL, no python, no
+// task module — one line, and no report directory left behind.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -32,6 +34,34 @@ size_t Count(const std::string& s, const std::string& needle) {
   size_t n = 0;
   for (size_t i = s.find(needle); i != std::string::npos; i = s.find(needle, i + 1)) ++n;
   return n;
+}
+
+// Opens index.html in headless Chromium: a screenshot, then the DOM after load, where the page's own script
+// has marked every <img> data-loaded="yes"/"no" and counted them on <body>.
+void ExpectImagesLoadInChromium(const fs::path& dir, const fs::path& index, size_t images) {
+  if (!fs::exists("/usr/bin/chromium")) GTEST_SKIP() << "/usr/bin/chromium not installed";
+  const fs::path profile = dir / "chromium-profile", shot = dir / "shot.png", dom = dir / "dom.html";
+  const std::string chromium =
+      "/usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
+      "--no-first-run --user-data-dir=" +
+      Quote(profile) + " ";
+  const std::string url = "file://" + index.string();
+  ASSERT_EQ(std::system((chromium + "--window-size=1280,4000 --screenshot=" + Quote(shot) + " '" + url +
+                         "' >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  EXPECT_GT(fs::file_size(shot), 10000u);
+  ASSERT_EQ(std::system((chromium + "--virtual-time-budget=5000 --dump-dom '" + url + "' >" + Quote(dom) +
+                         " 2>/dev/null")
+                            .c_str()),
+            0);
+  const std::string loaded = Slurp(dom);
+  EXPECT_NE(
+      loaded.find("data-images-loaded=\"" + std::to_string(images) + "/" + std::to_string(images) + "\""),
+      std::string::npos)
+      << loaded.substr(0, 400);
+  EXPECT_EQ(Count(loaded, "data-loaded=\"yes\""), images);
+  EXPECT_EQ(Count(loaded, "data-loaded=\"no\""), 0u);
 }
 
 // Sweep rows shaped like `kvlab sweep` writes them: several policies x budgets, a quantized codec, and
@@ -102,6 +132,73 @@ void WriteFixture(const fs::path& path) {
   out << "\n";  // blank lines are allowed
 }
 
+// Rows of a sweep with a [tasks] section: full, window and h2o at budgets 16/32/64, each with task_cells
+// over lengths {64, 128} x needle depths {0, 0.5, 1} of niah_single_2 and a depth-less cwe cell per length.
+// Accuracy and retention fall as the budget shrinks (window faster than h2o), with length and with depth.
+void WriteTaskFixture(const fs::path& path) {
+  std::ofstream out(path);
+  const double bytes_per_token = 1280;
+  int id = 0;
+  auto row = [&](const std::string& name, nlohmann::json budget, double loss) {
+    nlohmann::json cells = nlohmann::json::array();
+    double acc = 0, ret = 0, att = 0, bytes = 0, full = 0;
+    auto cell = [&](const std::string& task, int length, nlohmann::json depth, double a, double kept) {
+      const double held = budget.is_null() ? length : std::min<double>(length, budget.get<int>());
+      const double kv = held * bytes_per_token + (budget.is_null() ? 0 : 64 * 4.0);
+      cells.push_back({{"task", task},
+                       {"length", length},
+                       {"depth", depth},
+                       {"samples", 4},
+                       {"accuracy", a},
+                       {"retention", kept},
+                       {"merged", 0.0},
+                       {"needle_attention", 0.2 * kept},
+                       {"kv_bytes", kv},
+                       {"kv_bytes_full", length * bytes_per_token},
+                       {"prompt_tokens", length},
+                       {"retention_by_layer", {kept, kept * 0.9, kept, kept * 0.8, kept}}});
+      acc += a;
+      ret += kept;
+      att += 0.2 * kept;
+      bytes += kv;
+      full += length * bytes_per_token;
+    };
+    for (int length : {64, 128}) {
+      for (double depth : {0.0, 0.5, 1.0}) {
+        const double kept = std::max(0.0, 1 - loss * length / 128.0 * (0.4 + depth));
+        cell("niah_single_2", length, depth, std::round(kept * 4) / 4, kept);  // 4 samples: quarters
+      }
+      const double kept = std::max(0.0, 1 - loss * length / 128.0 * 0.7);
+      cell("cwe", length, nullptr, std::round(kept * 4) / 4, kept);
+    }
+    const double n = static_cast<double>(cells.size());
+    const std::string spec = budget.is_null() ? name : name + ":budget=" + std::to_string(budget.get<int>());
+    nlohmann::json r = {
+        {"schema", 1},
+        {"id", "t" + std::to_string(id++)},
+        {"model", "stories260K"},
+        {"seed", 1},
+        {"policy", spec},
+        {"policy_name", name},
+        {"budget", budget},
+        {"budget_fraction", budget.is_null() ? nlohmann::json() : nlohmann::json(budget.get<int>() / 128.0)},
+        {"codec", nullptr},
+        {"task_accuracy", acc / n},
+        {"task_retention", ret / n},
+        {"task_merged", 0.0},
+        {"task_needle_attention", att / n},
+        {"task_kv_bytes", bytes / n},
+        {"task_kv_bytes_full", full / n},
+        {"task_cells", cells}};
+    return r;
+  };
+  out << row("full", nullptr, 0).dump() << "\n";
+  for (int b : {16, 32, 64}) {
+    out << row("window", b, 4.0 / b).dump() << "\n";
+    out << row("h2o", b, 2.0 / b).dump() << "\n";
+  }
+}
+
 TEST(ReportCli, PlotsAndIndexHtmlOpenInHeadlessChromium) {
   KVLAB_REQUIRE_ASSETS();
   const fs::path dir = test::TempDir("report_cli");
@@ -128,30 +225,58 @@ TEST(ReportCli, PlotsAndIndexHtmlOpenInHeadlessChromium) {
   // Modes that were not run are skipped with a note, not an error.
   EXPECT_NE(html.find("no prune.json"), std::string::npos);
 
-  if (!fs::exists("/usr/bin/chromium")) GTEST_SKIP() << "/usr/bin/chromium not installed";
-  const fs::path profile = dir / "chromium-profile", shot = dir / "shot.png", dom = dir / "dom.html";
-  const std::string chromium =
-      "/usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
-      "--no-first-run --user-data-dir=" +
-      Quote(profile) + " ";
-  const std::string url = "file://" + (out / "index.html").string();
-  ASSERT_EQ(std::system((chromium + "--window-size=1280,4000 --screenshot=" + Quote(shot) + " '" + url +
-                         "' >/dev/null 2>&1")
-                            .c_str()),
-            0);
-  EXPECT_GT(fs::file_size(shot), 10000u);
-  ASSERT_EQ(std::system((chromium + "--virtual-time-budget=5000 --dump-dom '" + url + "' >" + Quote(dom) +
-                         " 2>/dev/null")
-                            .c_str()),
-            0);
-  // The page's own script marks every <img> after load and counts them on <body>.
-  const std::string loaded = Slurp(dom);
-  EXPECT_NE(
-      loaded.find("data-images-loaded=\"" + std::to_string(images) + "/" + std::to_string(images) + "\""),
-      std::string::npos)
-      << loaded.substr(0, 400);
-  EXPECT_EQ(Count(loaded, "data-loaded=\"yes\""), images);
-  EXPECT_EQ(Count(loaded, "data-loaded=\"no\""), 0u);
+  // Rows without task fields draw no task section (and leave the task module unimported).
+  EXPECT_EQ(html.find("Retrieval tasks"), std::string::npos);
+  for (const auto& e : fs::directory_iterator(out))
+    EXPECT_EQ(e.path().filename().string().find("tasks_"), std::string::npos) << e.path();
+
+  ExpectImagesLoadInChromium(dir, out / "index.html", images);
+}
+
+TEST(ReportCli, TaskRowsDrawRetrievalSectionThatOpensInHeadlessChromium) {
+  const fs::path dir = test::TempDir("report_tasks");
+  const fs::path results = dir / "results.jsonl", out = dir / "report";
+  WriteTaskFixture(results);
+  auto r = RunKvlab("report " + Quote(results) + " --out " + Quote(out));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* plot :
+       {"tasks_heatmap_accuracy_niah_single_2", "tasks_heatmap_retention_niah_single_2", "tasks_vs_budget",
+        "tasks_vs_kv_bytes", "tasks_by_length", "tasks_retention_by_layer"}) {
+    EXPECT_GT(fs::file_size(out / (std::string(plot) + ".png")), 1000u) << plot;
+    EXPECT_TRUE(fs::is_regular_file(out / (std::string(plot) + ".svg"))) << plot;
+  }
+  // One task with a depth axis: no combined all-tasks heatmap.
+  EXPECT_FALSE(fs::exists(out / "tasks_heatmap_accuracy_all_tasks.png"));
+  const std::string html = Slurp(out / "index.html");
+  EXPECT_NE(html.find("<h2>Retrieval tasks (7 runs)</h2>"), std::string::npos);
+  EXPECT_NE(html.find("<th>task_needle_attention</th>"), std::string::npos);
+  EXPECT_EQ(Count(html, "Needle in a haystack, "), 2u * 2u);  // alt text + caption of each heatmap figure
+  // The rows have no perplexity, speed or fidelity: the sweep section only notes its skipped plots.
+  const size_t images = Count(html, "<img ");
+  EXPECT_EQ(images, 6u);
+  EXPECT_EQ(Count(html, "src='data:image/png;base64,"), images);
+
+  // The section's module must sit next to the script: without it, task rows are a one-line error and
+  // rows without task fields still report.
+  const fs::path lone = dir / "lone";
+  fs::create_directories(lone);
+  fs::copy_file(fs::path(KVLAB_REPORT_SCRIPT_DIR) / "kvlab_report.py", lone / "kvlab_report.py");
+  setenv("KVLAB_REPORT_SCRIPT", (lone / "kvlab_report.py").c_str(), 1);
+  auto missing = RunKvlab("report " + Quote(results) + " --out " + Quote(dir / "report2"));
+  const fs::path plain = dir / "plain.jsonl";
+  {
+    std::ofstream f(plain);
+    f << "{\"policy\": \"full\", \"ppl\": 3}\n";
+  }
+  auto untouched = RunKvlab("report " + Quote(plain) + " --out " + Quote(dir / "report3"));
+  unsetenv("KVLAB_REPORT_SCRIPT");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("kvlab_report_tasks.py is missing"), std::string::npos) << missing.err;
+  EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1) << missing.err;
+  EXPECT_FALSE(fs::exists(dir / "report2"));
+  EXPECT_EQ(untouched.exit_code, 0) << untouched.err;
+
+  ExpectImagesLoadInChromium(dir, out / "index.html", images);
 }
 
 TEST(ReportCli, BadInputIsOneLineAndLeavesNoReport) {

@@ -96,7 +96,7 @@ fs::path FindReportScript() {
     if (fs::is_regular_file(p)) return p;
   }
   throw Error("kvlab report", "plotting script kvlab_report.py not found",
-              "set KVLAB_REPORT_SCRIPT or keep tools/report/kvlab_report.py next to the binary");
+              "set KVLAB_REPORT_SCRIPT or keep tools/report/*.py next to the binary");
 }
 
 void RunReport(const std::vector<std::string>& results, const std::vector<std::string>& analysis_dirs,

@@ -8,7 +8,9 @@ Called by `kvlab report` (tools/kvlab/report.cc) with Debian's /usr/bin/python3,
 Sweep rows are flat JSON objects (one per run; a missing metric is an absent key). Analysis directories hold
 the <mode>.json files of `kvlab analyze`. Every plot whose data is absent is skipped with a note in
 index.html. Images are embedded in index.html as base64 data URIs, so the page stands alone; the PNG and
-SVG files are written next to it as well. Any failure: one line on stderr, non-zero exit.
+SVG files are written next to it as well. Any failure: one line on stderr, non-zero exit. Rows with
+retrieval-task fields (task_accuracy, task_cells, ...) add a section drawn by kvlab_report_tasks.py, which
+must sit next to this file.
 """
 
 import argparse
@@ -120,7 +122,8 @@ def grouped(rows, key_x, key_y):
 class Report:
     def __init__(self, out):
         self.out = out
-        self.sections = []  # (title, [items]); item: ("img", name, title, caption) | ("note", text) | ("table", html)
+        # (title, [items]); item: ("img", name, title, caption, wide) | ("note", text) | ("table", html)
+        self.sections = []
 
     def section(self, title):
         self.sections.append((title, []))
@@ -128,8 +131,8 @@ class Report:
     def add(self, item):
         self.sections[-1][1].append(item)
 
-    def plot(self, name, title, draw, caption=""):
-        """draw(fig) fills the figure or raises Skip."""
+    def plot(self, name, title, draw, caption="", wide=False):
+        """draw(fig) fills the figure or raises Skip; a wide figure takes the page's full width."""
         fig = plt.figure(figsize=(7.0, 4.2))
         try:
             draw(fig)
@@ -139,10 +142,11 @@ class Report:
             return
         fig.suptitle(title, fontsize=11)
         fig.tight_layout()
+        below_suptitle(fig)
         fig.savefig(os.path.join(self.out, name + ".png"))
         fig.savefig(os.path.join(self.out, name + ".svg"))
         plt.close(fig)
-        self.add(("img", name, title, caption))
+        self.add(("img", name, title, caption, wide))
 
     def table(self, columns, rows, limit=60):
         if not rows:
@@ -158,6 +162,7 @@ class Report:
         parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>kvlab report</title><style>",
                  "body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em;color:#222}",
                  "figure{display:inline-block;margin:0.5em;vertical-align:top;max-width:48%}",
+                 "figure.wide{max-width:98%}",
                  "figure img{max-width:100%;border:1px solid #ddd}figcaption{font-size:0.85em;color:#555}",
                  "table{border-collapse:collapse;font-size:0.8em;margin:0.5em 0}",
                  "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#f0f0f0}",
@@ -167,12 +172,13 @@ class Report:
             parts.append("<h2>%s</h2>" % html.escape(title))
             for it in items:
                 if it[0] == "img":
-                    _, name, t, caption = it
+                    _, name, t, caption, wide = it
                     with open(os.path.join(self.out, name + ".png"), "rb") as f:
                         data = base64.b64encode(f.read()).decode("ascii")
-                    parts.append("<figure><img src='data:image/png;base64,%s' alt='%s'>"
+                    parts.append("<figure%s><img src='data:image/png;base64,%s' alt='%s'>"
                                  "<figcaption><b>%s</b> %s (<a href='%s.svg'>svg</a>)</figcaption></figure>"
-                                 % (data, html.escape(t), html.escape(t), html.escape(caption), name))
+                                 % (" class=wide" if wide else "", data, html.escape(t), html.escape(t),
+                                    html.escape(caption), name))
                 elif it[0] == "note":
                     parts.append("<p class=note>%s</p>" % html.escape(it[1]))
                 else:
@@ -185,6 +191,15 @@ class Report:
         parts.append("</body></html>\n")
         with open(os.path.join(self.out, "index.html"), "w", encoding="utf-8") as f:
             f.write("".join(parts))
+
+
+def below_suptitle(fig):
+    """Moves the axes down where tight_layout left them under the figure title (tall grids of panels)."""
+    r = fig.canvas.get_renderer()
+    title_bottom = fig._suptitle.get_window_extent(r).y0
+    top = max((ax.get_tightbbox(r).y1 for ax in fig.axes if ax.get_visible()), default=0)
+    if top > title_bottom - 4:
+        fig.subplots_adjust(top=fig.subplotpars.top - (top - title_bottom + 8) / fig.bbox.height)
 
 
 def fmt(v):
@@ -200,11 +215,15 @@ def fmt(v):
 MARKERS = "osD^v<>ph*Xd"
 
 
-def lines(ax, groups, xlabel, ylabel, logx=False, logy=False, legend=True):
+def lines(ax, groups, xlabel, ylabel, logx=False, logy=False, legend=True, order=None):
+    """One line per group; `order` (a list of all group names) keeps each name's colour and marker the same
+    across plots that lack some groups."""
     if not groups:
         raise Skip("no rows with %s" % ylabel)
     colors = plt.get_cmap("tab20").colors
     for i, (name, pts) in enumerate(groups.items()):
+        if order and name in order:
+            i = order.index(name)
         xs, ys = zip(*pts)
         ax.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], ms=3, color=colors[(2 * i) % 20 + (i // 10) % 2],
                 label=name)
@@ -218,19 +237,28 @@ def lines(ax, groups, xlabel, ylabel, logx=False, logy=False, legend=True):
         ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
 
 
-def heatmap(fig, ax, matrix, xlabels, ylabels, label, cmap="viridis", fmt_cell="%.2f", vmin=None, vmax=None):
+def heatmap(fig, ax, matrix, xlabels, ylabels, label, cmap="viridis", fmt_cell="%.2f", vmin=None, vmax=None,
+            colorbar=True, text_color="w"):
+    """Cells annotated with their values (up to 120 cells); text_color "auto" picks black or white per cell.
+    Returns the image, for a colour bar shared by several panels (colorbar=False)."""
     im = ax.imshow(matrix, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax)
     ax.set_xticks(range(len(xlabels)))
     ax.set_xticklabels(xlabels, fontsize=7, rotation=0 if len(xlabels) < 12 else 90)
     ax.set_yticks(range(len(ylabels)))
     ax.set_yticklabels(ylabels, fontsize=7)
     ax.grid(False)
-    fig.colorbar(im, ax=ax, label=label, fraction=0.046)
+    if colorbar:
+        fig.colorbar(im, ax=ax, label=label, fraction=0.046)
     if len(xlabels) * len(ylabels) <= 120:
         for i, row in enumerate(matrix):
             for j, v in enumerate(row):
                 if v is not None and num(v):
-                    ax.text(j, i, fmt_cell % v, ha="center", va="center", fontsize=6, color="w")
+                    color = text_color
+                    if text_color == "auto":
+                        r, g, b, _ = im.cmap(im.norm(v))
+                        color = "k" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "w"
+                    ax.text(j, i, fmt_cell % v, ha="center", va="center", fontsize=6, color=color)
+    return im
 
 
 # ----------------------------------------------------------------------------------------------- sweep plots
@@ -393,6 +421,27 @@ def sweep_plots(rep, rows, tag="", prefix=""):
             ax.set_ylabel("sketch depth")
             ax.set_title(t, fontsize=9)
     rep.plot(prefix + "sketch_width_depth", "Sketch width x depth", sketch, "mean over budgets and seeds of each cell")
+
+
+# ----------------------------------------------------------------------------------------------- task plots
+
+def has_task_fields(r):
+    """Rows of a sweep with a [tasks] section (needle-in-a-haystack, RULER-style): see kvlab_report_tasks.py."""
+    return isinstance(r.get("task_cells"), list) or num(r.get("task_accuracy")) or num(r.get("task_retention"))
+
+
+def task_module():
+    """kvlab_report_tasks.py, which sits next to this script and uses its helpers (imported only when needed)."""
+    sys.modules.setdefault("kvlab_report", sys.modules[__name__])  # this script, also when run as __main__
+    sys.dont_write_bytecode = True  # no __pycache__ in the source tree or next to an installed binary
+    try:
+        import kvlab_report_tasks
+    except ModuleNotFoundError as e:
+        if e.name != "kvlab_report_tasks":
+            raise
+        raise SystemExit("kvlab_report_tasks.py is missing next to %s (keep tools/report/*.py together)"
+                         % os.path.abspath(__file__))
+    return kvlab_report_tasks
 
 
 # ----------------------------------------------------------------------------------------------- analysis plots
@@ -659,11 +708,17 @@ def main():
     rep = Report(a.out)
     rows = read_results(a.results)
     models = list(OrderedDict.fromkeys(str(r.get("model", "?")) for r in rows))
+    tasks = task_module() if any(has_task_fields(r) for r in rows) else None
     if len(models) == 1:
         sweep_plots(rep, rows)
+        if tasks:
+            tasks.task_plots(rep, rows)
     else:  # one section per model: policies of different models are not one line
         for i, m in enumerate(models):
-            sweep_plots(rep, [r for r in rows if str(r.get("model", "?")) == m], ": " + m, "s%d_" % i)
+            model_rows = [r for r in rows if str(r.get("model", "?")) == m]
+            sweep_plots(rep, model_rows, ": " + m, "s%d_" % i)
+            if tasks:
+                tasks.task_plots(rep, model_rows, ": " + m, "s%d_" % i)
     for i, (d, modes) in enumerate(read_analysis(a.analysis).items()):
         tag = os.path.basename(os.path.normpath(d))
         model = next((m.get("model") for m in modes.values() if m.get("model")), None)
