@@ -698,6 +698,12 @@ def analysis_plots(rep, tag, modes, prefix):
     rep.plot(prefix + "compress_dims", "Keeping the top-r K/V dimensions", compress_dims)
 
 
+def has_stream_metrics(rows):
+    """Whether any row measured the text stream (a sweep may run only [tasks])."""
+    keys = ("ppl", "kl_mean", "retained_mass", "attn_kl", "decode_tok_s", "kv_bytes")
+    return any(r.get(k) is not None for r in rows for k in keys)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
@@ -710,13 +716,15 @@ def main():
     models = list(OrderedDict.fromkeys(str(r.get("model", "?")) for r in rows))
     tasks = task_module() if any(has_task_fields(r) for r in rows) else None
     if len(models) == 1:
-        sweep_plots(rep, rows)
+        if has_stream_metrics(rows) or not tasks:
+            sweep_plots(rep, rows)
         if tasks:
             tasks.task_plots(rep, rows)
     else:  # one section per model: policies of different models are not one line
         for i, m in enumerate(models):
             model_rows = [r for r in rows if str(r.get("model", "?")) == m]
-            sweep_plots(rep, model_rows, ": " + m, "s%d_" % i)
+            if has_stream_metrics(model_rows) or not tasks:
+                sweep_plots(rep, model_rows, ": " + m, "s%d_" % i)
             if tasks:
                 tasks.task_plots(rep, model_rows, ": " + m, "s%d_" % i)
     for i, (d, modes) in enumerate(read_analysis(a.analysis).items()):
