@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kvlab/tasks/task_template.h"
+#include "kvlab/tasks/toml_guard.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -274,6 +275,24 @@ TEST(TaskFile, EachMistakeIsOneLineNamingLineTaskAndKey) {
   ExpectError("task = 3\n", {"t.toml:1: task", "array of tables"});
   ExpectError("[sweep]\nx = 1\n", {"t.toml:1: sweep", "unknown key"});
   ExpectError("[[task]]\nname = \"a\nbase = 1\n", {"t.toml:2:"});  // TOML syntax: the parser's line
+  // Input toml++ 3.3 mishandles (undefined behaviour) is refused before it is parsed.
+  ExpectError("[[task]]\nname = \"a\"\nq\xc8\xa1 = 1\n", {"t.toml:3: a non-ASCII character outside a string"});
+  ExpectError("# ok: caf\xc3\xa9\n[[[task]]]\n", {"t.toml:2: a table header without a name"});
+  ExpectError("[[task]]\nname = \"a\"\nbase = \"vt\"\n  [ ]\n", {"t.toml:4: a table header without a name"});
+}
+
+TEST(TaskFile, NonAsciiInStringsAndCommentsAndNestedArraysAreFine) {
+  const std::vector<TaskSpec> tasks = ParseTaskFileText(
+      "# caf\xc3\xa9\n[[task]] # \xe2\x80\x9cq\xe2\x80\x9d\nname = \"caf\xc3\xa9\"\nbase = \"passkey\"\n"
+      "instruction = '''\n\xc3\xa9 [[[ '''\nquestion = \"\\\" \xc3\xa9\"\n",
+      "t.toml");
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].name, "caf\xc3\xa9");
+  EXPECT_EQ(tasks[0].instruction, "\xc3\xa9 [[[ ");
+  EXPECT_EQ(tasks[0].question, "\" \xc3\xa9");
+  // Brackets that open arrays, not table headers, are not the guard's business.
+  EXPECT_EQ(CheckTomlGuard("x = [[[1]]]\ny = [ [2] ]\n").line, 0);
+  EXPECT_EQ(CheckTomlGuard("x = 1\n [[[y]]]\n").line, 2);
 }
 
 TEST(TaskFile, ShippedRecallCharFileDefinesBothTasks) {

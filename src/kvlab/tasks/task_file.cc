@@ -10,6 +10,7 @@
 
 #include "kvlab/tasks/task_spec.h"
 #include "kvlab/tasks/task_spec_check.h"
+#include "kvlab/tasks/toml_guard.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -204,6 +205,7 @@ TaskSpec ReadTask(const toml::table& t, size_t index, const std::string& source,
 
 std::vector<TaskSpec> ParseTaskFileText(const std::string& text, const std::filesystem::path& source) {
   const std::string src = source.string();
+  if (const TomlGuardProblem p = CheckTomlGuard(text); p.line > 0) throw Error(src + ":" + std::to_string(p.line), p.what);
   toml::table root;
   try {
     root = toml::parse(text, src);
