@@ -185,8 +185,16 @@ TEST(TaskPrompt, SpansCarryTheNeedlesAndTheQuestion) {
 TEST(TaskPrompt, DistractorKeysAndValuesNeverCollide) {
   KVLAB_REQUIRE_ASSETS();
   const std::regex needle(R"(One of the special magic numbers for (\S+) is: (\d+)\.)");
-  for (const char* name : {"niah_multikey_2", "niah_multikey_1"}) {
-    const TaskSpec spec = Builtin(name);
+  // A tiny item space (26 letter keys, 9 one-digit values) runs the needles haystack out of fresh items, so
+  // a repeat would show at once.
+  TaskSpec tiny = Builtin("niah_multikey_2");
+  tiny.name = "tiny";
+  tiny.key_kind = ItemKind::kLetters;
+  tiny.key_digits = 1;
+  tiny.value_digits = 1;
+  tiny.keys = 2;
+  for (const TaskSpec& spec : {Builtin("niah_multikey_2"), Builtin("niah_multikey_1"), tiny}) {
+    const std::string& name = spec.name;
     for (uint64_t seed = 0; seed < 12; ++seed) {
       const TaskPrompt p = BuildTaskPrompt(spec, 700, 0.5, seed, Tok512());
       std::set<std::string> keys, values;
@@ -202,6 +210,9 @@ TEST(TaskPrompt, DistractorKeysAndValuesNeverCollide) {
         if ((*it)[1] == query) asked_value = (*it)[2];
       }
       EXPECT_GE(needles, spec.keys) << name;
+      if (name == "tiny") {
+        EXPECT_EQ(needles, 9) << "the needle lines end when the 9 values are used";
+      }
       EXPECT_EQ(keys.size(), static_cast<size_t>(needles)) << name << " seed " << seed;
       EXPECT_EQ(values.size(), static_cast<size_t>(needles)) << name << " seed " << seed;
       EXPECT_EQ(p.answers, std::vector<std::string>{asked_value}) << name << " seed " << seed;
