@@ -17,6 +17,7 @@ declare -A SOURCES=(
   [tokenizer_json_fuzz]="$(printf 'src/kvlab/tokenizer/%s.cc ' hf_tokenizer_json hf_normalizer hf_pre_tokenizer hf_decoder \
       added_tokens bpe_merges byte_level regex utf8 unicode_normalize word_cache json_file tokenizer_decode) src/kvlab/util/mapped_file.cc"
   [jinja_fuzz]="$(echo src/kvlab/template/*.cc)"
+  [task_file_fuzz]="src/kvlab/tasks/task_file.cc src/kvlab/tasks/task_spec.cc src/kvlab/tasks/task_template.cc src/kvlab/tasks/toml_guard.cc"
 )
 # target name -> extra libraries it links
 declare -A LIBS=(
@@ -38,6 +39,58 @@ if isinstance(t, list): t = next((e["template"] for e in t if e.get("name") == "
 if isinstance(t, str): open(sys.argv[2], "w").write(t)' "$d/tokenizer_config.json" "$1/$(basename "$d").jinja"
     fi
   done
+}
+
+# The shipped task files, and one table that sets every field (so mutations start from each key).
+seed_task_file_fuzz() {
+  cp configs/tasks/*.toml "$1/"
+  cat >"$1/every_field.toml" <<'TOML'
+[[task]]
+name = "every"
+kind = "needle"
+description = "d"
+instruction = "{Some} {values} {are} {{x}}\n"
+needle = "N {key}={value}"
+question = "Q {query} {are_all} {num_answers}"
+question_before = "B {query}\n"
+answer_prefix = "A"
+value_noun = "codes"
+value_noun_singular = "code"
+key = "uuids"
+value = "letters"
+key_digits = 3
+value_digits = 9
+keys = 5
+values_per_key = 2
+queries = 2
+chains = 3
+hops = 6
+num_common = 12
+freq_common = 40
+freq_uncommon = 4
+coded_length = 8
+alpha = 2.5
+haystack = "needles"
+haystack_file = "moby-dick.txt"
+haystack_begin = 0.25
+haystack_end = 0.75
+lowercase = true
+normalize_whitespace = false
+noise_text = "noise."
+insert_at = "word"
+needle_separator = "|"
+max_new_tokens = 99
+score = "all"
+[[task]]
+name = "vt2"
+base = "vt"
+chains = 2
+[[task]]
+name = "cwe_small"
+base = "cwe"
+freq_common = 5
+freq_uncommon = 2
+TOML
 }
 
 # Small tokenizer.json files in the shape of each shared family's: its pipeline and added tokens, with a

@@ -12,7 +12,8 @@
 // Templates are plain text with {placeholders} (a literal brace is written {{ or }}):
 //   {key} {value}          one needle's key and value (needle, distractor needles)
 //   {query}                the queried keys, "a", "a and b", "a, b, and c" (vt: the chain's value)
-//   {values}               value_noun, or value_noun_singular when exactly one answer is expected
+//   {values}               value_noun, or value_noun_singular when exactly one answer is expected (in a needle
+//                          always value_noun: RULER formats its needles before the single-answer rewrite)
 //   {Some} {are} {are_all} "Some"/"are"/"are all", or "A"/"is"/"is" with exactly one answer
 //                          (RULER rewrites its template the same way)
 //   {num_answers}          how many answers are expected (vt: variables in the chain)

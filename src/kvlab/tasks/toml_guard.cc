@@ -1,0 +1,74 @@
+#include "kvlab/tasks/toml_guard.h"
+
+namespace kvlab {
+
+namespace {
+
+bool IsBareKeyChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+}  // namespace
+
+TomlGuardProblem CheckTomlGuard(std::string_view t) {
+  int line = 1;
+  size_t i = 0;
+  bool line_start = true;  // only spaces and tabs so far on this line (outside strings)
+  const auto starts = [&](std::string_view s) { return t.substr(i, s.size()) == s; };
+  // Skips to just after `close` (counting lines); `escapes`: a backslash hides the next byte.
+  const auto skip_to = [&](std::string_view close, bool escapes, bool stop_at_newline) {
+    while (i < t.size()) {
+      if (t[i] == '\n') {
+        ++line;
+        if (stop_at_newline) return;  // an unclosed one-line string: the parser will say so
+      }
+      if (escapes && t[i] == '\\') {
+        i += 2;
+        continue;
+      }
+      if (starts(close)) {
+        i += close.size();
+        return;
+      }
+      ++i;
+    }
+  };
+  while (i < t.size()) {
+    const char c = t[i];
+    if (c == '[' && line_start) {  // a table header: "[" or "[[", blanks, then a key
+      i += t.substr(i, 2) == "[[" ? 2 : 1;
+      while (i < t.size() && (t[i] == ' ' || t[i] == '\t')) ++i;
+      if (i >= t.size() || !(IsBareKeyChar(t[i]) || t[i] == '"' || t[i] == '\'')) {
+        return {line, "a table header without a name"};
+      }
+      line_start = false;
+      continue;
+    }
+    if (c != ' ' && c != '\t') line_start = c == '\n';
+    if (c == '\n') {
+      ++line;
+      ++i;
+    } else if (c == '#') {
+      while (i < t.size() && t[i] != '\n') ++i;
+    } else if (starts("\"\"\"")) {
+      i += 3;
+      skip_to("\"\"\"", true, false);
+    } else if (starts("'''")) {
+      i += 3;
+      skip_to("'''", false, false);
+    } else if (c == '"') {
+      ++i;
+      skip_to("\"", true, true);
+    } else if (c == '\'') {
+      ++i;
+      skip_to("'", false, true);
+    } else if (static_cast<unsigned char>(c) >= 0x80) {
+      return {line, "a non-ASCII character outside a string or comment"};
+    } else {
+      ++i;
+    }
+  }
+  return {};
+}
+
+}  // namespace kvlab
