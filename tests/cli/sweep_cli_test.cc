@@ -211,8 +211,8 @@ vs_full = false
 fidelity = false
 speed = false
 [tasks]
-names = ["passkey", "cwe"]
-lengths = [256]
+names = ["passkey", "fwe"]
+lengths = [512]
 depths = [0, 1]
 samples = 2
 [[policy]]
@@ -229,7 +229,7 @@ budget = 32
     for (const char* k : {"task_accuracy", "task_retention", "task_merged", "task_needle_attention",
                           "task_kv_bytes", "task_kv_bytes_full", "task_cells"})
       EXPECT_TRUE(row.contains(k)) << k << " missing in " << row.dump();
-    ASSERT_EQ(row["task_cells"].size(), 3u);  // passkey at two depths, cwe without one
+    ASSERT_EQ(row["task_cells"].size(), 3u);  // passkey at two depths, fwe without one
     EXPECT_TRUE(row["task_cells"][2]["depth"].is_null());
     EXPECT_TRUE(row["task_cells"][2]["retention"].is_null());
     EXPECT_FALSE(row.contains("ppl"));
@@ -242,7 +242,7 @@ budget = 32
   // A length the task cannot fit fails before any point runs.
   std::ifstream in(cfg);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  text.replace(text.find("lengths = [256]"), 15, "lengths = [8]");
+  text.replace(text.find("lengths = [512]"), 15, "lengths = [8]");
   fs::remove(out);
   const CommandResult bad = RunKvlab("sweep '" + WriteConfig(dir, "bad.toml", text).string() + "'");
   EXPECT_EQ(bad.exit_code, 1);

@@ -144,10 +144,10 @@ void Run(const TasksArgs& a) {
     }
   }
   if (a.json.Requested()) {
-    nlohmann::json j = ResultRow(a.model.model, "", 0, specs.size() == 1 ? specs.front() : "");
-    j.erase("text");
-    j.erase("tokens");
+    nlohmann::json j = ResultRow(a.model.model, "", 0, "full");
+    for (const char* k : {"text", "tokens_evaluated", "kv", "seed"}) j.erase(k);
     j["command"] = "tasks";
+    j["kv"] = specs;  // each run's own spec is in runs[i].kv
     j["compress"] = a.compress;
     j["question"] = a.question;
     j["chat"] = a.chat;

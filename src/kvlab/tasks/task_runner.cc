@@ -73,10 +73,13 @@ TaskSampleResult RunTaskSample(const Model& model, const Tokenizer& tokenizer, c
 
   std::unique_ptr<KvPolicy> policy = MakePolicy(kv_spec);
   policy->Bind(c.CacheShape());
-  // kOnce prefills the context as one chunk and then stops evicting, so its cache must hold everything;
-  // kStream needs the policy's bound plus one chunk (kv/policy.h).
+  // kStream needs the policy's bound plus one chunk (kv/policy.h). kOnce prefills the context as one chunk
+  // (a bounded policy's cache needs its bound + that chunk before Compress) and then stops evicting, so the
+  // question and answer come on top of what was kept (at most the bound).
   const size_t batch = once ? q : std::max<size_t>(options.prefill_batch, 1);
-  const size_t capacity = once ? total : RequiredCapacity(policy.get(), total, batch);
+  const bool bounded = policy->MaxSlots() != KvPolicy::kUnbounded;
+  const size_t capacity = !once ? RequiredCapacity(policy.get(), total, batch)
+                                : (bounded ? total + policy->MaxSlots() : total);
   KvCache cache(c.CacheShape(), capacity, CacheCodecFor(policy.get()));
   MergeTracker merges(cache.n_layers(), cache.n_kv_heads());
   cache.SetMergeObserver(&merges);
