@@ -83,12 +83,15 @@ def num(v):
 
 
 def policy_group(r):
-    """Name of the line a row belongs to: the policy family (plus codec / sketch type when present)."""
+    """Name of the line a row belongs to: the policy family (plus codec / sketch type and the aggregate
+    strategy when present)."""
     name = r.get("policy_name") or str(r.get("policy", "?")).split(":")[0]
     if r.get("codec"):
         name += "+" + str(r["codec"])
     if r.get("sketch_type") and r.get("sketch_type") not in name:
         name += "/" + str(r["sketch_type"])
+    if r.get("sketch_strategy") == "aggregate":  # summary slots: a different policy, not a point on topk's line
+        name += "/aggregate"
     return name
 
 

@@ -100,8 +100,13 @@ TaskSampleResult RunTaskSample(const Model& model, const Tokenizer& tokenizer, c
   recorder->SetCache(&cache);
   if (!once) model.Forward(ids.first(q), 0, cache, act, logits.data(), LogitsFor::kLastToken, recorder.get());
 
-  // What the cache holds of the needles when the final question begins.
-  r.retention = MeasureNeedleRetention(cache, prompt.needles, &merges);
+  // What the cache holds of the needles when the final question begins. A needle right before the question
+  // may share its last token with the question's first (BPE merges "." and "\n"): that token is not in the
+  // cache yet, and is not counted.
+  std::vector<TokenSpan> before_question;
+  for (const TokenSpan& s : prompt.needles)
+    if (s.begin < prompt.question_start) before_question.push_back({s.begin, std::min(s.end, prompt.question_start)});
+  r.retention = MeasureNeedleRetention(cache, before_question, &merges);
   r.kv_bytes = static_cast<int64_t>(cache.Bytes() + recorder->MetadataBytes());
   r.kv_bytes_full = FullCacheBytes(c, static_cast<int64_t>(q));
 
