@@ -17,7 +17,7 @@ declare -A SOURCES=(
   [tokenizer_json_fuzz]="$(printf 'src/kvlab/tokenizer/%s.cc ' hf_tokenizer_json hf_normalizer hf_pre_tokenizer hf_decoder \
       added_tokens bpe_merges byte_level regex utf8 unicode_normalize word_cache json_file tokenizer_decode) src/kvlab/util/mapped_file.cc"
   [jinja_fuzz]="$(echo src/kvlab/template/*.cc)"
-  [task_file_fuzz]="src/kvlab/tasks/task_file.cc src/kvlab/tasks/task_spec.cc src/kvlab/tasks/task_template.cc src/kvlab/tasks/toml_guard.cc"
+  [task_file_fuzz]="src/kvlab/tasks/task_file.cc src/kvlab/tasks/task_spec.cc src/kvlab/tasks/task_template.cc src/kvlab/util/toml_guard.cc"
 )
 # target name -> extra libraries it links
 declare -A LIBS=(

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "kvlab/tasks/task_template.h"
-#include "kvlab/tasks/toml_guard.h"
+#include "kvlab/util/toml_guard.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "kvlab/util/error.h"
+#include "kvlab/util/toml_guard.h"
 
 namespace kvlab {
 
@@ -422,6 +423,8 @@ int64_t ResolveBudget(const std::string& value, int64_t ctx, const std::string& 
 
 SweepConfig ParseSweepConfigText(const std::string& text, const std::filesystem::path& source,
                                  const std::string& mode) {
+  if (const TomlGuardProblem p = CheckTomlGuard(text); p.line > 0)
+    throw Error(source.string() + ":" + std::to_string(p.line), p.what);
   toml::table root;
   try {
     root = toml::parse(text, source.string());

@@ -10,7 +10,7 @@
 
 #include "kvlab/tasks/task_spec.h"
 #include "kvlab/tasks/task_spec_check.h"
-#include "kvlab/tasks/toml_guard.h"
+#include "kvlab/util/toml_guard.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {

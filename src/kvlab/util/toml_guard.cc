@@ -1,4 +1,4 @@
-#include "kvlab/tasks/toml_guard.h"
+#include "kvlab/util/toml_guard.h"
 
 namespace kvlab {
 
