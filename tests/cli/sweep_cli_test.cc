@@ -249,6 +249,14 @@ budget = 32
   EXPECT_NE(bad.err.find("tasks: stories260K"), std::string::npos) << bad.err;
   EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
   EXPECT_FALSE(fs::exists(out));
+
+  // chat = true on a model without a chat template fails before any point, naming the key.
+  text.replace(text.find("lengths = [8]"), 13, "lengths = [512]\nchat = true");
+  const CommandResult no_chat = RunKvlab("sweep '" + WriteConfig(dir, "chat.toml", text).string() + "'");
+  EXPECT_EQ(no_chat.exit_code, 1);
+  EXPECT_NE(no_chat.err.find("tasks.chat: "), std::string::npos) << no_chat.err;
+  EXPECT_EQ(std::count(no_chat.err.begin(), no_chat.err.end(), '\n'), 1) << no_chat.err;
+  EXPECT_FALSE(fs::exists(out));
 }
 
 }  // namespace

@@ -23,13 +23,15 @@ std::string RecallArgs() {
 TEST(TasksCli, HelpAndList) {
   const CommandResult help = RunKvlab("tasks --help");
   ASSERT_EQ(help.exit_code, 0) << help.err;
-  for (const char* flag : {"--task", "--lengths", "--depths", "--kv", "--compress", "--question", "--chat", "--json"})
+  for (const char* flag :
+       {"--task", "--lengths", "--depths", "--kv", "--compress", "--question", "--chat", "--json"})
     EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
-  const CommandResult list = RunKvlab("tasks --list --task-file " +
-                                      Quote(fs::path(KVLAB_SOURCE_DIR) / "configs" / "tasks" / "recall-char.toml"));
+  const CommandResult list =
+      RunKvlab("tasks --list --task-file " +
+               Quote(fs::path(KVLAB_SOURCE_DIR) / "configs" / "tasks" / "recall-char.toml"));
   ASSERT_EQ(list.exit_code, 0) << list.err;
-  for (const char* task : {"niah_single_1", "niah_multikey_3", "niah_multivalue", "niah_multiquery", "passkey",
-                           "vt", "cwe", "fwe", "recall_char"})
+  for (const char* task : {"niah_single_1", "niah_multikey_3", "niah_multivalue", "niah_multiquery",
+                           "passkey", "vt", "cwe", "fwe", "recall_char"})
     EXPECT_NE(list.out.find(task), std::string::npos) << task << "\n" << list.out;
 }
 
@@ -37,8 +39,9 @@ TEST(TasksCli, RecallCharGridShowsWhatCompressionBreaks) {
   KVLAB_REQUIRE_ASSETS();
   const fs::path dir = TempDir("tasks_cli");
   const fs::path out = dir / "grid.json";
-  const std::string args = RecallArgs() + " --task recall_char --lengths 64,128 --depths 0,1 --samples 4 "
-                                          "--kv full --kv window:budget=24";
+  const std::string args = RecallArgs() +
+                           " --task recall_char --lengths 64,128 --depths 0,1 --samples 4 "
+                           "--kv full --kv window:budget=24";
   const CommandResult r = RunKvlab("tasks " + args + " --json " + Quote(out));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("depth \\ length"), std::string::npos) << r.out;
@@ -91,7 +94,8 @@ TEST(TasksCli, RulerTaskOnTinyStoriesIsPlumbing) {
   EXPECT_EQ(j["kv"].size(), 2u);
   const json& full = j["runs"][0];
   EXPECT_EQ(full["task"], "niah_single_2");
-  for (const json& cell : full["cells"]) EXPECT_DOUBLE_EQ(cell["retention"].get<double>(), 1.0) << cell.dump();
+  for (const json& cell : full["cells"])
+    EXPECT_DOUBLE_EQ(cell["retention"].get<double>(), 1.0) << cell.dump();
   const json& h2o = j["runs"][2]["cells"][0];
   EXPECT_LT(h2o["retention"].get<double>(), 1.0);
   EXPECT_LT(h2o["kv_bytes"].get<double>(), full["cells"][0]["kv_bytes"].get<double>());
@@ -113,7 +117,8 @@ TEST(TasksCli, BadInputIsOneLine) {
            {"", "--task: no task given"},
            {"--task recall_char --compress later", "--compress: 'later' is not stream or once"},
            {"--task recall_char --question first", "--question: 'first' is not after or both"},
-           {"--task recall_char --lengths 4096", "--lengths: 4096 is beyond the model's trained context of 128"},
+           {"--task recall_char --lengths 4096",
+            "--lengths: 4096 is beyond the model's trained context of 128"},
            {"--task recall_char --lengths 128 --depths 1.5", "--depths: 1.5"},
            {"--task recall_char --lengths 128 --samples 0", "--samples: must be at least 1"},
            {"--task recall_char --lengths 6", "task recall_char: length 6"},
@@ -143,12 +148,14 @@ namespace {
 TEST(TasksCli, ChatWrapsThePromptInTheModelsTemplate) {
   KVLAB_REQUIRE_ASSETS();
   const fs::path d = TempDir("tasks-qwen3");
-  const CommandResult init = RunKvlab("init --preset qwen3-tiny --vocab-size 151669 --dtype bf16 --force --out " + Quote(d));
+  const CommandResult init =
+      RunKvlab("init --preset qwen3-tiny --vocab-size 151669 --dtype bf16 --force --out " + Quote(d));
   ASSERT_EQ(init.exit_code, 0) << init.err;
   for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
     fs::copy_file(AssetsDir() / "tokenizers" / "qwen3" / f, d / f, fs::copy_options::overwrite_existing);
-  const CommandResult r = RunKvlab("tasks -m " + Quote(d) +
-                                   " -t 1 --chat --task passkey --lengths 128 --depths 0.5 --samples 1 --prompts --json");
+  const CommandResult r =
+      RunKvlab("tasks -m " + Quote(d) +
+               " -t 1 --chat --task passkey --lengths 128 --depths 0.5 --samples 1 --prompts --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json s = json::parse(r.out)["runs"][0]["cells"][0]["samples_detail"][0];
   const std::string prompt = s["prompt"];

@@ -12,7 +12,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<kvlab::TaskSpec> tasks;
   try {
-    tasks = kvlab::ParseTaskFileText(std::string(reinterpret_cast<const char*>(data), size), "fuzz/tasks.toml");
+    tasks =
+        kvlab::ParseTaskFileText(std::string(reinterpret_cast<const char*>(data), size), "fuzz/tasks.toml");
   } catch (const kvlab::Error&) {
     return 0;
   }
@@ -25,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const kvlab::TaskSpec& t : tasks) {
     kvlab::ValidateTaskSpec(t, "fuzz");
     if (kvlab::FindTask(t.name, tasks, "fuzz").name != t.name) __builtin_trap();
-    for (const std::string* s : {&t.instruction, &t.needle, &t.question, &t.question_before, &t.answer_prefix}) {
+    for (const std::string* s :
+         {&t.instruction, &t.needle, &t.question, &t.question_before, &t.answer_prefix}) {
       (void)kvlab::ExpandTemplate(*s, values);
     }
   }

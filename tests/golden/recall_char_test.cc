@@ -49,7 +49,8 @@ class RecallChar : public ::testing::Test {
     o.max_new_tokens = 4;
     o.sampler.temperature = 0;
     o.policy = policy.get();
-    KvCache cache(c.CacheShape(), RequiredCapacity(policy.get(), static_cast<size_t>(c.max_seq_len), o.prefill_batch),
+    KvCache cache(c.CacheShape(),
+                  RequiredCapacity(policy.get(), static_cast<size_t>(c.max_seq_len), o.prefill_batch),
                   CacheCodecFor(policy.get()));
     return Generate(*model_, tokenizer_, cache, tokenizer_->Encode(prompt, true), o).text;
   }

@@ -159,7 +159,7 @@ namespace {
 TEST(SweepConfig, TasksSectionParsesAndIsChecked) {
   const std::string tasks = std::string(kBase) +
                             "[tasks]\nnames = [\"niah_single_1\", \"vt\"]\nlengths = [128, 256]\n"
-                            "depths = [0, 0.5, 1]\nsamples = 2\ncompress = \"once\"\nquestion = \"both\"\n";
+                            "depths = [0, 0.5, 1]\nsamples = 2\ncompress = \"once\"\nquestion = \"both\"\nchat = true\n";
   const SweepConfig c = ParseSweepConfigText(tasks, "cfg.toml");
   const SweepTasks& t = c.metrics.tasks;
   EXPECT_TRUE(t.enabled);
@@ -170,6 +170,7 @@ TEST(SweepConfig, TasksSectionParsesAndIsChecked) {
   EXPECT_EQ(t.samples, 2);
   EXPECT_EQ(t.compress, "once");
   EXPECT_EQ(t.question, "both");
+  EXPECT_TRUE(t.chat);
   EXPECT_FALSE(ParseSweepConfigText(kBase, "cfg.toml").metrics.tasks.enabled);
 
   // Tasks alone are something to measure.

@@ -1,8 +1,6 @@
 // Task prompts: needles where the depth says, token spans that hold them, the largest haystack that fits,
 // answers that the prompt text itself bears out (parsed back out of it), determinism, query-aware and chat
 // formats, and the recall-char tasks with their model's own tokenizer.
-#include "kvlab/tasks/task_prompt.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "kvlab/tasks/task_prompt.h"
 #include "kvlab/tasks/task_prompt_detail.h"
 #include "kvlab/util/error.h"
 #include "test_assets.h"
@@ -22,12 +21,14 @@ using test::AssetsDir;
 
 // stories260K's 512-piece llama2.c vocabulary: small and fast, with byte fallback and BOS.
 const Tokenizer& Tok512() {
-  static const std::unique_ptr<Tokenizer> t = LoadTokenizerFile(AssetsDir() / "models/stories260K/tok512.bin");
+  static const std::unique_ptr<Tokenizer> t =
+      LoadTokenizerFile(AssetsDir() / "models/stories260K/tok512.bin");
   return *t;
 }
 // recall-char's vocabulary: one token per character.
 const Tokenizer& CharTokenizer() {
-  static const std::unique_ptr<Tokenizer> t = LoadTokenizerFile(AssetsDir() / "models/recall-char/tokenizer.bin");
+  static const std::unique_ptr<Tokenizer> t =
+      LoadTokenizerFile(AssetsDir() / "models/recall-char/tokenizer.bin");
   return *t;
 }
 
@@ -60,7 +61,8 @@ std::vector<std::string> Split(const std::string& s, char sep) {
 }
 
 // The built prompt fits, and the same draw with one more haystack unit would not.
-void ExpectLargestFit(const TaskSpec& spec, const TaskPrompt& p, const Tokenizer& tok, const PromptFormat& f = {}) {
+void ExpectLargestFit(const TaskSpec& spec, const TaskPrompt& p, const Tokenizer& tok,
+                      const PromptFormat& f = {}) {
   EXPECT_LE(static_cast<int64_t>(p.ids.size()) + spec.max_new_tokens, p.length) << spec.name;
   const TaskPrompt more =
       detail::BuildTaskPromptWithUnits(spec, p.length, p.depth, p.seed, tok, f, p.haystack_units + 1);
@@ -104,7 +106,7 @@ TEST(TaskPrompt, SentenceInsertionFollowsASentenceEnd) {
     const std::string context = Between(p.text, "afterwards.\n", "\nWhat is the special magic");
     const size_t at = context.find(kNiahNeedle);
     ASSERT_NE(at, std::string::npos);
-    ASSERT_GE(at, 2u);  // not at 0 for a depth in the middle of hundreds of words
+    ASSERT_GE(at, 2u);                 // not at 0 for a depth in the middle of hundreds of words
     const char end = context[at - 2];  // "... end. NEEDLE"
     EXPECT_TRUE(end == '.' || end == '!' || end == '?') << context.substr(0, at);
     EXPECT_EQ(context[at - 1], ' ');
@@ -116,7 +118,8 @@ TEST(TaskPrompt, NoiseNeedleIsALineAtItsDepth) {
   const TaskSpec spec = Builtin("niah_single_1");
   for (double depth : {0.0, 0.4, 1.0}) {
     const TaskPrompt p = BuildTaskPrompt(spec, 700, depth, 3, Tok512());
-    const std::vector<std::string> lines = Split(Between(p.text, "afterwards.\n", "\nWhat is the special"), '\n');
+    const std::vector<std::string> lines =
+        Split(Between(p.text, "afterwards.\n", "\nWhat is the special"), '\n');
     ASSERT_EQ(static_cast<int64_t>(lines.size()), p.haystack_units + 1);
     size_t needle_line = lines.size();
     for (size_t i = 0; i < lines.size(); ++i) {
@@ -126,7 +129,8 @@ TEST(TaskPrompt, NoiseNeedleIsALineAtItsDepth) {
         EXPECT_EQ(lines[i], spec.noise_text);
       }
     }
-    EXPECT_LE(std::abs(static_cast<double>(needle_line) - depth * static_cast<double>(p.haystack_units)), 0.5);
+    EXPECT_LE(std::abs(static_cast<double>(needle_line) - depth * static_cast<double>(p.haystack_units)),
+              0.5);
     ExpectLargestFit(spec, p, Tok512());
   }
 }
@@ -135,15 +139,17 @@ TEST(TaskPrompt, NoiseNeedleIsALineAtItsDepth) {
 // tight (their inner tokens are inside the piece's text).
 TEST(TaskPrompt, SpansCarryTheNeedlesAndTheQuestion) {
   KVLAB_REQUIRE_ASSETS();
-  for (const char* name : {"niah_single_1", "niah_single_2", "niah_single_3", "niah_multikey_1", "niah_multikey_2",
-                           "niah_multikey_3", "niah_multivalue", "niah_multiquery", "passkey", "vt"}) {
+  for (const char* name :
+       {"niah_single_1", "niah_single_2", "niah_single_3", "niah_multikey_1", "niah_multikey_2",
+        "niah_multikey_3", "niah_multivalue", "niah_multiquery", "passkey", "vt"}) {
     SCOPED_TRACE(name);
     TaskSpec spec = Builtin(name);
     const TaskPrompt p = BuildTaskPrompt(spec, 900, 0.35, 5, Tok512());
     const bool vt = spec.kind == TaskKind::kVariableTracking;
     const std::regex piece(vt ? R"(VAR [A-Z]{5} = (VAR [A-Z]{5}|\d{5}))"
-                           : spec.name == "passkey" ? R"(The pass key is \d+\. Remember it\. \d+ is the pass key\.)"
-                                                    : R"(One of the special magic \w+ for \S+ is: \S+\.)");
+                           : spec.name == "passkey"
+                               ? R"(The pass key is \d+\. Remember it\. \d+ is the pass key\.)"
+                               : R"(One of the special magic \w+ for \S+ is: \S+\.)");
     ASSERT_EQ(p.needles.size(), static_cast<size_t>(vt ? spec.hops + 1 : spec.queries * spec.values_per_key));
     ASSERT_EQ(p.distractors.size(),
               static_cast<size_t>(vt ? 0 : (spec.keys - spec.queries) * spec.values_per_key));
@@ -154,7 +160,8 @@ TEST(TaskPrompt, SpansCarryTheNeedlesAndTheQuestion) {
       ASSERT_LE(s.end, p.question_start);
       const std::string text = Decode(Tok512(), p.ids, s.begin, s.end);
       if (vt) {
-        EXPECT_NE(text.find("VAR " + p.answers[i] + " = "), std::string::npos) << text;  // the chain, in order
+        EXPECT_NE(text.find("VAR " + p.answers[i] + " = "), std::string::npos)
+            << text;  // the chain, in order
       } else {
         for (const std::string& a : p.answers) {
           if (text.find(a) != std::string::npos) found.insert(a);
@@ -175,9 +182,11 @@ TEST(TaskPrompt, SpansCarryTheNeedlesAndTheQuestion) {
       for (const std::string& a : p.answers) EXPECT_EQ(text.find(a), std::string::npos) << text;
     }
     // The final question starts at question_start (its first character is '\n', a byte token here).
-    const std::string question = Decode(Tok512(), p.ids, p.question_start, static_cast<int32_t>(p.ids.size()));
+    const std::string question =
+        Decode(Tok512(), p.ids, p.question_start, static_cast<int32_t>(p.ids.size()));
     EXPECT_EQ(question.rfind(vt ? "\nQuestion: Find all" : "\nWhat ", 0), 0u) << question;
-    EXPECT_EQ(Decode(Tok512(), p.ids, 0, p.question_start).find(vt ? "Question:" : "\nWhat "), std::string::npos);
+    EXPECT_EQ(Decode(Tok512(), p.ids, 0, p.question_start).find(vt ? "Question:" : "\nWhat "),
+              std::string::npos);
     ExpectLargestFit(spec, p, Tok512());
   }
 }
@@ -201,9 +210,11 @@ TEST(TaskPrompt, DistractorKeysAndValuesNeverCollide) {
       int needles = 0;
       std::string asked_value;
       std::smatch q;
-      ASSERT_TRUE(std::regex_search(p.text, q, std::regex(R"(What is the special magic number for (\S+) mentioned)")));
+      ASSERT_TRUE(std::regex_search(p.text, q,
+                                    std::regex(R"(What is the special magic number for (\S+) mentioned)")));
       const std::string query = q[1];
-      for (auto it = std::sregex_iterator(p.text.begin(), p.text.end(), needle); it != std::sregex_iterator(); ++it) {
+      for (auto it = std::sregex_iterator(p.text.begin(), p.text.end(), needle); it != std::sregex_iterator();
+           ++it) {
         ++needles;
         keys.insert((*it)[1]);
         values.insert((*it)[2]);
@@ -226,12 +237,14 @@ TEST(TaskPrompt, MultiQueryAndMultiValueAnswersAreTheAskedKeysValues) {
   for (const char* name : {"niah_multiquery", "niah_multivalue"}) {
     const TaskPrompt p = BuildTaskPrompt(Builtin(name), 800, 0.2, 9, Tok512());
     std::multimap<std::string, std::string> by_key;
-    for (auto it = std::sregex_iterator(p.text.begin(), p.text.end(), needle); it != std::sregex_iterator(); ++it) {
+    for (auto it = std::sregex_iterator(p.text.begin(), p.text.end(), needle); it != std::sregex_iterator();
+         ++it) {
       by_key.emplace((*it)[1], (*it)[2]);
     }
     // "What are all the special magic numbers for a, b, c, and d mentioned ..."
     std::smatch q;
-    ASSERT_TRUE(std::regex_search(p.text, q, std::regex("What are all the special magic numbers for (.+?) mentioned")));
+    ASSERT_TRUE(std::regex_search(p.text, q,
+                                  std::regex("What are all the special magic numbers for (.+?) mentioned")));
     const std::string query = q[1];
     std::vector<std::string> expected;
     for (std::string key : Split(std::regex_replace(query, std::regex(",? and |, "), "|"), '|')) {
@@ -246,10 +259,13 @@ TEST(TaskPrompt, MultiQueryAndMultiValueAnswersAreTheAskedKeysValues) {
   }
   // One answer: RULER's singular rewrite, but the needle keeps the plural noun.
   const TaskPrompt single = BuildTaskPrompt(Builtin("niah_single_3"), 500, 0.5, 1, Tok512());
-  EXPECT_EQ(single.text.rfind("A special magic uuid is hidden within the following text.", 0), 0u) << single.text;
+  EXPECT_EQ(single.text.rfind("A special magic uuid is hidden within the following text.", 0), 0u)
+      << single.text;
   EXPECT_NE(single.text.find("One of the special magic uuids for "), std::string::npos);
   EXPECT_NE(single.text.find("mentioned in the provided text is"), std::string::npos);
-  EXPECT_TRUE(std::regex_match(single.answers.at(0), std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
+  EXPECT_TRUE(
+      std::regex_match(single.answers.at(0),
+                       std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
       << single.answers[0];
 }
 
@@ -265,16 +281,19 @@ TEST(TaskPrompt, VariableTrackingAnswersFollowTheChainInTheText) {
     std::map<std::string, std::string> rhs_to_name;
     const std::regex assign(R"(VAR ([A-Z]{5}) = (VAR [A-Z]{5}|\d{5}))");
     int statements = 0;
-    for (auto it = std::sregex_iterator(p.text.begin(), p.text.end(), assign); it != std::sregex_iterator(); ++it) {
+    for (auto it = std::sregex_iterator(p.text.begin(), p.text.end(), assign); it != std::sregex_iterator();
+         ++it) {
       ++statements;
       EXPECT_TRUE(rhs_to_name.emplace((*it)[2], (*it)[1]).second) << "two assignments of " << (*it)[2];
     }
     EXPECT_EQ(statements, 15);
     std::vector<std::string> chain;
-    for (std::string rhs = value; rhs_to_name.count(rhs); rhs = "VAR " + chain.back()) chain.push_back(rhs_to_name[rhs]);
+    for (std::string rhs = value; rhs_to_name.count(rhs); rhs = "VAR " + chain.back())
+      chain.push_back(rhs_to_name[rhs]);
     EXPECT_EQ(p.answers, chain) << "seed " << seed;
     EXPECT_EQ(chain.size(), 5u);
-    EXPECT_NE(p.text.find(", 5 variables are assigned the value " + value + ", they are: "), std::string::npos);
+    EXPECT_NE(p.text.find(", 5 variables are assigned the value " + value + ", they are: "),
+              std::string::npos);
     ExpectLargestFit(spec, p, Tok512());
   }
 }
@@ -320,7 +339,8 @@ TEST(TaskPrompt, FrequentWordsAnswersAreTheThreeMostFrequentAfterTheDots) {
   EXPECT_EQ(ranked[0].second, "...");
   EXPECT_EQ(p.answers, (std::vector<std::string>{ranked[1].second, ranked[2].second, ranked[3].second}));
   EXPECT_GT(ranked[3].first, ranked[4].first);
-  for (size_t i = 1; i < ranked.size(); ++i) EXPECT_TRUE(std::regex_match(ranked[i].second, std::regex("[a-z]{6}")));
+  for (size_t i = 1; i < ranked.size(); ++i)
+    EXPECT_TRUE(std::regex_match(ranked[i].second, std::regex("[a-z]{6}")));
   ExpectLargestFit(spec, p, Tok512());
 }
 
@@ -383,7 +403,8 @@ TEST(TaskPrompt, ChatFormatRendersTheUserMessageAndAppendsTheAnswerPrefix) {
   EXPECT_EQ(p.text.substr(p.text.size() - tail.size()), tail);
   EXPECT_EQ(p.ids, Tok512().Encode(p.text, EncodeOptions{false, true}));
   ASSERT_EQ(p.needles.size(), 1u);
-  EXPECT_NE(Decode(Tok512(), p.ids, p.needles[0].begin, p.needles[0].end).find(p.answers[0]), std::string::npos);
+  EXPECT_NE(Decode(Tok512(), p.ids, p.needles[0].begin, p.needles[0].end).find(p.answers[0]),
+            std::string::npos);
   EXPECT_EQ(Decode(Tok512(), p.ids, p.question_start, p.question_start + 6).rfind("\nWhat", 0), 0u);
   ExpectLargestFit(spec, p, Tok512(), PromptFormat{false, &chat});
 
@@ -394,7 +415,8 @@ TEST(TaskPrompt, ChatFormatRendersTheUserMessageAndAppendsTheAnswerPrefix) {
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("task passkey: chat template (upper template) does not keep"),
-              std::string::npos) << e.what();
+              std::string::npos)
+        << e.what();
   }
 }
 
@@ -409,13 +431,15 @@ TEST(TaskPrompt, ErrorsNameTheTask) {
     return "";
   };
   const std::string small = message(Builtin("niah_single_2"), 150, 0.5);
-  EXPECT_NE(small.find("task niah_single_2: length 150 cannot hold the prompt without a haystack ("), std::string::npos)
+  EXPECT_NE(small.find("task niah_single_2: length 150 cannot hold the prompt without a haystack ("),
+            std::string::npos)
       << small;
   EXPECT_NE(small.find(" + 128 to generate)"), std::string::npos) << small;
   EXPECT_NE(message(Builtin("passkey"), 400, 1.5).find("task passkey: depth 1.5"), std::string::npos);
   TaskSpec missing = Builtin("niah_single_2");
   missing.haystack_file = "no-such-file.txt";
-  EXPECT_NE(message(missing, 400, 0.5).find("task niah_single_2: haystack file 'no-such-file.txt'"), std::string::npos);
+  EXPECT_NE(message(missing, 400, 0.5).find("task niah_single_2: haystack file 'no-such-file.txt'"),
+            std::string::npos);
   TaskSpec invalid = Builtin("niah_single_2");
   invalid.queries = 2;
   EXPECT_NE(message(invalid, 400, 0.5).find("task niah_single_2 queries:"), std::string::npos);
@@ -439,7 +463,8 @@ TEST(TaskPrompt, RecallCharPromptsMatchTheModelsFormat) {
       EXPECT_EQ(p.ids[0], tok.bos_id());
       // BOS, llama2.c's dummy-prefix space, then one token per character.
       ASSERT_EQ(p.ids.size(), p.text.size() + 2);
-      for (size_t i = 2; i < p.ids.size(); ++i) EXPECT_EQ(tok.DecodeToken(p.ids[i - 1], p.ids[i]), p.text.substr(i - 2, 1));
+      for (size_t i = 2; i < p.ids.size(); ++i)
+        EXPECT_EQ(tok.DecodeToken(p.ids[i - 1], p.ids[i]), p.text.substr(i - 2, 1));
       // The prompt ends with " K": a space and the key of the asked-for needle.
       ASSERT_GE(p.text.size(), 2u);
       const std::string key = p.text.substr(p.text.size() - 1);
@@ -449,7 +474,8 @@ TEST(TaskPrompt, RecallCharPromptsMatchTheModelsFormat) {
       std::set<std::string> keys;
       std::string asked_value;
       std::string rest = p.text;
-      for (auto it = std::sregex_iterator(p.text.begin(), p.text.end(), needle); it != std::sregex_iterator(); ++it) {
+      for (auto it = std::sregex_iterator(p.text.begin(), p.text.end(), needle); it != std::sregex_iterator();
+           ++it) {
         ++needles;
         keys.insert((*it)[1]);
         if ((*it)[1] == key) asked_value = (*it)[2];
@@ -464,7 +490,8 @@ TEST(TaskPrompt, RecallCharPromptsMatchTheModelsFormat) {
       // characters, and the haystack unit before the question keeps its whitespace (" ... word  K") unless
       // the needle is there (depth 1).
       const std::string story = std::regex_replace(p.text.substr(0, p.text.size() - 2), needle, "");
-      EXPECT_TRUE(std::none_of(story.begin(), story.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) << story;
+      EXPECT_TRUE(std::none_of(story.begin(), story.end(), [](char c) { return c >= 'A' && c <= 'Z'; }))
+          << story;
       EXPECT_GE(p.text.size(), 100u);
       if (depth < 1) {
         EXPECT_TRUE(std::isspace(static_cast<unsigned char>(p.text[p.text.size() - 3]))) << p.text;

@@ -1,8 +1,8 @@
 // Scoring task outputs: RULER's string_match_all (case-insensitive containment, averaged over the answers)
 // and the exact-prefix rule of single-answer tasks.
-#include "kvlab/tasks/task_scoring.h"
-
 #include <gtest/gtest.h>
+
+#include "kvlab/tasks/task_scoring.h"
 
 namespace kvlab {
 namespace {

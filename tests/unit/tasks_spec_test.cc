@@ -1,15 +1,14 @@
 // Task specs: the built-ins, task files (every field read, every kind of mistake a one-line message naming
 // the line and key), lookups and templates.
-#include "kvlab/tasks/task_spec.h"
-
 #include <gtest/gtest.h>
 
 #include <set>
 #include <string>
 
+#include "kvlab/tasks/task_spec.h"
 #include "kvlab/tasks/task_template.h"
-#include "kvlab/util/toml_guard.h"
 #include "kvlab/util/error.h"
+#include "kvlab/util/toml_guard.h"
 
 namespace kvlab {
 namespace {
@@ -29,7 +28,8 @@ void ExpectError(const std::string& toml, std::initializer_list<std::string> par
   const std::string message = ErrorOf(toml);
   ASSERT_FALSE(message.empty()) << "parsed:\n" << toml;
   EXPECT_EQ(message.find('\n'), std::string::npos) << message;
-  for (const std::string& p : parts) EXPECT_NE(message.find(p), std::string::npos) << "'" << p << "' not in: " << message;
+  for (const std::string& p : parts)
+    EXPECT_NE(message.find(p), std::string::npos) << "'" << p << "' not in: " << message;
 }
 
 TEST(TaskSpec, BuiltinsAreRulerTasksThenPasskeyInOrderAndAllValidate) {
@@ -39,9 +39,10 @@ TEST(TaskSpec, BuiltinsAreRulerTasksThenPasskeyInOrderAndAllValidate) {
     EXPECT_NO_THROW(ValidateTaskSpec(t, "builtin")) << t.name;
     EXPECT_FALSE(t.description.empty()) << t.name;
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"niah_single_1", "niah_single_2", "niah_single_3", "niah_multikey_1",
-                                             "niah_multikey_2", "niah_multikey_3", "niah_multivalue",
-                                             "niah_multiquery", "passkey", "vt", "cwe", "fwe"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"niah_single_1", "niah_single_2", "niah_single_3", "niah_multikey_1",
+                                      "niah_multikey_2", "niah_multikey_3", "niah_multivalue",
+                                      "niah_multiquery", "passkey", "vt", "cwe", "fwe"}));
   // scripts/synthetic.yaml's variants.
   const auto& t = BuiltinTasks();
   EXPECT_EQ(t[0].haystack, HaystackKind::kNoise);
@@ -91,8 +92,10 @@ TEST(TaskSpec, ValidateNamesWhereAndTheField) {
   EXPECT_NE(message(s).find("--task x queries: 5 is more than keys (4)"), std::string::npos) << message(s);
   s = BuiltinTasks()[6];  // niah_multivalue: 4 answers
   s.score = ScoreKind::kExact;
-  EXPECT_NE(message(s).find("--task x score: \"exact\" needs exactly one expected answer, this task expects 4"),
-            std::string::npos) << message(s);
+  EXPECT_NE(
+      message(s).find("--task x score: \"exact\" needs exactly one expected answer, this task expects 4"),
+      std::string::npos)
+      << message(s);
   s = BuiltinTasks()[1];
   s.score = ScoreKind::kExact;  // one answer: allowed
   EXPECT_EQ(message(s), "");
@@ -124,10 +127,12 @@ TEST(TaskTemplate, ExpandsPlaceholdersAndLiteralBraces) {
   v.key = "k";
   v.value = "7";
   v.num_answers = "3";
-  EXPECT_EQ(ExpandTemplate("{Some} {values} {are} {are_all} for {query}: {{{value}}} {num_answers} {key}}}", v),
-            "Some numbers are are all for q: {7} 3 k}");
+  EXPECT_EQ(
+      ExpandTemplate("{Some} {values} {are} {are_all} for {query}: {{{value}}} {num_answers} {key}}}", v),
+      "Some numbers are are all for q: {7} 3 k}");
   EXPECT_EQ(CheckTemplate("{{literal}} {query}", TemplateField::kText), "");
-  EXPECT_NE(CheckTemplate("{key}", TemplateField::kText).find("unknown placeholder {key}"), std::string::npos);
+  EXPECT_NE(CheckTemplate("{key}", TemplateField::kText).find("unknown placeholder {key}"),
+            std::string::npos);
   EXPECT_EQ(CheckTemplate("{key}", TemplateField::kNeedle), "");
   EXPECT_NE(CheckTemplate("a {query", TemplateField::kText).find("unclosed '{'"), std::string::npos);
   EXPECT_NE(CheckTemplate("a } b", TemplateField::kText).find("unmatched '}'"), std::string::npos);
@@ -227,7 +232,8 @@ value_digits = 3
 name = "shorter"
 base = "short_passkey"
 max_new_tokens = 4
-)", "t.toml");
+)",
+                                                        "t.toml");
   ASSERT_EQ(tasks.size(), 2u);
   EXPECT_EQ(tasks[0].value_digits, 3);
   EXPECT_EQ(tasks[0].needle, BuiltinTasks()[8].needle);
@@ -246,7 +252,8 @@ TEST(TaskFile, EachMistakeIsOneLineNamingLineTaskAndKey) {
   ExpectError(head + "alpha = \"x\"\n", {"t.toml:4: task[1] alpha", "must be a number"});
   ExpectError(head + "max_new_tokens = 5000\n", {"t.toml:4: task[1] max_new_tokens", "out of range"});
   ExpectError(head + "key_digits = 99999999999\n", {"t.toml:4: task[1] key_digits", "out of range"});
-  ExpectError(head + "haystack = \"hay\"\n", {"t.toml:4: task[1] haystack", "unknown value \"hay\"", "needles"});
+  ExpectError(head + "haystack = \"hay\"\n",
+              {"t.toml:4: task[1] haystack", "unknown value \"hay\"", "needles"});
   ExpectError(head + "values_per_key = 2\nscore = \"exact\"\n", {"t.toml:5: task[1] score", "expects 2"});
   ExpectError(head + "question = \"{qery}\"\n", {"t.toml:4: task[1] question", "unknown placeholder {qery}"});
   ExpectError(head + "instruction = \"a {query\"\n", {"t.toml:4: task[1] instruction", "unclosed '{'"});
@@ -254,29 +261,35 @@ TEST(TaskFile, EachMistakeIsOneLineNamingLineTaskAndKey) {
   ExpectError(head + "needle = \"{key} only\"\n", {"t.toml:4: task[1] needle", "must contain {value}"});
   ExpectError(head + "haystack_begin = 0.8\nhaystack_end = 0.2\n", {"t.toml:5: task[1] haystack_end"});
   // A problem in an inherited field (queries = 4 from niah_multiquery) points at the table.
-  ExpectError("[[task]]\nname = \"x\"\nbase = \"niah_multiquery\"\n[[task]]\nname = \"y\"\nbase = \"x\"\nkeys = 2\n",
-              {"t.toml:4: task[2] queries", "4 is more than keys (2)"});
-  ExpectError("[[task]]\nname = \"x\"\nbase = \"niah_multiquery\"\nqueries = 2\n[[task]]\nname = \"y\"\n"
-              "base = \"x\"\nscore = \"exact\"\nkeys = 2\n",
-              {"t.toml:8: task[2] score", "expects 2"});
+  ExpectError(
+      "[[task]]\nname = \"x\"\nbase = \"niah_multiquery\"\n[[task]]\nname = \"y\"\nbase = \"x\"\nkeys = 2\n",
+      {"t.toml:4: task[2] queries", "4 is more than keys (2)"});
+  ExpectError(
+      "[[task]]\nname = \"x\"\nbase = \"niah_multiquery\"\nqueries = 2\n[[task]]\nname = \"y\"\n"
+      "base = \"x\"\nscore = \"exact\"\nkeys = 2\n",
+      {"t.toml:8: task[2] score", "expects 2"});
   // Table-level mistakes.
   ExpectError("[[task]]\nbase = \"passkey\"\n", {"t.toml:1: task[1] name", "is required"});
   ExpectError("[[task]]\nname = \"\"\nbase = \"passkey\"\n", {"t.toml:2: task[1] name", "non-empty"});
   ExpectError("[[task]]\nname = \"a\"\n", {"task[1] name", "needs base"});
-  ExpectError("[[task]]\nname = \"a\"\nbase = \"passkey\"\nkind = \"needle\"\n", {"t.toml:4: task[1] kind", "not both"});
-  ExpectError("[[task]]\nname = \"a\"\nbase = \"nope\"\n", {"t.toml:3: task[1] base", "unknown task 'nope'", "fwe"});
+  ExpectError("[[task]]\nname = \"a\"\nbase = \"passkey\"\nkind = \"needle\"\n",
+              {"t.toml:4: task[1] kind", "not both"});
+  ExpectError("[[task]]\nname = \"a\"\nbase = \"nope\"\n",
+              {"t.toml:3: task[1] base", "unknown task 'nope'", "fwe"});
   ExpectError("[[task]]\nname = \"a\"\nkind = \"haystack\"\n", {"t.toml:3: task[1] kind", "common_words"});
   ExpectError("[[task]]\nname = \"a\"\nbase = \"vt\"\n[[task]]\nname = \"a\"\nbase = \"vt\"\n",
               {"t.toml:5: task[2] name", "defined twice"});
   // A new task of a kind starts without phrasing, and says what is missing.
-  ExpectError("[[task]]\nname = \"a\"\nkind = \"needle\"\n", {"t.toml:1: task[1] needle", "must contain {value}"});
+  ExpectError("[[task]]\nname = \"a\"\nkind = \"needle\"\n",
+              {"t.toml:1: task[1] needle", "must contain {value}"});
   // The file as a whole.
   ExpectError("", {"t.toml", "no [[task]] tables"});
   ExpectError("task = 3\n", {"t.toml:1: task", "array of tables"});
   ExpectError("[sweep]\nx = 1\n", {"t.toml:1: sweep", "unknown key"});
   ExpectError("[[task]]\nname = \"a\nbase = 1\n", {"t.toml:2:"});  // TOML syntax: the parser's line
   // Input toml++ 3.3 mishandles (undefined behaviour) is refused before it is parsed.
-  ExpectError("[[task]]\nname = \"a\"\nq\xc8\xa1 = 1\n", {"t.toml:3: a non-ASCII character outside a string"});
+  ExpectError("[[task]]\nname = \"a\"\nq\xc8\xa1 = 1\n",
+              {"t.toml:3: a non-ASCII character outside a string"});
   ExpectError("# ok: caf\xc3\xa9\n[[[task]]]\n", {"t.toml:2: a table header without a name"});
   ExpectError("[[task]]\nname = \"a\"\nbase = \"vt\"\n  [ ]\n", {"t.toml:4: a table header without a name"});
 }
@@ -309,7 +322,8 @@ TEST(TaskFile, ShippedRecallCharFileDefinesBothTasks) {
     LoadTaskFile("/nonexistent/tasks.toml");
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("/nonexistent/tasks.toml: cannot read"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/tasks.toml: cannot read"), std::string::npos)
+        << e.what();
   }
 }
 

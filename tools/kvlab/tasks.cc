@@ -39,22 +39,27 @@ struct TasksArgs {
 
 std::string Bytes(double b) {
   char buf[32];
-  if (b >= 1 << 20) std::snprintf(buf, sizeof(buf), "%.1f MiB", b / (1 << 20));
-  else std::snprintf(buf, sizeof(buf), "%.1f KiB", b / 1024);
+  if (b >= 1 << 20)
+    std::snprintf(buf, sizeof(buf), "%.1f MiB", b / (1 << 20));
+  else
+    std::snprintf(buf, sizeof(buf), "%.1f KiB", b / 1024);
   return buf;
 }
 
 void ListTasks(const std::vector<TaskSpec>& defined) {
   std::printf("%-22s %-18s %s\n", "task", "source", "description");
-  for (const TaskSpec& t : defined) std::printf("%-22s %-18s %s\n", t.name.c_str(), "task file", t.description.c_str());
-  for (const TaskSpec& t : BuiltinTasks()) std::printf("%-22s %-18s %s\n", t.name.c_str(), "built-in", t.description.c_str());
+  for (const TaskSpec& t : defined)
+    std::printf("%-22s %-18s %s\n", t.name.c_str(), "task file", t.description.c_str());
+  for (const TaskSpec& t : BuiltinTasks())
+    std::printf("%-22s %-18s %s\n", t.name.c_str(), "built-in", t.description.c_str());
 }
 
 // One table per (policy, task): rows are depths, columns lengths, "accuracy (retention)".
 void PrintTable(const std::string& spec, const TaskSpec& task, const std::vector<TaskCellResult>& cells,
                 const TasksArgs& a) {
   std::printf("\nkv %s | task %s | compress %s | question %s | %d sample%s per cell\n", spec.c_str(),
-              task.name.c_str(), a.compress.c_str(), a.question.c_str(), a.samples, a.samples == 1 ? "" : "s");
+              task.name.c_str(), a.compress.c_str(), a.question.c_str(), a.samples,
+              a.samples == 1 ? "" : "s");
   const bool needles = !cells.empty() && cells.front().has_needles;
   std::printf("accuracy%s\n", needles ? " (needle retention)" : "");
   std::printf("%-14s", task.HasDepth() ? "depth \\ length" : "length");
@@ -63,14 +68,18 @@ void PrintTable(const std::string& spec, const TaskSpec& task, const std::vector
   const std::vector<double> depths = task.HasDepth() ? a.depths : std::vector<double>{-1.0};
   double acc = 0, ret = 0, merged = 0, attn = 0, bytes = 0, full = 0;
   for (double d : depths) {
-    if (d < 0) std::printf("%-14s", "");
-    else std::printf("%13.0f%%", d * 100);
+    if (d < 0)
+      std::printf("%-14s", "");
+    else
+      std::printf("%13.0f%%", d * 100);
     for (int64_t len : a.lengths) {
       for (const TaskCellResult& c : cells) {
         if (c.length != len || c.depth != d) continue;
         char cell[40];
-        if (needles) std::snprintf(cell, sizeof(cell), "%.2f (%.2f)", c.accuracy, c.retention);
-        else std::snprintf(cell, sizeof(cell), "%.2f", c.accuracy);
+        if (needles)
+          std::snprintf(cell, sizeof(cell), "%.2f (%.2f)", c.accuracy, c.retention);
+        else
+          std::snprintf(cell, sizeof(cell), "%.2f", c.accuracy);
         std::printf(" %14s", cell);
       }
     }
@@ -82,12 +91,15 @@ void PrintTable(const std::string& spec, const TaskSpec& task, const std::vector
   }
   const double n = cells.empty() ? 1.0 : static_cast<double>(cells.size());
   std::printf("mean accuracy %.3f", acc / n);
-  if (needles) std::printf(" | retention %.3f | merged %.3f | needle attention %.3f", ret / n, merged / n, attn / n);
-  std::printf(" | kv %s at the question (full cache %s)\n", Bytes(bytes / n).c_str(), Bytes(full / n).c_str());
+  if (needles)
+    std::printf(" | retention %.3f | merged %.3f | needle attention %.3f", ret / n, merged / n, attn / n);
+  std::printf(" | kv %s at the question (full cache %s)\n", Bytes(bytes / n).c_str(),
+              Bytes(full / n).c_str());
 }
 
 void Run(const TasksArgs& a) {
-  const std::vector<TaskSpec> defined = a.task_file.empty() ? std::vector<TaskSpec>{} : LoadTaskFile(a.task_file);
+  const std::vector<TaskSpec> defined =
+      a.task_file.empty() ? std::vector<TaskSpec>{} : LoadTaskFile(a.task_file);
   if (a.list) {
     ListTasks(defined);
     return;
@@ -104,7 +116,8 @@ void Run(const TasksArgs& a) {
     throw Error("--question", "'" + a.question + "' is not after or both");
   if (!a.chat && !a.chat_template_file.empty()) throw Error("--chat-template", "only applies with --chat");
   std::vector<std::string> specs;
-  for (const std::string& kv : a.kv) specs.push_back(MakePolicy(kv)->Spec());  // bad specs fail before loading
+  for (const std::string& kv : a.kv)
+    specs.push_back(MakePolicy(kv)->Spec());  // bad specs fail before loading
 
   auto model = LoadModelFromOptions(a.model);
   auto tokenizer = LoadTokenizerFromOptions(*model, a.model);
@@ -140,7 +153,8 @@ void Run(const TasksArgs& a) {
       nlohmann::json cj = nlohmann::json::array();
       for (const TaskCellResult& cell : cells) cj.push_back(CellJson(cell, /*with_samples=*/true));
       runs.push_back({{"kv", spec}, {"task", task.name}, {"cells", cj}});
-      if (!a.json.Requested() || (!a.json.path.empty() && a.json.path != "-")) PrintTable(spec, task, cells, shown);
+      if (!a.json.Requested() || (!a.json.path.empty() && a.json.path != "-"))
+        PrintTable(spec, task, cells, shown);
     }
   }
   if (a.json.Requested()) {
@@ -163,34 +177,40 @@ void Run(const TasksArgs& a) {
 
 void AddTasksCommand(CLI::App& app) {
   auto args = std::make_shared<TasksArgs>();
-  CLI::App* cmd = app.add_subcommand(
-      "tasks", "long-context retrieval tasks (needle-in-a-haystack, passkey, RULER) under KV policies (docs/TASKS.md)");
+  CLI::App* cmd = app.add_subcommand("tasks",
+                                     "long-context retrieval tasks (needle-in-a-haystack, passkey, RULER) "
+                                     "under KV policies (docs/TASKS.md)");
   AddModelOptions(cmd, args->model);
   cmd->add_option("--task", args->tasks, "task names, comma-separated (kvlab tasks --list)")->delimiter(',');
   cmd->add_option("--task-file", args->task_file,
                   "TOML file of [[task]] tables: new tasks or built-ins with other phrasing (docs/TASKS.md)");
   cmd->add_flag("--list", args->list, "list the built-in tasks (and those of --task-file) and exit");
-  cmd->add_option("--lengths", args->lengths,
-                  "context lengths in tokens, comma-separated: prompt + answer tokens (default: the model's trained "
-                  "context)")
+  cmd->add_option(
+         "--lengths", args->lengths,
+         "context lengths in tokens, comma-separated: prompt + answer tokens (default: the model's trained "
+         "context)")
       ->delimiter(',');
-  cmd->add_option("--depths", args->depths, "needle depths, fractions of the haystack in [0, 1], comma-separated")
+  cmd->add_option("--depths", args->depths,
+                  "needle depths, fractions of the haystack in [0, 1], comma-separated")
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--samples", args->samples, "prompts per (length, depth) cell")->capture_default_str();
   cmd->add_option("--kv", args->kv, "KV-cache policy spec (repeat for several; docs/POLICIES.md)")
       ->capture_default_str();
-  cmd->add_option("--compress", args->compress,
-                  "stream: the policy runs while the prompt streams in; once: the context is compressed once after "
-                  "its prefill, then the question and answer run uncompressed (kvpress)")
+  cmd->add_option(
+         "--compress", args->compress,
+         "stream: the policy runs while the prompt streams in; once: the context is compressed once after "
+         "its prefill, then the question and answer run uncompressed (kvpress)")
       ->capture_default_str();
   cmd->add_option("--question", args->question,
                   "after: the question follows the context only (query-agnostic); both: also before it "
                   "(query-aware)")
       ->capture_default_str();
   cmd->add_flag("--chat", args->chat, "wrap each prompt in the model's chat template (instruct models)");
-  cmd->add_option("--chat-template", args->chat_template_file, "with --chat: a Jinja template file to use instead");
-  cmd->add_option("--seed", args->seed, "seed of every prompt (the same for every policy)")->capture_default_str();
+  cmd->add_option("--chat-template", args->chat_template_file,
+                  "with --chat: a Jinja template file to use instead");
+  cmd->add_option("--seed", args->seed, "seed of every prompt (the same for every policy)")
+      ->capture_default_str();
   cmd->add_flag("--beyond-context", args->beyond_context, "allow lengths past the model's trained context");
   cmd->add_option("--batch", args->batch, "with --compress stream: prompt tokens per forward chunk")
       ->capture_default_str()

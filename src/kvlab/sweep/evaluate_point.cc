@@ -11,6 +11,7 @@
 #include "kvlab/eval/perplexity.h"
 #include "kvlab/kv/registry.h"
 #include "kvlab/tasks/task_runner.h"
+#include "kvlab/tokenizer/model_chat_template.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -32,18 +33,6 @@ std::vector<int> FidelityLayers(const SweepMetrics& m, const ModelConfig& c) {
     for (int l = 0; l < c.n_layers; ++l) layers.push_back(l);  // every layer
   }
   return layers;
-}
-TaskGridOptions TaskOptions(const SweepTasks& t, uint64_t seed) {
-  TaskGridOptions o;
-  o.lengths = t.lengths;
-  o.depths = t.depths;
-  o.samples = static_cast<int>(t.samples);
-  o.seed = seed;
-  o.beyond_context = t.beyond_context;
-  o.format.question_before = t.question == "both";
-  o.run.compress = t.compress == "once" ? CompressMode::kOnce : CompressMode::kStream;
-  o.field_prefix = "tasks.";
-  return o;
 }
 
 }  // namespace
@@ -77,6 +66,22 @@ std::vector<int32_t> LoadTextTokens(const Tokenizer& tokenizer, const fs::path& 
   }
 }
 
+TaskGridOptions SweepEvaluator::TaskOptions(uint64_t seed) const {
+  const SweepTasks& t = metrics_.tasks;
+  TaskGridOptions o;
+  o.lengths = t.lengths;
+  o.depths = t.depths;
+  o.samples = static_cast<int>(t.samples);
+  o.seed = seed;
+  o.beyond_context = t.beyond_context;
+  o.format.question_before = t.question == "both";
+  o.format.chat = chat_.get();
+  o.run.compress = t.compress == "once" ? CompressMode::kOnce : CompressMode::kStream;
+  o.run.stop_tokens = end_of_turn_;
+  o.field_prefix = "tasks.";
+  return o;
+}
+
 const Model& SweepEvaluator::ModelFor(const fs::path& path) {
   if (model_ == nullptr || path != model_path_) {
     model_.reset();
@@ -85,6 +90,17 @@ const Model& SweepEvaluator::ModelFor(const fs::path& path) {
     model_ = std::make_unique<Model>(LoadModel(path));
     const LoadedModel& m = model_->loaded();
     tokenizer_ = LoadTokenizer({m.path, m.format, m.config.vocab_size});
+    chat_.reset();
+    end_of_turn_.clear();
+    if (metrics_.tasks.enabled && metrics_.tasks.chat) {
+      try {
+        chat_ = std::make_unique<ChatTemplate>(
+            LoadModelChatTemplate({m.path, m.format, m.config.vocab_size}, *tokenizer_));
+      } catch (const Error& e) {
+        throw Error("tasks.chat: " + path.string(), e.what());
+      }
+      end_of_turn_ = EndOfTurnTokens(*tokenizer_, *chat_);
+    }
     model_path_ = path;
   }
   return *model_;
@@ -128,7 +144,7 @@ void SweepEvaluator::Preflight(const std::vector<GridPoint>& points) {
     if (metrics_.tasks.enabled && checked.insert(p.model_path.string() + "\ttasks").second) {
       // Every task at every length with the first sample's prompt: a length too short for a task's
       // template, or beyond the model's context, fails here rather than after hours of points.
-      const TaskGridOptions o = TaskOptions(metrics_.tasks, p.seed);
+      const TaskGridOptions o = TaskOptions(p.seed);
       for (int64_t len : o.lengths) {
         if (!o.beyond_context && len > c.max_seq_len)
           throw Error("tasks.lengths", std::to_string(len) + " exceeds the trained context of " + p.model + " (" +
@@ -241,7 +257,7 @@ json SweepEvaluator::Speed(const GridPoint& p) {
 // the cells themselves (docs/SWEEP.md).
 json SweepEvaluator::Tasks(const GridPoint& p) {
   const std::vector<TaskCellResult> cells =
-      RunTaskGrid(*model_, *tokenizer_, metrics_.tasks.specs, p.spec, TaskOptions(metrics_.tasks, p.seed));
+      RunTaskGrid(*model_, *tokenizer_, metrics_.tasks.specs, p.spec, TaskOptions(p.seed));
   double accuracy = 0, retention = 0, merged = 0, attention = 0, bytes = 0, full = 0;
   size_t with_needles = 0;
   json list = json::array();

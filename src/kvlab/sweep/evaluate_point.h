@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "kvlab/model/model.h"
+#include "kvlab/tasks/task_runner.h"
+#include "kvlab/tokenizer/chat_template.h"
 #include "kvlab/sweep/grid.h"
 #include "kvlab/tokenizer/tokenizer.h"
 
@@ -41,12 +43,15 @@ class SweepEvaluator {
   nlohmann::json Fidelity(const GridPoint& point, const std::vector<int32_t>& tokens);
   nlohmann::json Speed(const GridPoint& point);
   nlohmann::json Tasks(const GridPoint& point);
+  TaskGridOptions TaskOptions(uint64_t seed) const;
 
   SweepMetrics metrics_;
   // One model at a time: the grid is model-major.
   std::filesystem::path model_path_;
   std::unique_ptr<Model> model_;
   std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<ChatTemplate> chat_;  // [tasks] chat = true: the loaded model's chat template
+  std::vector<int32_t> end_of_turn_;    // and the tokens that end its turn
   std::map<std::string, std::vector<int32_t>> tokens_;  // "text path\ttokens" -> ids, for the loaded model
 };
 

@@ -201,7 +201,8 @@ nlohmann::json PointIdentity(const GridPoint& p, const SweepMetrics& m) {
     metrics["tasks"] = {{"names", m.tasks.names},       {"file_hash", hash},
                         {"lengths", m.tasks.lengths},   {"depths", m.tasks.depths},
                         {"samples", m.tasks.samples},   {"compress", m.tasks.compress},
-                        {"question", m.tasks.question}, {"beyond_context", m.tasks.beyond_context}};
+                        {"question", m.tasks.question}, {"beyond_context", m.tasks.beyond_context},
+                        {"chat", m.tasks.chat}};
   }
   return {{"model", p.model}, {"text", p.text}, {"tokens", p.tokens}, {"ctx", p.ctx},
           {"policy", p.spec}, {"seed", p.seed}, {"metrics", metrics}};

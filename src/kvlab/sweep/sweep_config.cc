@@ -25,7 +25,7 @@ const std::set<std::string> kMetricsKeys = {
     "fidelity_stride",  "fidelity_tokens", "fidelity_warmup",   "speed",
     "speed_gen_tokens", "speed_depth",     "speed_repetitions", "speed_depths"};
 const std::set<std::string> kTasksKeys = {"names",   "file",     "lengths",       "depths",
-                                          "samples", "compress", "question",      "beyond_context"};
+                                          "samples", "compress", "question",      "beyond_context", "chat"};
 // Keys of a [[policy]] table that belong to the sweep; every other key is a policy parameter.
 const std::set<std::string> kEntryKeys = {"name",        "spec",           "codec",
                                           "quant_group", "quant_residual", "skip_invalid"};
@@ -330,6 +330,7 @@ SweepTasks ReadTasks(const ConfigReader& r) {
   if (t.question != "after" && t.question != "both")
     r.Fail(r.Get("tasks", "question"), r.KeyName("tasks", "question"), "must be \"after\" or \"both\"");
   t.beyond_context = r.Bool("tasks", "beyond_context", false);
+  t.chat = r.Bool("tasks", "chat", false);
   return t;
 }
 

@@ -44,6 +44,7 @@ struct SweepTasks {
   std::string compress = "stream";  // stream | once (tasks/task_runner.h)
   std::string question = "after";   // after | both
   bool beyond_context = false;
+  bool chat = false;  // wrap prompts in each model's chat template (instruct models)
 };
 
 struct SweepMetrics {

@@ -16,11 +16,13 @@ class ChainContent final : public TaskContent {
   ChainContent(const TaskSpec& spec, double depth, uint64_t seed) : spec_(spec) {
     TaskRng rng(seed);
     std::shared_ptr<const std::vector<std::string>> words;
-    if (spec.key_kind == ItemKind::kWords || spec.value_kind == ItemKind::kWords) words = LoadEssayWords(spec);
+    if (spec.key_kind == ItemKind::kWords || spec.value_kind == ItemKind::kWords)
+      words = LoadEssayWords(spec);
     static const std::vector<std::string> kNoWords;
     const std::vector<std::string>& vocabulary = words != nullptr ? *words : kNoWords;
     if ((spec.key_kind == ItemKind::kWords || spec.value_kind == ItemKind::kWords) && vocabulary.size() < 2) {
-      throw Error("task " + spec.name, "haystack file '" + spec.haystack_file + "' has too few lower-case words");
+      throw Error("task " + spec.name,
+                  "haystack file '" + spec.haystack_file + "' has too few lower-case words");
     }
     DistinctItems items;
     const auto draw = [&](ItemKind kind, int digits) {
@@ -45,7 +47,8 @@ class ChainContent final : public TaskContent {
       for (double& d : depths) d = rng.Fraction();
       std::sort(depths.begin(), depths.end());
       if (c == 0) {
-        for (size_t h = 0; h < depths.size(); ++h) depths[h] = h == 0 ? depth : depth + depths[h] * (1 - depth);
+        for (size_t h = 0; h < depths.size(); ++h)
+          depths[h] = h == 0 ? depth : depth + depths[h] * (1 - depth);
         std::sort(depths.begin() + 1, depths.end());
       }
       for (size_t h = 0; h < names[c].size(); ++h) {

@@ -9,8 +9,8 @@
 #include <set>
 #include <sstream>
 
-#include "kvlab/util/assets.h"
 #include "kvlab/tasks/task_random.h"
+#include "kvlab/util/assets.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -71,7 +71,8 @@ std::shared_ptr<const EssayFile> LoadEssay(const TaskSpec& spec) {
   for (size_t i = 0; i < t.size(); ++i) {
     if (!IsSpace(t[i]) && (i == 0 || IsSpace(t[i - 1]))) essay->starts.push_back(i);
   }
-  if (essay->starts.empty()) throw Error("task " + spec.name, "haystack file " + essay->path + " has no words");
+  if (essay->starts.empty())
+    throw Error("task " + spec.name, "haystack file " + essay->path + " has no words");
   essay->starts.push_back(t.size());
   essay->ends_sentence.resize(essay->units());
   for (size_t u = 0; u < essay->units(); ++u) {

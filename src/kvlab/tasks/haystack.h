@@ -20,12 +20,14 @@ namespace kvlab {
 
 struct EssayFile {
   std::string path;
-  std::string text;            // lower-cased when asked (ASCII letters only)
-  std::vector<size_t> starts;  // unit i is text[starts[i], starts[i + 1]); starts.back() == text.size()
+  std::string text;                 // lower-cased when asked (ASCII letters only)
+  std::vector<size_t> starts;       // unit i is text[starts[i], starts[i + 1]); starts.back() == text.size()
   std::vector<bool> ends_sentence;  // unit i's non-whitespace part ends with . ! or ?
 
   size_t units() const { return starts.size() - 1; }
-  std::string_view Unit(size_t i) const { return std::string_view(text).substr(starts[i], starts[i + 1] - starts[i]); }
+  std::string_view Unit(size_t i) const {
+    return std::string_view(text).substr(starts[i], starts[i + 1] - starts[i]);
+  }
   // The first unit that starts at or after byte `offset` (units() if none).
   size_t UnitAtOrAfter(size_t offset) const;
 };
@@ -69,8 +71,8 @@ Context RenderLines(const std::function<std::string(int64_t)>& line, int64_t n,
                     const std::vector<HaystackPiece>& pieces);
 
 // Where a sample's essay starts: a byte drawn uniformly in [haystack_begin, haystack_end) of the file, moved
-// to the next unit; `wrap` is the first unit at or after haystack_begin, where the essay goes on when the file
-// runs out (so the part of the file before haystack_begin is never used).
+// to the next unit; `wrap` is the first unit at or after haystack_begin, where the essay goes on when the
+// file runs out (so the part of the file before haystack_begin is never used).
 struct EssayStart {
   size_t start = 0, wrap = 0;
 };

@@ -35,11 +35,13 @@ class NeedleContent final : public TaskContent {
     // Keys, then each key's values, then which keys are asked for (in the order they are asked).
     std::vector<std::string> keys;
     for (int k = 0; k < spec.keys; ++k) {
-      keys.push_back(spec.key_kind == ItemKind::kNone ? std::string() : draw(spec.key_kind, spec.key_digits, "keys"));
+      keys.push_back(spec.key_kind == ItemKind::kNone ? std::string()
+                                                      : draw(spec.key_kind, spec.key_digits, "keys"));
     }
     std::vector<std::vector<std::string>> key_values(keys.size());
     for (auto& v : key_values) {
-      for (int i = 0; i < spec.values_per_key; ++i) v.push_back(draw(spec.value_kind, spec.value_digits, "values"));
+      for (int i = 0; i < spec.values_per_key; ++i)
+        v.push_back(draw(spec.value_kind, spec.value_digits, "values"));
     }
     std::vector<size_t> order(keys.size());
     std::iota(order.begin(), order.end(), 0);
@@ -60,7 +62,8 @@ class NeedleContent final : public TaskContent {
     }
     for (size_t k : order) {
       if (std::find(asked.begin(), asked.end(), k) != asked.end()) continue;
-      for (const std::string& v : key_values[k]) pieces_.push_back(HaystackPiece{0, NeedleText(keys[k], v), false});
+      for (const std::string& v : key_values[k])
+        pieces_.push_back(HaystackPiece{0, NeedleText(keys[k], v), false});
     }
     for (size_t i = 0; i < pieces_.size(); ++i) pieces_[i].depth = i == 0 ? depth : rng.Fraction();
 
@@ -82,9 +85,10 @@ class NeedleContent final : public TaskContent {
   int64_t Cap(int64_t want) override {
     if (spec_.haystack != HaystackKind::kNeedles) return want;
     while (static_cast<int64_t>(lines_.size()) < want && !exhausted_) {
-      std::optional<std::string> key = spec_.key_kind == ItemKind::kNone
-                                           ? std::optional<std::string>("")
-                                           : items_.Draw(spec_.key_kind, spec_.key_digits, Words(), *line_rng_, 100);
+      std::optional<std::string> key =
+          spec_.key_kind == ItemKind::kNone
+              ? std::optional<std::string>("")
+              : items_.Draw(spec_.key_kind, spec_.key_digits, Words(), *line_rng_, 100);
       std::optional<std::string> value =
           key ? items_.Draw(spec_.value_kind, spec_.value_digits, Words(), *line_rng_, 100) : std::nullopt;
       if (!value) {

@@ -28,16 +28,17 @@ class MergeTracker final : public KvMergeObserver {
 
  private:
   size_t n_kv_heads_;
-  std::vector<std::unordered_map<int32_t, int32_t>> into_;  // [layers][kv_heads] from position -> into position
+  std::vector<std::unordered_map<int32_t, int32_t>>
+      into_;  // [layers][kv_heads] from position -> into position
 };
 
 struct NeedleRetention {
   int64_t needle_tokens = 0;  // tokens of the spans measured (each counted once per head)
-  double held = 0;            // fractions over every (layer, kv head, needle token); held + merged + evicted = 1
+  double held = 0;  // fractions over every (layer, kv head, needle token); held + merged + evicted = 1
   double merged = 0;
-  std::vector<double> held_by_layer;                // [layers]
-  std::vector<std::vector<double>> held_by_head;    // [layers][kv_heads]
-  std::vector<double> merged_by_layer;              // [layers]
+  std::vector<double> held_by_layer;              // [layers]
+  std::vector<std::vector<double>> held_by_head;  // [layers][kv_heads]
+  std::vector<double> merged_by_layer;            // [layers]
 };
 
 // Retention of the tokens in `spans` (positions = token indices) in `cache` now. `tracker` may be null when

@@ -4,12 +4,17 @@
 
 namespace kvlab {
 
-std::unique_ptr<TaskContent> DrawTaskContent(const TaskSpec& spec, int64_t length, double depth, uint64_t seed) {
+std::unique_ptr<TaskContent> DrawTaskContent(const TaskSpec& spec, int64_t length, double depth,
+                                             uint64_t seed) {
   switch (spec.kind) {
-    case TaskKind::kNeedle: return DrawNeedleContent(spec, depth, seed);
-    case TaskKind::kVariableTracking: return DrawChainContent(spec, depth, seed);
-    case TaskKind::kCommonWords: return DrawCommonWordsContent(spec, length, seed);
-    case TaskKind::kFrequentWords: return DrawFrequentWordsContent(spec, length, seed);
+    case TaskKind::kNeedle:
+      return DrawNeedleContent(spec, depth, seed);
+    case TaskKind::kVariableTracking:
+      return DrawChainContent(spec, depth, seed);
+    case TaskKind::kCommonWords:
+      return DrawCommonWordsContent(spec, length, seed);
+    case TaskKind::kFrequentWords:
+      return DrawFrequentWordsContent(spec, length, seed);
   }
   return nullptr;
 }
@@ -37,7 +42,8 @@ DrawnHaystack DrawHaystack(const TaskSpec& spec, TaskRng& rng) {
   return h;
 }
 
-Context DrawnHaystack::Render(const TaskSpec& spec, int64_t n, const std::vector<HaystackPiece>& pieces) const {
+Context DrawnHaystack::Render(const TaskSpec& spec, int64_t n,
+                              const std::vector<HaystackPiece>& pieces) const {
   if (essay != nullptr) return RenderEssay(*essay, at.start, at.wrap, n, pieces, spec);
   return RenderLines([&spec](int64_t) { return spec.noise_text; }, n, pieces);
 }

@@ -29,7 +29,8 @@ class TaskContent {
 
 // Draws one sample (TaskRng seeded by `seed`). `length` matters only where RULER sizes a draw by it (cwe's
 // repeat counts, fwe's vocabulary). Throws kvlab::Error "task NAME: ..." (missing essay, too few words).
-std::unique_ptr<TaskContent> DrawTaskContent(const TaskSpec& spec, int64_t length, double depth, uint64_t seed);
+std::unique_ptr<TaskContent> DrawTaskContent(const TaskSpec& spec, int64_t length, double depth,
+                                             uint64_t seed);
 
 // Per kind (needle_content.cc, chain_content.cc, word_lists.cc).
 std::unique_ptr<TaskContent> DrawNeedleContent(const TaskSpec& spec, double depth, uint64_t seed);

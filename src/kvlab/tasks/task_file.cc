@@ -10,8 +10,8 @@
 
 #include "kvlab/tasks/task_spec.h"
 #include "kvlab/tasks/task_spec_check.h"
-#include "kvlab/util/toml_guard.h"
 #include "kvlab/util/error.h"
+#include "kvlab/util/toml_guard.h"
 
 namespace kvlab {
 
@@ -26,8 +26,10 @@ const Names<TaskKind> kKinds = {{"needle", TaskKind::kNeedle},
                                 {"frequent_words", TaskKind::kFrequentWords}};
 const Names<HaystackKind> kHaystacks = {
     {"essay", HaystackKind::kEssay}, {"noise", HaystackKind::kNoise}, {"needles", HaystackKind::kNeedles}};
-const Names<ItemKind> kItems = {{"none", ItemKind::kNone},   {"numbers", ItemKind::kNumbers},
-                                {"words", ItemKind::kWords}, {"uuids", ItemKind::kUuids},
+const Names<ItemKind> kItems = {{"none", ItemKind::kNone},
+                                {"numbers", ItemKind::kNumbers},
+                                {"words", ItemKind::kWords},
+                                {"uuids", ItemKind::kUuids},
                                 {"letters", ItemKind::kLetters}};
 const Names<InsertAt> kInserts = {{"sentence", InsertAt::kSentence}, {"word", InsertAt::kWord}};
 const Names<ScoreKind> kScores = {{"all", ScoreKind::kAll}, {"exact", ScoreKind::kExact}};
@@ -159,8 +161,9 @@ TaskSpec ReadTask(const toml::table& t, size_t index, const std::string& source,
   }
   const bool has_base = t.contains("base"), has_kind = t.contains("kind");
   if (has_base == has_kind) {
-    r.Fail(has_base ? "kind" : "name", has_base ? "a task takes base or kind, not both"
-                                                : "needs base = \"TASK\" (a task to change) or kind = \"KIND\"");
+    r.Fail(has_base ? "kind" : "name", has_base
+                                           ? "a task takes base or kind, not both"
+                                           : "needs base = \"TASK\" (a task to change) or kind = \"KIND\"");
   }
   TaskSpec spec;
   if (has_base) {
@@ -205,7 +208,8 @@ TaskSpec ReadTask(const toml::table& t, size_t index, const std::string& source,
 
 std::vector<TaskSpec> ParseTaskFileText(const std::string& text, const std::filesystem::path& source) {
   const std::string src = source.string();
-  if (const TomlGuardProblem p = CheckTomlGuard(text); p.line > 0) throw Error(src + ":" + std::to_string(p.line), p.what);
+  if (const TomlGuardProblem p = CheckTomlGuard(text); p.line > 0)
+    throw Error(src + ":" + std::to_string(p.line), p.what);
   toml::table root;
   try {
     root = toml::parse(text, src);

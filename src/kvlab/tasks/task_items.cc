@@ -19,8 +19,8 @@ std::string DrawItem(ItemKind kind, int digits, const std::vector<std::string>& 
       const uint64_t hi = rng.Next(), lo = rng.Next();
       for (int i = 0; i < 32; ++i) {
         int nibble = static_cast<int>(((i < 16 ? hi : lo) >> (60 - 4 * (i % 16))) & 15);
-        if (i == 12) nibble = 4;                  // version 4
-        if (i == 16) nibble = 8 | (nibble & 3);   // RFC 4122 variant 10xx
+        if (i == 12) nibble = 4;                 // version 4
+        if (i == 16) nibble = 8 | (nibble & 3);  // RFC 4122 variant 10xx
         if (i == 8 || i == 12 || i == 16 || i == 20) out += '-';
         out += kHex[nibble];
       }
@@ -38,8 +38,9 @@ std::string DrawItem(ItemKind kind, int digits, const std::vector<std::string>& 
   return out;
 }
 
-std::optional<std::string> DistinctItems::Draw(ItemKind kind, int digits, const std::vector<std::string>& words,
-                                               TaskRng& rng, int attempts) {
+std::optional<std::string> DistinctItems::Draw(ItemKind kind, int digits,
+                                               const std::vector<std::string>& words, TaskRng& rng,
+                                               int attempts) {
   for (int i = 0; i < attempts; ++i) {
     std::string item = DrawItem(kind, digits, words, rng);
     if (taken_.insert(item).second) return item;

@@ -73,7 +73,8 @@ PromptText Assemble(const TaskSpec& spec, const PromptFormat& format, const Task
   p.question_start = user_at + question_at;
   const auto shifted = [&](const std::vector<CharRange>& ranges) {
     std::vector<CharRange> out;
-    for (const CharRange& r : ranges) out.push_back({user_at + context_at + r.begin, user_at + context_at + r.end});
+    for (const CharRange& r : ranges)
+      out.push_back({user_at + context_at + r.begin, user_at + context_at + r.end});
     return out;
   };
   p.needles = shifted(context.needles);
@@ -82,8 +83,8 @@ PromptText Assemble(const TaskSpec& spec, const PromptFormat& format, const Task
 }
 
 // The prompt of a drawn sample with n haystack units, with its token spans.
-TaskPrompt Finish(const TaskSpec& spec, int64_t length, double depth, uint64_t seed, const Tokenizer& tokenizer,
-                  const PromptFormat& format, TaskContent& content, int64_t n) {
+TaskPrompt Finish(const TaskSpec& spec, int64_t length, double depth, uint64_t seed,
+                  const Tokenizer& tokenizer, const PromptFormat& format, TaskContent& content, int64_t n) {
   const PromptText p = Assemble(spec, format, content, content.Render(n));
   const EncodeOptions options = PromptEncodeOptions(format);
   TaskPrompt out;
@@ -153,9 +154,9 @@ TaskPrompt BuildTaskPrompt(const TaskSpec& spec, int64_t length, double depth, u
   const int64_t budget = length - spec.max_new_tokens;  // prompt tokens allowed
   if (count(0) > budget) {
     throw Error("task " + spec.name, "length " + std::to_string(length) +
-                                         " cannot hold the prompt without a haystack (" + std::to_string(count(0)) +
-                                         " prompt tokens + " + std::to_string(spec.max_new_tokens) +
-                                         " to generate)");
+                                         " cannot hold the prompt without a haystack (" +
+                                         std::to_string(count(0)) + " prompt tokens + " +
+                                         std::to_string(spec.max_new_tokens) + " to generate)");
   }
 
   // Invariant: n = lo fits, n = hi does not. Every unit adds at least a character, which a tokenizer cannot
@@ -172,7 +173,8 @@ TaskPrompt BuildTaskPrompt(const TaskSpec& spec, int64_t length, double depth, u
   // step doubling) until the answer is bracketed, and bisect.
   const int64_t probe = std::min<int64_t>(64, hard_cap);
   if (test(probe) && hi - lo > 1) {
-    const double per_unit = std::max(1e-3, static_cast<double>(count(probe) - count(0)) / static_cast<double>(probe));
+    const double per_unit =
+        std::max(1e-3, static_cast<double>(count(probe) - count(0)) / static_cast<double>(probe));
     const double room = static_cast<double>(budget - count(probe)) / per_unit;
     int64_t n = std::clamp<int64_t>(probe + static_cast<int64_t>(room), lo + 1, hi - 1);
     int64_t step = std::max<int64_t>(1, n / 64);
@@ -186,7 +188,8 @@ TaskPrompt BuildTaskPrompt(const TaskSpec& spec, int64_t length, double depth, u
   return Finish(spec, length, depth, seed, tokenizer, format, *content, lo);
 }
 
-uint64_t TaskSampleSeed(uint64_t run_seed, const std::string& task, int64_t length, double depth, int sample) {
+uint64_t TaskSampleSeed(uint64_t run_seed, const std::string& task, int64_t length, double depth,
+                        int sample) {
   // FNV-1a over the fields' bytes (little-endian, the name with its length so fields cannot run into each
   // other), then the splitmix64 finalizer to spread FNV's weak low bits.
   uint64_t h = 0xcbf29ce484222325ULL;
@@ -217,7 +220,8 @@ TaskPrompt BuildTaskPromptWithUnits(const TaskSpec& spec, int64_t length, double
   ValidateTaskSpec(spec, "task " + spec.name);
   depth = CheckedDepth(spec, depth);
   const std::unique_ptr<TaskContent> content = DrawTaskContent(spec, length, depth, seed);
-  return Finish(spec, length, depth, seed, tokenizer, format, *content, content->Cap(std::max<int64_t>(units, 0)));
+  return Finish(spec, length, depth, seed, tokenizer, format, *content,
+                content->Cap(std::max<int64_t>(units, 0)));
 }
 
 }  // namespace detail

@@ -43,17 +43,17 @@ struct TokenSpan {
 };
 
 struct TaskPrompt {
-  std::string task;  // TaskSpec::name
+  std::string task;    // TaskSpec::name
   int64_t length = 0;  // the cell's length (prompt + max_new_tokens ≤ length)
   double depth = 0;    // the cell's depth (0 for tasks without one)
   uint64_t seed = 0;
-  std::string text;            // the whole prompt as tokenized (chat: the rendered conversation + answer_prefix)
-  std::vector<int32_t> ids;    // [prompt tokens]
-  int32_t question_start = 0;  // first token of the final question (context = ids[0, question_start))
+  std::string text;  // the whole prompt as tokenized (chat: the rendered conversation + answer_prefix)
+  std::vector<int32_t> ids;            // [prompt tokens]
+  int32_t question_start = 0;          // first token of the final question (context = ids[0, question_start))
   std::vector<TokenSpan> needles;      // the asked-for needles (vt: the asked-for chain's assignments)
   std::vector<TokenSpan> distractors;  // needles that are not asked for (other keys, other chains)
-  std::vector<std::string> answers;    // what the output must contain (ScoreKind::kAll) or begin with (kExact)
-  int64_t haystack_units = 0;          // essay words, noise lines, distractor needles or list words used
+  std::vector<std::string> answers;  // what the output must contain (ScoreKind::kAll) or begin with (kExact)
+  int64_t haystack_units = 0;        // essay words, noise lines, distractor needles or list words used
   int max_new_tokens = 0;
   ScoreKind score = ScoreKind::kAll;
 };

@@ -52,7 +52,8 @@ double MassOn(const AttentionRecorder& rec, const ModelConfig& c, const std::vec
       if (!r.seen) continue;
       double mass = 0;
       for (const TokenSpan& s : spans)
-        for (int32_t p = s.begin; p < s.end && static_cast<size_t>(p) < r.probs.size(); ++p) mass += r.probs[p];
+        for (int32_t p = s.begin; p < s.end && static_cast<size_t>(p) < r.probs.size(); ++p)
+          mass += r.probs[p];
       total += mass;
       ++heads;
     }
@@ -78,8 +79,8 @@ TaskSampleResult RunTaskSample(const Model& model, const Tokenizer& tokenizer, c
   // question and answer come on top of what was kept (at most the bound).
   const size_t batch = once ? q : std::max<size_t>(options.prefill_batch, 1);
   const bool bounded = policy->MaxSlots() != KvPolicy::kUnbounded;
-  const size_t capacity = !once ? RequiredCapacity(policy.get(), total, batch)
-                                : (bounded ? total + policy->MaxSlots() : total);
+  const size_t capacity =
+      !once ? RequiredCapacity(policy.get(), total, batch) : (bounded ? total + policy->MaxSlots() : total);
   KvCache cache(c.CacheShape(), capacity, CacheCodecFor(policy.get()));
   MergeTracker merges(cache.n_layers(), cache.n_kv_heads());
   cache.SetMergeObserver(&merges);
@@ -105,7 +106,8 @@ TaskSampleResult RunTaskSample(const Model& model, const Tokenizer& tokenizer, c
   // cache yet, and is not counted.
   std::vector<TokenSpan> before_question;
   for (const TokenSpan& s : prompt.needles)
-    if (s.begin < prompt.question_start) before_question.push_back({s.begin, std::min(s.end, prompt.question_start)});
+    if (s.begin < prompt.question_start)
+      before_question.push_back({s.begin, std::min(s.end, prompt.question_start)});
   r.retention = MeasureNeedleRetention(cache, before_question, &merges);
   r.kv_bytes = static_cast<int64_t>(cache.Bytes() + recorder->MetadataBytes());
   r.kv_bytes_full = FullCacheBytes(c, static_cast<int64_t>(q));
@@ -174,10 +176,13 @@ void CheckGrid(const ModelConfig& c, const std::vector<TaskSpec>& tasks, const T
   for (int64_t len : o.lengths) {
     if (len < 2) throw Error(lengths, std::to_string(len) + " is not a prompt length (at least 2 tokens)");
     if (!o.beyond_context && c.max_seq_len > 0 && len > c.max_seq_len)
-      throw Error(lengths, std::to_string(len) + " is beyond the model's trained context of " + std::to_string(c.max_seq_len),
-                  "allow it with --beyond-context (sweep: beyond_context = true)");
+      throw Error(
+          lengths,
+          std::to_string(len) + " is beyond the model's trained context of " + std::to_string(c.max_seq_len),
+          "allow it with --beyond-context (sweep: beyond_context = true)");
   }
-  const bool any_depth = std::any_of(tasks.begin(), tasks.end(), [](const TaskSpec& t) { return t.HasDepth(); });
+  const bool any_depth =
+      std::any_of(tasks.begin(), tasks.end(), [](const TaskSpec& t) { return t.HasDepth(); });
   if (any_depth && o.depths.empty()) throw Error(depths, "no depth given");
   for (double d : o.depths)
     if (!(d >= 0.0 && d <= 1.0)) throw Error(depths, std::to_string(d) + " is not a fraction in [0, 1]");
@@ -204,8 +209,9 @@ std::vector<TaskCellResult> RunTaskGrid(const Model& model, const Tokenizer& tok
         cell.retention_by_layer.assign(static_cast<size_t>(c.n_layers), 0.0);
         for (int s = 0; s < options.samples; ++s) {
           const double d = std::max(depth, 0.0);
-          const TaskPrompt prompt = BuildTaskPrompt(task, length, d, TaskSampleSeed(options.seed, task.name, length, d, s),
-                                                    tokenizer, options.format);
+          const TaskPrompt prompt =
+              BuildTaskPrompt(task, length, d, TaskSampleSeed(options.seed, task.name, length, d, s),
+                              tokenizer, options.format);
           const TaskSampleResult r = RunTaskSample(model, tokenizer, prompt, kv_spec, options.run);
           cell.accuracy += r.score;
           cell.retention += r.retention.held;
@@ -222,8 +228,8 @@ std::vector<TaskCellResult> RunTaskGrid(const Model& model, const Tokenizer& tok
           ++cell.samples;
         }
         const double inv = 1.0 / cell.samples;
-        for (double* v : {&cell.accuracy, &cell.retention, &cell.merged, &cell.needle_attention, &cell.kv_bytes,
-                          &cell.kv_bytes_full, &cell.prompt_tokens})
+        for (double* v : {&cell.accuracy, &cell.retention, &cell.merged, &cell.needle_attention,
+                          &cell.kv_bytes, &cell.kv_bytes_full, &cell.prompt_tokens})
           *v *= inv;
         for (double& v : cell.retention_by_layer) v *= inv;
         if (on_cell) on_cell(cell);
@@ -235,7 +241,9 @@ std::vector<TaskCellResult> RunTaskGrid(const Model& model, const Tokenizer& tok
 }
 
 nlohmann::json CellJson(const TaskCellResult& cell, bool with_samples) {
-  const auto needle_metric = [&](double v) { return cell.has_needles ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  const auto needle_metric = [&](double v) {
+    return cell.has_needles ? nlohmann::json(v) : nlohmann::json(nullptr);
+  };
   nlohmann::json j = {{"task", cell.task},
                       {"length", cell.length},
                       {"depth", cell.depth < 0 ? nlohmann::json(nullptr) : nlohmann::json(cell.depth)},
@@ -247,8 +255,8 @@ nlohmann::json CellJson(const TaskCellResult& cell, bool with_samples) {
                       {"kv_bytes", cell.kv_bytes},
                       {"kv_bytes_full", cell.kv_bytes_full},
                       {"prompt_tokens", cell.prompt_tokens},
-                      {"retention_by_layer", cell.has_needles ? nlohmann::json(cell.retention_by_layer)
-                                                              : nlohmann::json(nullptr)}};
+                      {"retention_by_layer",
+                       cell.has_needles ? nlohmann::json(cell.retention_by_layer) : nlohmann::json(nullptr)}};
   if (with_samples) j["samples_detail"] = cell.sample_rows;
   return j;
 }

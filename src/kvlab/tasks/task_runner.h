@@ -28,20 +28,21 @@ enum class CompressMode { kStream, kOnce };
 
 struct TaskRunOptions {
   CompressMode compress = CompressMode::kStream;
-  size_t prefill_batch = 256;      // kStream: tokens per forward chunk
+  size_t prefill_batch = 256;        // kStream: tokens per forward chunk
   std::vector<int32_t> stop_tokens;  // besides EOS: ids that end the answer (a chat model's end of turn)
 };
 
 struct TaskSampleResult {
-  std::string output;         // the decoded answer
+  std::string output;  // the decoded answer
   double score = 0;
   NeedleRetention retention;  // when the final question begins
   // Attention the prompt's last token puts on the asked-for needles' positions: a query head's mass on
-  // them (a summary slot's mass goes to its founder), averaged over layers and query heads. 0 without needles.
+  // them (a summary slot's mass goes to its founder), averaged over layers and query heads. 0 without
+  // needles.
   double needle_attention = 0;
-  int64_t kv_bytes = 0;        // KvCache::Bytes + policy metadata when the final question begins
-  int64_t kv_bytes_end = 0;    // the same after the answer
-  int64_t kv_bytes_full = 0;   // what an f32 full cache holds for the same tokens, when the question begins
+  int64_t kv_bytes = 0;       // KvCache::Bytes + policy metadata when the final question begins
+  int64_t kv_bytes_end = 0;   // the same after the answer
+  int64_t kv_bytes_full = 0;  // what an f32 full cache holds for the same tokens, when the question begins
   int64_t generated_tokens = 0;
   double prefill_ms = 0, decode_ms = 0;
 };
@@ -74,8 +75,8 @@ struct TaskCellResult {
   bool has_needles = false;  // false for tasks without needles (cwe, fwe): retention is then not measured
   double accuracy = 0, retention = 0, merged = 0, needle_attention = 0;
   double kv_bytes = 0, kv_bytes_full = 0, prompt_tokens = 0;  // means over the samples
-  std::vector<double> retention_by_layer;  // [layers] mean held fraction
-  std::vector<nlohmann::json> sample_rows;  // one object per sample (docs/TASKS.md)
+  std::vector<double> retention_by_layer;                     // [layers] mean held fraction
+  std::vector<nlohmann::json> sample_rows;                    // one object per sample (docs/TASKS.md)
 };
 
 // Checks the grid before running (lengths within the trained context unless beyond_context, depths in
@@ -86,8 +87,8 @@ std::vector<TaskCellResult> RunTaskGrid(const Model& model, const Tokenizer& tok
                                         const std::function<void(const TaskCellResult&)>& on_cell = {});
 
 // A cell as JSON (docs/TASKS.md): task, length, depth (null without one), samples, accuracy, retention,
-// merged, needle_attention (these three null without needles), kv_bytes, kv_bytes_full, prompt_tokens, retention_by_layer, and with
-// `with_samples` the per-sample objects.
+// merged, needle_attention (these three null without needles), kv_bytes, kv_bytes_full, prompt_tokens,
+// retention_by_layer, and with `with_samples` the per-sample objects.
 nlohmann::json CellJson(const TaskCellResult& cell, bool with_samples);
 
 }  // namespace kvlab

@@ -62,8 +62,8 @@ std::vector<TaskSpec> MakeBuiltins() {
                    H::kNeedles, I::kUuids, I::kUuids, 1, 1, 1));
   t.push_back(Niah("niah_multivalue", "RULER NIAH: one key with 4 values in an essay", H::kEssay, I::kWords,
                    I::kNumbers, 1, 4, 1));
-  t.push_back(Niah("niah_multiquery", "RULER NIAH: 4 keys in an essay, all 4 asked for", H::kEssay,
-                   I::kWords, I::kNumbers, 4, 1, 4));
+  t.push_back(Niah("niah_multiquery", "RULER NIAH: 4 keys in an essay, all 4 asked for", H::kEssay, I::kWords,
+                   I::kNumbers, 4, 1, 4));
 
   // Passkey retrieval (Mohtashami & Jaggi 2023, "Landmark Attention"): a 5-digit key among noise lines.
   TaskSpec passkey;
@@ -143,11 +143,16 @@ std::vector<TaskSpec> MakeBuiltins() {
 // How many distinct items of a kind with `digits` exist (saturating at 1e18: only "too few" matters).
 double ItemSpace(ItemKind kind, int digits) {
   switch (kind) {
-    case ItemKind::kNone: return 1;
-    case ItemKind::kNumbers: return 9 * std::pow(10.0, digits - 1);
-    case ItemKind::kLetters: return std::pow(26.0, digits);
-    case ItemKind::kWords: return 1e18;   // checked against the essay's vocabulary when drawn
-    case ItemKind::kUuids: return 1e18;
+    case ItemKind::kNone:
+      return 1;
+    case ItemKind::kNumbers:
+      return 9 * std::pow(10.0, digits - 1);
+    case ItemKind::kLetters:
+      return std::pow(26.0, digits);
+    case ItemKind::kWords:
+      return 1e18;  // checked against the essay's vocabulary when drawn
+    case ItemKind::kUuids:
+      return 1e18;
   }
   return 0;
 }
@@ -171,10 +176,14 @@ std::optional<TaskSpecProblem> InRange(const std::string& field, double v, doubl
 
 int ExpectedAnswers(const TaskSpec& spec) {
   switch (spec.kind) {
-    case TaskKind::kNeedle: return spec.queries * spec.values_per_key;
-    case TaskKind::kVariableTracking: return spec.hops + 1;
-    case TaskKind::kCommonWords: return spec.num_common;
-    case TaskKind::kFrequentWords: return 3;
+    case TaskKind::kNeedle:
+      return spec.queries * spec.values_per_key;
+    case TaskKind::kVariableTracking:
+      return spec.hops + 1;
+    case TaskKind::kCommonWords:
+      return spec.num_common;
+    case TaskKind::kFrequentWords:
+      return 3;
   }
   return 0;
 }
@@ -187,13 +196,20 @@ std::optional<TaskSpecProblem> CheckTaskSpec(const TaskSpec& s) {
     double value, lo, hi;
   };
   const Range ranges[] = {
-      {"key_digits", double(s.key_digits), 1, 32},      {"value_digits", double(s.value_digits), 1, 32},
-      {"keys", double(s.keys), 1, 1e6},                 {"values_per_key", double(s.values_per_key), 1, 1e6},
-      {"queries", double(s.queries), 1, 1e6},           {"chains", double(s.chains), 1, 1e4},
-      {"hops", double(s.hops), 1, 1e4},                 {"num_common", double(s.num_common), 1, 1e5},
-      {"freq_common", double(s.freq_common), 0, 1e4},   {"freq_uncommon", double(s.freq_uncommon), 0, 1e4},
-      {"coded_length", double(s.coded_length), 1, 32},  {"max_new_tokens", double(s.max_new_tokens), 1, 4096},
-      {"haystack_begin", s.haystack_begin, 0, 1},       {"haystack_end", s.haystack_end, 0, 1},
+      {"key_digits", double(s.key_digits), 1, 32},
+      {"value_digits", double(s.value_digits), 1, 32},
+      {"keys", double(s.keys), 1, 1e6},
+      {"values_per_key", double(s.values_per_key), 1, 1e6},
+      {"queries", double(s.queries), 1, 1e6},
+      {"chains", double(s.chains), 1, 1e4},
+      {"hops", double(s.hops), 1, 1e4},
+      {"num_common", double(s.num_common), 1, 1e5},
+      {"freq_common", double(s.freq_common), 0, 1e4},
+      {"freq_uncommon", double(s.freq_uncommon), 0, 1e4},
+      {"coded_length", double(s.coded_length), 1, 32},
+      {"max_new_tokens", double(s.max_new_tokens), 1, 4096},
+      {"haystack_begin", s.haystack_begin, 0, 1},
+      {"haystack_end", s.haystack_end, 0, 1},
   };
   for (const Range& r : ranges) {
     if (auto p = InRange(r.field, r.value, r.lo, r.hi)) return p;
@@ -209,10 +225,12 @@ std::optional<TaskSpecProblem> CheckTaskSpec(const TaskSpec& s) {
     case TaskKind::kNeedle:
       if (s.value_kind == ItemKind::kNone) return Problem("value", "a needle needs a value (not none)");
       if (s.key_kind == ItemKind::kNone && (s.keys != 1 || s.queries != 1)) {
-        return Problem(s.keys != 1 ? "keys" : "queries", "must be 1 when key = \"none\" (one needle, no key)");
+        return Problem(s.keys != 1 ? "keys" : "queries",
+                       "must be 1 when key = \"none\" (one needle, no key)");
       }
       if (s.queries > s.keys) {
-        return Problem("queries", std::to_string(s.queries) + " is more than keys (" + std::to_string(s.keys) + ")");
+        return Problem("queries",
+                       std::to_string(s.queries) + " is more than keys (" + std::to_string(s.keys) + ")");
       }
       if (ItemSpace(s.key_kind, s.key_digits) < s.keys) {
         return Problem("keys", std::to_string(s.keys) + " distinct keys do not exist with key_digits " +
@@ -240,8 +258,8 @@ std::optional<TaskSpecProblem> CheckTaskSpec(const TaskSpec& s) {
                                    std::to_string(s.key_digits));
       }
       if (ItemSpace(s.value_kind, s.value_digits) < s.chains) {
-        return Problem("chains", "more chains than distinct values with value_digits " +
-                                     std::to_string(s.value_digits));
+        return Problem(
+            "chains", "more chains than distinct values with value_digits " + std::to_string(s.value_digits));
       }
       break;
     case TaskKind::kCommonWords:
@@ -253,7 +271,8 @@ std::optional<TaskSpecProblem> CheckTaskSpec(const TaskSpec& s) {
         if (common <= uncommon) {
           return Problem(s.freq_common > 0 ? "freq_common" : "freq_uncommon",
                          "common words repeated " + std::to_string(common) + " times and the others " +
-                             std::to_string(uncommon) + " times (0: RULER's 6/1 or 30/3) would not make the "
+                             std::to_string(uncommon) +
+                             " times (0: RULER's 6/1 or 30/3) would not make the "
                              "common words the most common");
         }
       }
@@ -301,7 +320,8 @@ const std::vector<TaskSpec>& BuiltinTasks() {
   return tasks;
 }
 
-const TaskSpec& FindTask(const std::string& name, const std::vector<TaskSpec>& defined, const std::string& where) {
+const TaskSpec& FindTask(const std::string& name, const std::vector<TaskSpec>& defined,
+                         const std::string& where) {
   for (const TaskSpec& t : defined) {
     if (t.name == name) return t;
   }

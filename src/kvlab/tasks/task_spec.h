@@ -12,7 +12,8 @@
 // Templates are plain text with {placeholders} (a literal brace is written {{ or }}):
 //   {key} {value}          one needle's key and value (needle, distractor needles)
 //   {query}                the queried keys, "a", "a and b", "a, b, and c" (vt: the chain's value)
-//   {values}               value_noun, or value_noun_singular when exactly one answer is expected (in a needle
+//   {values}               value_noun, or value_noun_singular when exactly one answer is expected (in a
+//   needle
 //                          always value_noun: RULER formats its needles before the single-answer rewrite)
 //   {Some} {are} {are_all} "Some"/"are"/"are all", or "A"/"is"/"is" with exactly one answer
 //                          (RULER rewrites its template the same way)
@@ -27,10 +28,10 @@
 namespace kvlab {
 
 enum class TaskKind {
-  kNeedle,             // needles "key → value" in a haystack, asked for by key (NIAH, passkey)
-  kVariableTracking,   // chains VAR A = 12345, VAR B = VAR A, ...; asked for every name of one value
-  kCommonWords,        // a numbered word list; asked for the num_common words repeated most often
-  kFrequentWords,      // Zipf-distributed coded words; asked for the three most frequent
+  kNeedle,            // needles "key → value" in a haystack, asked for by key (NIAH, passkey)
+  kVariableTracking,  // chains VAR A = 12345, VAR B = VAR A, ...; asked for every name of one value
+  kCommonWords,       // a numbered word list; asked for the num_common words repeated most often
+  kFrequentWords,     // Zipf-distributed coded words; asked for the three most frequent
 };
 
 enum class HaystackKind {
@@ -54,7 +55,7 @@ enum class InsertAt {
 };
 
 enum class ScoreKind {
-  kAll,    // RULER's string_match_all: the fraction of expected answers found (case-insensitive) in the output
+  kAll,  // RULER's string_match_all: the fraction of expected answers found (case-insensitive) in the output
   kExact,  // 1 when the output, leading whitespace trimmed, begins with the one expected answer, else 0
 };
 
@@ -66,9 +67,10 @@ struct TaskSpec {
   // Phrasing. prompt = instruction + [question_before, query-aware runs only] + context + question +
   // answer_prefix; the model's answer continues after answer_prefix.
   std::string instruction;
-  std::string needle;           // kNeedle: one needle, e.g. "One of the special magic {values} for {key} is: {value}."
-  std::string question;         // the final question (also what "both" places before the context)
-  std::string question_before;  // query-aware runs: text before the context; empty = question, trimmed, + "\n"
+  std::string needle;  // kNeedle: one needle, e.g. "One of the special magic {values} for {key} is: {value}."
+  std::string question;  // the final question (also what "both" places before the context)
+  std::string
+      question_before;  // query-aware runs: text before the context; empty = question, trimmed, + "\n"
   std::string answer_prefix;
   std::string value_noun = "numbers", value_noun_singular = "number";
 
@@ -97,8 +99,8 @@ struct TaskSpec {
   HaystackKind haystack = HaystackKind::kEssay;
   std::string haystack_file = "tinystories_val.txt";
   double haystack_begin = 0.0, haystack_end = 1.0;  // the part of the file an essay starts in (fractions)
-  bool lowercase = false;             // lower-case the essay text
-  bool normalize_whitespace = true;   // essay whitespace runs become one space (RULER); off keeps newlines
+  bool lowercase = false;                           // lower-case the essay text
+  bool normalize_whitespace = true;  // essay whitespace runs become one space (RULER); off keeps newlines
   std::string noise_text =
       "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.";
   InsertAt insert_at = InsertAt::kSentence;  // for essays; line haystacks insert between lines
@@ -127,7 +129,8 @@ std::vector<TaskSpec> ParseTaskFileText(const std::string& toml, const std::file
 
 // Looks a task up by name among `defined` (a task file's) and then the built-ins. Throws kvlab::Error
 // naming `where` (e.g. "--task") and listing the known names.
-const TaskSpec& FindTask(const std::string& name, const std::vector<TaskSpec>& defined, const std::string& where);
+const TaskSpec& FindTask(const std::string& name, const std::vector<TaskSpec>& defined,
+                         const std::string& where);
 
 // Checks one spec (what LoadTaskFile checks per table); `where` prefixes the message.
 void ValidateTaskSpec(const TaskSpec& spec, const std::string& where);

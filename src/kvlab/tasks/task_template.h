@@ -10,11 +10,11 @@ namespace kvlab {
 
 // What the placeholders expand to in one prompt.
 struct TemplateValues {
-  std::string values;       // {values}: value_noun, or value_noun_singular with one expected answer
+  std::string values;  // {values}: value_noun, or value_noun_singular with one expected answer
   std::string some = "Some", are = "are", are_all = "are all";  // {Some} {are} {are_all}
-  std::string query;        // {query}
-  std::string num_answers;  // {num_answers}
-  std::string key, value;   // {key} {value}: one needle's (needle templates only)
+  std::string query;                                            // {query}
+  std::string num_answers;                                      // {num_answers}
+  std::string key, value;  // {key} {value}: one needle's (needle templates only)
 };
 
 // The placeholders a template may use: needle templates also take {key} and {value}.

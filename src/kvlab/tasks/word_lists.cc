@@ -34,8 +34,10 @@ class CommonWords final : public TaskContent {
     words_ = *LoadEssayWords(spec);
     if (words_.size() < static_cast<size_t>(spec.num_common)) {
       throw Error("task " + spec.name, "haystack file '" + spec.haystack_file + "' has " +
-                                           std::to_string(words_.size()) + " distinct lower-case words, fewer "
-                                           "than num_common (" + std::to_string(spec.num_common) + ")");
+                                           std::to_string(words_.size()) +
+                                           " distinct lower-case words, fewer "
+                                           "than num_common (" +
+                                           std::to_string(spec.num_common) + ")");
     }
     rng.Shuffle(words_);  // the first num_common are the common words, the rest uncommon in the order used
     num_common_ = static_cast<size_t>(spec.num_common);
@@ -77,7 +79,8 @@ double Zeta(double alpha) {
 
 class FrequentWords final : public TaskContent {
  public:
-  FrequentWords(const TaskSpec& spec, int64_t length, uint64_t seed) : alpha_(spec.alpha), zeta_(Zeta(spec.alpha)) {
+  FrequentWords(const TaskSpec& spec, int64_t length, uint64_t seed)
+      : alpha_(spec.alpha), zeta_(Zeta(spec.alpha)) {
     TaskRng rng(seed);
     // RULER: vocabulary size (max_seq_length - tokens_to_generate) // 50, here at least 10.
     const int64_t size = std::max<int64_t>(10, (length - spec.max_new_tokens) / 50);
@@ -86,8 +89,9 @@ class FrequentWords final : public TaskContent {
     for (int64_t i = 0; i < size; ++i) {
       std::optional<std::string> w = items.Draw(ItemKind::kLetters, spec.coded_length, kNoWords, rng);
       if (!w) {
-        throw Error("task " + spec.name, "cannot draw " + std::to_string(size) + " distinct coded words of " +
-                                             std::to_string(spec.coded_length) + " letters",
+        throw Error("task " + spec.name,
+                    "cannot draw " + std::to_string(size) + " distinct coded words of " +
+                        std::to_string(spec.coded_length) + " letters",
                     "raise coded_length");
       }
       for (char& c : *w) c = static_cast<char>(c - 'A' + 'a');
@@ -102,7 +106,8 @@ class FrequentWords final : public TaskContent {
   Context Render(int64_t n) override {
     std::vector<const std::string*> words;
     for (size_t k = 1; k <= vocab_.size(); ++k) {
-      const double count = std::floor(static_cast<double>(n) * std::pow(static_cast<double>(k), -alpha_) / zeta_);
+      const double count =
+          std::floor(static_cast<double>(n) * std::pow(static_cast<double>(k), -alpha_) / zeta_);
       for (int64_t c = 0; c < static_cast<int64_t>(count); ++c) words.push_back(&vocab_[k - 1]);
     }
     return Context{ShuffledJoin(std::move(words), shuffle_seed_, /*numbered=*/false), {}, {}};
