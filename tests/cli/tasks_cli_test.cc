@@ -71,6 +71,13 @@ TEST(TasksCli, RecallCharGridShowsWhatCompressionBreaks) {
   EXPECT_DOUBLE_EQ(window[3]["retention"].get<double>(), 1.0);
   EXPECT_GT(full[2]["accuracy"].get<double>(), 0.0);
 
+  // kvlab report reads the grid as it reads a sweep with [tasks]: the needle-in-a-haystack heatmaps.
+  const CommandResult report = RunKvlab("report " + Quote(out) + " -o " + Quote(dir / "report"));
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  for (const char* png : {"tasks_heatmap_accuracy_recall_char.png", "tasks_heatmap_retention_recall_char.png",
+                          "tasks_vs_budget.png", "tasks_vs_kv_bytes.png"})
+    EXPECT_TRUE(fs::exists(dir / "report" / png)) << png;
+
   // The same grid compressed once after the context, query-aware: runs and says so.
   const CommandResult once = RunKvlab("tasks " + args + " --compress once --question both --json");
   ASSERT_EQ(once.exit_code, 0) << once.err;

@@ -19,7 +19,8 @@ void AddReportCommand(CLI::App& app) {
   auto args = std::make_shared<ReportArgs>();
   CLI::App* cmd =
       app.add_subcommand("report", "draw plots and an index.html from sweep results and analyses");
-  cmd->add_option("results", args->results, "sweep results files (JSONL, one row per run)");
+  cmd->add_option("results", args->results,
+                  "sweep results files (JSONL, one row per run), or kvlab tasks --json output");
   cmd->add_option("--analysis", args->analysis, "a kvlab analyze output directory (repeatable)");
   cmd->add_option("-o,--out", args->out, "output directory (PNG + SVG plots and index.html)")
       ->capture_default_str();

@@ -28,9 +28,20 @@ std::string PythonPath() {
   return env != nullptr && *env ? env : "/usr/bin/python3";
 }
 
+// A results file is sweep JSONL, or the one object `kvlab tasks --json` writes.
 void CheckResultsFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw Error(path, "cannot open results file");
+  {
+    const nlohmann::json whole = nlohmann::json::parse(in, nullptr, false);
+    if (whole.is_object() && whole.value("command", "") == "tasks") {
+      if (!whole.contains("runs") || !whole["runs"].is_array() || whole["runs"].empty())
+        throw Error(path, "kvlab tasks output without runs");
+      return;
+    }
+  }
+  in.clear();
+  in.seekg(0);
   std::string line;
   size_t n = 0, rows = 0;
   while (std::getline(in, line)) {

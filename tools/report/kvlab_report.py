@@ -19,6 +19,7 @@ import html
 import json
 import math
 import os
+import re
 import sys
 from collections import OrderedDict, defaultdict
 
@@ -44,10 +45,47 @@ class Skip(Exception):
 
 # ----------------------------------------------------------------------------------------------- inputs
 
+def task_run_rows(j):
+    """Rows from `kvlab tasks --json` output, shaped like a sweep's with [tasks]: one per policy, holding
+    its cells of every task."""
+    by_kv = OrderedDict()
+    for run in j.get("runs", []):
+        by_kv.setdefault(run.get("kv", "?"), []).extend(run.get("cells", []))
+    rows = []
+    for kv, cells in by_kv.items():
+        budget = re.search(r"(?:^|[:,])budget=(\d+)", kv)
+        quant = re.search(r"quant:k=(\w+),v=(\w+)", kv)
+        needles = [c for c in cells if c.get("retention") is not None]
+
+        def mean(cs, key):
+            vals = [c[key] for c in cs if c.get(key) is not None]
+            return sum(vals) / len(vals) if vals else None
+
+        rows.append({"model": j.get("model"), "policy": kv,
+                     "policy_name": "+".join(p.split(":")[0] for p in kv.split("+")),
+                     "budget": int(budget.group(1)) if budget else None,
+                     "codec": (quant.group(1) if quant.group(1) == quant.group(2) else "%s/%s" % quant.groups())
+                     if quant else None,
+                     "task_cells": cells, "task_accuracy": mean(cells, "accuracy"),
+                     "task_retention": mean(needles, "retention"), "task_merged": mean(needles, "merged"),
+                     "task_needle_attention": mean(needles, "needle_attention"),
+                     "task_kv_bytes": mean(cells, "kv_bytes"), "task_kv_bytes_full": mean(cells, "kv_bytes_full")})
+    return rows
+
+
 def read_results(paths):
+    """Sweep results (JSONL, one row per line), or `kvlab tasks --json` objects (one per file)."""
     rows = []
     for path in paths:
         with open(path, encoding="utf-8") as f:
+            try:
+                whole = json.load(f)
+            except ValueError:
+                whole = None
+            if isinstance(whole, dict) and whole.get("command") == "tasks":
+                rows.extend(task_run_rows(whole))
+                continue
+            f.seek(0)
             for n, line in enumerate(f, 1):
                 if not line.strip():
                     continue
