@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "eval_common.h"
 #include "kvlab/kv/registry.h"
+#include "kvlab/tasks/task_prompt.h"
 #include "kvlab/tasks/task_runner.h"
 #include "kvlab/tokenizer/model_chat_template.h"
 #include "kvlab/util/error.h"
@@ -141,6 +142,15 @@ void Run(const TasksArgs& a) {
     grid.run.stop_tokens = EndOfTurnTokens(*tokenizer, *chat);
   }
 
+  // Every task at every length once before any run, so a length too short for a task's prompt (or past the
+  // context) fails before the first table rather than in the middle of the grid.
+  for (const TaskSpec& task : tasks) {
+    for (int64_t len : grid.lengths) {
+      if (!grid.beyond_context && len > c.max_seq_len) continue;  // RunTaskGrid names the flag
+      BuildTaskPrompt(task, len, 0.0, TaskSampleSeed(grid.seed, task.name, len, 0.0, 0), *tokenizer, grid.format);
+    }
+  }
+
   TasksArgs shown = a;
   shown.lengths = grid.lengths;
   nlohmann::json runs = nlohmann::json::array();
@@ -149,7 +159,14 @@ void Run(const TasksArgs& a) {
                 c.n_kv_heads, c.max_seq_len);
   for (const std::string& spec : specs) {
     for (const TaskSpec& task : tasks) {
-      const std::vector<TaskCellResult> cells = RunTaskGrid(*model, *tokenizer, {task}, spec, grid);
+      // Progress on stderr: a grid on a real model takes minutes.
+      const auto progress = [&](const TaskCellResult& cell) {
+        std::fprintf(stderr, "[kvlab] %s | %s | length %lld", spec.c_str(), task.name.c_str(),
+                     static_cast<long long>(cell.length));
+        if (cell.depth >= 0) std::fprintf(stderr, " depth %.0f%%", cell.depth * 100);
+        std::fprintf(stderr, ": accuracy %.2f\n", cell.accuracy);
+      };
+      const std::vector<TaskCellResult> cells = RunTaskGrid(*model, *tokenizer, {task}, spec, grid, progress);
       nlohmann::json cj = nlohmann::json::array();
       for (const TaskCellResult& cell : cells) cj.push_back(CellJson(cell, /*with_samples=*/true));
       runs.push_back({{"kv", spec}, {"task", task.name}, {"cells", cj}});
