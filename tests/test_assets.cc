@@ -15,6 +15,16 @@ std::filesystem::path AssetsDir() {
   return KVLAB_DEFAULT_ASSETS;
 }
 
+namespace {
+// The library looks assets up itself (task haystacks, short model and text names) through KVLAB_ASSETS or
+// ../shared next to the working directory or the program; a test binary in build/tests finds neither, so
+// the tests hand it the directory they use (a no-op when KVLAB_ASSETS is set).
+const bool kAssetsForTheLibrary = [] {
+  ::setenv("KVLAB_ASSETS", KVLAB_DEFAULT_ASSETS, /*overwrite=*/0);
+  return true;
+}();
+}  // namespace
+
 nlohmann::json ReadJson(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open " + path.string());
