@@ -48,6 +48,10 @@ TEST(PolicySpec, ParsesAndRoundTripsCanonicalSpecs) {
             "sketch:type=cms,width=512,depth=4,budget=64,strategy=topk,topk=56,seed=0");
   EXPECT_EQ(MakePolicy("sketch:type=race,budget=64,recent=8")->Spec(),
             "sketch:type=race,width=512,depth=4,bits=9,budget=64,recent=8,strategy=topk,topk=48,seed=0");
+  // The original study's sketch names are the same sketches.
+  EXPECT_EQ(MakePolicy("sketch:type=count_sketch,width=256,budget=64,recent=16")->Spec(),
+            MakePolicy("sketch:type=cs,width=256,budget=64,recent=16")->Spec());
+  EXPECT_EQ(MakePolicy("sketch:type=count_min,budget=64")->Spec(), MakePolicy("sketch:type=cms,budget=64")->Spec());
   EXPECT_EQ(MakePolicy("snapkv:budget=64")->Spec(), "snapkv:budget=64,recent=32,window=32,pool=7,every=0");
   EXPECT_EQ(MakePolicy("cluster:budget=64")->Spec(), "cluster:budget=64,sinks=4,summaries=16,assign=kmeans,metric=cosine");
   // topk < budget amortizes eviction: the bound stays the budget.

@@ -116,9 +116,11 @@ class SketchAggregatePolicy final : public SummaryPolicy {
 
 SketchOptions ReadSketchOptions(PolicyParams& p) {
   SketchOptions o;
-  const std::string type = p.Choice("type", "cms", {"cms", "cs", "race"});
-  o.type = type == "cs" ? SketchOptions::Type::kCountSketch
-                        : type == "race" ? SketchOptions::Type::kRace : SketchOptions::Type::kCountMin;
+  // count_min / count_sketch: the original study's names for the same sketches (Spec() writes cms / cs).
+  const std::string type = p.Choice("type", "cms", {"cms", "cs", "race", "count_min", "count_sketch"});
+  o.type = type == "cs" || type == "count_sketch" ? SketchOptions::Type::kCountSketch
+           : type == "race"                       ? SketchOptions::Type::kRace
+                                                  : SketchOptions::Type::kCountMin;
   o.width = static_cast<size_t>(p.Int("width", 512, 1, int64_t{1} << 24));
   o.depth = static_cast<size_t>(p.Int("depth", 4, 1, 64));  // Count Sketch takes medians on the stack
   if (o.type == SketchOptions::Type::kRace) {
