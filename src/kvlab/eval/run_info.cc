@@ -6,11 +6,10 @@
 #include <fstream>
 #include <thread>
 
-#ifndef KVLAB_GIT_REV
-#define KVLAB_GIT_REV "unknown"
-#endif
-
 namespace kvlab {
+
+// The build's git revision (generated at build time by cmake/git_rev.cmake).
+const char* KvlabGitRev();
 
 namespace {
 std::string CpuModel() {
@@ -47,7 +46,7 @@ std::string UtcTimestamp() {
 nlohmann::json RunInfo() {
   const std::string host = HostName(), cpu = CpuModel();
   const unsigned cores = std::thread::hardware_concurrency();
-  return {{"git_rev", KVLAB_GIT_REV},
+  return {{"git_rev", KvlabGitRev()},
           {"machine", host + " (" + cpu + ", " + std::to_string(cores) + " cores)"},
           {"hostname", host},
           {"cpu", cpu},
