@@ -34,7 +34,6 @@ std::vector<int> FidelityLayers(const SweepMetrics& m, const ModelConfig& c) {
   }
   return layers;
 }
-
 }  // namespace
 
 std::vector<int32_t> LoadTextTokens(const Tokenizer& tokenizer, const fs::path& path, int64_t count) {
@@ -251,7 +250,6 @@ json SweepEvaluator::Speed(const GridPoint& p) {
   }
   return j;
 }
-
 
 // Means over every cell (accuracy) and over the cells with needles (retention, merged, attention), plus
 // the cells themselves (docs/SWEEP.md).

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "kvlab/model/model.h"
+#include "kvlab/sweep/grid.h"
 #include "kvlab/tasks/task_runner.h"
 #include "kvlab/tokenizer/chat_template.h"
-#include "kvlab/sweep/grid.h"
 #include "kvlab/tokenizer/tokenizer.h"
 
 namespace kvlab {

@@ -202,7 +202,8 @@ std::string SummaryMarkdown(const std::vector<json>& rows) {
   // Task columns only when the sweep ran tasks ([tasks]), so other tables stay as narrow as before.
   std::vector<std::pair<std::string, std::string>> columns = kMarkdownColumns;
   if (std::any_of(rows.begin(), rows.end(), [](const json& r) { return r.contains("task_accuracy"); })) {
-    columns.insert(columns.end() - 1, {{"task_accuracy", "task accuracy"}, {"task_retention", "needle retention"}});
+    columns.insert(columns.end() - 1,
+                   {{"task_accuracy", "task accuracy"}, {"task_retention", "needle retention"}});
   }
   // One table per (model, text), rows in results order.
   std::vector<std::pair<std::string, std::string>> groups;
