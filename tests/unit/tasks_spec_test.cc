@@ -306,6 +306,9 @@ TEST(TaskFile, NonAsciiInStringsAndCommentsAndNestedArraysAreFine) {
   // Brackets that open arrays, not table headers, are not the guard's business.
   EXPECT_EQ(CheckTomlGuard("x = [[[1]]]\ny = [ [2] ]\n").line, 0);
   EXPECT_EQ(CheckTomlGuard("x = 1\n [[[y]]]\n").line, 2);
+  // A quote where no string can start is bare text to toml++, so what follows it is checked (a fuzzer input).
+  EXPECT_EQ(CheckTomlGuard("[[task]]\nname =+querry\"_\xc8\xb8{\n").line, 2);
+  EXPECT_EQ(CheckTomlGuard("a = \"\xc3\xa9\"\nb = [\"\xc3\xa9\", '\xc3\xa9']\n\"k\xc3\xa9\".\"x\" = { c = \"\xc3\xa9\" }\n").line, 0);
 }
 
 TEST(TaskFile, ShippedRecallCharFileDefinesBothTasks) {

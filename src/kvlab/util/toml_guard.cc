@@ -14,6 +14,13 @@ TomlGuardProblem CheckTomlGuard(std::string_view t) {
   int line = 1;
   size_t i = 0;
   bool line_start = true;  // only spaces and tabs so far on this line (outside strings)
+  // The last character outside strings and comments that is not a blank ('\n' at a line start). A quote
+  // opens a string only where TOML has one (a key at a line start or after '.', '{' or ','; a value after
+  // '=', '[' or ','): toml++ reads a quote anywhere else as part of a bad value, and what follows as bare text.
+  char prev = '\n';
+  const auto string_may_start = [&] {
+    return prev == '\n' || prev == '=' || prev == '[' || prev == ',' || prev == '{' || prev == '.';
+  };
   const auto starts = [&](std::string_view s) { return t.substr(i, s.size()) == s; };
   // Skips to just after `close` (counting lines); `escapes`: a backslash hides the next byte.
   const auto skip_to = [&](std::string_view close, bool escapes, bool stop_at_newline) {
@@ -45,23 +52,29 @@ TomlGuardProblem CheckTomlGuard(std::string_view t) {
       continue;
     }
     if (c != ' ' && c != '\t') line_start = c == '\n';
+    const bool quote_opens = (c == '"' || c == '\'') && string_may_start();
+    if (c != ' ' && c != '\t' && c != '#') prev = c;
     if (c == '\n') {
       ++line;
       ++i;
     } else if (c == '#') {
       while (i < t.size() && t[i] != '\n') ++i;
-    } else if (starts("\"\"\"")) {
+    } else if (quote_opens && starts("\"\"\"")) {
       i += 3;
       skip_to("\"\"\"", true, false);
-    } else if (starts("'''")) {
+      prev = '"';  // a string ends a key or value: a quote right after it opens nothing
+    } else if (quote_opens && starts("'''")) {
       i += 3;
       skip_to("'''", false, false);
-    } else if (c == '"') {
+      prev = '"';  // a string ends a key or value: a quote right after it opens nothing
+    } else if (quote_opens && c == '"') {
       ++i;
       skip_to("\"", true, true);
-    } else if (c == '\'') {
+      prev = '"';  // a string ends a key or value: a quote right after it opens nothing
+    } else if (quote_opens && c == '\'') {
       ++i;
       skip_to("'", false, true);
+      prev = '"';  // a string ends a key or value: a quote right after it opens nothing
     } else if (static_cast<unsigned char>(c) >= 0x80) {
       return {line, "a non-ASCII character outside a string or comment"};
     } else {
