@@ -308,6 +308,7 @@ TEST(TaskFile, NonAsciiInStringsAndCommentsAndNestedArraysAreFine) {
   EXPECT_EQ(CheckTomlGuard("x = 1\n [[[y]]]\n").line, 2);
   // A quote where no string can start is bare text to toml++, so what follows it is checked (a fuzzer input).
   EXPECT_EQ(CheckTomlGuard("[[task]]\nname =+querry\"_\xc8\xb8{\n").line, 2);
+  EXPECT_EQ(CheckTomlGuard("a = 1.\"\xc8\xb8\"\n").line, 1);
   EXPECT_EQ(CheckTomlGuard("a = \"\xc3\xa9\"\nb = [\"\xc3\xa9\", '\xc3\xa9']\n\"k\xc3\xa9\".\"x\" = { c = \"\xc3\xa9\" }\n").line, 0);
 }
 

@@ -18,8 +18,9 @@ TomlGuardProblem CheckTomlGuard(std::string_view t) {
   // opens a string only where TOML has one (a key at a line start or after '.', '{' or ','; a value after
   // '=', '[' or ','): toml++ reads a quote anywhere else as part of a bad value, and what follows as bare text.
   char prev = '\n';
+  bool in_key = true;  // no '=' yet on this line: a '.' joins dotted keys (in a value it is part of a number)
   const auto string_may_start = [&] {
-    return prev == '\n' || prev == '=' || prev == '[' || prev == ',' || prev == '{' || prev == '.';
+    return prev == '\n' || prev == '=' || prev == '[' || prev == ',' || prev == '{' || (prev == '.' && in_key);
   };
   const auto starts = [&](std::string_view s) { return t.substr(i, s.size()) == s; };
   // Skips to just after `close` (counting lines); `escapes`: a backslash hides the next byte.
@@ -54,6 +55,7 @@ TomlGuardProblem CheckTomlGuard(std::string_view t) {
     if (c != ' ' && c != '\t') line_start = c == '\n';
     const bool quote_opens = (c == '"' || c == '\'') && string_may_start();
     if (c != ' ' && c != '\t' && c != '#') prev = c;
+    if (c == '\n' || c == '=') in_key = c == '\n';
     if (c == '\n') {
       ++line;
       ++i;
