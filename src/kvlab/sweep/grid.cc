@@ -102,24 +102,6 @@ std::vector<std::string> ExpandPolicyEntry(const PolicyGridEntry& e, int64_t ctx
   return out;
 }
 
-fs::path ResolveTextPath(const std::string& name_or_path) {
-  std::error_code ec;
-  if (fs::is_regular_file(name_or_path, ec)) return name_or_path;
-  const fs::path assets = AssetsDir();
-  if (!assets.empty() && fs::is_regular_file(assets / "text" / name_or_path, ec))
-    return assets / "text" / name_or_path;
-  std::string known;
-  if (!assets.empty() && fs::is_directory(assets / "text", ec)) {
-    for (const auto& entry : fs::directory_iterator(assets / "text", ec)) {
-      if (entry.is_regular_file()) known += (known.empty() ? "" : ", ") + entry.path().filename().string();
-    }
-  }
-  throw Error(
-      name_or_path,
-      "no such text file" + (assets.empty() ? std::string() : " here or in " + (assets / "text").string()),
-      known.empty() ? "" : "known texts: " + known);
-}
-
 std::vector<GridPoint> ExpandGrid(const SweepConfig& c, std::vector<std::string>* notes) {
   const std::string source = c.source.string();
   std::vector<fs::path> model_paths, text_paths;

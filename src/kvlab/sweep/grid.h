@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kvlab/sweep/sweep_config.h"
+#include "kvlab/util/assets.h"  // ResolveTextPath
 
 namespace kvlab {
 
@@ -33,8 +34,6 @@ struct GridPoint {
 std::vector<std::string> ExpandPolicyEntry(const PolicyGridEntry& entry, int64_t ctx, uint64_t seed,
                                            size_t* skipped = nullptr);
 
-// A text argument: an existing path, else a file under $KVLAB_ASSETS/text. Throws kvlab::Error naming it.
-std::filesystem::path ResolveTextPath(const std::string& name_or_path);
 
 // Every point of the sweep. Resolves models and texts (errors name the config key), expands policies.
 // `notes` receives one line per entry that dropped combinations (skip_invalid) or duplicates.

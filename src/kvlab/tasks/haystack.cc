@@ -19,17 +19,13 @@ namespace {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
+// A path, or a name under $KVLAB_ASSETS/text (util/assets.h), named as the task's in errors.
 std::filesystem::path ResolveEssayPath(const TaskSpec& spec) {
-  std::error_code ec;
-  if (std::filesystem::is_regular_file(spec.haystack_file, ec)) return spec.haystack_file;
-  const std::filesystem::path assets = AssetsDir();
-  if (!assets.empty() && std::filesystem::is_regular_file(assets / "text" / spec.haystack_file, ec)) {
-    return assets / "text" / spec.haystack_file;
+  try {
+    return ResolveTextPath(spec.haystack_file);
+  } catch (const Error& e) {
+    throw Error("task " + spec.name, "haystack file '" + spec.haystack_file + "': " + e.what());
   }
-  throw Error("task " + spec.name,
-              "haystack file '" + spec.haystack_file + "' is neither a file nor a name under " +
-                  (assets.empty() ? std::string("$KVLAB_ASSETS/text") : (assets / "text").string()),
-              "set haystack_file to a text file, or KVLAB_ASSETS to the directory holding text/");
 }
 
 std::string ReadFile(const std::filesystem::path& path, const TaskSpec& spec) {

@@ -16,4 +16,7 @@ std::filesystem::path AssetsDir();
 // Throws kvlab::Error listing the names available when nothing matches.
 std::filesystem::path ResolveModelPath(const std::string& name_or_path);
 
+// A text argument: an existing path, else a file under $KVLAB_ASSETS/text. Throws kvlab::Error naming it.
+std::filesystem::path ResolveTextPath(const std::string& name_or_path);
+
 }  // namespace kvlab
