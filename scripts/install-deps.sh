@@ -13,6 +13,9 @@ PACKAGES=(
   libbenchmark-dev       # micro-benchmarks (bench/)
   libtomlplusplus-dev    # sweep configs (configs/*.toml)
   python3-matplotlib python3-numpy  # kvlab report draws its plots with /usr/bin/python3 + matplotlib
+  pybind11-dev python3-dev python3-venv python3-pip python3-setuptools python3-wheel  # the Python package
+  python3-pandas python3-pytest     # kvlab.results, the Python tests
+  jupyter-nbconvert python3-ipykernel  # notebooks/analysis.ipynb, executed by the tests
   chromium               # report test: headless screenshot of index.html
   clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
 )

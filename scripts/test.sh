@@ -11,6 +11,18 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$JOBS"
 (cd build && ctest --output-on-failure -j "$JOBS")
 
+# The Python package, installed as the README says (into .venv, from the Release build above), its tests
+# (pytest: numbers equal to the CLI's, logits to the C++ API's, the README's examples), and the analysis
+# notebook executed on a fresh quick sweep, so neither can rot.
+scripts/install-python.sh
+export KVLAB_BUILD_DIR="$PWD/build"
+.venv/bin/python -m pytest -q -p no:cacheprovider python/tests
+mkdir -p build/notebook
+build/kvlab sweep configs/quick.toml --out build/notebook/quick.jsonl --force >/dev/null
+(cd notebooks && KVLAB_RESULTS="$PWD/../build/notebook/quick.jsonl" PYDEVD_DISABLE_FILE_VALIDATION=1 \
+  ../.venv/bin/python -Xfrozen_modules=off -m nbconvert --to notebook --execute \
+  --ExecutePreprocessor.timeout=300 --output-dir ../build/notebook analysis.ipynb)
+
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKVLAB_SANITIZE=ON >/dev/null
 cmake --build build-asan -j "$JOBS"
 # halt_on_error: any sanitizer report fails the test that caused it.
@@ -28,4 +40,4 @@ ASAN_SKIP+='|TasksCli.Chat|RecallChar.GreedyAnswers|GgufQuantsGolden|Shakespeare
 
 # Short libFuzzer runs of the parsers (clang, ASan + UBSan).
 scripts/fuzz.sh
-echo "[kvlab] all tests passed (Release, ASan/UBSan and fuzzing)"
+echo "[kvlab] all tests passed (Release, Python, ASan/UBSan and fuzzing)"

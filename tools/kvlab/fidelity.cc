@@ -28,13 +28,11 @@ void PrintRow(const char* label, const HeadFidelity& h) {
 
 void Run(const FidelityArgs& a) {
   const std::string spec = MakePolicy(a.fid.kv)->Spec();
-  const auto text_path = ResolveTextPath(a.text, "--text");
+  const auto text_path = ResolveTextArgument(a.text, "--text");
   auto model = LoadModelFromOptions(a.model);
   auto tokenizer = LoadTokenizerFromOptions(*model, a.model);
-  const size_t need =
-      static_cast<size_t>(a.fid.max_tokens > 0 ? a.fid.max_tokens : model->config().max_seq_len);
-  const std::vector<int32_t> tokens =
-      TokenizeTextFile(*tokenizer, text_path, need, "--text", a.model.parse_special);
+  const std::vector<int32_t> tokens = TokenizeTextFile(
+      *tokenizer, text_path, FidelityTokensNeeded(a.fid, model->config()), "--text", a.model.parse_special);
   const FidelityResult r = EvaluateFidelity(*model, tokens, a.fid);
 
   if (a.json.Requested()) {

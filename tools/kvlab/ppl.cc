@@ -24,7 +24,7 @@ struct PplArgs {
 void Run(const PplArgs& a) {
   const std::string spec = MakePolicy(a.ppl.kv)->Spec();  // a bad spec fails before the model is loaded
   if (a.text.empty() == a.ids.empty()) throw Error("--text", "give exactly one of --text and --ids");
-  const auto text_path = a.text.empty() ? std::filesystem::path() : ResolveTextPath(a.text, "--text");
+  const auto text_path = a.text.empty() ? std::filesystem::path() : ResolveTextArgument(a.text, "--text");
   auto model = LoadModelFromOptions(a.model);
   const ModelConfig& c = model->config();
   std::vector<int32_t> tokens;
@@ -32,11 +32,8 @@ void Run(const PplArgs& a) {
     tokens = ReadIdsFile(a.ids, "--ids");
   } else {
     auto tokenizer = LoadTokenizerFromOptions(*model, a.model);
-    // Tokens the run can use at most: enough to stop encoding a long text early.
-    const int32_t ctx = a.ppl.ctx > 0 ? a.ppl.ctx : c.max_seq_len;
-    size_t need = a.ppl.max_tokens > 0 ? static_cast<size_t>(a.ppl.max_tokens) : 0;
-    if (need == 0 && !a.ppl.windowed && !a.ppl.stream_past_context) need = static_cast<size_t>(ctx);
-    tokens = TokenizeTextFile(*tokenizer, text_path, need, "--text", a.model.parse_special);
+    tokens = TokenizeTextFile(*tokenizer, text_path, PerplexityTokensNeeded(a.ppl, c), "--text",
+                              a.model.parse_special);
   }
   const PerplexityResult r = EvaluatePerplexity(*model, tokens, a.ppl);
 

@@ -141,4 +141,28 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
   return r;
 }
 
+nlohmann::json ToJson(const BenchResult& r) {
+  nlohmann::json j = {
+      {"prefill_tok_s", r.prefill_tok_s.mean},
+      {"prefill_tok_s_std", r.prefill_tok_s.stddev},
+      {"decode_tok_s", r.decode_tok_s.mean},
+      {"decode_tok_s_std", r.decode_tok_s.stddev},
+      {"decode_ms_per_token", r.decode_ms_per_token},
+      {"weight_bytes", r.weight_bytes},
+      {"kv_bytes_read", r.kv_bytes_read},
+      {"decode_gb_s", r.decode_gb_s},
+      {"kv_bytes", r.kv_bytes},
+      {"policy_bytes", r.policy_bytes},
+      {"policy_ms_per_token", r.policy_ms_per_token},
+      {"policy_fraction_of_step", r.decode_ms_per_token > 0 ? r.policy_ms_per_token / r.decode_ms_per_token : 0.0},
+  };
+  if (r.membw_gb_s.mean > 0) {
+    j["membw_gb_s"] = r.membw_gb_s.mean;
+    j["fraction_of_bound"] = r.fraction_of_bound.mean;
+    j["fraction_of_bound_std"] = r.fraction_of_bound.stddev;
+    j["bound_on_step_memory"] = r.bound_on_step_memory;
+  }
+  return j;
+}
+
 }  // namespace kvlab

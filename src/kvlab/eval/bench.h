@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "kvlab/model/model.h"
@@ -46,5 +47,9 @@ struct BenchResult {
 };
 
 BenchResult RunBench(const Model& model, const BenchOptions& options);
+
+// Every field (Stat as its mean, plus _std for the tokens/s and the fraction); the membw fields only when
+// a bandwidth was measured.
+nlohmann::json ToJson(const BenchResult& r);
 
 }  // namespace kvlab

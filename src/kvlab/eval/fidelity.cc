@@ -104,6 +104,10 @@ std::vector<int> ChooseLayers(const ModelConfig& c, const std::vector<int>& requ
 
 }  // namespace
 
+size_t FidelityTokensNeeded(const FidelityOptions& o, const ModelConfig& c) {
+  return static_cast<size_t>(o.max_tokens > 0 ? o.max_tokens : c.max_seq_len);
+}
+
 FidelityResult EvaluateFidelity(const Model& model, std::span<const int32_t> tokens,
                                 const FidelityOptions& o) {
   const ModelConfig& c = model.config();

@@ -37,6 +37,9 @@ struct FidelityResult {
   int64_t tokens = 0;                // tokens streamed
 };
 
+// How many tokens of a text the evaluation uses at most (max_tokens, else the trained context).
+size_t FidelityTokensNeeded(const FidelityOptions& o, const ModelConfig& c);
+
 FidelityResult EvaluateFidelity(const Model& model, std::span<const int32_t> tokens,
                                 const FidelityOptions& o);
 

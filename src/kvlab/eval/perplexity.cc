@@ -87,6 +87,12 @@ void RunSpan(const Model& model, const KvPolicy& prototype, bool vs_full, std::s
 
 }  // namespace
 
+size_t PerplexityTokensNeeded(const PerplexityOptions& o, const ModelConfig& c) {
+  if (o.max_tokens > 0) return static_cast<size_t>(o.max_tokens);
+  if (o.windowed || o.stream_past_context) return 0;
+  return static_cast<size_t>(o.ctx > 0 ? o.ctx : c.max_seq_len);
+}
+
 PerplexityResult EvaluatePerplexity(const Model& model, std::span<const int32_t> tokens,
                                     const PerplexityOptions& o) {
   const ModelConfig& c = model.config();

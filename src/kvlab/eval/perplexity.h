@@ -46,6 +46,10 @@ struct PerplexityResult {
   std::vector<double> nll_curve_full;  // same for the full stream when vs_full
 };
 
+// How many tokens of a text the evaluation can use at most (0: all of it): what `kvlab ppl` encodes of a
+// long text, so that a text is cut the same way wherever it is evaluated.
+size_t PerplexityTokensNeeded(const PerplexityOptions& o, const ModelConfig& c);
+
 // Throws kvlab::Error on bad options (unknown policy, ctx past a GPT-2 model's positions, too few tokens).
 PerplexityResult EvaluatePerplexity(const Model& model, std::span<const int32_t> tokens,
                                     const PerplexityOptions& o);

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <thread>
 
+#include "kvlab/kv/registry.h"
+
 namespace kvlab {
 
 // The build's git revision (generated at build time by cmake/git_rev.cmake).
@@ -53,6 +55,20 @@ nlohmann::json RunInfo() {
           {"cores", cores},
           {"timestamp", UtcTimestamp()},
           {"kvlab_version", KVLAB_VERSION}};
+}
+
+nlohmann::json ResultRow(const std::string& model, const std::string& text, int64_t tokens,
+                         const std::string& kv_spec) {
+  nlohmann::json row = RunInfo();
+  row["model"] = model;
+  row["text"] = text;
+  row["tokens_evaluated"] = tokens;
+  const std::string spec = MakePolicy(kv_spec)->Spec();
+  row["kv"] = spec;
+  int64_t seed = 0;
+  if (const size_t at = spec.find("seed="); at != std::string::npos) seed = std::atoll(spec.c_str() + at + 5);
+  row["seed"] = seed;
+  return row;
 }
 
 }  // namespace kvlab

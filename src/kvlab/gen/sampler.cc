@@ -8,15 +8,15 @@
 
 namespace kvlab {
 
-void ValidateSamplerConfig(const SamplerConfig& c) {
+void ValidateSamplerConfig(const SamplerConfig& c, const SamplerArgNames& names) {
   if (!(c.temperature >= 0.0f) || !std::isfinite(c.temperature))
-    throw Error("--temp", "must be >= 0, got " + std::to_string(c.temperature));
-  if (c.top_k < 0) throw Error("--top-k", "must be >= 0, got " + std::to_string(c.top_k));
+    throw Error(names.temperature, "must be >= 0, got " + std::to_string(c.temperature));
+  if (c.top_k < 0) throw Error(names.top_k, "must be >= 0, got " + std::to_string(c.top_k));
   if (!(c.top_p > 0.0f && c.top_p <= 1.0f))
-    throw Error("--top-p", "must be in (0, 1], got " + std::to_string(c.top_p));
+    throw Error(names.top_p, "must be in (0, 1], got " + std::to_string(c.top_p));
   if (!(c.repeat_penalty > 0.0f) || !std::isfinite(c.repeat_penalty))
-    throw Error("--repeat-penalty", "must be > 0, got " + std::to_string(c.repeat_penalty));
-  if (c.repeat_last_n < 0) throw Error("--repeat-last-n", "must be >= 0");
+    throw Error(names.repeat_penalty, "must be > 0, got " + std::to_string(c.repeat_penalty));
+  if (c.repeat_last_n < 0) throw Error(names.repeat_last_n, "must be >= 0");
 }
 
 int32_t Argmax(std::span<const float> logits) {

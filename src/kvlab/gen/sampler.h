@@ -19,8 +19,18 @@ struct SamplerConfig {
   uint64_t seed = 0;
 };
 
-// Throws kvlab::Error naming the flag if a value is out of range (negative temperature, top_p outside (0,1], ...).
-void ValidateSamplerConfig(const SamplerConfig& c);
+// What an error calls each setting: the CLI's flags by default; the Python package passes its keywords.
+struct SamplerArgNames {
+  const char* temperature = "--temp";
+  const char* top_k = "--top-k";
+  const char* top_p = "--top-p";
+  const char* repeat_penalty = "--repeat-penalty";
+  const char* repeat_last_n = "--repeat-last-n";
+};
+
+// Throws kvlab::Error naming the setting if a value is out of range (negative temperature, top_p outside
+// (0,1], ...).
+void ValidateSamplerConfig(const SamplerConfig& c, const SamplerArgNames& names = {});
 
 class Sampler {
  public:

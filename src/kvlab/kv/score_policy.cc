@@ -115,6 +115,7 @@ bool ScorePolicy::Due(size_t layer, const KvCache& cache) {
 }
 
 void ScorePolicy::Compress(size_t layer, KvCache& cache) {
+  BeforeCompress(layer, cache);
   if (!Due(layer, cache)) return;
   if (budget_.options.adaptive_heads && cache.n_kv_heads() > 1) {
     CompressAdaptive(layer, cache);

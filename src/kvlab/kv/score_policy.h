@@ -63,6 +63,10 @@ class ScorePolicy : public KvPolicy {
   virtual void OnBind(const KvCacheShape& shape) {}
   // Scores the live slots of one head; higher = more worth keeping. out.size() == cache.Size(layer, head).
   virtual void Score(size_t layer, size_t kv_head, const KvCache& cache, std::span<float> out) = 0;
+  // Called at the start of every Compress (once per layer and chunk), before the schedule decides whether
+  // eviction runs: where a policy that hands each chunk's observations on (the Python package's
+  // policies, python/src/python_policy.h) does so.
+  virtual void BeforeCompress(size_t layer, const KvCache& cache) {}
   // Called after this policy evicted slots of one head, so per-slot state can follow.
   virtual void OnEvicted(size_t layer, size_t kv_head, const KvCache& cache) {}
   // "budget=..,sinks=..,recent=..,chunk=..[,wrapper keys]" for Spec().
