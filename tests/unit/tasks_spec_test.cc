@@ -292,6 +292,8 @@ TEST(TaskFile, EachMistakeIsOneLineNamingLineTaskAndKey) {
               {"t.toml:3: a non-ASCII character outside a string"});
   ExpectError("# ok: caf\xc3\xa9\n[[[task]]]\n", {"t.toml:2: a table header without a name"});
   ExpectError("[[task]]\nname = \"a\"\nbase = \"vt\"\n  [ ]\n", {"t.toml:4: a table header without a name"});
+  ExpectError("[[task]]\nname = \"a\"\nfreq_common = [}}\\n\"\n", {"t.toml:3: a '}' where an array expects a value"});
+  ExpectError("[[task]]\nx = [1, # c\n\n }\n", {"t.toml:4: a '}' where an array expects a value"});
 }
 
 TEST(TaskFile, NonAsciiInStringsAndCommentsAndNestedArraysAreFine) {
@@ -306,6 +308,7 @@ TEST(TaskFile, NonAsciiInStringsAndCommentsAndNestedArraysAreFine) {
   // Brackets that open arrays, not table headers, are not the guard's business.
   EXPECT_EQ(CheckTomlGuard("x = [[[1]]]\ny = [ [2] ]\n").line, 0);
   EXPECT_EQ(CheckTomlGuard("x = 1\n [[[y]]]\n").line, 2);
+  EXPECT_EQ(CheckTomlGuard("x = [\n[ ],\n  [1, {a = [2]}],\n]\n[t]\ny = {}\n").line, 0);
   // A quote where no string can start is bare text to toml++, so what follows it is checked (a fuzzer input).
   EXPECT_EQ(CheckTomlGuard("[[task]]\nname =+querry\"_\xc8\xb8{\n").line, 2);
   EXPECT_EQ(CheckTomlGuard("a = 1.\"\xc8\xb8\"\n").line, 1);

@@ -16,11 +16,16 @@ TomlGuardProblem CheckTomlGuard(std::string_view t) {
   bool line_start = true;  // only spaces and tabs so far on this line (outside strings)
   // The last character outside strings and comments that is not a blank ('\n' at a line start). A quote
   // opens a string only where TOML has one (a key at a line start or after '.', '{' or ','; a value after
-  // '=', '[' or ','): toml++ reads a quote anywhere else as part of a bad value, and what follows as bare text.
+  // '=', '[' or ','): toml++ reads a quote anywhere else as part of a bad value, and what follows as bare
+  // text.
   char prev = '\n';
   bool in_key = true;  // no '=' yet on this line: a '.' joins dotted keys (in a value it is part of a number)
+  // The arrays ('[') and inline tables ('{') open around the current point of a value: a '[' at a line start
+  // inside an array opens an array, not a table header.
+  std::string nesting;
   const auto string_may_start = [&] {
-    return prev == '\n' || prev == '=' || prev == '[' || prev == ',' || prev == '{' || (prev == '.' && in_key);
+    return prev == '\n' || prev == '=' || prev == '[' || prev == ',' || prev == '{' ||
+           (prev == '.' && in_key);
   };
   const auto starts = [&](std::string_view s) { return t.substr(i, s.size()) == s; };
   // Skips to just after `close` (counting lines); `escapes`: a backslash hides the next byte.
@@ -43,7 +48,7 @@ TomlGuardProblem CheckTomlGuard(std::string_view t) {
   };
   while (i < t.size()) {
     const char c = t[i];
-    if (c == '[' && line_start) {  // a table header: "[" or "[[", blanks, then a key
+    if (c == '[' && line_start && nesting.empty()) {  // a table header: "[" or "[[", blanks, then a key
       i += t.substr(i, 2) == "[[" ? 2 : 1;
       while (i < t.size() && (t[i] == ' ' || t[i] == '\t')) ++i;
       if (i >= t.size() || !(IsBareKeyChar(t[i]) || t[i] == '"' || t[i] == '\'')) {
@@ -80,6 +85,12 @@ TomlGuardProblem CheckTomlGuard(std::string_view t) {
     } else if (static_cast<unsigned char>(c) >= 0x80) {
       return {line, "a non-ASCII character outside a string or comment"};
     } else {
+      if (c == '[' || c == '{') nesting.push_back(c);
+      if (c == ']' && !nesting.empty() && nesting.back() == '[') nesting.pop_back();
+      if (c == '}' && !nesting.empty()) {
+        if (nesting.back() == '[') return {line, "a '}' where an array expects a value"};
+        nesting.pop_back();
+      }
       ++i;
     }
   }
