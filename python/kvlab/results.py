@@ -111,10 +111,10 @@ def layers(df: pd.DataFrame, keep: Iterable[str] = KEEP) -> pd.DataFrame:
 def latency(df: pd.DataFrame, decode_depth: int | None = None, keep: Iterable[str] = KEEP) -> pd.DataFrame:
     """Decode latency against context depth as a long table: one row per (result, depth).
 
-    Points come from ``ms_per_token_by_ctx`` (``{depth: ms per token}``, the sweep's ``speed_depths``).
-    ``decode_ms_per_token`` is measured at the sweep's ``speed_depth`` (by default ``ctx -
-    speed_gen_tokens``), which the rows do not record: pass that depth as ``decode_depth`` to add it as
-    one more point (skipped where ``ms_per_token_by_ctx`` already has that depth).
+    Points come from ``ms_per_token_by_ctx`` (``{depth: ms per token}``, the sweep's ``speed_depths``) and
+    from ``decode_ms_per_token`` at the depth the row records in ``decode_depth`` (rows of older sweeps
+    lack it: pass that depth, the sweep's ``speed_depth``, by default ``ctx - speed_gen_tokens``, as
+    ``decode_depth``). A depth already in ``ms_per_token_by_ctx`` is not added twice.
 
     Columns: ``row`` (the result's index in ``df``), the ``keep`` columns, ``depth`` (tokens in the cache
     when the timed decode steps start), ``ms_per_token``, ``tok_s`` (1000 / ms_per_token) and ``field``
@@ -133,8 +133,10 @@ def latency(df: pd.DataFrame, decode_depth: int | None = None, keep: Iterable[st
                 depth = int(key)
                 points[depth] = (ms, "ms_per_token_by_ctx")
         main = row.get("decode_ms_per_token")
-        if decode_depth is not None and _is_number(main) and decode_depth not in points:
-            points[decode_depth] = (main, "decode_ms_per_token")
+        depth = row.get("decode_depth")
+        depth = int(depth) if _is_number(depth) else decode_depth
+        if depth is not None and _is_number(main) and depth not in points:
+            points[depth] = (main, "decode_ms_per_token")
         for depth in sorted(points):
             ms, field = points[depth]
             if not _is_number(ms):

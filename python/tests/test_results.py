@@ -261,3 +261,12 @@ def test_bench_line_gives_latency_by_depth(tmp_path):
     lat = results.latency(results.load(path))
     assert list(lat["depth"]) == [128, 1024]
     assert list(lat["ms_per_token"]) == [0.0578, 0.21]
+
+
+def test_latency_uses_the_decode_depth_a_row_records(tmp_path):
+    path = tmp_path / "depth.jsonl"
+    row = dict(FULL, decode_depth=480)
+    path.write_text(json.dumps(row) + "\n" + json.dumps(H2O) + "\n")
+    lat = results.latency(results.load(path))
+    assert list(lat[lat["row"] == 0]["depth"]) == [64, 128, 256, 480]  # no decode_depth argument needed
+    assert list(lat[lat["row"] == 1]["depth"]) == [64, 128, 256]       # an older row without the field

@@ -237,7 +237,8 @@ json SweepEvaluator::Speed(const GridPoint& p) {
   const BenchResult r = RunBench(*model_, o);
   json j = {{"decode_tok_s", r.decode_tok_s.mean},
             {"prefill_tok_s", r.prefill_tok_s.mean},
-            {"decode_ms_per_token", r.decode_ms_per_token}};
+            {"decode_ms_per_token", r.decode_ms_per_token},
+            {"decode_depth", o.depth}};  // the depth decode_ms_per_token was measured at
   if (!metrics_.speed_depths.empty()) {
     json by_ctx = json::object();
     for (int64_t d : metrics_.speed_depths) {
