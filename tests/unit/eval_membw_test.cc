@@ -13,36 +13,37 @@
 namespace kvlab {
 namespace {
 
-constexpr size_t kRow = 16384;  // the probe reads whole rows of 4096 floats
+constexpr size_t kBlock = 64;  // the probe reads whole 64-byte blocks
 
-TEST(ReadBandwidthProbe, OwnBufferReadsItsWholeRows) {
-  ReadBandwidthProbe probe(1, 3 * kRow + 100);
-  EXPECT_EQ(probe.bytes(), 3 * kRow);
+TEST(ReadBandwidthProbe, OwnBufferReadsItsWholeBlocks) {
+  ReadBandwidthProbe probe(1, 3 * kBlock + 40);
+  EXPECT_EQ(probe.bytes(), 3 * kBlock);
   const MemBandwidth bw = probe.Measure(2);
   EXPECT_GT(bw.gb_per_s, 0.0);
-  EXPECT_EQ(bw.bytes, 3 * kRow);
+  EXPECT_EQ(bw.bytes, 3 * kBlock);
   EXPECT_EQ(bw.threads, 1);
 }
 
-TEST(ReadBandwidthProbe, HandedRegionsAreReadUpToTheirLastWholeRowAndShortOnesSkipped) {
-  // Heap vectors with ragged ends: under ASan a read past the last whole row of either would be reported.
-  std::vector<float> a((5 * kRow + 4000) / sizeof(float), 1.0f);  // 5 whole rows of a 4000-byte-longer region
-  std::vector<float> b((kRow - 64) / sizeof(float), 2.0f);        // shorter than a row: skipped
-  std::vector<float> c((40 * kRow + 12) / sizeof(float), 3.0f);   // 40 rows: more than one 16-row group
+TEST(ReadBandwidthProbe, HandedRegionsAreReadUpToTheirLastWholeBlockAndShortOnesSkipped) {
+  // Heap vectors with ragged ends and odd starts, split between two threads mid-region: under ASan a read
+  // past the last whole block of any of them would be reported.
+  std::vector<std::byte> a(5 * kBlock + 40);     // 5 whole blocks
+  std::vector<std::byte> b(kBlock - 8);          // shorter than a block: skipped
+  std::vector<std::byte> c(4001 * kBlock + 12);  // many blocks, an odd count
   const int threads = NumThreads();
   SetNumThreads(2);
-  ReadBandwidthProbe probe(
-      2, {std::as_bytes(std::span(a)), std::as_bytes(std::span(b)), std::as_bytes(std::span(c))});
-  EXPECT_EQ(probe.bytes(), 45 * kRow);
+  ReadBandwidthProbe probe(2, {std::span<const std::byte>(a).subspan(0), std::span<const std::byte>(b),
+                               std::span<const std::byte>(c).subspan(3)});
+  EXPECT_EQ(probe.bytes(), (5 + 4001) * kBlock);
   const MemBandwidth bw = probe.Measure(3);
   EXPECT_GT(bw.gb_per_s, 0.0);
-  EXPECT_EQ(bw.bytes, 45 * kRow);
+  EXPECT_EQ(bw.bytes, (5 + 4001) * kBlock);
   EXPECT_EQ(bw.threads, 2);
   SetNumThreads(threads);
 }
 
 TEST(ReadBandwidthProbe, NothingToReadMeasuresNothing) {
-  std::vector<float> tiny(16, 1.0f);
+  std::vector<float> tiny(15, 1.0f);  // 60 bytes: not one whole block
   ReadBandwidthProbe probe(1, {std::as_bytes(std::span(tiny))});
   EXPECT_EQ(probe.bytes(), 0u);
   const MemBandwidth bw = probe.Measure(3);

@@ -15,7 +15,10 @@ struct MemBandwidth {
   size_t bytes = 0;  // bytes read per repetition
 };
 
-// Streams memory with the f32 mat-vec kernel and reports the best rate of `repetitions` passes. Allocated
+// Streams memory with the plainest fast read (kernels::StreamSum, ops/stream_read.h: plain loads, no
+// prefetch hints, each thread one contiguous share) and reports the best rate of `repetitions` passes: the
+// machine's peak read bandwidth, which no kernel of kvlab's can beat, so a decode step's fraction of the
+// bound is at most 1 unless the measurement is wrong. Allocated
 // (or handed its memory) and first touched once, read again on every Measure: `kvlab bench` measures
 // before and after each decode repetition without paying (or perturbing the decode with) a fresh
 // allocation and its page faults each time.
@@ -27,8 +30,8 @@ class ReadBandwidthProbe {
   // a cache's row stores, so that the bound of a decode step is measured on the very pages the step reads.
   // Why: on these virtual machines two buffers of the same size can read up to 20% apart, either way round,
   // changing within minutes (where the host placed them), so a separate buffer adds that much error to
-  // the bound. Only whole 16 KB rows of each region are read (4-byte aligned regions; any dtype: the
-  // bytes are summed as f32, and the kernel's speed does not depend on their values).
+  // the bound. Only whole 64-byte blocks of each region are read (any dtype: the bytes are summed as
+  // integers, whose speed does not depend on their values).
   ReadBandwidthProbe(int threads, std::vector<std::span<const std::byte>> regions);
 
   MemBandwidth Measure(int repetitions) const;
@@ -38,7 +41,7 @@ class ReadBandwidthProbe {
   int threads_;
   HugePageBuffer buffer_;                            // own memory (first constructor), else empty
   std::vector<std::span<const std::byte>> regions_;  // what Measure reads
-  size_t bytes_ = 0;                                 // the whole rows of regions_
+  size_t bytes_ = 0;                                 // the whole 64-byte blocks of regions_
 };
 
 // One probe on its own buffer, measured once.
