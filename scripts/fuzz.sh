@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in tests/fuzz/ with Debian's clang (ASan + UBSan) and runs each for
-# FUZZ_SECONDS (default 20) from a seed corpus of the real files in $KVLAB_ASSETS. A crash, a leak, a
-# sanitizer report or a hang (> 5 s on one input) fails the run; libFuzzer leaves the input as crash-*/timeout-*
-# in build-fuzz/. Called by scripts/test.sh; run it alone with a larger FUZZ_SECONDS for a longer search.
+# FUZZ_SECONDS (default 20), with libFuzzer seed FUZZ_SEED (default 1), from a seed corpus of the real files
+# in $KVLAB_ASSETS. A crash, a leak, a sanitizer report or a hang (> 5 s on one input) fails the run;
+# libFuzzer leaves the input as crash-*/timeout-* in build-fuzz/. Called by scripts/test.sh; run it alone
+# with a larger FUZZ_SECONDS (and FUZZ_SEED=0) for a longer search.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export KVLAB_ASSETS="${KVLAB_ASSETS:-$(cd .. && pwd)/shared}"
 SECONDS_EACH="${FUZZ_SECONDS:-20}"
+# libFuzzer's random seed: fixed by default, so that a test run explores the same inputs each time and a
+# failure in CI is one anyone can reproduce; FUZZ_SEED=0 lets libFuzzer pick one (a longer search).
+SEED="${FUZZ_SEED:-1}"
 OUT=build-fuzz
 mkdir -p "$OUT"
 CXXFLAGS=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc)
@@ -133,7 +137,7 @@ for target in "${!SOURCES[@]}"; do
   mkdir -p "$corpus"
   "seed_$target" "$corpus"
   echo "[kvlab] fuzzing $target for ${SECONDS_EACH}s ($(ls "$corpus" | wc -l) seeds)"
-  (cd "$OUT" && "./$target" -max_total_time="$SECONDS_EACH" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
+  (cd "$OUT" && "./$target" -seed="$SEED" -max_total_time="$SECONDS_EACH" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
       "$target-corpus" 2>"$target.log") || { tail -40 "$OUT/$target.log"; echo "[kvlab] $target failed"; exit 1; }
   grep -E "stat::number_of_executed_units" "$OUT/$target.log" || true
 done

@@ -294,6 +294,12 @@ TEST(TaskFile, EachMistakeIsOneLineNamingLineTaskAndKey) {
   ExpectError("[[task]]\nname = \"a\"\nbase = \"vt\"\n  [ ]\n", {"t.toml:4: a table header without a name"});
   ExpectError("[[task]]\nname = \"a\"\nfreq_common = [}}\\n\"\n", {"t.toml:3: a '}' where an array expects a value"});
   ExpectError("[[task]]\nx = [1, # c\n\n }\n", {"t.toml:4: a '}' where an array expects a value"});
+  ExpectError("[[task]]\nx = \"\"\"a\\\n\n\xc3\xa9\"\"\"\n",
+              {"t.toml:2: a non-ASCII character after a backslash in a multi-line string"});
+  ExpectError("[[task]]\nx = \"\"\"a\\\nb\n\"\"\"\ny = \"\"\"\\ \xc3\xa9\"\"\"\n",
+              {"t.toml:5: a non-ASCII character after a backslash"});
+  ExpectError("[[task]]\ni = 0000-16-00 1\n=000\n", {"t.toml:2: a date followed by a one-digit time"});
+  EXPECT_EQ(CheckTomlGuard("d = 1979-05-27 07:32:00\ne = \"1979-05-27 1 \"\n").line, 0);
 }
 
 TEST(TaskFile, NonAsciiInStringsAndCommentsAndNestedArraysAreFine) {

@@ -424,14 +424,7 @@ int64_t ResolveBudget(const std::string& value, int64_t ctx, const std::string& 
 
 SweepConfig ParseSweepConfigText(const std::string& text, const std::filesystem::path& source,
                                  const std::string& mode) {
-  if (const TomlGuardProblem p = CheckTomlGuard(text); p.line > 0)
-    throw Error(source.string() + ":" + std::to_string(p.line), p.what);
-  toml::table root;
-  try {
-    root = toml::parse(text, source.string());
-  } catch (const toml::parse_error& e) {
-    throw Error(source.string() + ":" + std::to_string(e.source().begin.line), std::string(e.description()));
-  }
+  const toml::table root = ParseTomlGuarded(text, source.string());
   return Read(root, source.string(), mode);
 }
 

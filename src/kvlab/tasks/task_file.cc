@@ -208,14 +208,7 @@ TaskSpec ReadTask(const toml::table& t, size_t index, const std::string& source,
 
 std::vector<TaskSpec> ParseTaskFileText(const std::string& text, const std::filesystem::path& source) {
   const std::string src = source.string();
-  if (const TomlGuardProblem p = CheckTomlGuard(text); p.line > 0)
-    throw Error(src + ":" + std::to_string(p.line), p.what);
-  toml::table root;
-  try {
-    root = toml::parse(text, src);
-  } catch (const toml::parse_error& e) {
-    throw Error(src + ":" + std::to_string(e.source().begin.line), std::string(e.description()));
-  }
+  const toml::table root = ParseTomlGuarded(text, src);
   for (auto&& [k, node] : root) {
     if (k.str() != "task") {
       throw Error(src + ":" + std::to_string(node.source().begin.line) + ": " + std::string(k.str()),
