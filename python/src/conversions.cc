@@ -52,14 +52,12 @@ std::vector<int32_t> IdsFromPython(const py::handle& ids, const char* what) {
                   "expected an integer array of token ids, got dtype " + std::string(py::str(a.dtype())));
     }
   }
-  std::vector<int32_t> out;
-  py::iterable items;
-  try {
-    items = py::reinterpret_borrow<py::iterable>(ids);
-    if (!py::isinstance<py::iterable>(ids)) throw std::exception();
-  } catch (const std::exception&) {
-    throw Error(what, "expected token ids (a list of ints or an integer array)");
+  if (!py::isinstance<py::iterable>(ids)) {
+    throw Error(what, "expected token ids (a list of ints or an integer array), got " +
+                          py::str(py::type::of(ids).attr("__name__")).cast<std::string>());
   }
+  std::vector<int32_t> out;
+  const auto items = py::reinterpret_borrow<py::iterable>(ids);
   for (py::handle item : items) {
     if (!py::isinstance<py::int_>(item) && !py::hasattr(item, "__index__")) {
       throw Error(what, "token ids must be integers, got " +

@@ -10,7 +10,7 @@
 
 namespace kvlab::python {
 
-std::shared_ptr<const Tokenizer> ModelHandle::GetTokenizer() {
+std::shared_ptr<const Tokenizer> ModelHandle::GetTokenizer() const {
   if (!tokenizer) {
     const LoadedModel& m = model->loaded();
     tokenizer = LoadTokenizer({m.path, m.format, m.config.vocab_size}, tokenizer_override);
@@ -121,7 +121,8 @@ void BindModel(py::module_& m) {
           "The model's shape and settings as a dict.")
       .def_readonly("weights", &ModelHandle::weights, "The weight format load() was asked for.")
       .def_property_readonly(
-          "tokenizer", [](ModelHandle& h) { return std::const_pointer_cast<Tokenizer>(h.GetTokenizer()); },
+          "tokenizer",
+          [](const ModelHandle& h) { return std::const_pointer_cast<Tokenizer>(h.GetTokenizer()); },
           "The model's tokenizer (loaded on first use).")
       .def("__repr__", [](const ModelHandle& h) {
         const ModelConfig& c = h.model->config();

@@ -16,10 +16,11 @@ struct ModelHandle {
   std::string weights;             // load(weights=...): auto, f32, bf16, f16 or q8
   std::string tokenizer_override;  // load(tokenizer=...): a tokenizer file instead of the model's own
   std::unique_ptr<Model> model;
-  std::shared_ptr<const Tokenizer> tokenizer;  // null until GetTokenizer() first runs
+  mutable std::shared_ptr<const Tokenizer> tokenizer;  // null until GetTokenizer() first runs (the GIL
+                                                       // serializes that first call)
 
   // Loads the tokenizer on first call (throws kvlab::Error when the model has none).
-  std::shared_ptr<const Tokenizer> GetTokenizer();
+  std::shared_ptr<const Tokenizer> GetTokenizer() const;
 };
 
 }  // namespace kvlab::python

@@ -64,7 +64,7 @@ std::vector<int32_t> PromptIds(Stream& s, const py::object& prompt, bool parse_s
   if (prompt.is_none()) return {};
   if (py::isinstance<py::str>(prompt)) {
     // A text: encoded by the model's tokenizer, with its BOS only at the start of the stream.
-    auto tokenizer = const_cast<ModelHandle&>(s.model()).GetTokenizer();
+    auto tokenizer = s.model().GetTokenizer();
     EncodeOptions o;
     o.add_special = s.position() == 0 && tokenizer->add_bos_default();
     o.parse_special = parse_special;
@@ -121,7 +121,7 @@ void BindStream(py::module_& m) {
             d["tokens"] = out;
             d["stop_reason"] = reason;
             try {
-              const auto tokenizer = const_cast<ModelHandle&>(s.model()).GetTokenizer();
+              const auto tokenizer = s.model().GetTokenizer();
               const std::string text = tokenizer->Decode(out);
               d["text"] = py::reinterpret_steal<py::str>(
                   PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "replace"));
