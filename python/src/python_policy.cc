@@ -65,46 +65,26 @@ std::unique_ptr<KvPolicy> PythonScorePolicy::Clone() const {
   auto copy = std::make_unique<PythonScorePolicy>(*instance_, budget(), attention_, observe_);
   copy->n_kv_heads_ = n_kv_heads_;
   copy->head_dim_ = head_dim_;
-  copy->heads_ = heads_;
+  copy->since_ = since_;
+  copy->chunk_rows_ = chunk_rows_;
   return copy;
 }
 
 void PythonScorePolicy::OnBind(const KvCacheShape& shape) {
   n_kv_heads_ = shape.n_kv_heads;
   head_dim_ = shape.head_dim;
-  heads_.assign(shape.n_layers * shape.n_kv_heads, {});
+  since_.Bind(shape);
+  chunk_rows_.assign(shape.n_layers * shape.n_kv_heads, {});
   py::gil_scoped_acquire gil;
   instance_->attr("reset")();  // a stream starts: the Python side clears its own per-stream state
 }
 
-void PythonScorePolicy::Sync(HeadState& h, std::span<const SlotMeta> slots) {
-  const size_t k = h.pos.size();
-  const bool unchanged_prefix =
-      k <= slots.size() && (k == 0 || (h.pos[0] == slots[0].pos && h.pos[k - 1] == slots[k - 1].pos));
-  if (!unchanged_prefix) {
-    size_t src = 0, out = 0;
-    for (size_t i = 0; i < slots.size(); ++i) {
-      while (src < h.pos.size() && h.pos[src] < slots[i].pos) ++src;
-      if (src >= h.pos.size() || h.pos[src] != slots[i].pos) break;  // the rest are new slots
-      h.since[out] = h.since[src];
-      h.pos[out] = h.pos[src];
-      ++out;
-    }
-    h.pos.resize(out);
-    h.since.resize(out);
-  }
-  for (size_t i = h.pos.size(); i < slots.size(); ++i) {
-    h.pos.push_back(slots[i].pos);
-    h.since.push_back(0.0f);
-  }
-}
-
 // On a worker thread, without the GIL: only C++ state of this (layer, kv head) is touched.
 void PythonScorePolicy::Observe(const AttentionRow& row) {
-  HeadState& h = Head(row.layer, row.kv_head);
-  Sync(h, row.slots);
-  for (size_t i = 0; i < row.probs.size(); ++i) h.since[i] += row.probs[i];
+  std::vector<float>& since = since_.Sync(row.layer, row.kv_head, row.slots);
+  for (size_t i = 0; i < row.probs.size(); ++i) since[i] += row.probs[i];
   if (!observe_) return;
+  ChunkRows& h = Head(row.layer, row.kv_head);
   if (h.n_rows == 0) {
     h.row_pos.resize(row.slots.size());
     for (size_t i = 0; i < row.slots.size(); ++i) h.row_pos[i] = row.slots[i].pos;
@@ -121,7 +101,7 @@ void PythonScorePolicy::BeforeCompress(size_t layer, const KvCache& cache) {
   py::gil_scoped_acquire gil;
   const py::object observe = instance_->attr("observe");
   for (size_t head = 0; head < n_kv_heads_; ++head) {
-    HeadState& h = Head(layer, head);
+    ChunkRows& h = Head(layer, head);
     if (h.n_rows == 0) continue;
     const size_t slots = h.row_pos.size();
     py::array_t<float> attention({h.n_rows, slots});
@@ -135,13 +115,12 @@ void PythonScorePolicy::BeforeCompress(size_t layer, const KvCache& cache) {
 
 void PythonScorePolicy::Score(size_t layer, size_t kv_head, const KvCache& cache, std::span<float> out) {
   const size_t n = out.size();
-  HeadState& h = Head(layer, kv_head);
   const std::span<const SlotMeta> meta = cache.Meta(layer, kv_head);
-  if (attention_) Sync(h, meta);
+  std::vector<float>* since = attention_ ? &since_.Sync(layer, kv_head, meta) : nullptr;
   py::gil_scoped_acquire gil;
   py::array_t<float> attention(n);
-  if (attention_) {
-    std::copy(h.since.begin(), h.since.begin() + n, attention.mutable_data());
+  if (since) {
+    std::copy(since->begin(), since->begin() + n, attention.mutable_data());
   } else {
     std::fill(attention.mutable_data(), attention.mutable_data() + n, 0.0f);
   }
@@ -176,16 +155,15 @@ void PythonScorePolicy::Score(size_t layer, size_t kv_head, const KvCache& cache
     }
     out[i] = s[i];
   }
-  if (attention_) std::fill(h.since.begin(), h.since.end(), 0.0f);
+  if (since) std::fill(since->begin(), since->end(), 0.0f);
 }
 
 void PythonScorePolicy::OnEvicted(size_t layer, size_t kv_head, const KvCache& cache) {
-  if (attention_) Sync(Head(layer, kv_head), cache.Meta(layer, kv_head));
+  if (attention_) since_.Sync(layer, kv_head, cache.Meta(layer, kv_head));
 }
 
 void PythonScorePolicy::OnCacheChanged(size_t layer, const KvCache& cache) {
-  if (!attention_) return;
-  for (size_t head = 0; head < n_kv_heads_; ++head) Sync(Head(layer, head), cache.Meta(layer, head));
+  if (attention_) since_.SyncLayer(layer, cache);
 }
 
 }  // namespace kvlab::python

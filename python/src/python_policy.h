@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "kvlab/kv/policies/attention_scores.h"
 #include "kvlab/kv/score_policy.h"
 
 namespace kvlab::python {
@@ -48,22 +49,22 @@ class PythonScorePolicy final : public ScorePolicy {
   void OnEvicted(size_t layer, size_t kv_head, const KvCache& cache) override;
 
  private:
-  struct HeadState {
-    std::vector<int32_t> pos;      // [slots] the positions `since` refers to
-    std::vector<float> since;      // [slots] attention received since the last score of this head
-    std::vector<float> rows;       // [n_rows][row_pos.size()] this chunk's rows (only with observe)
+  // This chunk's attention rows of one head (only with observe).
+  struct ChunkRows {
+    std::vector<float> rows;       // [n_rows][row_pos.size()]
     std::vector<int32_t> row_pos;  // [slots] positions of the columns of `rows`
     size_t n_rows = 0;
   };
-  HeadState& Head(size_t layer, size_t kv_head) { return heads_[layer * n_kv_heads_ + kv_head]; }
-  // Lines `since` up with the given slots by position: kept slots keep their sums, new ones start at 0.
-  static void Sync(HeadState& h, std::span<const SlotMeta> slots);
+  ChunkRows& Head(size_t layer, size_t kv_head) { return chunk_rows_[layer * n_kv_heads_ + kv_head]; }
 
   py::object* instance_;  // the Python object; a pointer so that destroying it can take the GIL first
   std::string class_name_;
   bool attention_, observe_;
   size_t n_kv_heads_ = 0, head_dim_ = 0;
-  std::vector<HeadState> heads_;  // [layers * kv_heads]
+  // Per (layer, kv head): the attention each slot received since the head was last scored, following the
+  // cache by position as h2o's scores do.
+  policies::SlotScores since_;
+  std::vector<ChunkRows> chunk_rows_;  // [layers * kv_heads]
 };
 
 }  // namespace kvlab::python

@@ -83,7 +83,10 @@ void Run(const BenchArgs& a) {
                         {"fraction_of_bound", fraction},
                         {"fraction_of_bound_std", r.fraction_of_bound.stddev}});
     if (i == 0) {  // the top-level fields describe the first depth (and the prefill test)
-      j = {
+      // The measurements as the library writes them, then what this run adds: its settings, and the bound
+      // as chosen above (the start-up measurement where no repetition measured one).
+      j = ToJson(r);
+      j.update({
           {"model", a.model.model},
           {"threads", NumThreads()},
           {"simd", SimdLevelName(ActiveSimdLevel())},
@@ -93,25 +96,13 @@ void Run(const BenchArgs& a) {
           {"depth", o.depth},
           {"repetitions", o.repetitions},
           {"kv", o.kv},
-          {"kv_bytes", r.kv_bytes},
-          {"policy_bytes", r.policy_bytes},
-          {"policy_ms_per_token", r.policy_ms_per_token},
-          {"policy_fraction_of_step", policy_fraction},
-          {"prefill_tok_s", r.prefill_tok_s.mean},
-          {"prefill_tok_s_std", r.prefill_tok_s.stddev},
-          {"decode_tok_s", r.decode_tok_s.mean},
-          {"decode_tok_s_std", r.decode_tok_s.stddev},
-          {"decode_ms_per_token", r.decode_ms_per_token},
-          {"weight_bytes", r.weight_bytes},
-          {"kv_bytes_read", r.kv_bytes_read},
-          {"decode_gb_s", r.decode_gb_s},
           {"membw_gb_s", bound_gb_s},
           {"bound_on_step_memory", r.bound_on_step_memory},
           {"startup_membw_gb_s", bw.gb_per_s},
           {"bound_tok_s", bound_tok_s},
           {"fraction_of_bound", fraction},
           {"fraction_of_bound_std", r.fraction_of_bound.stddev},
-      };
+      });
       if (!a.json) {
         std::printf("model %s | %d threads | %s kernels | weights %s %.1f MB | kv %s\n", a.model.model.c_str(),
                     NumThreads(), SimdLevelName(ActiveSimdLevel()), weight_dtype.c_str(), r.weight_bytes / 1e6,

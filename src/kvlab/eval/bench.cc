@@ -57,8 +57,9 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
     throw Error("bench", "token counts must be >= 0 and repetitions > 0");
   }
   if (c.arch == Arch::kGpt2 && std::max(o.prompt_tokens, o.depth + o.gen_tokens) > c.max_seq_len) {
-    throw Error("bench", "GPT-2 models cannot go past their " + std::to_string(c.max_seq_len) +
-                             " learned positions", "lower -p, -n or -d");
+    throw Error("bench",
+                "GPT-2 models cannot go past their " + std::to_string(c.max_seq_len) + " learned positions",
+                "lower -p, -n or -d");
   }
   // Random token ids: random-weight models have no meaningful text anyway, and it keeps runs repeatable.
   std::mt19937_64 rng(o.seed);
@@ -154,7 +155,8 @@ nlohmann::json ToJson(const BenchResult& r) {
       {"kv_bytes", r.kv_bytes},
       {"policy_bytes", r.policy_bytes},
       {"policy_ms_per_token", r.policy_ms_per_token},
-      {"policy_fraction_of_step", r.decode_ms_per_token > 0 ? r.policy_ms_per_token / r.decode_ms_per_token : 0.0},
+      {"policy_fraction_of_step",
+       r.decode_ms_per_token > 0 ? r.policy_ms_per_token / r.decode_ms_per_token : 0.0},
   };
   if (r.membw_gb_s.mean > 0) {
     j["membw_gb_s"] = r.membw_gb_s.mean;
