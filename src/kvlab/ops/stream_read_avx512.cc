@@ -14,8 +14,12 @@ uint64_t StreamSumAvx512(const std::byte* p, size_t bytes) {
     a3 = _mm512_add_epi64(a3, _mm512_loadu_si512(p + i + 192));
   }
   for (; i + 64 <= bytes; i += 64) a0 = _mm512_add_epi64(a0, _mm512_loadu_si512(p + i));
-  return static_cast<uint64_t>(
-      _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3))));
+  // Summed as unsigned here: _mm512_reduce_add_epi64 adds signed lanes, whose wrap-around is undefined.
+  alignas(64) uint64_t lanes[8];
+  _mm512_store_si512(lanes, _mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3)));
+  uint64_t sum = 0;
+  for (uint64_t lane : lanes) sum += lane;
+  return sum;
 }
 
 }  // namespace kvlab::kernels
