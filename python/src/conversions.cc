@@ -43,6 +43,10 @@ std::vector<int32_t> IdsFromPython(const py::handle& ids, const char* what) {
   if (py::isinstance<py::str>(ids) || py::isinstance<py::bytes>(ids)) {
     throw Error(what, "expected token ids (a list of ints or an integer array), got a string");
   }
+  const auto check_range = [&](long long v) {
+    if (v < 0 || v > std::numeric_limits<int32_t>::max())
+      throw Error(what, "token id " + std::to_string(v) + " is out of range");
+  };
   if (py::isinstance<py::array>(ids)) {
     const auto a = py::reinterpret_borrow<py::array>(ids);
     if (a.ndim() != 1)
@@ -51,6 +55,14 @@ std::vector<int32_t> IdsFromPython(const py::handle& ids, const char* what) {
       throw Error(what,
                   "expected an integer array of token ids, got dtype " + std::string(py::str(a.dtype())));
     }
+    // Read in C++, not element by element through Python (a long prompt is many thousands of ids).
+    const auto values = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(a);
+    std::vector<int32_t> out(static_cast<size_t>(values.size()));
+    for (size_t i = 0; i < out.size(); ++i) {
+      check_range(values.data()[i]);
+      out[i] = static_cast<int32_t>(values.data()[i]);
+    }
+    return out;
   }
   if (!py::isinstance<py::iterable>(ids)) {
     throw Error(what, "expected token ids (a list of ints or an integer array), got " +
@@ -64,8 +76,7 @@ std::vector<int32_t> IdsFromPython(const py::handle& ids, const char* what) {
                             std::string(py::str(py::type::of(item).attr("__name__"))));
     }
     const long long v = py::int_(py::reinterpret_borrow<py::object>(item)).cast<long long>();
-    if (v < 0 || v > std::numeric_limits<int32_t>::max())
-      throw Error(what, "token id " + std::to_string(v) + " is out of range");
+    check_range(v);
     out.push_back(static_cast<int32_t>(v));
   }
   return out;

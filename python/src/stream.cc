@@ -66,6 +66,9 @@ std::vector<int32_t> Stream::Generate(std::span<const int32_t> prompt, const Gen
   } else if (pos_ == 0) {
     throw Error("prompt", "the stream is empty: give a prompt to generate from");
   }
+  // The sampler edits the logits in place (repetition penalty), so it works on this copy; each Feed below
+  // overwrites it with the next token's logits (and keeps its own unedited copy in last_logits_).
+  logits = last_logits_;
   const int32_t eos = model_->model->config().eos_id;
   Sampler sampler(s.sampler);
   std::vector<int32_t> out;
@@ -75,7 +78,6 @@ std::vector<int32_t> Stream::Generate(std::span<const int32_t> prompt, const Gen
       stop_reason = "context full";
       break;
     }
-    logits = last_logits_;
     const int32_t token = sampler.Sample(logits, history_);
     out.push_back(token);
     Feed({&token, 1}, logits.data(), false);

@@ -144,3 +144,11 @@ def test_full_cache_refuses_past_its_context(model):
     stream.feed(list(range(1, 9)))
     with pytest.raises(kvlab.Error):
         stream.feed([5])
+
+
+def test_numpy_ids_feed_like_a_list(model, story_ids):
+    as_list = model.stream().feed(story_ids[:30])
+    for dtype in (np.int32, np.int64, np.uint16):
+        assert np.array_equal(model.stream().feed(np.array(story_ids[:30], dtype=dtype)), as_list)
+    with pytest.raises(kvlab.Error, match="out of range"):
+        model.stream().feed(np.array([1, -3], dtype=np.int64))
