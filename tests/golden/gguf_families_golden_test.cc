@@ -143,7 +143,10 @@ TEST_P(GgufFamiliesGolden, F32FileLogitsAndGreedyTokensMatchReference) {
 // Half-precision files are checked twice:
 //  1. against the same checkpoint loaded from safetensors with --weights of the same type (kvlab rounds each
 //     weight to nearest even, as gguf-py does): the F32 tolerance above, so the half-precision file holds
-//     exactly the rounded weights, in the right rows;
+//     exactly the rounded weights, in the right rows. bf16 only within 2e-2: with AVX-512 BF16, prefill
+//     rounds the activations to bf16 too (ops/gemm_kernels.h), so a last-bit difference between the two loads
+//     can move an activation to the neighbouring bf16 value (measured worst 3.9e-3 for llama-linear, 4.6e-4
+//     for llama3, 0 for every other family; a row in the wrong place differs by ~1);
 //  2. against the float32 reference, within a bound. Largest |logit - ref| measured over the reference rows
 //     of every sequence: f16 4.1e-3 (gemma3) and bf16 4.1e-2 (gemma3) for all families but Gemma 2, whose
 //     logits of ~10 behind a soft-capped, peaky attention amplify the rounding: f16 8.8e-2, bf16 0.48. (Qwen2
@@ -153,9 +156,10 @@ struct HalfBound {
   WeightFormat same_rounding;
   float bound;
   float gemma2_bound;
+  float same_rounding_bound;  // 0: the F32 tolerance
 };
-constexpr HalfBound kHalfBounds[] = {{GgufOutType::kF16, WeightFormat::kF16, 1e-2f, 0.2f},
-                                     {GgufOutType::kBF16, WeightFormat::kBF16, 0.1f, 1.0f}};
+constexpr HalfBound kHalfBounds[] = {{GgufOutType::kF16, WeightFormat::kF16, 1e-2f, 0.2f, 0.0f},
+                                     {GgufOutType::kBF16, WeightFormat::kBF16, 0.1f, 1.0f, 2e-2f}};
 
 TEST_P(GgufFamiliesGolden, HalfPrecisionFilesHoldTheRoundedWeightsAndStayWithinTheirBound) {
   const std::string& name = GetParam().name;
@@ -171,8 +175,15 @@ TEST_P(GgufFamiliesGolden, HalfPrecisionFilesHoldTheRoundedWeightsAndStayWithinT
     const std::vector<float> logits = AllLogits(model, ids_);
     const std::vector<float> hf_logits = AllLogits(hf, ids_);
     size_t bad = 0;
-    for (size_t i = 0; i < logits.size(); ++i) bad += std::fabs(logits[i] - hf_logits[i]) > Tolerance(name, hf_logits[i]);
+    float same_worst = 0;
+    for (size_t i = 0; i < logits.size(); ++i) {
+      const float diff = std::fabs(logits[i] - hf_logits[i]);
+      same_worst = std::max(same_worst, diff);
+      bad += diff > (hb.same_rounding_bound > 0 ? hb.same_rounding_bound : Tolerance(name, hf_logits[i]));
+    }
     EXPECT_EQ(bad, 0u) << "logits differing from the safetensors checkpoint run with the same rounding";
+    std::printf("[ measured ] %s %s sequence %zu: max |logit - same weights from safetensors| = %.3g\n", name.c_str(),
+                GgufOutTypeName(hb.type), GetParam().sequence, static_cast<double>(same_worst));
 
     const float bound = name == "gemma2" ? hb.gemma2_bound : hb.bound;
     float worst = 0;

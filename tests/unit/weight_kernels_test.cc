@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "kvlab/ops/cpu_features.h"
@@ -210,6 +211,45 @@ TEST(WeightEncoding, Q8_0RepackIsExact) {
   for (size_t i = 0; i < n; ++i) EXPECT_EQ(got[i], want[i]) << i;
 }
 
+// Whether prefill of t multiplies quantized activations (the AVX-512 VNNI q8 kernel), activations rounded
+// to bf16 (the AVX-512 BF16 kernel, rows of even length), or f32 ones.
+bool PrefillQuantizesActivation(DType t) {
+  return t == DType::kQ8 && ActiveSimdLevel() == SimdLevel::kAvx512 && CpuHasAvx512Vnni();
+}
+bool PrefillRoundsActivationToBf16(DType t, size_t cols) {
+  return t == DType::kBF16 && cols % 2 == 0 && ActiveSimdLevel() == SimdLevel::kAvx512 && CpuHasAvx512Bf16();
+}
+
+// Checks y[n][w.rows] = x[n][w.cols] · W^T against an f64 reference on every `row_step`-th row: the weights'
+// exact values times x, or times each token's quantized or bf16-rounded activation where prefill uses it.
+void ExpectPrefillMatchesReference(const MatrixView& w, const float* x, size_t n, const float* y, size_t row_step) {
+  const size_t rows = static_cast<size_t>(w.rows), cols = static_cast<size_t>(w.cols);
+  std::vector<float> row(cols);
+  std::vector<double> wd(cols);
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  for (size_t r = 0; r < rows; r += row_step) {
+    ConvertToF32(w.dtype, base + r * w.RowBytes(), cols, row.data());
+    std::copy(row.begin(), row.end(), wd.begin());
+    for (size_t i = 0; i < n; ++i) {
+      double ref = 0, mag = 0;
+      if (PrefillQuantizesActivation(w.dtype)) {
+        kernels::Q8Activation a;
+        kernels::QuantizeActivationScalar(x + i * cols, cols, a);
+        std::tie(ref, mag) = QuantizedReference(wd.data(), a, cols);
+      } else {
+        const bool round = PrefillRoundsActivationToBf16(w.dtype, cols);
+        for (size_t c = 0; c < cols; ++c) {
+          const double xc = round ? Bf16ToF32(F32ToBf16(x[i * cols + c])) : x[i * cols + c];
+          ref += wd[c] * xc;
+          mag += std::abs(wd[c] * xc);
+        }
+      }
+      ASSERT_NEAR(y[i * rows + r], ref, 1e-5 * mag + 1e-30)
+          << DTypeName(w.dtype) << " n=" << n << " rows=" << rows << " cols=" << cols << " token " << i << " r=" << r;
+    }
+  }
+}
+
 // MatVecMany (threads, mixed dtypes, shared inputs) and prefill MatMul agree with the row kernels.
 TEST(WeightMatMul, MatVecManyAndPrefillMatchRowKernels) {
   std::mt19937 rng(9);
@@ -236,22 +276,44 @@ TEST(WeightMatMul, MatVecManyAndPrefillMatchRowKernels) {
     kernels::RowsKernel(t, SimdLevel::kScalar)(data, w.RowBytes(), rows, xin, cols, want.data());
     for (size_t r = 0; r < rows; ++r) EXPECT_NEAR(y1[r], want[r], 1e-4) << DTypeName(t) << " r=" << r;
     for (size_t r = 0; r < 65; ++r) EXPECT_NEAR(y2[r], want[r], 1e-4) << DTypeName(t) << " r=" << r;
-    // Prefill: Y = X W^T with the weights decoded exactly (the activation is not quantized here).
+    // Prefill: Y = X W^T with the weights decoded exactly; for q8 with each token's activation quantized as
+    // a decode step quantizes it (on CPUs with VNNI; the sgemm fallback multiplies the f32 activation).
     std::vector<float> y(n_tokens * rows);
     MatMul(w, x.data(), n_tokens, y.data());
-    std::vector<float> row(cols);
-    for (size_t r = 0; r < rows; r += 37) {
-      ConvertToF32(t, data + r * w.RowBytes(), cols, row.data());
-      for (size_t i = 0; i < n_tokens; ++i) {
-        double ref = 0, mag = 0;
-        for (size_t c = 0; c < cols; ++c) {
-          ref += static_cast<double>(row[c]) * x[i * cols + c];
-          mag += std::abs(static_cast<double>(row[c]) * x[i * cols + c]);
+    ExpectPrefillMatchesReference(w, x.data(), n_tokens, y.data(), 37);
+  }
+  SetNumThreads(0);
+}
+
+// Prefill at token counts around the kernels' 64-token tiles, row counts around their 6- and 3-row tiles
+// and 24-row blocks, and inputs that end inside a 32-block, on 1 and 2 threads, at every SIMD level.
+TEST(WeightMatMul, PrefillMatchesReferenceAcrossTileEdges) {
+  std::mt19937 rng(21);
+  for (SimdLevel level : Levels()) {
+    SetSimdLevel(level);
+    for (DType t : {DType::kF32, DType::kBF16, DType::kF16, DType::kQ8}) {
+      for (size_t cols : {size_t{16}, size_t{33}, size_t{200}, size_t{202}}) {
+        for (size_t rows : {size_t{1}, size_t{7}, size_t{50}}) {
+          std::vector<uint8_t> storage(rows * DTypeBytes(t, cols));
+          for (size_t r = 0; r < rows; ++r) {
+            const std::vector<float> row = RandomVector(cols, rng, 0.05f);
+            ConvertFromF32(t, row.data(), cols, storage.data() + r * DTypeBytes(t, cols));
+          }
+          const MatrixView w{t, static_cast<int64_t>(rows), static_cast<int64_t>(cols), storage.data()};
+          for (size_t n : {size_t{2}, size_t{17}, size_t{64}, size_t{65}, size_t{130}}) {
+            const std::vector<float> x = RandomVector(n * cols, rng);
+            for (int threads : {1, 2}) {
+              SetNumThreads(threads);
+              std::vector<float> y(n * rows, std::nanf(""));
+              MatMul(w, x.data(), n, y.data());
+              ExpectPrefillMatchesReference(w, x.data(), n, y.data(), 1);
+            }
+          }
         }
-        EXPECT_NEAR(y[i * rows + r], ref, 1e-5 * mag) << DTypeName(t) << " token " << i << " r=" << r;
       }
     }
   }
+  SetSimdLevel(DetectSimdLevel());
   SetNumThreads(0);
 }
 

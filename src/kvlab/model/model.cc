@@ -64,9 +64,14 @@ void AttendOneHead(const KvCache& cache, size_t layer, size_t kv, size_t group, 
     AttendHeadQuantized(q, SkipSlots(cache.Quantized(layer, kv), first, head_dim), meta, head_dim, scale, pos,
                         scores + first, out, c.attn_softcap);
   } else {
-    AttendHead(q, cache.Keys(layer, kv) + first * head_dim, cache.Values(layer, kv) + first * head_dim, meta,
-               head_dim, scale, pos, scores + first, out, group == 1 ? KvReuse::kOnce : KvReuse::kAgain,
-               c.attn_softcap);
+    // Slots after the last one this query may see are skipped rather than masked (probability 0 either
+    // way): in a prefill chunk those are the chunk's later tokens, half of its causal attention work.
+    size_t end = all.size();
+    while (end > first && all[end - 1].pos > pos) --end;
+    std::fill(scores + end, scores + all.size(), 0.0f);
+    AttendHead(q, cache.Keys(layer, kv) + first * head_dim, cache.Values(layer, kv) + first * head_dim,
+               all.subspan(first, end - first), head_dim, scale, pos, scores + first, out,
+               group == 1 ? KvReuse::kOnce : KvReuse::kAgain, c.attn_softcap);
   }
 }
 }  // namespace

@@ -6,6 +6,22 @@
 
 namespace kvlab {
 
+bool CpuHasAvx512Vnni() {
+  static const bool vnni = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni") != 0;
+  }();
+  return vnni;
+}
+
+bool CpuHasAvx512Bf16() {
+  static const bool bf16 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") != 0;
+  }();
+  return bf16;
+}
+
 SimdLevel DetectSimdLevel() {
   __builtin_cpu_init();
   SimdLevel best = SimdLevel::kScalar;

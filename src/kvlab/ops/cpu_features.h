@@ -11,5 +11,9 @@ SimdLevel DetectSimdLevel();
 SimdLevel ActiveSimdLevel();
 void SetSimdLevel(SimdLevel level);
 const char* SimdLevelName(SimdLevel level);
+// Whether the CPU has AVX-512 VNNI (dpbusd), which the AVX-512 q8 kernels need on top of the AVX-512 level.
+bool CpuHasAvx512Vnni();
+// Whether the CPU has AVX-512 BF16 (dpbf16ps), which the bf16 prefill kernel needs.
+bool CpuHasAvx512Bf16();
 
 }  // namespace kvlab

@@ -108,10 +108,7 @@ void Q8RowsScalar(const uint8_t* w, size_t row_bytes, size_t rows, const void* x
 }
 
 RowsFn RowsKernel(DType t, SimdLevel level) {
-  static const bool vnni = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vnni") != 0;
-  }();
+  const bool vnni = CpuHasAvx512Vnni();
   if (level == SimdLevel::kAvx512) {
     switch (t) {
       case DType::kF32: return F32RowsAvx512;
