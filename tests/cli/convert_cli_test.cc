@@ -38,6 +38,10 @@ TEST(ConvertCli, ConvertsAndTheResultGenerates) {
   std::ofstream(dir / "ids.txt") << "1 2 3 4 5 6 7 8";
   const auto g = RunKvlab("ppl -m " + Quoted(out) + " --ids " + Quoted(dir / "ids.txt"));
   EXPECT_EQ(g.exit_code, 0) << g.err;
+  // The directory has no tokenizer.json: the file says so (tokenizer.ggml.model "none", which llama.cpp
+  // also needs to load it), and text commands ask for a tokenizer.
+  ExpectOneLineError(RunKvlab("generate -m " + Quoted(out) + " -p hello -n 1"),
+                     {"qwen3.gguf", "no embedded vocabulary", "tokenizer.ggml.model \"none\""});
 }
 
 TEST(ConvertCli, MissingInputIsAOneLineError) {

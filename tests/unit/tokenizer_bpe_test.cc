@@ -463,6 +463,10 @@ TEST(GgufVocab, LlamaAndGpt2VocabulariesAndErrors) {
     none.String("general.architecture", "llama");
     WriteFile(dir / "none.gguf", none.Bytes());
     ExpectError([&] { LoadTokenizerFile(dir / "none.gguf"); }, {"none.gguf", "tokenizer.ggml.model"});
+    GgufWriter no_vocab;  // what kvlab convert writes for a directory without tokenizer.json
+    no_vocab.String("tokenizer.ggml.model", "none");
+    WriteFile(dir / "no_vocab.gguf", no_vocab.Bytes());
+    ExpectError([&] { LoadTokenizerFile(dir / "no_vocab.gguf"); }, {"no_vocab.gguf", "no embedded vocabulary"});
   }
   {
     std::vector<std::string> tokens;

@@ -322,6 +322,9 @@ void WriteMetadata(GgufWriter& w, const ModelConfig& c, const std::string& arch,
 // The vocabulary through the caller's hook, else config.json's bos and eos ids alone.
 bool WriteVocabulary(GgufWriter& w, const ModelConfig& c, const GgufVocabHook& hook) {
   if (hook && hook(w, c.vocab_size, c.bos_id, c.eos_id)) return true;
+  // llama.cpp refuses a file without the key and reads "none" as "no vocabulary": the model then loads
+  // there (llama-bench, token ids given directly) as it does in kvlab with a tokenizer given separately.
+  w.SetString("tokenizer.ggml.model", "none");
   if (c.bos_id >= 0) w.SetU32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(c.bos_id));
   if (c.eos_id >= 0) w.SetU32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(c.eos_id));
   return false;

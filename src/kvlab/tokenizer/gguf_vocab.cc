@@ -124,6 +124,10 @@ std::unique_ptr<Tokenizer> LoadGgufTokenizer(const GgufFile& gguf) {
                 "give the tokenizer file explicitly");
   }
   const std::string model = gguf.GetString("tokenizer.ggml.model");
+  if (model == "none" || model == "no_vocab") {  // llama.cpp's two names for a file without one
+    throw Error(gguf.path(), "has no embedded vocabulary (tokenizer.ggml.model \"" + model + "\")",
+                "give the tokenizer file explicitly");
+  }
   if (model == "llama") return LoadLlamaVocab(gguf);
   if (model == "gpt2") return LoadGpt2Vocab(gguf);
   throw Error(gguf.path(), "tokenizer.ggml.model \"" + model + "\" is not supported",
