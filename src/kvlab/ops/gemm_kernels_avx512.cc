@@ -214,8 +214,17 @@ void StoreTileAvx512(const float* yt, size_t rows, size_t count, float* y, size_
         r[i] = i < group_rows ? _mm512_load_ps(yt + (r0 + i) * kGemmTokens + t0) : _mm512_setzero_ps();
       }
       Transpose16(r);
+      // Whole groups of 16 or 8 rows (a 24-row block is both) store without a mask: masked stores are
+      // slow on some CPUs.
       for (size_t t = 0; t < std::min(kLanes, count - t0); ++t) {
-        _mm512_mask_storeu_ps(y + (t0 + t) * ldy + r0, row_mask, r[t]);
+        float* dst = y + (t0 + t) * ldy + r0;
+        if (group_rows == kLanes) {
+          _mm512_storeu_ps(dst, r[t]);
+        } else if (group_rows == kLanes / 2) {
+          _mm256_storeu_ps(dst, _mm512_castps512_ps256(r[t]));
+        } else {
+          _mm512_mask_storeu_ps(dst, row_mask, r[t]);
+        }
       }
     }
   }
