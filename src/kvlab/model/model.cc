@@ -8,6 +8,9 @@
 #include "kvlab/kv/attention_quant.h"
 #include "kvlab/ops/activations.h"
 #include "kvlab/ops/attention.h"
+#include "kvlab/ops/attention_prefill.h"
+#include "kvlab/ops/cpu_features.h"
+#include "kvlab/ops/gemm_kernels.h"
 #include "kvlab/ops/matmul.h"
 #include "kvlab/ops/matvec_kernels.h"
 #include "kvlab/ops/norms.h"
@@ -303,6 +306,10 @@ void Model::Attend(size_t layer, size_t n, int32_t start_pos, const KvCache& cac
   const ModelConfig& c = config();
   const size_t head_dim = c.head_dim, q_dim = c.q_dim();
   const size_t group = static_cast<size_t>(c.n_heads / c.n_kv_heads);
+  if (n > 1 && !cache.quantized() && c.attn_softcap == 0.0f && ActiveSimdLevel() == SimdLevel::kAvx512) {
+    AttendTiles(layer, n, start_pos, cache, act);
+    return;
+  }
   const size_t work = n * static_cast<size_t>(c.n_heads);  // (token, query head) pairs
   const size_t stride = cache.capacity();
   const size_t threads = AttentionThreads(work, cache.MaxSize(layer), head_dim);
@@ -315,6 +322,38 @@ void Model::Attend(size_t layer, size_t n, int32_t start_pos, const KvCache& cac
         const size_t i = item / c.n_heads, h = item % c.n_heads;
         AttendOneHead(cache, layer, h / group, group, act.q.data() + i * q_dim + h * head_dim, head_dim, c,
                       start_pos + static_cast<int32_t>(i), scores, act.att.data() + i * q_dim + h * head_dim);
+      }
+    }
+  });
+}
+
+// Prefill attention a tile of kGemmTokens queries of one head at a time (ops/attention_prefill.h): items are
+// (head, tile) pairs, handed out like the per-query items above.
+void Model::AttendTiles(size_t layer, size_t n, int32_t start_pos, const KvCache& cache, Activations& act) const {
+  const ModelConfig& c = config();
+  const size_t head_dim = c.head_dim, q_dim = c.q_dim();
+  const size_t group = static_cast<size_t>(c.n_heads / c.n_kv_heads);
+  const size_t tiles = (n + kernels::kGemmTokens - 1) / kernels::kGemmTokens;
+  const size_t work = tiles * static_cast<size_t>(c.n_heads);
+  const size_t threads = AttentionThreads(work, kernels::kGemmTokens * cache.MaxSize(layer), head_dim);
+  WorkShares shares(work, threads);
+  ParallelRun(threads, [&](size_t t, size_t) {
+    size_t begin, end;
+    while (shares.Next(t, begin, end)) {
+      for (size_t item = begin; item < end; ++item) {
+        const size_t h = item / tiles, first = item % tiles * kernels::kGemmTokens;
+        const size_t kv = h / group;
+        const std::span<const SlotMeta> meta = cache.Meta(layer, kv);
+        kernels::QueryTile tile;
+        tile.q = act.q.data() + first * q_dim + h * head_dim;
+        tile.q_stride = q_dim;
+        tile.count = std::min(kernels::kGemmTokens, n - first);
+        tile.first_pos = start_pos + static_cast<int32_t>(first);
+        tile.out = act.att.data() + first * q_dim + h * head_dim;
+        tile.out_stride = q_dim;
+        const kernels::KvHeadView heads{cache.Keys(layer, kv), cache.Values(layer, kv), meta.data(),
+                                        meta.size(), head_dim, c.Window(layer)};
+        kernels::AttendQueryTileAvx512(tile, heads, c.AttentionScale());
       }
     }
   });

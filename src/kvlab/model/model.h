@@ -67,6 +67,7 @@ class Model {
   void AttentionBlock(size_t layer, size_t n, int32_t start_pos, KvCache& cache, Activations& act,
                       KvPolicy* observer, bool long_context) const;
   void Attend(size_t layer, size_t n, int32_t start_pos, const KvCache& cache, Activations& act) const;
+  void AttendTiles(size_t layer, size_t n, int32_t start_pos, const KvCache& cache, Activations& act) const;
   void AttendObserved(size_t layer, size_t n, int32_t start_pos, const KvCache& cache, Activations& act,
                       KvPolicy& observer) const;
   void MlpBlock(size_t layer, size_t n, Activations& act) const;

@@ -36,6 +36,11 @@ void PackTokensAvx512(const float* x, size_t ldx, size_t count, size_t k, float*
 void GemmTileF32Avx512(const float* w, size_t ldw, size_t rows, const float* xt, size_t k, size_t count,
                        float* yt);
 
+// As GemmTileF32Avx512 with row r's input i at w[r * ldw + i * step] (attention multiplies the values as
+// the rows of V^T: ldw 1, step head_dim).
+void GemmTileF32StridedAvx512(const float* w, size_t ldw, size_t step, size_t rows, const float* xt, size_t k,
+                              size_t count, float* yt);
+
 // y[t][r] = yt[r][t] for r < rows and t < count (y: rows ldy floats apart; only those entries written).
 void StoreTileAvx512(const float* yt, size_t rows, size_t count, float* y, size_t ldy);
 

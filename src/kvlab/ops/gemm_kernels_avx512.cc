@@ -55,8 +55,10 @@ inline __mmask16 FirstLanes(size_t n) {
 
 // acc[r][v] over the whole row length: MR broadcasts and NV loads feed MR × NV FMAs per input. With MR = 6
 // and NV = 4 that is 24 accumulators + 4 token vectors + 1 broadcast of the 32 registers.
-template <int MR, int NV>
-void TileF32(const float* w, size_t ldw, const float* xt, size_t k,
+// kUnit: inputs of a row are adjacent (weights); otherwise `step` floats apart (attention's values, read as
+// rows of V^T).
+template <int MR, int NV, bool kUnit>
+void TileF32(const float* w, size_t ldw, size_t step, const float* xt, size_t k,
              float* out /* [kGemmRows][kGemmTokens] */) {
   __m512 acc[MR][NV];
   for (int r = 0; r < MR; ++r) {
@@ -67,7 +69,7 @@ void TileF32(const float* w, size_t ldw, const float* xt, size_t k,
     __m512 xv[NV];
     for (int v = 0; v < NV; ++v) xv[v] = _mm512_load_ps(xi + kLanes * v);
     for (int r = 0; r < MR; ++r) {
-      const __m512 wb = _mm512_set1_ps(w[r * ldw + i]);
+      const __m512 wb = _mm512_set1_ps(w[r * ldw + (kUnit ? i : i * step)]);
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(wb, xv[v], acc[r][v]);
     }
   }
@@ -76,18 +78,19 @@ void TileF32(const float* w, size_t ldw, const float* xt, size_t k,
   }
 }
 
-using TileFn = void (*)(const float*, size_t, const float*, size_t, float*);
+using TileFn = void (*)(const float*, size_t, size_t, const float*, size_t, float*);
 
-template <int MR, size_t... V>
+template <int MR, bool kUnit, size_t... V>
 constexpr std::array<TileFn, sizeof...(V)> RowOfTiles(std::index_sequence<V...>) {
-  return {&TileF32<MR, static_cast<int>(V) + 1>...};
+  return {&TileF32<MR, static_cast<int>(V) + 1, kUnit>...};
 }
-template <size_t... R>
+template <bool kUnit, size_t... R>
 constexpr std::array<std::array<TileFn, kMaxVectors>, sizeof...(R)> TileTable(std::index_sequence<R...>) {
-  return {RowOfTiles<static_cast<int>(R) + 1>(std::make_index_sequence<kMaxVectors>{})...};
+  return {RowOfTiles<static_cast<int>(R) + 1, kUnit>(std::make_index_sequence<kMaxVectors>{})...};
 }
-// kTiles[rows - 1][vectors - 1]
-constexpr auto kTiles = TileTable(std::make_index_sequence<kGemmRows>{});
+// [rows - 1][vectors - 1]
+constexpr auto kTiles = TileTable<true>(std::make_index_sequence<kGemmRows>{});
+constexpr auto kStridedTiles = TileTable<false>(std::make_index_sequence<kGemmRows>{});
 
 // As TileF32 with bf16 pairs: per pair of inputs, each row's two weights are one broadcast 32-bit value.
 template <int MR, int NV>
@@ -232,7 +235,12 @@ void StoreTileAvx512(const float* yt, size_t rows, size_t count, float* y, size_
 
 void GemmTileF32Avx512(const float* w, size_t ldw, size_t rows, const float* xt, size_t k, size_t count,
                        float* yt) {
-  kTiles[rows - 1][(count + kLanes - 1) / kLanes - 1](w, ldw, xt, k, yt);
+  kTiles[rows - 1][(count + kLanes - 1) / kLanes - 1](w, ldw, 1, xt, k, yt);
+}
+
+void GemmTileF32StridedAvx512(const float* w, size_t ldw, size_t step, size_t rows, const float* xt, size_t k,
+                              size_t count, float* yt) {
+  kStridedTiles[rows - 1][(count + kLanes - 1) / kLanes - 1](w, ldw, step, xt, k, yt);
 }
 
 void PackTokensBf16Avx512(const float* x, size_t ldx, size_t count, size_t k, uint32_t* xt) {
