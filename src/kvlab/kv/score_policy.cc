@@ -161,8 +161,16 @@ void ScorePolicy::CompressHeads(size_t layer, KvCache& cache) {
     const size_t take = std::min(candidates_.size(), target > n_protected ? target - n_protected : 0);
     auto better = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second > b.second); };
     std::nth_element(candidates_.begin(), candidates_.begin() + take, candidates_.end(), better);
+    // kept_ is the protected slots in slot order, then the chosen ones: sort only those and merge, since
+    // with position-only scores (window, sinks) nearly every kept slot is protected.
     for (size_t c = 0; c < take; ++c) kept_.push_back(candidates_[c].second);
-    std::sort(kept_.begin(), kept_.end());
+    if (take > 0) {
+      std::sort(kept_.begin() + static_cast<std::ptrdiff_t>(n_protected), kept_.end());
+      merged_.resize(kept_.size());
+      std::merge(kept_.begin(), kept_.begin() + static_cast<std::ptrdiff_t>(n_protected),
+                 kept_.begin() + static_cast<std::ptrdiff_t>(n_protected), kept_.end(), merged_.begin());
+      kept_.swap(merged_);
+    }
     KeepAndFollow(layer, head, cache);
   }
 }

@@ -102,6 +102,7 @@ class ScorePolicy : public KvPolicy {
   std::vector<float> scores_;
   std::vector<std::pair<float, uint32_t>> candidates_;
   std::vector<uint32_t> kept_;
+  std::vector<uint32_t> merged_;  // CompressHeads' scratch: kept_ merged back into slot order
 };
 
 }  // namespace kvlab
