@@ -22,8 +22,9 @@ struct MatVecJob {
 void MatVecMany(std::initializer_list<MatVecJob> jobs);
 inline void MatVec(const MatrixView& w, const float* x, float* y) { MatVecMany({{&w, x, y}}); }
 
-// Y[n][W.rows] = X[n][W.cols] · W^T. n == 1 uses MatVec; larger n uses OpenBLAS sgemm (prefill), on the
-// f32 weights directly or, for other dtypes, on panels of rows decoded to f32 in a per-thread scratch.
+// Y[n][W.rows] = X[n][W.cols] · W^T. n == 1 uses MatVec. Larger n (prefill) uses the AVX-512 tile kernels
+// (ops/gemm_kernels.h: bf16 weights multiply the activation rounded to bf16, q8 weights the activation
+// quantized as in decode), or without AVX-512 OpenBLAS sgemm on panels of rows decoded to f32.
 void MatMul(const MatrixView& w, const float* x, size_t n, float* y);
 
 // Adds bias [cols] to every row of y [n][cols]; no-op when bias is empty.
