@@ -8,7 +8,7 @@
 
 #include "kvlab/ops/matmul.h"
 #include "kvlab/ops/threads.h"
-#include "kvlab/util/huge_pages.h"
+#include "random_weights.h"
 
 namespace {
 
@@ -16,18 +16,11 @@ void BM_MatVecDType(benchmark::State& state) {
   const auto dtype = static_cast<kvlab::DType>(state.range(0));
   const int64_t rows = state.range(1), cols = state.range(2);
   kvlab::SetNumThreads(static_cast<int>(state.range(3)));
-  kvlab::MatrixView m{dtype, rows, cols, nullptr};
-  kvlab::HugePageBuffer arena(m.Bytes());
-  auto* w = static_cast<uint8_t*>(arena.data());
-  std::vector<float> x(cols), y(rows), row(cols);
+  kvlab::HugePageBuffer arena;
   std::mt19937 rng(1);
-  std::normal_distribution<float> u(0, 0.05f);
-  for (int64_t r = 0; r < rows; ++r) {
-    for (float& v : row) v = u(rng);
-    kvlab::ConvertFromF32(dtype, row.data(), cols, w + r * m.RowBytes());
-  }
-  for (float& v : x) v = u(rng);
-  m.data = w;
+  const kvlab::MatrixView m = kvlab::bench::RandomWeights(dtype, rows, cols, arena, rng);
+  const std::vector<float> x = kvlab::bench::RandomActivations(static_cast<size_t>(cols), rng);
+  std::vector<float> y(static_cast<size_t>(rows));
   for (auto _ : state) {
     kvlab::MatVec(m, x.data(), y.data());
     benchmark::DoNotOptimize(y.data());
