@@ -23,7 +23,9 @@ build/kvlab sweep configs/quick.toml --out build/notebook/quick.jsonl --force >/
   ../.venv/bin/python -Xfrozen_modules=off -m nbconvert --to notebook --execute \
   --ExecutePreprocessor.timeout=300 --output-dir ../build/notebook analysis.ipynb)
 
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKVLAB_SANITIZE=ON >/dev/null
+# The sanitized build leaves out the Python module and the micro-benchmarks: nothing below runs them.
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKVLAB_SANITIZE=ON -DKVLAB_PYTHON=OFF \
+  -DKVLAB_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j "$JOBS"
 # halt_on_error: any sanitizer report fails the test that caused it.
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1"
