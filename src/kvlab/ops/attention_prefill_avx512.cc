@@ -9,6 +9,7 @@
 #include "kvlab/ops/attention_prefill.h"
 #include "kvlab/ops/avx512_inline.h"
 #include "kvlab/ops/gemm_kernels.h"
+#include "kvlab/util/aligned_scratch.h"
 
 namespace kvlab::kernels {
 
@@ -18,13 +19,6 @@ constexpr size_t kLanes = 16;
 // Per thread, grown as needed: the queries transposed [head_dim][kGemmTokens], the scores and then the
 // probabilities transposed [slots][kGemmTokens], the output transposed [head_dim][kGemmTokens].
 thread_local std::vector<float> t_queries, t_scores, t_output;
-
-float* Aligned(std::vector<float>& v, size_t n) {
-  constexpr size_t kAlign = 64 / sizeof(float);
-  if (v.size() < n + kAlign) v.resize(n + kAlign);
-  const auto address = reinterpret_cast<uintptr_t>(v.data());
-  return v.data() + (kAlign - address / sizeof(float) % kAlign) % kAlign;
-}
 }  // namespace
 
 void AttendQueryTileAvx512(const QueryTile& tile, const KvHeadView& kv, float scale) {
@@ -45,9 +39,9 @@ void AttendQueryTileAvx512(const QueryTile& tile, const KvHeadView& kv, float sc
     for (size_t i = 0; i < count; ++i) std::memset(tile.out + i * tile.out_stride, 0, d * sizeof(float));
     return;
   }
-  float* qt = Aligned(t_queries, d * kGemmTokens);
-  float* st = Aligned(t_scores, m * kGemmTokens);
-  float* ot = Aligned(t_output, d * kGemmTokens);
+  float* qt = AlignedScratch(t_queries, d * kGemmTokens);
+  float* st = AlignedScratch(t_scores, m * kGemmTokens);
+  float* ot = AlignedScratch(t_output, d * kGemmTokens);
   PackTokensAvx512(tile.q, tile.q_stride, count, d, qt);
   const float* keys = kv.keys + begin * d;
   for (size_t j = 0; j < m; j += kGemmRows) {

@@ -2,7 +2,7 @@
 // them; without AVX-512 prefill stays on OpenBLAS sgemm).
 //
 // Why kvlab has its own: OpenBLAS picks its kernels by CPU type at load, and on these machines
-// OPENBLAS_CORETYPE=Haswell pins it to its AVX2 kernels (about 100 GFLOP/s per thread against 178 for its
+// OPENBLAS_CORETYPE=Haswell pins it to its AVX2 kernels (about 100 GFLOP/s per thread against 178-198 for its
 // AVX-512 ones, measured with a 2048³ sgemm), so prefill speed would depend on an environment variable.
 //
 // Layout: the weight rows are read in place (the row-major [out][in] matrix every projection is stored

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "kvlab/ops/avx512_inline.h"
 #include "kvlab/ops/gemm_kernels.h"
 #include "kvlab/ops/matvec_kernels.h"
 #include "kvlab/tensor/q8_rows.h"
@@ -47,10 +48,6 @@ inline void Transpose16(__m512 r[16]) {
     r[c + 4] = _mm512_shuffle_f32x4(v1, v3, 0x88);   // lane 1: column c + 4
     r[c + 12] = _mm512_shuffle_f32x4(v1, v3, 0xdd);  // lane 3: column c + 12
   }
-}
-
-inline __mmask16 FirstLanes(size_t n) {
-  return n >= kLanes ? __mmask16{0xffff} : static_cast<__mmask16>((1u << n) - 1);
 }
 
 // acc[r][v] over the whole row length: MR broadcasts and NV loads feed MR × NV FMAs per input. With MR = 6
@@ -193,7 +190,7 @@ void PackTokensAvx512(const float* x, size_t ldx, size_t count, size_t k, float*
     const size_t first = v * kLanes;
     const size_t tokens = first < count ? std::min(kLanes, count - first) : 0;
     for (size_t i0 = 0; i0 < k; i0 += kLanes) {
-      const __mmask16 inputs = FirstLanes(k - i0);
+      const __mmask16 inputs = TailMask(k - i0);
       __m512 r[kLanes];
       for (size_t t = 0; t < kLanes; ++t) {
         r[t] = t < tokens ? _mm512_maskz_loadu_ps(inputs, x + (first + t) * ldx + i0) : _mm512_setzero_ps();
@@ -210,7 +207,7 @@ void StoreTileAvx512(const float* yt, size_t rows, size_t count, float* y, size_
   // rows.
   for (size_t r0 = 0; r0 < rows; r0 += kLanes) {
     const size_t group_rows = std::min(kLanes, rows - r0);
-    const __mmask16 row_mask = FirstLanes(group_rows);
+    const __mmask16 row_mask = TailMask(group_rows);
     for (size_t t0 = 0; t0 < count; t0 += kLanes) {
       __m512 r[kLanes];
       for (size_t i = 0; i < kLanes; ++i) {
@@ -286,7 +283,7 @@ void DecodeHalfRowsAvx512(bool bf16, const uint8_t* w, size_t row_bytes, size_t 
       _mm512_storeu_ps(dst + i, convert(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 2 * i))));
     }
     if (i < cols) {
-      const auto mask = static_cast<__mmask16>((1u << (cols - i)) - 1);
+      const __mmask16 mask = TailMask(cols - i);
       _mm512_mask_storeu_ps(dst + i, mask, convert(_mm256_maskz_loadu_epi16(mask, src + 2 * i)));
     }
   }

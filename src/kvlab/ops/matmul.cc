@@ -13,6 +13,7 @@
 #include "kvlab/ops/threads.h"
 #include "kvlab/ops/work_shares.h"
 #include "kvlab/tensor/q8_rows.h"
+#include "kvlab/util/aligned_scratch.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -52,16 +53,8 @@ thread_local std::vector<float> t_block_out;
 // Weight rows per block: decoded (bf16 / f16) or scale-decoded (q8) once, then multiplied with every token
 // tile while they stay in L2 (24 rows of 2048 f32 values: 192 KiB).
 constexpr size_t kGemmBlockRows = 24;
-// Prepared token tiles multiplied with one block of rows before the next block (see MatMulRowsAvx512).
+// Prepared token tiles multiplied with one block of rows before the next block (see PrefillAvx512).
 constexpr size_t kTokenGroupBytes = size_t{512} << 10;
-
-// A 64-byte aligned run of n floats inside `v` (grown as needed, never shrunk).
-float* AlignedScratch(std::vector<float>& v, size_t n) {
-  constexpr size_t kAlignFloats = 64 / sizeof(float);
-  if (v.size() < n + kAlignFloats) v.resize(n + kAlignFloats);
-  const auto address = reinterpret_cast<uintptr_t>(v.data());
-  return v.data() + (kAlignFloats - address / sizeof(float) % kAlignFloats) % kAlignFloats;
-}
 
 // Y = X W^T with the AVX-512 tile kernels (ops/gemm_kernels.h), for one thread. Prepare() puts all of X in
 // the kernels' form: every thread does that for itself (a few percent of the multiply-adds, and no
