@@ -1,9 +1,9 @@
 // Prefill kernels: Y[n][rows] = X[n][cols] · W^T for many tokens at once, on AVX-512 (ops/matmul.cc picks
 // them; without AVX-512 prefill stays on OpenBLAS sgemm).
 //
-// Why kvlab has its own: OpenBLAS picks its kernels by CPU type at load, and on these machines
-// OPENBLAS_CORETYPE=Haswell pins it to its AVX2 kernels (about 100 GFLOP/s per thread against 178-198 for its
-// AVX-512 ones, measured with a 2048³ sgemm), so prefill speed would depend on an environment variable.
+// Why kvlab has its own: OpenBLAS picks its kernels by CPU type at load, and OPENBLAS_CORETYPE=Haswell
+// (set on the benchmark machine) pins it to its AVX2 kernels: about 100 GFLOP/s per thread against 178-198
+// for its AVX-512 ones (a 2048³ sgemm), so prefill speed would depend on an environment variable.
 //
 // Layout: the weight rows are read in place (the row-major [out][in] matrix every projection is stored
 // as), a tile of kGemmRows of them at a time, each weight broadcast to a whole vector of tokens. The
