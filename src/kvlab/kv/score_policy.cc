@@ -143,6 +143,18 @@ size_t ScorePolicy::Candidates(size_t layer, size_t head, const KvCache& cache) 
   return kept_.size();
 }
 
+// kept_ holds the protected slots in slot order, then the chosen ones: one slot-ordered list, sorting only
+// the chosen part and merging, since with position-only scores (window, sinks) nearly every kept slot is
+// protected and a sort of the whole list was most of their eviction's cost.
+void ScorePolicy::OrderKept(size_t n_protected) {
+  const auto chosen = kept_.begin() + static_cast<std::ptrdiff_t>(n_protected);
+  if (chosen == kept_.end()) return;
+  std::sort(chosen, kept_.end());
+  merged_.resize(kept_.size());
+  std::merge(kept_.begin(), chosen, chosen, kept_.end(), merged_.begin());
+  kept_.swap(merged_);
+}
+
 void ScorePolicy::KeepAndFollow(size_t layer, size_t head, KvCache& cache) {
   const size_t n_old = cache.Size(layer, head);
   cache.Keep(layer, head, kept_);
@@ -161,16 +173,8 @@ void ScorePolicy::CompressHeads(size_t layer, KvCache& cache) {
     const size_t take = std::min(candidates_.size(), target > n_protected ? target - n_protected : 0);
     auto better = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second > b.second); };
     std::nth_element(candidates_.begin(), candidates_.begin() + take, candidates_.end(), better);
-    // kept_ is the protected slots in slot order, then the chosen ones: sort only those and merge, since
-    // with position-only scores (window, sinks) nearly every kept slot is protected.
     for (size_t c = 0; c < take; ++c) kept_.push_back(candidates_[c].second);
-    if (take > 0) {
-      std::sort(kept_.begin() + static_cast<std::ptrdiff_t>(n_protected), kept_.end());
-      merged_.resize(kept_.size());
-      std::merge(kept_.begin(), kept_.begin() + static_cast<std::ptrdiff_t>(n_protected),
-                 kept_.begin() + static_cast<std::ptrdiff_t>(n_protected), kept_.end(), merged_.begin());
-      kept_.swap(merged_);
-    }
+    OrderKept(n_protected);
     KeepAndFollow(layer, head, cache);
   }
 }
@@ -210,9 +214,10 @@ void ScorePolicy::CompressAdaptive(size_t layer, KvCache& cache) {
     for (size_t i = 0; i < n; ++i) {
       if (static_cast<size_t>(meta[i].pos) < budget_.sinks || i >= recent_from) kept_.push_back(static_cast<uint32_t>(i));
     }
+    const size_t n_protected_here = kept_.size();
     for (; c < take && joint_[c].head == h; ++c) kept_.push_back(joint_[c].slot);
     if (kept_.size() == n) continue;
-    std::sort(kept_.begin(), kept_.end());
+    OrderKept(n_protected_here);
     KeepAndFollow(layer, h, cache);
   }
 }

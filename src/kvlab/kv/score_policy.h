@@ -84,6 +84,7 @@ class ScorePolicy : public KvPolicy {
   // Fills candidates_ with the unprotected slots of one head (scores from Score) and returns how many
   // slots are protected.
   size_t Candidates(size_t layer, size_t head, const KvCache& cache);
+  void OrderKept(size_t n_protected);  // kept_ = protected (slot order) + chosen, into slot order
   void KeepAndFollow(size_t layer, size_t head, KvCache& cache);  // Keep(kept_), re-rotate, OnEvicted
 
   ScoreBudget budget_;
@@ -102,7 +103,7 @@ class ScorePolicy : public KvPolicy {
   std::vector<float> scores_;
   std::vector<std::pair<float, uint32_t>> candidates_;
   std::vector<uint32_t> kept_;
-  std::vector<uint32_t> merged_;  // CompressHeads' scratch: kept_ merged back into slot order
+  std::vector<uint32_t> merged_;  // OrderKept's scratch
 };
 
 }  // namespace kvlab

@@ -27,7 +27,8 @@ inline constexpr size_t kGemmTokens = 64;  // tokens per tile of xt: 4 zmm of 16
 inline constexpr size_t kGemmRows = 6;     // weight rows per tile
 
 // xt[i][kGemmTokens] = x[t][i] for the `count` ≤ kGemmTokens tokens of x (rows ldx floats apart); lanes of
-// tokens past `count` are zero. xt: 64-byte aligned, k * kGemmTokens floats.
+// tokens past `count` up to the next multiple of 16 are zero, and the lanes after those are not written
+// (no kernel reads them). xt: 64-byte aligned, k * kGemmTokens floats.
 void PackTokensAvx512(const float* x, size_t ldx, size_t count, size_t k, float* xt);
 
 // yt[r][t] = sum_i w[r][i] * xt[i][t] for r < rows (≤ kGemmRows) and t < count (≤ kGemmTokens; lanes up to

@@ -20,6 +20,22 @@ namespace {
 constexpr size_t kLanes = 16;
 constexpr int kMaxVectors = static_cast<int>(kGemmTokens / kLanes);
 
+// table[rows - 1][vectors - 1] = pick.operator()<rows, vectors>(): a tile kernel instantiated for every
+// row count up to Rows and every count of 16-token vectors, chosen at run time by the tile's shape.
+template <typename Fn, int Rows, typename Pick>
+constexpr auto KernelTable(Pick pick) {
+  return [&]<size_t... R>(std::index_sequence<R...>) {
+    const auto row = [&]<int MR, size_t... V>(std::index_sequence<V...>) {
+      return std::array<Fn, kMaxVectors>{pick.template operator()<MR, static_cast<int>(V) + 1>()...};
+    };
+    return std::array<std::array<Fn, kMaxVectors>, Rows>{
+        row.template operator()<static_cast<int>(R) + 1>(std::make_index_sequence<kMaxVectors>{})...};
+  }
+  (std::make_index_sequence<Rows>{});
+}
+// The vectors of 16 tokens that hold `count` tokens.
+inline size_t TokenVectors(size_t count) { return (count + kLanes - 1) / kLanes; }
+
 // In-register transpose of a 16 × 16 block of 32-bit values: r[i] lane j becomes r[j] lane i. Interleave
 // pairs of rows, then pairs of pairs (64-bit), then move 128-bit lanes twice.
 inline void Transpose16(__m512 r[16]) {
@@ -76,18 +92,10 @@ void TileF32(const float* w, size_t ldw, size_t step, const float* xt, size_t k,
 }
 
 using TileFn = void (*)(const float*, size_t, size_t, const float*, size_t, float*);
-
-template <int MR, bool kUnit, size_t... V>
-constexpr std::array<TileFn, sizeof...(V)> RowOfTiles(std::index_sequence<V...>) {
-  return {&TileF32<MR, static_cast<int>(V) + 1, kUnit>...};
-}
-template <bool kUnit, size_t... R>
-constexpr std::array<std::array<TileFn, kMaxVectors>, sizeof...(R)> TileTable(std::index_sequence<R...>) {
-  return {RowOfTiles<static_cast<int>(R) + 1, kUnit>(std::make_index_sequence<kMaxVectors>{})...};
-}
-// [rows - 1][vectors - 1]
-constexpr auto kTiles = TileTable<true>(std::make_index_sequence<kGemmRows>{});
-constexpr auto kStridedTiles = TileTable<false>(std::make_index_sequence<kGemmRows>{});
+constexpr auto kTiles =
+    KernelTable<TileFn, kGemmRows>([]<int MR, int NV>() { return &TileF32<MR, NV, true>; });
+constexpr auto kStridedTiles =
+    KernelTable<TileFn, kGemmRows>([]<int MR, int NV>() { return &TileF32<MR, NV, false>; });
 
 // As TileF32 with bf16 pairs: per pair of inputs, each row's two weights are one broadcast 32-bit value.
 template <int MR, int NV>
@@ -114,16 +122,8 @@ void TileBf16(const uint8_t* w, size_t row_bytes, const uint32_t* xt, size_t pai
 }
 
 using TileBf16Fn = void (*)(const uint8_t*, size_t, const uint32_t*, size_t, float*);
-template <int MR, size_t... V>
-constexpr std::array<TileBf16Fn, sizeof...(V)> RowOfBf16Tiles(std::index_sequence<V...>) {
-  return {&TileBf16<MR, static_cast<int>(V) + 1>...};
-}
-template <size_t... R>
-constexpr std::array<std::array<TileBf16Fn, kMaxVectors>, sizeof...(R)> Bf16TileTable(
-    std::index_sequence<R...>) {
-  return {RowOfBf16Tiles<static_cast<int>(R) + 1>(std::make_index_sequence<kMaxVectors>{})...};
-}
-constexpr auto kBf16Tiles = Bf16TileTable(std::make_index_sequence<kGemmRows>{});
+constexpr auto kBf16Tiles =
+    KernelTable<TileBf16Fn, kGemmRows>([]<int MR, int NV>() { return &TileBf16<MR, NV>; });
 
 thread_local std::vector<uint16_t> t_bf16_tokens;  // [kGemmTokens][k] a tile's tokens rounded to bf16
 
@@ -171,24 +171,18 @@ void TileQ8(const uint8_t* w, size_t row_bytes, const float* ws, size_t blocks, 
 }
 
 using TileQ8Fn = void (*)(const uint8_t*, size_t, const float*, size_t, const Q8TokenTile&, float*);
-template <int MR, size_t... V>
-constexpr std::array<TileQ8Fn, sizeof...(V)> RowOfQ8Tiles(std::index_sequence<V...>) {
-  return {&TileQ8<MR, static_cast<int>(V) + 1>...};
-}
-template <size_t... R>
-constexpr std::array<std::array<TileQ8Fn, kMaxVectors>, sizeof...(R)> Q8TileTable(std::index_sequence<R...>) {
-  return {RowOfQ8Tiles<static_cast<int>(R) + 1>(std::make_index_sequence<kMaxVectors>{})...};
-}
-constexpr auto kQ8Tiles = Q8TileTable(std::make_index_sequence<kGemmRowsQ8>{});
+constexpr auto kQ8Tiles =
+    KernelTable<TileQ8Fn, kGemmRowsQ8>([]<int MR, int NV>() { return &TileQ8<MR, NV>; });
 
 thread_local Q8Activation t_token_q8;  // one token's quantized activation, reused
 }  // namespace
 
 void PackTokensAvx512(const float* x, size_t ldx, size_t count, size_t k, float* xt) {
-  // Per group of 16 tokens and 16 inputs: 16 loads, one transpose, 16 stores.
-  for (size_t v = 0; v < static_cast<size_t>(kMaxVectors); ++v) {
+  // Per group of 16 tokens and 16 inputs: 16 loads, one transpose, 16 stores. Only the vectors that hold
+  // tokens are written: the kernels read no others.
+  for (size_t v = 0; v < TokenVectors(count); ++v) {
     const size_t first = v * kLanes;
-    const size_t tokens = first < count ? std::min(kLanes, count - first) : 0;
+    const size_t tokens = std::min(kLanes, count - first);
     for (size_t i0 = 0; i0 < k; i0 += kLanes) {
       const __mmask16 inputs = TailMask(k - i0);
       __m512 r[kLanes];
@@ -232,12 +226,12 @@ void StoreTileAvx512(const float* yt, size_t rows, size_t count, float* y, size_
 
 void GemmTileF32Avx512(const float* w, size_t ldw, size_t rows, const float* xt, size_t k, size_t count,
                        float* yt) {
-  kTiles[rows - 1][(count + kLanes - 1) / kLanes - 1](w, ldw, 1, xt, k, yt);
+  kTiles[rows - 1][TokenVectors(count) - 1](w, ldw, 1, xt, k, yt);
 }
 
 void GemmTileF32StridedAvx512(const float* w, size_t ldw, size_t step, size_t rows, const float* xt, size_t k,
                               size_t count, float* yt) {
-  kStridedTiles[rows - 1][(count + kLanes - 1) / kLanes - 1](w, ldw, step, xt, k, yt);
+  kStridedTiles[rows - 1][TokenVectors(count) - 1](w, ldw, step, xt, k, yt);
 }
 
 void PackTokensBf16Avx512(const float* x, size_t ldx, size_t count, size_t k, uint32_t* xt) {
@@ -266,7 +260,7 @@ void PackTokensBf16Avx512(const float* x, size_t ldx, size_t count, size_t k, ui
 
 void GemmTileBf16Avx512(const uint8_t* w, size_t row_bytes, size_t rows, const uint32_t* xt, size_t k,
                         size_t count, float* yt) {
-  kBf16Tiles[rows - 1][(count + kLanes - 1) / kLanes - 1](w, row_bytes, xt, k / 2, yt);
+  kBf16Tiles[rows - 1][TokenVectors(count) - 1](w, row_bytes, xt, k / 2, yt);
 }
 
 void DecodeHalfRowsAvx512(bool bf16, const uint8_t* w, size_t row_bytes, size_t rows, size_t cols,
@@ -310,7 +304,7 @@ void QuantizeTokensAvx512(const float* x, size_t ldx, size_t count, size_t k, in
 
 void GemmTileQ8Avx512(const uint8_t* w, size_t row_bytes, const float* w_scale, size_t rows,
                       const Q8TokenTile& tile, size_t blocks, size_t count, float* yt) {
-  kQ8Tiles[rows - 1][(count + kLanes - 1) / kLanes - 1](w, row_bytes, w_scale, blocks, tile, yt);
+  kQ8Tiles[rows - 1][TokenVectors(count) - 1](w, row_bytes, w_scale, blocks, tile, yt);
 }
 
 }  // namespace kvlab::kernels
