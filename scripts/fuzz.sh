@@ -122,7 +122,7 @@ for path in sources:
 PY
 }
 
-# Build the targets side by side (each clang++ compiles its sources in turn), then fuzz them one at a time.
+# Build the targets side by side (each clang++ compiles its sources in turn).
 pids=()
 for target in "${!SOURCES[@]}"; do
   # shellcheck disable=SC2086  # the source list is meant to split into words
@@ -131,14 +131,27 @@ for target in "${!SOURCES[@]}"; do
 done
 for pid in "${pids[@]}"; do wait "$pid"; done  # under set -e, a failed build ends the script here
 
+# Seed every corpus, then fuzz JOBS targets at a time (default 2: one core each, so each run executes as
+# many inputs as it would alone). A run prints its lines when it ends, so runs side by side do not interleave.
 for target in "${!SOURCES[@]}"; do
   corpus="$OUT/$target-corpus"
   rm -rf "$corpus"
   mkdir -p "$corpus"
   "seed_$target" "$corpus"
-  echo "[kvlab] fuzzing $target for ${SECONDS_EACH}s ($(ls "$corpus" | wc -l) seeds)"
-  (cd "$OUT" && "./$target" -seed="$SEED" -max_total_time="$SECONDS_EACH" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
-      "$target-corpus" 2>"$target.log") || { tail -40 "$OUT/$target.log"; echo "[kvlab] $target failed"; exit 1; }
-  grep -E "stat::number_of_executed_units" "$OUT/$target.log" || true
 done
+fuzz_one() {  # TARGET
+  local target="$1"
+  if (cd "$OUT" && "./$target" -seed="$SEED" -max_total_time="$SECONDS_EACH" -timeout=5 -rss_limit_mb=2048 \
+      -print_final_stats=1 "$target-corpus" 2>"$target.log"); then
+    echo "[kvlab] fuzzed $target for ${SECONDS_EACH}s ($(ls "$OUT/$target-corpus" | wc -l) inputs in its corpus)"
+    grep -E "stat::number_of_executed_units" "$OUT/$target.log" || true
+  else
+    tail -40 "$OUT/$target.log"
+    echo "[kvlab] $target failed"
+    return 1
+  fi
+}
+export -f fuzz_one
+export OUT SEED SECONDS_EACH
+printf '%s\n' "${!SOURCES[@]}" | xargs -P "${JOBS:-2}" -I{} bash -c 'fuzz_one "$1"' _ {}
 echo "[kvlab] fuzz targets passed"
