@@ -259,3 +259,26 @@ TEST(CountMinSketch, AddBatchIsBitIdenticalToAddingOneByOne) {
 
 }  // namespace
 }  // namespace kvlab
+
+namespace kvlab {
+namespace {
+
+// EstimateBatch takes Estimate's minimum row by row over blocks of keys: exactly Estimate's values.
+TEST(CountMinSketch, EstimateBatchEqualsEstimate) {
+  for (size_t depth : {size_t{1}, size_t{4}, size_t{7}}) {
+    CountMinSketch cms(53, depth, depth, /*conservative=*/depth == 4);
+    std::vector<uint64_t> keys;
+    std::vector<float> weights;
+    for (int i = 0; i < 600; ++i) {
+      keys.push_back(static_cast<uint64_t>((i * 104729) % 517) + (static_cast<uint64_t>(i % 5) << 36));
+      weights.push_back(0.002f * static_cast<float>(i % 29));
+    }
+    cms.AddBatch(keys, weights);
+    std::vector<float> out(keys.size());
+    cms.EstimateBatch(keys, out);
+    for (size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(out[i], cms.Estimate(keys[i])) << "depth " << depth << " key " << i;
+  }
+}
+
+}  // namespace
+}  // namespace kvlab

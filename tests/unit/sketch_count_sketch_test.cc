@@ -224,3 +224,28 @@ TEST(CountSketch, AddBatchIsBitIdenticalToAddingOneByOne) {
 
 }  // namespace
 }  // namespace kvlab
+
+namespace kvlab {
+namespace {
+
+// EstimateBatch sorts each key's row values with a network instead of nth_element: the medians must be
+// exactly Estimate's, for odd and even depths and for more keys than one internal block.
+TEST(CountSketch, EstimateBatchEqualsEstimateForEveryDepth) {
+  for (size_t depth : {size_t{1}, size_t{2}, size_t{3}, size_t{4}, size_t{5}, size_t{8}, size_t{9}, size_t{64}}) {
+    CountSketch cs(37, depth, depth);
+    cs.Decay(0.5);
+    std::vector<uint64_t> keys;
+    std::vector<float> weights;
+    for (int i = 0; i < 500; ++i) {
+      keys.push_back(static_cast<uint64_t>((i * 7919) % 403) + (static_cast<uint64_t>(i % 3) << 40));
+      weights.push_back(0.013f * static_cast<float>(i % 17) - 0.1f);
+    }
+    cs.AddBatch(keys, weights);
+    std::vector<float> out(keys.size());
+    cs.EstimateBatch(keys, out);
+    for (size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(out[i], cs.Estimate(keys[i])) << "depth " << depth << " key " << i;
+  }
+}
+
+}  // namespace
+}  // namespace kvlab

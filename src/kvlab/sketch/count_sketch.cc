@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -76,21 +77,24 @@ void CountSketch::Add(uint64_t key, float weight) {
 void CountSketch::AddBatch(std::span<const uint64_t> keys, std::span<const float> weights) {
   KVLAB_CHECK(keys.size() == weights.size());
   // Same sums as Add per key, ordered row by row (see CountMinSketch::AddBatch).
+  counters_.Prefetch();
   const uint32_t w = static_cast<uint32_t>(width());
   constexpr size_t kBlock = 256;
-  float stored[kBlock];
+  float stored[kBlock], signed_stored[kBlock];
   uint32_t buckets[kBlock], signs[kBlock];
   for (size_t begin = 0; begin < keys.size(); begin += kBlock) {
     const size_t n = std::min(kBlock, keys.size() - begin);
-    for (size_t i = 0; i < n; ++i) {
-      KVLAB_CHECK(std::isfinite(weights[begin + i]));
-      stored[i] = counters_.ToStored(weights[begin + i]);
-    }
+    counters_.ToStoredBatch(weights.data() + begin, n, /*nonnegative=*/false, stored);
     for (size_t r = 0; r < bucket_hashes_.size(); ++r) {
       float* row = counters_.StoredRow(r);
       bucket_hashes_[r].Buckets(keys.data() + begin, n, w, buckets);
       sign_hashes_[r].Buckets(keys.data() + begin, n, 2, signs);  // the hash's top bit, as Sign() reads it
-      for (size_t i = 0; i < n; ++i) row[buckets[i]] += (signs[i] ? stored[i] : -stored[i]);
+      // The sign is a coin flip per key: applied by flipping the float's sign bit (exactly negation), not by
+      // a branch, which would be mispredicted on half the keys.
+      for (size_t i = 0; i < n; ++i) {
+        signed_stored[i] = std::bit_cast<float>(std::bit_cast<uint32_t>(stored[i]) ^ ((signs[i] ^ 1u) << 31));
+      }
+      for (size_t i = 0; i < n; ++i) row[buckets[i]] += signed_stored[i];
     }
   }
 }
@@ -103,7 +107,7 @@ float CountSketch::RowEstimate(size_t row, uint64_t key) const {
 
 float CountSketch::Estimate(uint64_t key) const {
   // Median in stored units (one common scale), converted once.
-  std::array<float, kMaxDepth> rows;
+  std::array<float, kMaxDepth> rows{};  // zeroed: GCC cannot see that only the first depth() are read
   const uint32_t w = static_cast<uint32_t>(width());
   const size_t d = depth();
   for (size_t r = 0; r < d; ++r) {
@@ -114,11 +118,48 @@ float CountSketch::Estimate(uint64_t key) const {
 
 void CountSketch::EstimateBatch(std::span<const uint64_t> keys, std::span<float> out) const {
   KVLAB_CHECK(keys.size() == out.size());
-  for (size_t i = 0; i < keys.size(); ++i) out[i] = Estimate(keys[i]);
+  // Estimate's median for a block of keys at once: the rows' signed counters as [depth][block], sorted
+  // down the depth axis by an odd-even transposition network (lane-wise min/max, which vectorizes and
+  // never branches on the data), then the middle row(s) read off. The same values as Estimate.
+  counters_.Prefetch();
+  const uint32_t w = static_cast<uint32_t>(width());
+  const size_t d = depth();
+  constexpr size_t kBlock = 64;
+  float rows[kMaxDepth][kBlock];
+  uint32_t buckets[kBlock], signs[kBlock];
+  for (size_t begin = 0; begin < keys.size(); begin += kBlock) {
+    const size_t n = std::min(kBlock, keys.size() - begin);
+    for (size_t r = 0; r < d; ++r) {
+      const float* row = counters_.StoredRow(r);
+      bucket_hashes_[r].Buckets(keys.data() + begin, n, w, buckets);
+      sign_hashes_[r].Buckets(keys.data() + begin, n, 2, signs);
+      for (size_t i = 0; i < n; ++i) {
+        const float c = row[buckets[i]];
+        rows[r][i] = std::bit_cast<float>(std::bit_cast<uint32_t>(c) ^ ((signs[i] ^ 1u) << 31));
+      }
+    }
+    // d passes of compare-exchange on alternating (even, odd) pairs of rows sort any d values.
+    for (size_t pass = 0; pass < d; ++pass) {
+      for (size_t r = pass % 2; r + 1 < d; r += 2) {
+        float* lo = rows[r];
+        float* hi = rows[r + 1];
+        for (size_t i = 0; i < n; ++i) {
+          const float a = lo[i], b = hi[i];
+          lo[i] = std::min(a, b);
+          hi[i] = std::max(a, b);
+        }
+      }
+    }
+    const size_t mid = d / 2;
+    for (size_t i = 0; i < n; ++i) {
+      const float median = d % 2 == 1 ? rows[mid][i] : (rows[mid - 1][i] + rows[mid][i]) / 2;
+      out[begin + i] = counters_.FromStored(median);
+    }
+  }
 }
 
 double CountSketch::SquaredNormEstimate() const {
-  std::array<double, kMaxDepth> rows;
+  std::array<double, kMaxDepth> rows{};
   for (size_t r = 0; r < depth(); ++r) {
     double s = 0.0;
     for (size_t c = 0; c < width(); ++c) {

@@ -32,6 +32,26 @@ SketchShape ValidateSketchShape(std::string_view who, size_t width, size_t depth
 CounterMatrix::CounterMatrix(SketchShape shape)
     : width_(shape.width), depth_(shape.depth), cells_(shape.width * shape.depth, 0.0f) {}
 
+double CounterMatrix::ToStoredBatch(const float* weights, size_t n, bool nonnegative, float* stored) const {
+  // Four partial sums, so each add waits for the one four keys back rather than the previous one.
+  double sums[4] = {0.0, 0.0, 0.0, 0.0};
+  const float floor = nonnegative ? 0.0f : -std::numeric_limits<float>::max();
+  bool valid = true;
+  for (size_t i = 0; i < n; ++i) {
+    const float w = weights[i];
+    valid &= (w >= floor) & (w <= std::numeric_limits<float>::max());  // NaN fails both
+    sums[i % 4] += w;
+    stored[i] = ToStored(w);
+  }
+  KVLAB_CHECK(valid);
+  return (sums[0] + sums[1]) + (sums[2] + sums[3]);
+}
+
+void CounterMatrix::Prefetch() const {
+  constexpr size_t kLine = 64 / sizeof(float);
+  for (size_t i = 0; i < cells_.size(); i += kLine) __builtin_prefetch(cells_.data() + i, /*rw=*/1, /*locality=*/3);
+}
+
 void CounterMatrix::Scale(double factor) {
   KVLAB_CHECK(std::isfinite(factor) && factor >= 0.0);
   if (factor == 0.0) {

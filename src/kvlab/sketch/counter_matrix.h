@@ -54,6 +54,17 @@ class CounterMatrix {
   // Row `row` in stored units, [width]: for batch updates that convert each weight once (ToStored) and
   // then touch one row at a time, instead of converting per (key, row).
   float* StoredRow(size_t row) { return cells_.data() + row * width_; }
+  const float* StoredRow(size_t row) const { return cells_.data() + row * width_; }
+
+  // Converts weights[i] to stored units into stored[i] for i < n, and returns their sum (in real units).
+  // Checks that every weight is finite, and >= 0 when `nonnegative`. For batch updates: the loop has no
+  // running-sum chain or per-weight branch, so it costs little beside the scattered adds.
+  double ToStoredBatch(const float* weights, size_t n, bool nonnegative, float* stored) const;
+
+  // Asks for every counter's cache line ahead of a batch of scattered updates or reads. A decode step
+  // visits each (layer, head)'s sketch once, after the model's weights have streamed through the caches;
+  // without this, each scattered add waits for its own miss.
+  void Prefetch() const;
 
   // Multiplies every real value by factor (finite, >= 0; checked). O(1) amortized; factor 0 clears.
   void Scale(double factor);

@@ -31,26 +31,45 @@ double SrpCollisionProbability(double cosine, int bits) {
 RaceSketch::RaceSketch(size_t width, size_t depth, size_t dim, int bits, uint64_t seed)
     : dim_(dim), bits_(bits), seed_(seed), counters_(ValidateRaceShape(width, depth, dim, bits)) {
   // Gaussian normals make the hyperplane direction uniform on the sphere, which is what gives the
-  // collision probability 1 - theta / pi per bit. Drawn row by row, then the folding hashes, so a seed
-  // names one sketch.
+  // collision probability 1 - theta / pi per bit. Drawn row by row, bit by bit, then the folding hashes,
+  // so a seed names one sketch; stored by coordinate (see projections_).
   SplitMix64 rng(seed);
-  projections_.resize(depth * static_cast<size_t>(bits) * dim);
-  for (float& p : projections_) p = static_cast<float>(rng.NextGaussian());
+  const size_t planes = depth * static_cast<size_t>(bits);
+  projections_.resize(planes * dim);
+  for (size_t p = 0; p < planes; ++p) {
+    for (size_t i = 0; i < dim; ++i) projections_[i * planes + p] = static_cast<float>(rng.NextGaussian());
+  }
   if ((uint64_t{1} << bits) > width) {
     fold_.reserve(depth);
     for (size_t r = 0; r < depth; ++r) fold_.emplace_back(rng);
   }
 }
 
+void RaceSketch::Project(std::span<const float> v, size_t first_row, size_t rows, float* dots) const {
+  KVLAB_CHECK(v.size() == dim_ && first_row + rows <= depth());
+  const size_t planes = depth() * static_cast<size_t>(bits_);
+  const size_t begin = first_row * static_cast<size_t>(bits_), count = rows * static_cast<size_t>(bits_);
+  // Every plane's dot product accumulates coordinate by coordinate, as a plain loop over one plane
+  // would (so the signs, and the sketch, do not depend on how many planes are taken at once); the loop
+  // over planes is the inner one, contiguous in projections_, and vectorizes.
+  std::fill_n(dots, count, 0.0f);
+  for (size_t i = 0; i < dim_; ++i) {
+    const float* column = projections_.data() + i * planes + begin;
+    const float x = v[i];
+    for (size_t p = 0; p < count; ++p) dots[p] += column[p] * x;
+  }
+}
+
 uint32_t RaceSketch::SignCode(size_t row, std::span<const float> v) const {
   KVLAB_CHECK(row < depth() && v.size() == dim_);
-  const float* plane = projections_.data() + row * static_cast<size_t>(bits_) * dim_;  // [bits][dim]
+  float dots[kMaxBits];
+  Project(v, row, 1, dots);
+  return CodeOf(dots);
+}
+
+uint32_t RaceSketch::CodeOf(const float* dots) const {
   uint32_t code = 0;
-  for (int j = 0; j < bits_; ++j, plane += dim_) {
-    float dot = 0.0f;
-    for (size_t i = 0; i < dim_; ++i) dot += plane[i] * v[i];
-    code |= static_cast<uint32_t>(dot >= 0.0f) << j;
-  }
+  for (int j = 0; j < bits_; ++j) code |= static_cast<uint32_t>(dots[j] >= 0.0f) << j;
   return code;
 }
 
@@ -59,14 +78,29 @@ uint32_t RaceSketch::Bucket(size_t row, std::span<const float> v) const {
   return fold_.empty() ? code : fold_[row].Bucket(code, static_cast<uint32_t>(width()));
 }
 
+template <typename Visit>
+void RaceSketch::ForEachBucket(std::span<const float> v, Visit visit) const {
+  // All rows' planes in one pass over v, kRowsPerPass rows at a time (a bounded buffer on the stack).
+  constexpr size_t kRowsPerPass = 8;
+  float dots[kRowsPerPass * kMaxBits];
+  for (size_t first = 0; first < depth(); first += kRowsPerPass) {
+    const size_t rows = std::min(kRowsPerPass, depth() - first);
+    Project(v, first, rows, dots);
+    for (size_t r = 0; r < rows; ++r) {
+      const uint32_t code = CodeOf(dots + r * static_cast<size_t>(bits_));
+      visit(first + r, fold_.empty() ? code : fold_[first + r].Bucket(code, static_cast<uint32_t>(width())));
+    }
+  }
+}
+
 void RaceSketch::Buckets(std::span<const float> v, std::span<uint32_t> out) const {
   KVLAB_CHECK(out.size() == depth());
-  for (size_t r = 0; r < depth(); ++r) out[r] = Bucket(r, v);
+  ForEachBucket(v, [&](size_t row, uint32_t bucket) { out[row] = bucket; });
 }
 
 void RaceSketch::Add(std::span<const float> v, float weight) {
   KVLAB_CHECK(std::isfinite(weight));
-  for (size_t r = 0; r < depth(); ++r) counters_.Add(r, Bucket(r, v), weight);
+  ForEachBucket(v, [&](size_t row, uint32_t bucket) { counters_.Add(row, bucket, weight); });
 }
 
 void RaceSketch::AddAtBuckets(std::span<const uint32_t> buckets, float weight) {
@@ -79,7 +113,7 @@ void RaceSketch::AddAtBuckets(std::span<const uint32_t> buckets, float weight) {
 
 float RaceSketch::Query(std::span<const float> q) const {
   double sum = 0.0;
-  for (size_t r = 0; r < depth(); ++r) sum += counters_.Stored(r, Bucket(r, q));
+  ForEachBucket(q, [&](size_t row, uint32_t bucket) { sum += counters_.Stored(row, bucket); });
   return counters_.FromStored(static_cast<float>(sum / static_cast<double>(depth())));
 }
 

@@ -84,10 +84,20 @@ class RaceSketch {
   }
 
  private:
+  // dots[k] = <v, plane (first_row * bits + k)> for k < rows * bits.
+  void Project(std::span<const float> v, size_t first_row, size_t rows, float* dots) const;
+  // The SimHash code of one row's `bits` dot products.
+  uint32_t CodeOf(const float* dots) const;
+  // visit(row, bucket of v in that row) for every row in order, hashing several rows per pass over v.
+  template <typename Visit>
+  void ForEachBucket(std::span<const float> v, Visit visit) const;
+
   size_t dim_;
   int bits_;
   uint64_t seed_;
-  std::vector<float> projections_;  // [depth][bits][dim] Gaussian hyperplane normals
+  // [dim][depth * bits] Gaussian hyperplane normals, plane p = row * bits + bit: stored by coordinate so
+  // that hashing a vector runs down all its planes at once.
+  std::vector<float> projections_;
   std::vector<PairwiseHash> fold_;  // [depth] code -> bucket; empty when 2^bits <= width
   CounterMatrix counters_;          // [depth][width]
 };
