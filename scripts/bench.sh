@@ -29,7 +29,10 @@ for spec in full window:budget=256 sinks:budget=256 random:budget=256 knorm:budg
             cluster:budget=256 "quant:k=int4,v=int4,residual=64"; do
   build/kvlab bench -m "$model" -t 2 -p 0 -d 1024,4096 -n 32 -r 1 --no-membw --kv "$spec"
 done
-# The prefill kernels alone.
+# cluster with a chunk: 128 steps, so that the measured steps include evictions of 32.
+build/kvlab bench -m "$model" -t 2 -p 0 -d 1024 -n 128 -r 1 --no-membw --kv cluster:budget=256,chunk=32
+# The prefill kernels and the sketches' updates alone.
 cmake --build build -j "${JOBS:-2}" --target kvlab_microbench
 build/bench/kvlab_microbench --benchmark_filter=MatMul
+build/bench/kvlab_microbench --benchmark_filter='AddRow|Estimate|Race'
 echo "prefill against llama.cpp: scripts/compare-llamacpp.sh LLAMA_BENCH $model (BENCHMARKS.md)"
