@@ -84,6 +84,16 @@ const std::vector<std::string>& Specs() {
       "sinks:budget=24,sinks=4,chunk=6,rerotate=true,schedule=every-2",
       "h2o:budget=24,recent=4,sinks=2,rerotate=true,layers=pyramid,beta=4,heads=adaptive",
       "window:budget=24,rerotate=true+full",
+      // Budgets that follow the stream (ratio=R), with and without a cap, chunk and wrapper keys.
+      "h2o:ratio=0.3,recent=4,sinks=2",
+      "tova:ratio=0.25,chunk=0",
+      "window:ratio=0.5",
+      "sinks:ratio=0.4,sinks=4,chunk=2",
+      "cluster:ratio=0.5,sinks=2,summaries=4",
+      "sketch:type=cms,width=64,depth=3,ratio=0.4,budget=24,recent=4",
+      "sketch:type=cs,width=32,depth=3,ratio=0.5,recent=4,strategy=aggregate,summaries=4",
+      "snapkv:ratio=0.5,budget=30,recent=4,window=4,pool=3,layers=pyramid,beta=4",
+      "knorm:ratio=0.3,recent=2,heads=adaptive",
   };
   return specs;
 }
@@ -118,9 +128,17 @@ ScoreBudget Protected(const KvPolicy& p) {
   return {};
 }
 
+// A ratio's budget in force once the stream has `tokens` tokens; for the checks below it is what a policy
+// may hold per head (uniform layers and heads, eviction at every step), and its recent window is protected.
+bool RatioBoundsEveryHead(const ScoreBudget& b) {
+  return b.ratio > 0.0 && b.options.layers == ScoreOptions::Layers::kUniform && !b.options.adaptive_heads &&
+         b.options.schedule == ScoreOptions::Schedule::kStep;
+}
+
 void CheckInvariants(const ModelConfig& c, const KvCache& cache, const KvPolicy& policy, int32_t next_pos,
                      const std::string& where) {
-  const ScoreBudget prot = Protected(policy);
+  const ScoreBudget spec_budget = Protected(policy);
+  const ScoreBudget prot = BudgetAt(spec_budget, static_cast<size_t>(next_pos));
   size_t slots = 0;
   for (size_t l = 0; l < cache.n_layers(); ++l) {
     // A layer with the model's own window holds only positions its next query can see, at most the window.
@@ -133,6 +151,14 @@ void CheckInvariants(const ModelConfig& c, const KvCache& cache, const KvPolicy&
       if (window > 0) {
         ASSERT_LE(meta.size(), static_cast<size_t>(window)) << where << " layer " << l << " head " << h;
         for (const SlotMeta& m : meta) ASSERT_GE(m.pos, oldest_visible) << where << " layer " << l;
+      }
+      if (RatioBoundsEveryHead(spec_budget)) {
+        // ceil(R × tokens) at most, and when nothing else evicts, exactly that less at most one chunk.
+        ASSERT_LE(meta.size(), prot.budget) << where << " layer " << l << " head " << h;
+        if (window == 0) {
+          ASSERT_GE(meta.size() + prot.chunk, std::min<size_t>(prot.budget, static_cast<size_t>(next_pos)))
+              << where << " layer " << l << " head " << h;
+        }
       }
       // Per-layer and per-head budgets: the bound of this layer, which may be tighter than MaxSlots().
       if (auto* sp = dynamic_cast<const ScorePolicy*>(&policy)) {

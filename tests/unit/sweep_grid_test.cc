@@ -121,6 +121,20 @@ TEST(SweepGrid, DescribeSketch) {
   EXPECT_DOUBLE_EQ(d["budget_fraction"].get<double>(), 0.25);
 }
 
+// A ratio keeps that fraction of the context: its row says so in `ratio` and `budget_fraction`; a cap is
+// the row's budget.
+TEST(SweepGrid, DescribeRatio) {
+  const nlohmann::json d = DescribeSpec("h2o:ratio=0.25,recent=8", 512);
+  EXPECT_DOUBLE_EQ(d["ratio"].get<double>(), 0.25);
+  EXPECT_TRUE(d["budget"].is_null());
+  EXPECT_DOUBLE_EQ(d["budget_fraction"].get<double>(), 0.25);
+  const nlohmann::json capped = DescribeSpec("h2o:ratio=0.25,budget=64", 512);
+  EXPECT_DOUBLE_EQ(capped["ratio"].get<double>(), 0.25);
+  EXPECT_EQ(capped["budget"], 64);
+  EXPECT_DOUBLE_EQ(capped["budget_fraction"].get<double>(), 0.125);
+  EXPECT_TRUE(DescribeSpec("h2o:budget=64", 512)["ratio"].is_null());
+}
+
 TEST(SweepGrid, BadSpecsFailNamingTheEntryUnlessSkipped) {
   const std::string bad_key = "[[policy]]\nname = \"h2o\"\nbudget = 64\nrecnt = 8\n";
   std::string e = ErrorOf(ConfigWith(bad_key));

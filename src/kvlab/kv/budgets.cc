@@ -52,8 +52,10 @@ ScoreOptions ReadScoreOptions(PolicyParams& p, size_t budget, size_t sinks, size
     if (layers == "pyramid") {
       o.layers = ScoreOptions::Layers::kPyramid;
       o.beta = static_cast<size_t>(p.Int("beta", 20, 1, kMax));
-      const Pyramid s = PyramidShares(budget - recent - chunk, o.beta);
-      if (s.top < sinks || recent + chunk + s.top == 0) {
+      // budget 0: a ratio's, which grows with the stream; until its top layer holds the sinks, that layer
+      // keeps its protected slots only.
+      const Pyramid s = PyramidShares(budget > 0 ? budget - recent - chunk : 0, o.beta);
+      if (budget > 0 && (s.top < sinks || recent + chunk + s.top == 0)) {
         throw Error(kWhere,
                     p.policy() + ": layers=pyramid: the top layer's budget " + std::to_string(recent + chunk + s.top) +
                         " cannot hold sinks (" + std::to_string(sinks) + ") + recent (" + std::to_string(recent) +

@@ -1,6 +1,7 @@
 #include "kvlab/kv/score_policy.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "kvlab/util/error.h"
 
@@ -11,6 +12,63 @@ size_t DefaultChunk(size_t budget, size_t sinks, size_t recent) {
   return std::min(budget / 8, (budget - sinks - recent) / 2);
 }
 
+namespace {
+
+// The state of `b` when ceil(ratio × tokens) asks for `want` slots per head.
+ScoreBudget BudgetFor(const ScoreBudget& b, size_t want) {
+  ScoreBudget at = b;
+  const size_t fixed_recent = b.recent_follows ? 0 : b.recent;
+  const size_t floor = b.sinks + fixed_recent + b.reserved + 1;
+  at.budget = std::max(want, floor);
+  if (b.budget) at.budget = std::min(at.budget, b.budget);  // the cap holds the floor (CheckRatioCap)
+  const size_t room = at.budget - floor;
+  at.chunk = b.chunk_follows ? DefaultChunk(at.budget, b.sinks, fixed_recent + b.reserved) : std::min(b.chunk, room);
+  if (b.recent_follows) at.recent = at.budget - b.sinks - b.reserved - at.chunk;
+  return at;
+}
+
+}  // namespace
+
+ScoreBudget BudgetAt(const ScoreBudget& b, size_t tokens_seen) {
+  if (b.ratio <= 0.0) return b;
+  // A hair below the exact product, so that e.g. 0.1 × 30 (3.0000000000000004 in floating point) asks for 3.
+  const double want = std::ceil(b.ratio * static_cast<double>(tokens_seen) * (1.0 - 1e-12));
+  return BudgetFor(b, static_cast<size_t>(want));
+}
+
+size_t TokensSeen(const KvCache& cache, size_t layer) {
+  if (cache.Size(layer, 0) == 0) return 0;
+  return static_cast<size_t>(cache.Meta(layer, 0).back().pos) + 1;
+}
+
+void ReadBudgetOrRatio(PolicyParams& p, ScoreBudget& b, const std::string& what) {
+  constexpr int64_t kMax = int64_t{1} << 30;
+  if (!p.Has("budget") && !p.Has("ratio")) {
+    throw Error("--kv", p.policy() + ": needs budget=N (" + what + ") or ratio=R (the fraction of the tokens seen "
+                "to keep, 0 < R <= 1)");
+  }
+  b.budget = p.Has("budget") ? static_cast<size_t>(p.Int("budget", 0, 1, kMax)) : 0;
+  if (p.Has("ratio")) {
+    b.ratio = p.Float("ratio", 0.0, 0.0, 1.0);
+    if (!(b.ratio > 0.0)) throw Error("--kv", p.policy() + ": ratio=" + p.Text("ratio", "") + " must be > 0");
+  }
+}
+
+std::string BudgetKeys(const ScoreBudget& b) {
+  if (b.ratio <= 0.0) return "budget=" + std::to_string(b.budget);
+  return "ratio=" + FormatSpecNumber(b.ratio) + (b.budget ? ",budget=" + std::to_string(b.budget) : "");
+}
+
+void CheckRatioCap(const std::string& policy, const ScoreBudget& b) {
+  if (b.ratio <= 0.0 || b.budget == 0) return;
+  const size_t floor = b.sinks + (b.recent_follows ? 0 : b.recent) + b.reserved + 1;
+  if (b.budget < floor + (b.chunk_follows ? 0 : b.chunk)) {
+    throw Error("--kv", policy + ": budget=" + std::to_string(b.budget) + " caps ratio=" + FormatSpecNumber(b.ratio) +
+                            " below the slots always kept (" + std::to_string(floor) + ", plus chunk " +
+                            std::to_string(b.chunk_follows ? 0 : b.chunk) + ")");
+  }
+}
+
 ScoreBudget ReadScoreBudget(PolicyParams& p, size_t default_sinks, size_t default_recent) {
   constexpr int64_t kMax = int64_t{1} << 30;
   // A layer list names every layer's budget, so `budget` would be a second, conflicting answer.
@@ -18,11 +76,22 @@ ScoreBudget ReadScoreBudget(PolicyParams& p, size_t default_sinks, size_t defaul
   if (layer_list && p.Has("budget")) {
     throw Error("--kv", p.policy() + ": give budget=N or a per-layer list layers=B0:B1:..., not both");
   }
-  if (!layer_list && !p.Has("budget")) throw Error("--kv", p.policy() + ": needs budget=N (slots kept per head)");
+  if (layer_list && p.Has("ratio")) {
+    throw Error("--kv", p.policy() + ": ratio=R does not combine with a per-layer list layers=B0:B1:... (slot counts); "
+                "use layers=pyramid or uniform");
+  }
   ScoreBudget b;
-  b.budget = layer_list ? 0 : static_cast<size_t>(p.Int("budget", 0, 1, kMax));
+  if (!layer_list) ReadBudgetOrRatio(p, b, "slots kept per head");
   b.sinks = static_cast<size_t>(p.Int("sinks", static_cast<int64_t>(default_sinks), 0, kMax));
   b.recent = static_cast<size_t>(p.Int("recent", static_cast<int64_t>(default_recent), 0, kMax));
+  if (b.ratio > 0.0) {
+    // The budget moves, so by default the chunk moves with it (DefaultChunk of the budget in force).
+    b.chunk_follows = !p.Has("chunk");
+    b.chunk = static_cast<size_t>(p.Int("chunk", 0, 0, kMax));
+    CheckRatioCap(p.policy(), b);
+    b.options = ReadScoreOptions(p, 0, b.sinks, b.recent, b.chunk);
+    return b;
+  }
   // Per-layer lists name exact budgets, so they get no implicit chunk.
   b.default_chunk = layer_list ? 0 : DefaultChunk(b.budget, b.sinks, b.recent);
   b.chunk = static_cast<size_t>(p.Int("chunk", static_cast<int64_t>(b.default_chunk), 0, kMax));
@@ -37,7 +106,7 @@ ScoreBudget ReadScoreBudget(PolicyParams& p, size_t default_sinks, size_t defaul
 }
 
 std::string ScorePolicy::BudgetKey() const {
-  if (budget_.options.layers != ScoreOptions::Layers::kList) return "budget=" + std::to_string(budget_.budget);
+  if (budget_.options.layers != ScoreOptions::Layers::kList) return BudgetKeys(budget_);
   std::string s = "layers=";
   for (size_t i = 0; i < budget_.options.layer_budgets.size(); ++i) {
     s += (i ? ":" : "") + std::to_string(budget_.options.layer_budgets[i]);
@@ -49,7 +118,8 @@ std::string ScorePolicy::BudgetSpec() const {
   std::string s = BudgetKey();
   if (budget_.sinks) s += ",sinks=" + std::to_string(budget_.sinks);
   if (budget_.recent) s += ",recent=" + std::to_string(budget_.recent);
-  if (budget_.chunk != budget_.default_chunk) s += ",chunk=" + std::to_string(budget_.chunk);
+  const bool chunk_given = budget_.ratio > 0.0 ? !budget_.chunk_follows : budget_.chunk != budget_.default_chunk;
+  if (chunk_given) s += ",chunk=" + std::to_string(budget_.chunk);
   return s + OptionsSpec();
 }
 
@@ -57,45 +127,65 @@ std::string ScorePolicy::OptionsSpec() const { return ScoreOptionsSpec(budget_.o
 
 void ScorePolicy::Bind(const KvCacheShape& shape) {
   const std::string spec = Spec();
-  const std::string name = spec.substr(0, spec.find(':'));
+  name_ = spec.substr(0, spec.find(':'));
   const ScoreOptions& o = budget_.options;
-  const size_t n_layers = shape.n_layers;
-  layer_budget_ = LayerBudgets(name, o, budget_.budget, budget_.sinks, budget_.recent, budget_.chunk, n_layers);
+  n_layers_ = shape.n_layers;
   n_kv_heads_ = shape.n_kv_heads;
-  last_newest_.assign(n_layers, -1);
-  last_run_.assign(n_layers, -1);
-  if (o.rerotate) rerotator_.Bind(name, shape);
+  now_ = budget_;
+  layer_budget_.clear();
+  bound_budget_.clear();
+  if (budget_.ratio <= 0.0) {
+    layer_budget_ = LayerBudgets(name_, o, budget_.budget, budget_.sinks, budget_.recent, budget_.chunk, n_layers_);
+    bound_budget_ = layer_budget_;
+    bound_ = budget_;
+  } else if (budget_.budget > 0) {  // a capped ratio: bounded by the cap's layer budgets
+    bound_ = BudgetFor(budget_, budget_.budget);
+    bound_budget_ = LayerBudgets(name_, o, bound_.budget, bound_.sinks, bound_.recent, bound_.chunk, n_layers_);
+  }
+  last_newest_.assign(n_layers_, -1);
+  last_run_.assign(n_layers_, -1);
+  if (o.rerotate) rerotator_.Bind(name_, shape);
   OnBind(shape);
 }
 
 size_t ScorePolicy::HeadBound(size_t layer) const {
   const ScoreOptions& o = budget_.options;
-  if (o.schedule == ScoreOptions::Schedule::kPrefill) return kUnbounded;
-  const size_t b = layer < layer_budget_.size() ? layer_budget_[layer] : budget_.budget;
+  if (o.schedule == ScoreOptions::Schedule::kPrefill || !Bounded()) return kUnbounded;
+  const size_t b = layer < bound_budget_.size() ? bound_budget_[layer] : bound_.budget;
   const size_t grow = o.schedule == ScoreOptions::Schedule::kEvery ? o.every - 1 : 0;
   if (!o.adaptive_heads || n_kv_heads_ <= 1) return b + grow;
   // One head may take what the others of its layer do not need beyond their protected slots (every head
   // keeps its sinks and recent window; a head never holds more than the stream's tokens).
-  return n_kv_heads_ * b - (n_kv_heads_ - 1) * (budget_.sinks + budget_.recent) + grow;
+  return n_kv_heads_ * b - (n_kv_heads_ - 1) * (bound_.sinks + bound_.recent) + grow;
 }
 
 size_t ScorePolicy::LayerBound(size_t layer) const {
   const ScoreOptions& o = budget_.options;
-  if (o.schedule == ScoreOptions::Schedule::kPrefill) return kUnbounded;
-  const size_t b = layer < layer_budget_.size() ? layer_budget_[layer] : budget_.budget;
+  if (o.schedule == ScoreOptions::Schedule::kPrefill || !Bounded()) return kUnbounded;
+  const size_t b = layer < bound_budget_.size() ? bound_budget_[layer] : bound_.budget;
   const size_t grow = o.schedule == ScoreOptions::Schedule::kEvery ? o.every - 1 : 0;
   return std::max<size_t>(n_kv_heads_, 1) * (b + grow);
 }
 
 size_t ScorePolicy::MaxSlots() const {
-  if (budget_.options.schedule == ScoreOptions::Schedule::kPrefill) return kUnbounded;
-  if (layer_budget_.empty()) {  // before Bind: what is known without the model
+  if (budget_.options.schedule == ScoreOptions::Schedule::kPrefill || !Bounded()) return kUnbounded;
+  if (n_layers_ == 0) {  // before Bind: what is known without the model
+    const ScoreBudget c = budget_.ratio > 0.0 ? BudgetFor(budget_, budget_.budget) : budget_;
     const size_t grow = budget_.options.schedule == ScoreOptions::Schedule::kEvery ? budget_.options.every - 1 : 0;
-    return LargestLayerBudget(budget_.options, budget_.budget, budget_.recent, budget_.chunk) + grow;
+    return LargestLayerBudget(budget_.options, c.budget, c.recent, c.chunk) + grow;
   }
   size_t m = 0;
-  for (size_t l = 0; l < layer_budget_.size(); ++l) m = std::max(m, HeadBound(l));
+  for (size_t l = 0; l < n_layers_; ++l) m = std::max(m, HeadBound(l));
   return m;
+}
+
+void ScorePolicy::Follow(size_t tokens_seen) {
+  const ScoreBudget at = BudgetAt(budget_, tokens_seen);
+  const bool changed = at.budget != now_.budget || layer_budget_.empty();
+  now_ = at;
+  if (changed) {
+    layer_budget_ = LayerBudgets(name_, budget_.options, at.budget, at.sinks, at.recent, at.chunk, n_layers_);
+  }
 }
 
 bool ScorePolicy::Due(size_t layer, const KvCache& cache) {
@@ -117,6 +207,7 @@ bool ScorePolicy::Due(size_t layer, const KvCache& cache) {
 void ScorePolicy::Compress(size_t layer, KvCache& cache) {
   BeforeCompress(layer, cache);
   if (!Due(layer, cache)) return;
+  if (budget_.ratio > 0.0) Follow(TokensSeen(cache, layer));
   if (budget_.options.adaptive_heads && cache.n_kv_heads() > 1) {
     CompressAdaptive(layer, cache);
   } else {
@@ -130,11 +221,11 @@ size_t ScorePolicy::Candidates(size_t layer, size_t head, const KvCache& cache) 
   scores_.resize(n);
   Score(layer, head, cache, scores_);
   // Protected: sinks (the first positions of the stream) and the `recent` newest slots.
-  const size_t recent_from = n - std::min(n, budget_.recent);
+  const size_t recent_from = n - std::min(n, now_.recent);
   candidates_.clear();
   kept_.clear();
   for (size_t i = 0; i < n; ++i) {
-    if (static_cast<size_t>(meta[i].pos) < budget_.sinks || i >= recent_from) {
+    if (static_cast<size_t>(meta[i].pos) < now_.sinks || i >= recent_from) {
       kept_.push_back(static_cast<uint32_t>(i));
     } else {
       candidates_.emplace_back(scores_[i], static_cast<uint32_t>(i));
@@ -163,11 +254,11 @@ void ScorePolicy::KeepAndFollow(size_t layer, size_t head, KvCache& cache) {
 }
 
 void ScorePolicy::CompressHeads(size_t layer, KvCache& cache) {
-  const size_t b = layer < layer_budget_.size() ? layer_budget_[layer] : budget_.budget;
+  const size_t b = layer < layer_budget_.size() ? layer_budget_[layer] : now_.budget;
   for (size_t head = 0; head < cache.n_kv_heads(); ++head) {
     const size_t n = cache.Size(layer, head);
     if (n <= b) continue;
-    const size_t target = b - budget_.chunk;
+    const size_t target = b - now_.chunk;
     const size_t n_protected = Candidates(layer, head, cache);
     // Highest scores first; among equal scores the newer slot wins (deterministic).
     const size_t take = std::min(candidates_.size(), target > n_protected ? target - n_protected : 0);
@@ -185,11 +276,11 @@ void ScorePolicy::CompressHeads(size_t layer, KvCache& cache) {
 // across heads, which attention mass (h2o, tova, snapkv, sketches) is: each head's rows sum to 1.
 void ScorePolicy::CompressAdaptive(size_t layer, KvCache& cache) {
   const size_t heads = cache.n_kv_heads();
-  const size_t b = layer < layer_budget_.size() ? layer_budget_[layer] : budget_.budget;
+  const size_t b = layer < layer_budget_.size() ? layer_budget_[layer] : now_.budget;
   size_t total = 0;
   for (size_t h = 0; h < heads; ++h) total += cache.Size(layer, h);
   if (total <= heads * b) return;
-  const size_t target = heads * (b - budget_.chunk);
+  const size_t target = heads * (b - now_.chunk);
   joint_.clear();
   size_t n_protected = 0;
   for (size_t h = 0; h < heads; ++h) {
@@ -209,10 +300,10 @@ void ScorePolicy::CompressAdaptive(size_t layer, KvCache& cache) {
   for (size_t h = 0; h < heads; ++h) {
     const size_t n = cache.Size(layer, h);
     std::span<const SlotMeta> meta = cache.Meta(layer, h);
-    const size_t recent_from = n - std::min(n, budget_.recent);
+    const size_t recent_from = n - std::min(n, now_.recent);
     kept_.clear();
     for (size_t i = 0; i < n; ++i) {
-      if (static_cast<size_t>(meta[i].pos) < budget_.sinks || i >= recent_from) kept_.push_back(static_cast<uint32_t>(i));
+      if (static_cast<size_t>(meta[i].pos) < now_.sinks || i >= recent_from) kept_.push_back(static_cast<uint32_t>(i));
     }
     const size_t n_protected_here = kept_.size();
     for (; c < take && joint_[c].head == h; ++c) kept_.push_back(joint_[c].slot);

@@ -3,7 +3,9 @@
 // (its Score), as kvpress's ScorerPress. Written once here: sink/recent protection, amortized eviction in
 // chunks, and stable compaction of any per-slot state the policy keeps.
 //
-// Common spec keys: budget (slots per head, required), sinks (first positions always kept, default 0),
+// Common spec keys: budget (slots per head; required unless ratio is given), ratio (keep a fraction of the
+// tokens seen: ceil(ratio × tokens) slots per head, at least sinks + recent + 1, at most budget when one is
+// given; see ScoreBudget), sinks (first positions always kept, default 0),
 // recent (most recent slots always kept, default 0), chunk (evict down to budget - chunk when the budget
 // is exceeded, so eviction runs once every chunk+1 tokens instead of every token; default DefaultChunk:
 // an eighth of the budget, so a scattered eviction, which compacts the cache, is paid once per
@@ -27,13 +29,40 @@
 namespace kvlab {
 
 struct ScoreBudget {
-  size_t budget = 0;
+  size_t budget = 0;  // slots per head; with a ratio, the cap (0 = none)
   size_t sinks = 0;
   size_t recent = 0;
   size_t chunk = 0;
   size_t default_chunk = 0;  // what `chunk` is when the spec does not say (Spec() omits it then)
+  // ratio=R (kvpress's compression_ratio is 1 - R): the budget follows the stream, ceil(R × tokens seen)
+  // slots per head, never fewer than sinks + recent + reserved + 1 nor more than `budget` when it is given.
+  // Memory is then bounded only by the cap: without one the cache grows with the stream (R of it).
+  // 0 = a fixed budget.
+  double ratio = 0.0;
+  size_t reserved = 0;        // slots a policy keeps besides sinks and recent (cluster's summaries)
+  bool chunk_follows = false;   // ratio without chunk=: the chunk is DefaultChunk of the budget in force
+  bool recent_follows = false;  // window, sinks, cluster: recent = budget - sinks - reserved - chunk
   ScoreOptions options;  // layers / heads / schedule / rerotate (ScorePolicy only; defaults elsewhere)
 };
+
+// The budget, recent window and chunk in force after `tokens_seen` tokens of the stream (`b` itself
+// without a ratio).
+ScoreBudget BudgetAt(const ScoreBudget& b, size_t tokens_seen);
+
+// Tokens of the stream seen so far, from the newest position in `layer` (positions count from 0).
+size_t TokensSeen(const KvCache& cache, size_t layer);
+
+// Reads `budget` and `ratio` into b: budget=N (a fixed budget), ratio=R (0 < R <= 1), or both (the ratio
+// capped at N). Throws kvlab::Error("--kv", ...) naming the policy when neither is given; `what` says
+// what the budget counts ("slots kept per head").
+void ReadBudgetOrRatio(PolicyParams& p, ScoreBudget& b, const std::string& what);
+
+// "budget=N", "ratio=R" or "ratio=R,budget=N": the budget keys of a Spec().
+std::string BudgetKeys(const ScoreBudget& b);
+
+// Checks that a ratio's cap leaves room for the slots kept regardless (floor = sinks + fixed recent +
+// reserved + 1 + chunk); throws kvlab::Error naming the policy otherwise.
+void CheckRatioCap(const std::string& policy, const ScoreBudget& b);
 
 // The chunk a scored policy uses when its spec gives none: budget/8, but at most half of the slots that
 // are neither sinks nor recent, so that right after an eviction the scored part is never empty.
@@ -46,7 +75,7 @@ ScoreBudget ReadScoreBudget(PolicyParams& p, size_t default_sinks, size_t defaul
 
 class ScorePolicy : public KvPolicy {
  public:
-  explicit ScorePolicy(const ScoreBudget& b) : budget_(b) {}
+  explicit ScorePolicy(const ScoreBudget& b) : budget_(b), now_(b), bound_(b) {}
   // Sizes the wrappers' per-layer state (and checks a layer list against the model), then OnBind.
   void Bind(const KvCacheShape& shape) final;
   // The bound per head over all layers: the largest layer budget, plus what a schedule lets grow
@@ -79,6 +108,10 @@ class ScorePolicy : public KvPolicy {
  private:
   // Whether eviction runs for this chunk (the schedule), from the layer's newest position.
   bool Due(size_t layer, const KvCache& cache);
+  // ratio: sets now_ (and the layer budgets) for the stream's length.
+  void Follow(size_t tokens_seen);
+  // False for a ratio without a cap: the cache then grows with the stream.
+  bool Bounded() const { return budget_.ratio <= 0.0 || budget_.budget > 0; }
   void CompressHeads(size_t layer, KvCache& cache);     // every head to the layer budget
   void CompressAdaptive(size_t layer, KvCache& cache);  // the layer's total, split by joint top scores
   // Fills candidates_ with the unprotected slots of one head (scores from Score) and returns how many
@@ -88,8 +121,13 @@ class ScorePolicy : public KvPolicy {
   void KeepAndFollow(size_t layer, size_t head, KvCache& cache);  // Keep(kept_), re-rotate, OnEvicted
 
   ScoreBudget budget_;
+  ScoreBudget now_;                       // the budget in force (BudgetAt), set by each Compress
+  ScoreBudget bound_;                     // the largest budget in force (the cap's, for a ratio)
+  std::string name_;                      // the policy's name, for LayerBudgets' messages
+  size_t n_layers_ = 0;
   size_t n_kv_heads_ = 0;                 // 0 until Bind
-  std::vector<size_t> layer_budget_;      // [layers]
+  std::vector<size_t> layer_budget_;      // [layers] per-layer budgets in force (now_.budget's)
+  std::vector<size_t> bound_budget_;      // [layers] the most a layer's budget can be; empty = unbounded
   std::vector<int32_t> last_newest_;      // [layers] newest position at the previous Compress
   std::vector<int32_t> last_run_;         // [layers] newest position when eviction last ran
   KeyRerotator rerotator_;

@@ -1,6 +1,7 @@
 #include "kvlab/kv/spec.h"
 
 #include <cctype>
+#include <charconv>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -147,6 +148,12 @@ std::string PolicyParams::ToString() const {
     sep = ',';
   }
   return s;
+}
+
+std::string FormatSpecNumber(double v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, r.ptr);
 }
 
 }  // namespace kvlab

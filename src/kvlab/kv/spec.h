@@ -50,4 +50,7 @@ class PolicyParams {
 // hold ':', the list separator of e.g. layers=256:192:128).
 std::vector<PolicyParams> ParsePolicySpec(std::string_view spec);
 
+// The shortest text that parses back to v ("0.25", "1e-05"): how Spec() writes a real-valued key.
+std::string FormatSpecNumber(double v);
+
 }  // namespace kvlab

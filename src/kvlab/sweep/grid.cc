@@ -205,11 +205,17 @@ std::string PointId(const GridPoint& p, const SweepMetrics& m) {
 nlohmann::json DescribeSpec(const std::string& spec, int64_t ctx) {
   const std::vector<PolicyParams> parts = ParsePolicySpec(spec);
   nlohmann::json d = {{"policy_name", ""},       {"budget", nullptr},          {"budget_fraction", nullptr},
-                      {"codec", nullptr},        {"sketch_type", nullptr},     {"sketch_width", nullptr},
-                      {"sketch_depth", nullptr}, {"sketch_strategy", nullptr}, {"sketch_topk", nullptr}};
+                      {"ratio", nullptr},        {"codec", nullptr},           {"sketch_type", nullptr},
+                      {"sketch_width", nullptr}, {"sketch_depth", nullptr},    {"sketch_strategy", nullptr},
+                      {"sketch_topk", nullptr}};
   std::string name;
   for (PolicyParams p : parts) {
     name += (name.empty() ? "" : "+") + p.policy();
+    if (d["ratio"].is_null() && d["budget"].is_null() && p.Has("ratio")) {
+      // A ratio keeps that fraction of the context (at most, when a budget caps it: then the cap's).
+      d["ratio"] = p.Float("ratio", 0.0, 0.0, 1.0);
+      if (!p.Has("budget")) d["budget_fraction"] = d["ratio"];
+    }
     if (d["budget"].is_null() && p.Has("budget")) {
       d["budget"] = p.Int("budget", 0, 0, INT64_MAX);
       d["budget_fraction"] = std::stod(FormatFraction(static_cast<double>(d["budget"].get<int64_t>()) / ctx));

@@ -11,7 +11,7 @@ class SinksPolicy final : public ScorePolicy {
  public:
   using ScorePolicy::ScorePolicy;
   std::string Spec() const override {
-    std::string s = "sinks:budget=" + std::to_string(budget().budget) + ",sinks=" + std::to_string(budget().sinks);
+    std::string s = "sinks:" + BudgetKeys(budget()) + ",sinks=" + std::to_string(budget().sinks);
     return (budget().chunk ? s + ",chunk=" + std::to_string(budget().chunk) : s) + OptionsSpec();
   }
   std::unique_ptr<KvPolicy> Clone() const override { return std::make_unique<SinksPolicy>(*this); }
@@ -24,11 +24,16 @@ class SinksPolicy final : public ScorePolicy {
 }  // namespace
 
 std::unique_ptr<KvPolicy> MakeSinks(PolicyParams& p) {
-  if (!p.Has("budget")) throw Error("--kv", "sinks: needs budget=N (sinks + recent window)");
   ScoreBudget b;
-  b.budget = static_cast<size_t>(p.Int("budget", 0, 1, int64_t{1} << 30));
+  ReadBudgetOrRatio(p, b, "sinks + recent window");
   b.sinks = static_cast<size_t>(p.Int("sinks", 4, 0, int64_t{1} << 30));
   b.chunk = static_cast<size_t>(p.Int("chunk", 0, 0, int64_t{1} << 30));
+  if (b.ratio > 0.0) {  // the recent window is the ratio's budget in force, less sinks and chunk
+    b.recent_follows = true;
+    CheckRatioCap("sinks", b);
+    b.options = ReadScoreOptions(p, 0, b.sinks, 0, b.chunk, WrapperKeys::kScheduleOnly);
+    return std::make_unique<SinksPolicy>(b);
+  }
   if (b.sinks + b.chunk >= b.budget) {
     throw Error("--kv", "sinks: impossible budget: budget=" + std::to_string(b.budget) + " must exceed sinks (" +
                             std::to_string(b.sinks) + ") + chunk (" + std::to_string(b.chunk) + ")");

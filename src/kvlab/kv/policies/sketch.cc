@@ -19,7 +19,6 @@
 // conservative (cms; false), decay (1), seed (0), budget (required), sinks (0), recent (0),
 // strategy=topk|aggregate (topk); topk: topk (budget - sinks - recent - DefaultChunk); aggregate: chunk (0),
 // summaries (16), assign=kmeans|lsh, metric=cosine|l2.
-#include <charconv>
 #include <cmath>
 
 #include "kvlab/kv/policies/policies.h"
@@ -31,12 +30,6 @@
 namespace kvlab::policies {
 
 namespace {
-
-std::string FormatDouble(double v) {
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v);  // shortest form that parses back to v
-  return std::string(buf, r.ptr);
-}
 
 // "type=..,width=..,depth=..[,bits=..][,conservative=true]" — the sketch part of Spec().
 std::string SketchSpec(const SketchOptions& o) {
@@ -50,12 +43,13 @@ std::string SketchSpec(const SketchOptions& o) {
 
 std::string TailSpec(const SketchOptions& o) {
   std::string s;
-  if (o.decay != 1.0) s += ",decay=" + FormatDouble(o.decay);
+  if (o.decay != 1.0) s += ",decay=" + FormatSpecNumber(o.decay);
   return s + ",seed=" + std::to_string(o.seed);
 }
 
 std::string ExactSpec(const ScoreBudget& b) {
-  std::string s = ",budget=" + std::to_string(b.budget);
+  std::string s = ",";
+  s += BudgetKeys(b);
   if (b.sinks) s += ",sinks=" + std::to_string(b.sinks);
   if (b.recent) s += ",recent=" + std::to_string(b.recent);
   return s;
@@ -66,8 +60,11 @@ class SketchTopkPolicy final : public ScorePolicy {
   SketchTopkPolicy(const ScoreBudget& b, const SketchOptions& o) : ScorePolicy(b), scores_(o) {}
   std::string Spec() const override {
     const ScoreBudget& b = budget();
-    return "sketch:" + SketchSpec(scores_.options()) + ExactSpec(b) + ",strategy=topk,topk=" +
-           std::to_string(b.budget - b.chunk - b.sinks - b.recent) + TailSpec(scores_.options()) + OptionsSpec();
+    // With a ratio, topk follows the budget: the spec names the chunk when one was given instead.
+    const std::string topk = b.ratio > 0.0 ? (b.chunk_follows ? "" : ",chunk=" + std::to_string(b.chunk))
+                                           : ",topk=" + std::to_string(b.budget - b.chunk - b.sinks - b.recent);
+    return "sketch:" + SketchSpec(scores_.options()) + ExactSpec(b) + ",strategy=topk" + topk +
+           TailSpec(scores_.options()) + OptionsSpec();
   }
   void OnBind(const KvCacheShape& shape) override { scores_.Bind(shape); }
   bool WantsAttention() const override { return true; }
@@ -134,16 +131,40 @@ SketchOptions ReadSketchOptions(PolicyParams& p) {
   return o;
 }
 
+// ratio=R: topk follows the budget in force (its chunk is DefaultChunk's, or chunk=N), so topk= itself,
+// a slot count, is not taken; aggregate reserves its summaries.
+std::unique_ptr<KvPolicy> MakeSketchWithRatio(PolicyParams& p, ScoreBudget& b, const SketchOptions& o) {
+  constexpr int64_t kMax = int64_t{1} << 30;
+  if (p.Choice("strategy", "topk", {"topk", "aggregate"}) == "topk") {
+    if (p.Has("topk")) throw Error("--kv", "sketch: topk=N counts slots; with ratio=R give chunk=N (or nothing)");
+    b.chunk_follows = !p.Has("chunk");
+    b.chunk = static_cast<size_t>(p.Int("chunk", 0, 0, kMax));
+    CheckRatioCap("sketch", b);
+    b.options = ReadScoreOptions(p, 0, b.sinks, b.recent, b.chunk);
+    if (b.options.layers == ScoreOptions::Layers::kList) {
+      throw Error("--kv", "sketch: a per-layer list (layers=B0:B1:...) is not supported with strategy=topk",
+                  "use ratio=R with layers=pyramid");
+    }
+    return std::make_unique<SketchTopkPolicy>(b, o);
+  }
+  b.chunk = static_cast<size_t>(p.Int("chunk", 0, 0, kMax));
+  SummaryOptions so = ReadSummaryOptions(p, 0, 0);
+  so.seed = o.seed;
+  b.reserved = so.summaries;
+  CheckRatioCap("sketch", b);
+  return std::make_unique<SketchAggregatePolicy>(b, so, o);
+}
+
 }  // namespace
 
 std::unique_ptr<KvPolicy> MakeSketch(PolicyParams& p) {
   constexpr int64_t kMax = int64_t{1} << 30;
   const SketchOptions o = ReadSketchOptions(p);
-  if (!p.Has("budget")) throw Error("--kv", "sketch: needs budget=N (slots kept per head)");
   ScoreBudget b;
-  b.budget = static_cast<size_t>(p.Int("budget", 0, 1, kMax));
+  ReadBudgetOrRatio(p, b, "slots kept per head");
   b.sinks = static_cast<size_t>(p.Int("sinks", 0, 0, kMax));
   b.recent = static_cast<size_t>(p.Int("recent", 0, 0, kMax));
+  if (b.ratio > 0.0) return MakeSketchWithRatio(p, b, o);
   if (b.sinks + b.recent > b.budget) {
     throw Error("--kv", "sketch: impossible budget: budget=" + std::to_string(b.budget) + " < sinks (" +
                             std::to_string(b.sinks) + ") + recent (" + std::to_string(b.recent) + ")");

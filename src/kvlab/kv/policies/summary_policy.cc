@@ -19,7 +19,7 @@ SummaryOptions ReadSummaryOptions(PolicyParams& p, size_t budget, size_t exact) 
   } else {
     o.seed = static_cast<uint64_t>(p.Int("seed", 0, 0, INT64_MAX));
   }
-  if (exact + o.summaries > budget) {
+  if (budget > 0 && exact + o.summaries > budget) {  // 0: a ratio's budget (CheckRatioCap)
     throw Error("--kv", p.policy() + ": impossible budget: budget=" + std::to_string(budget) +
                             " < exact slots (sinks + recent + chunk = " + std::to_string(exact) + ") + summaries (" +
                             std::to_string(o.summaries) + ")");
@@ -104,9 +104,10 @@ size_t SummaryPolicy::ChooseEntry(size_t head_index, const float* key, const KvC
 
 void SummaryPolicy::Compress(size_t layer, KvCache& cache) {
   const size_t head_dim = cache.head_dim();
+  const ScoreBudget now = BudgetAt(budget_, TokensSeen(cache, layer));  // budget_ itself without a ratio
   for (size_t head = 0; head < cache.n_kv_heads(); ++head) {
     const size_t n = cache.Size(layer, head);
-    if (n <= budget_.budget) continue;
+    if (n <= now.budget) continue;
     const size_t head_index = layer * n_kv_heads_ + head;
     std::span<const SlotMeta> meta = cache.Meta(layer, head);
     is_summary_.resize(n);
@@ -116,18 +117,18 @@ void SummaryPolicy::Compress(size_t layer, KvCache& cache) {
 
     // Exact slots always kept: sinks and the recent window. Everything else that is not a summary competes
     // for the budget left after reserving every summary slot.
-    const size_t recent_from = n - std::min(n, budget_.recent);
+    const size_t recent_from = n - std::min(n, now.recent);
     size_t n_protected = 0;
     candidates_.clear();
     for (size_t i = 0; i < n; ++i) {
       if (is_summary_[i]) continue;
-      if (static_cast<size_t>(meta[i].pos) < budget_.sinks || i >= recent_from) {
+      if (static_cast<size_t>(meta[i].pos) < now.sinks || i >= recent_from) {
         ++n_protected;
       } else {
         candidates_.emplace_back(scores_[i], static_cast<uint32_t>(i));
       }
     }
-    const size_t target = budget_.budget - budget_.chunk;
+    const size_t target = now.budget - now.chunk;
     const size_t reserved = n_protected + options_.summaries;
     const size_t take = std::min(candidates_.size(), target > reserved ? target - reserved : 0);
     auto better = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second > b.second); };

@@ -49,7 +49,8 @@ struct SummaryOptions {
 };
 
 // Reads summaries (default 16), assign, metric (kmeans) and seed (lsh). `budget` is the slot bound the
-// summaries must fit in together with `exact` protected slots (sinks + recent + chunk).
+// summaries must fit in together with `exact` protected slots (sinks + recent + chunk); 0 for a ratio,
+// whose cap CheckRatioCap checks.
 SummaryOptions ReadSummaryOptions(PolicyParams& p, size_t budget, size_t exact);
 // ",summaries=..,assign=..[,metric=..|,seed=..]" for Spec(); with_seed=false when the owner prints a seed
 // key of its own (read by both).
@@ -57,10 +58,12 @@ std::string SummarySpec(const SummaryOptions& o, bool with_seed = true);
 
 class SummaryPolicy : public KvPolicy {
  public:
-  // b.budget >= b.sinks + b.recent + b.chunk + o.summaries (checked by the factories).
+  // b.budget >= b.sinks + b.recent + b.chunk + o.summaries (checked by the factories); with a ratio,
+  // b.reserved = o.summaries and the budget follows the stream (ScoreBudget).
   SummaryPolicy(const ScoreBudget& b, const SummaryOptions& o) : budget_(b), options_(o) {}
   void Bind(const KvCacheShape& shape) override;
-  size_t MaxSlots() const override { return budget_.budget; }
+  // A ratio without a cap bounds nothing: the cache grows with the stream.
+  size_t MaxSlots() const override { return budget_.ratio > 0.0 && budget_.budget == 0 ? kUnbounded : budget_.budget; }
   void Compress(size_t layer, KvCache& cache) final;
   size_t MetadataBytes() const override;
   const ScoreBudget& budget() const { return budget_; }

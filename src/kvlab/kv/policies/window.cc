@@ -10,7 +10,7 @@ namespace {
 class WindowPolicy final : public ScorePolicy {
  public:
   using ScorePolicy::ScorePolicy;
-  std::string Spec() const override { return "window:budget=" + std::to_string(budget().budget) + ChunkSpec(); }
+  std::string Spec() const override { return "window:" + BudgetKeys(budget()) + ChunkSpec(); }
   std::unique_ptr<KvPolicy> Clone() const override { return std::make_unique<WindowPolicy>(*this); }
 
  protected:
@@ -27,9 +27,15 @@ class WindowPolicy final : public ScorePolicy {
 }  // namespace
 
 std::unique_ptr<KvPolicy> MakeWindow(PolicyParams& p) {
-  if (!p.Has("budget")) throw Error("--kv", "window: needs budget=N (tokens kept)");
   ScoreBudget b;
-  b.budget = static_cast<size_t>(p.Int("budget", 0, 1, int64_t{1} << 30));
+  ReadBudgetOrRatio(p, b, "tokens kept");
+  if (b.ratio > 0.0) {  // the window is the ratio's budget in force, less the chunk
+    b.recent_follows = true;
+    b.chunk = static_cast<size_t>(p.Int("chunk", 0, 0, int64_t{1} << 30));
+    CheckRatioCap("window", b);
+    b.options = ReadScoreOptions(p, 0, b.sinks, 0, b.chunk, WrapperKeys::kScheduleOnly);
+    return std::make_unique<WindowPolicy>(b);
+  }
   b.chunk = static_cast<size_t>(p.Int("chunk", 0, 0, static_cast<int64_t>(b.budget) - 1));
   b.recent = b.budget - b.chunk;
   // As for sinks: the window is the recent window, so only the schedule and rerotate apply.
