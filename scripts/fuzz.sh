@@ -22,6 +22,7 @@ declare -A SOURCES=(
       added_tokens bpe_merges byte_level regex utf8 unicode_normalize word_cache json_file tokenizer_decode) src/kvlab/util/mapped_file.cc"
   [jinja_fuzz]="$(echo src/kvlab/template/*.cc)"
   [task_file_fuzz]="src/kvlab/tasks/task_file.cc src/kvlab/tasks/task_spec.cc src/kvlab/tasks/task_template.cc src/kvlab/util/toml_guard.cc"
+  [wikitext_fuzz]="src/kvlab/eval/wikitext.cc"
 )
 # target name -> extra libraries it links
 declare -A LIBS=(
@@ -43,6 +44,18 @@ if isinstance(t, list): t = next((e["template"] for e in t if e.get("name") == "
 if isinstance(t, str): open(sys.argv[2], "w").write(t)' "$d/tokenizer_config.json" "$1/$(basename "$d").jinja"
     fi
   done
+}
+
+# The first articles of the WikiText-2 test split, cut to a few KB each (the whole file would make each run
+# slow), with the CRLF variant of one.
+seed_wikitext_fuzz() {
+  local raw="$KVLAB_ASSETS/text/wikitext-2/wiki.test.raw"
+  if [ -f "$raw" ]; then
+    head -c 4000 "$raw" >"$1/head.raw"
+    head -c 4000 "$raw" | sed 's/$/\r/' >"$1/head_crlf.raw"
+    tail -c 3000 "$raw" >"$1/tail.raw"
+  fi
+  printf ' = A = \n = = B = = \n text\n = C = ' >"$1/small.raw"
 }
 
 # The shipped task files, and one table that sets every field (so mutations start from each key).

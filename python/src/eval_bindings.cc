@@ -17,15 +17,16 @@ namespace kvlab::python {
 
 namespace {
 
-// The tokens of `text` (a path or a name under $KVLAB_ASSETS/text) or `ids`, exactly one of them.
+// The tokens of `text` (a path, a name under $KVLAB_ASSETS/text or a WikiText article such as
+// "wikitext-2:3") or `ids`, exactly one of them.
 std::vector<int32_t> EvalTokens(ModelHandle& model, const std::string& text, const py::object& ids,
                                 size_t need, bool parse_special) {
   if (text.empty() == ids.is_none()) throw Error("text", "give exactly one of text and ids");
   if (!ids.is_none()) return IdsFromPython(ids, "ids");
-  const auto path = ResolveTextArgument(text, "text");
+  const TextSource source = ResolveTextSource(text, "text");
   const auto tokenizer = model.GetTokenizer();
   py::gil_scoped_release release;
-  return TokenizeTextFile(*tokenizer, path, need, "text", parse_special);
+  return TokenizeText(*tokenizer, source, need, "text", parse_special);
 }
 
 py::dict Perplexity(ModelHandle& model, const std::string& text, const py::object& ids, const std::string& kv,
@@ -146,7 +147,8 @@ void BindEval(py::module_& m) {
         py::arg("ids") = py::none(), py::arg("kv") = "full", py::arg("ctx") = 0, py::arg("max_tokens") = 0,
         py::arg("windowed") = false, py::arg("stride") = 0, py::arg("vs_full") = false,
         py::arg("stream_past_context") = false, py::arg("curve_block") = 0, py::arg("parse_special") = false,
-        "Perplexity of a text (a path or a name under $KVLAB_ASSETS/text) or of token ids under a policy,\n"
+        "Perplexity of a text (a path, a name under $KVLAB_ASSETS/text, or a WikiText article such as\n"
+        "\"wikitext-2:3\"; `kvlab texts` lists them) or of token ids under a policy,\n"
         "as `kvlab ppl --json` (docs/METRICS.md): streaming by default, windowed as llama.cpp's; vs_full\n"
         "adds KL, top-1 agreement and RMS dp against the full cache in lockstep. Returns the same dict.");
   m.def("fidelity", &Fidelity, py::arg("model"), py::kw_only(), py::arg("text") = "",

@@ -33,6 +33,16 @@ def test_perplexity_and_kl_equal_the_cli(model, kvlab_program):
     assert py["kl_mean"] > 0 and py["tokens_evaluated"] == 199
 
 
+def test_a_wikitext_article_under_a_ratio_equals_the_cli(model, kvlab_program):
+    kvlab.set_threads(1)
+    args = dict(text="wikitext-2:3", kv="h2o:ratio=0.25,recent=8", max_tokens=200)
+    py = kvlab.perplexity(model, **args)
+    cli = cli_json(kvlab_program, "ppl", "-m", "stories260K", "--text", args["text"], "--kv", args["kv"],
+                   "--max-tokens", "200")
+    assert_same_measurements(py, cli)
+    assert py["text"] == "wikitext-2:3" and py["kv"] == "h2o:ratio=0.25,recent=8"
+
+
 def test_windowed_perplexity_of_ids_equals_the_cli(model, kvlab_program, story_ids, tmp_path):
     kvlab.set_threads(1)
     ids_file = tmp_path / "ids.json"

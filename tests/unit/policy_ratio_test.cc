@@ -27,9 +27,9 @@ TEST(PolicyRatio, BudgetFollowsTheTokensSeenBetweenFloorAndCap) {
   b.sinks = 2;
   b.recent = 4;
   b.chunk_follows = true;
-  EXPECT_EQ(BudgetAt(b, 0).budget, 7u);    // sinks + recent + 1
-  EXPECT_EQ(BudgetAt(b, 28).budget, 7u);   // ceil(7) = 7
-  EXPECT_EQ(BudgetAt(b, 29).budget, 8u);   // ceil(7.25)
+  EXPECT_EQ(BudgetAt(b, 0).budget, 7u);   // sinks + recent + 1
+  EXPECT_EQ(BudgetAt(b, 28).budget, 7u);  // ceil(7) = 7
+  EXPECT_EQ(BudgetAt(b, 29).budget, 8u);  // ceil(7.25)
   EXPECT_EQ(BudgetAt(b, 400).budget, 100u);
   EXPECT_EQ(BudgetAt(b, 400).chunk, DefaultChunk(100, 2, 4));
   EXPECT_EQ(BudgetAt(b, 400).recent, 4u);  // a fixed recent window stays
@@ -71,15 +71,16 @@ TEST(PolicyRatio, WindowsAndSummariesFollowTheBudget) {
 }
 
 TEST(PolicyRatio, SpecsRoundTrip) {
-  for (const char* spec : {"h2o:ratio=0.25", "h2o:ratio=0.25,budget=64,sinks=4,recent=8", "tova:ratio=0.5,chunk=0",
-                           "knorm:ratio=0.75,recent=4,layers=pyramid,beta=20", "random:ratio=0.3,seed=0",
-                           "snapkv:ratio=0.5,recent=32,window=32,pool=7,every=0",
-                           "window:ratio=0.5", "window:ratio=0.5,budget=256,chunk=8", "sinks:ratio=0.25,sinks=4",
-                           "cluster:ratio=0.5,sinks=4,summaries=16,assign=kmeans,metric=cosine",
-                           "sketch:type=cms,width=512,depth=4,ratio=0.3,strategy=topk,seed=0",
-                           "sketch:type=cs,width=256,depth=4,ratio=0.3,budget=128,recent=8,strategy=topk,chunk=4,seed=0",
-                           "sketch:type=cms,width=512,depth=4,ratio=0.3,strategy=aggregate,summaries=16,assign=kmeans,"
-                           "metric=cosine,seed=0"}) {
+  for (const char* spec :
+       {"h2o:ratio=0.25", "h2o:ratio=0.25,budget=64,sinks=4,recent=8", "tova:ratio=0.5,chunk=0",
+        "knorm:ratio=0.75,recent=4,layers=pyramid,beta=20", "random:ratio=0.3,seed=0",
+        "snapkv:ratio=0.5,recent=32,window=32,pool=7,every=0", "window:ratio=0.5",
+        "window:ratio=0.5,budget=256,chunk=8", "sinks:ratio=0.25,sinks=4",
+        "cluster:ratio=0.5,sinks=4,summaries=16,assign=kmeans,metric=cosine",
+        "sketch:type=cms,width=512,depth=4,ratio=0.3,strategy=topk,seed=0",
+        "sketch:type=cs,width=256,depth=4,ratio=0.3,budget=128,recent=8,strategy=topk,chunk=4,seed=0",
+        "sketch:type=cms,width=512,depth=4,ratio=0.3,strategy=aggregate,summaries=16,assign=kmeans,"
+        "metric=cosine,seed=0"}) {
     auto p = MakePolicy(spec);
     EXPECT_EQ(p->Spec(), spec);
     EXPECT_EQ(MakePolicy(p->Spec())->Spec(), spec);

@@ -182,5 +182,19 @@ TEST(SweepGrid, MissingModelsAndTextsFailNamingTheKey) {
   EXPECT_NE(e.find("cfg.toml: data.texts: /nonexistent/text.txt: no such text file"), std::string::npos) << e;
 }
 
+// data.texts takes what --text takes, WikiText articles included: the point keeps the article index and
+// the row's text is the name as written.
+TEST(SweepGrid, TextsMayBeWikiTextArticles) {
+  KVLAB_REQUIRE_ASSETS();
+  SweepConfig c = ConfigWith("[[policy]]\nname = \"full\"\n");
+  c.texts = {"wikitext-2:2"};
+  const std::vector<GridPoint> g = ExpandGrid(c);
+  ASSERT_FALSE(g.empty());
+  EXPECT_EQ(g[0].text, "wikitext-2:2");
+  EXPECT_EQ(g[0].text_source.path.filename(), "wiki.test.raw");
+  ASSERT_TRUE(g[0].text_source.article.has_value());
+  EXPECT_EQ(*g[0].text_source.article, 2u);
+}
+
 }  // namespace
 }  // namespace kvlab

@@ -8,6 +8,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "kvlab/analysis/analysis.h"
+#include "kvlab/eval/text_source.h"
 #include "kvlab/util/assets.h"
 #include "kvlab/util/error.h"
 #include "report_runner.h"
@@ -29,14 +30,11 @@ struct AnalyzeArgs {
   bool plot = false;
 };
 
-std::string ReadTextPrefix(const std::string& path, size_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("--text", "cannot open " + path);
-  std::string s(max_bytes, '\0');
-  in.read(s.data(), static_cast<std::streamsize>(max_bytes));
-  s.resize(static_cast<size_t>(in.gcount()));
-  if (s.empty()) throw Error("--text", path + " is empty");
-  // Do not cut a UTF-8 sequence in half.
+// The first max_bytes of a text (eval/text_source.h), not cutting a UTF-8 sequence in half.
+std::string ReadTextPrefix(const std::string& argument, size_t max_bytes) {
+  std::string s = ReadTextSource(ResolveTextSource(argument, "--text"), "--text");
+  if (s.size() <= max_bytes) return s;
+  s.resize(max_bytes);
   while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) s.pop_back();
   if (!s.empty() && (static_cast<unsigned char>(s.back()) & 0x80)) s.pop_back();
   return s;
@@ -115,7 +113,8 @@ void AddAnalyzeCommand(CLI::App& app) {
   auto args = std::make_shared<AnalyzeArgs>();
   CLI::App* cmd = app.add_subcommand("analyze", "analyse the KV cache and attention of a model on a text");
   AddModelOptions(cmd, args->model);
-  cmd->add_option("--text", args->text, "text file to run (its first --max-tokens tokens)")->required();
+  cmd->add_option("--text", args->text, "text to run (its first --max-tokens tokens): a file, a name under $KVLAB_ASSETS/text, or a "
+                  "WikiText article (wikitext-2:3)")->required();
   std::string mode_help = "analysis mode, repeatable, or 'all':";
   for (const auto& m : analysis::AnalysisModes()) mode_help += std::string(" ") + m.name;
   cmd->add_option("--mode", args->modes, mode_help)->required();

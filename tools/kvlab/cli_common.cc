@@ -30,6 +30,15 @@ std::unique_ptr<Model> LoadModelFromOptions(const ModelOptions& o) {
   return std::make_unique<Model>(LoadModel(ResolveModelPath(o.model), load));
 }
 
+std::unique_ptr<Tokenizer> TokenizerOfModel(const std::string& model) {
+  namespace fs = std::filesystem;
+  const fs::path path = ResolveModelPath(model);
+  if (fs::is_directory(path) || path.extension() == ".gguf" || path.extension() == ".json") {
+    return LoadTokenizerFile(path);
+  }
+  return LoadTokenizer({path, ModelFormat::kLlama2c, 0});
+}
+
 std::unique_ptr<Tokenizer> LoadTokenizerFromOptions(const Model& model, const ModelOptions& o) {
   const LoadedModel& m = model.loaded();
   return LoadTokenizer({m.path, m.format, m.config.vocab_size}, o.tokenizer);

@@ -29,4 +29,8 @@ std::unique_ptr<Model> LoadModelFromOptions(const ModelOptions& o);
 // The model's own tokenizer, or the one --tokenizer names; refused if larger than the model's vocabulary.
 std::unique_ptr<Tokenizer> LoadTokenizerFromOptions(const Model& model, const ModelOptions& o);
 
+// The tokenizer of a model (a path or a name under $KVLAB_ASSETS/models) without loading its weights: the
+// vocabulary sits in the GGUF file, in the Hugging Face directory, or next to a llama2.c checkpoint.
+std::unique_ptr<Tokenizer> TokenizerOfModel(const std::string& model);
+
 }  // namespace kvlab::cli

@@ -19,5 +19,6 @@ void AddReportCommand(CLI::App& app);    // report.cc
 void AddConvertCommand(CLI::App& app);   // convert.cc
 void AddTokenizeCommand(CLI::App& app);  // tokenize.cc
 void AddTasksCommand(CLI::App& app);     // tasks.cc
+void AddTextsCommand(CLI::App& app);     // texts.cc
 
 }  // namespace kvlab::cli

@@ -28,11 +28,11 @@ void PrintRow(const char* label, const HeadFidelity& h) {
 
 void Run(const FidelityArgs& a) {
   const std::string spec = MakePolicy(a.fid.kv)->Spec();
-  const auto text_path = ResolveTextArgument(a.text, "--text");
+  const TextSource text = ResolveTextSource(a.text, "--text");
   auto model = LoadModelFromOptions(a.model);
   auto tokenizer = LoadTokenizerFromOptions(*model, a.model);
-  const std::vector<int32_t> tokens = TokenizeTextFile(
-      *tokenizer, text_path, FidelityTokensNeeded(a.fid, model->config()), "--text", a.model.parse_special);
+  const std::vector<int32_t> tokens =
+      TokenizeText(*tokenizer, text, FidelityTokensNeeded(a.fid, model->config()), "--text", a.model.parse_special);
   const FidelityResult r = EvaluateFidelity(*model, tokens, a.fid);
 
   if (a.json.Requested()) {
@@ -69,7 +69,7 @@ void AddFidelityCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "fidelity", "attention fidelity of a policy vs the full cache per layer/head (docs/METRICS.md)");
   AddModelOptions(cmd, args->model);
-  cmd->add_option("--text", args->text, "text file, or a name under $KVLAB_ASSETS/text")->required();
+  cmd->add_option("--text", args->text, "text file, a name under $KVLAB_ASSETS/text, or a WikiText article (wikitext-2:3; kvlab texts)")->required();
   cmd->add_option("--kv", args->fid.kv, "KV-cache policy spec (docs/POLICIES.md)")->capture_default_str();
   cmd->add_option("--layers", args->fid.layers, "layers to measure (default: 6, or the middle layer)")
       ->delimiter(',');

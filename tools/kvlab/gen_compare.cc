@@ -27,7 +27,7 @@ struct GenCompareArgs {
 
 // The first n non-blank lines of a file.
 std::vector<std::string> ReadPrompts(const std::string& name, int32_t n) {
-  const std::string text = ReadTextFile(ResolveTextArgument(name, "--prompts"));
+  const std::string text = ReadTextSource(ResolveTextSource(name, "--prompts"), "--prompts");
   std::vector<std::string> lines;
   std::istringstream in(text);
   std::string line;

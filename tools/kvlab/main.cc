@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   kvlab::cli::AddConvertCommand(app);
   kvlab::cli::AddTokenizeCommand(app);
   kvlab::cli::AddTasksCommand(app);
+  kvlab::cli::AddTextsCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -24,7 +24,7 @@ struct PplArgs {
 void Run(const PplArgs& a) {
   const std::string spec = MakePolicy(a.ppl.kv)->Spec();  // a bad spec fails before the model is loaded
   if (a.text.empty() == a.ids.empty()) throw Error("--text", "give exactly one of --text and --ids");
-  const auto text_path = a.text.empty() ? std::filesystem::path() : ResolveTextArgument(a.text, "--text");
+  const TextSource text = a.text.empty() ? TextSource{} : ResolveTextSource(a.text, "--text");
   auto model = LoadModelFromOptions(a.model);
   const ModelConfig& c = model->config();
   std::vector<int32_t> tokens;
@@ -32,8 +32,7 @@ void Run(const PplArgs& a) {
     tokens = ReadIdsFile(a.ids, "--ids");
   } else {
     auto tokenizer = LoadTokenizerFromOptions(*model, a.model);
-    tokens = TokenizeTextFile(*tokenizer, text_path, PerplexityTokensNeeded(a.ppl, c), "--text",
-                              a.model.parse_special);
+    tokens = TokenizeText(*tokenizer, text, PerplexityTokensNeeded(a.ppl, c), "--text", a.model.parse_special);
   }
   const PerplexityResult r = EvaluatePerplexity(*model, tokens, a.ppl);
 
@@ -86,7 +85,8 @@ void AddPplCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("ppl", "perplexity of a text under a KV-cache policy (docs/METRICS.md)");
   AddModelOptions(cmd, args->model);
   cmd->add_option("--text", args->text,
-                  "text file, or a name under $KVLAB_ASSETS/text (e.g. tinystories_val.txt)");
+                  "text file, a name under $KVLAB_ASSETS/text (e.g. tinystories_val.txt), or a WikiText "
+                  "article (wikitext-2:3; kvlab texts lists them)");
   cmd->add_option("--ids", args->ids, "token ids instead of a text (JSON array or whitespace-separated)");
   cmd->add_option("--kv", args->ppl.kv, "KV-cache policy spec (docs/POLICIES.md)")->capture_default_str();
   cmd->add_option("-c,--ctx", args->ppl.ctx,

@@ -29,16 +29,6 @@ struct TokenizeArgs {
   CLI::Option* prompt_option = nullptr;
 };
 
-// The model's own tokenizer without loading its weights: the vocabulary sits in the GGUF file, in the
-// Hugging Face directory, or next to a llama2.c checkpoint.
-std::unique_ptr<Tokenizer> TokenizerOfModel(const std::string& model) {
-  const fs::path path = ResolveModelPath(model);
-  if (fs::is_directory(path) || path.extension() == ".gguf" || path.extension() == ".json") {
-    return LoadTokenizerFile(path);
-  }
-  return LoadTokenizer({path, ModelFormat::kLlama2c, 0});
-}
-
 void Run(const TokenizeArgs& a) {
   const bool has_prompt = a.prompt_option->count() > 0;
   if (has_prompt == !a.file.empty()) throw Error("-p/--file", "give exactly one of -p TEXT and --file FILE");

@@ -5,7 +5,6 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "kvlab/util/assets.h"
 #include "kvlab/util/error.h"
 #include "kvlab/util/mapped_file.h"
 
@@ -13,24 +12,9 @@ namespace kvlab {
 
 namespace fs = std::filesystem;
 
-fs::path ResolveTextArgument(const std::string& name_or_path, const std::string& flag) {
-  if (name_or_path.empty()) throw Error(flag, "no text given");
-  try {
-    return ResolveTextPath(name_or_path);
-  } catch (const Error& e) {
-    throw Error(flag, e.what());
-  }
-}
-
-std::vector<int32_t> TokenizeTextFile(const Tokenizer& tokenizer, const fs::path& path, size_t max_tokens,
-                                      const std::string& flag, bool parse_special) {
-  std::string text;
-  try {
-    text = ReadTextFile(path);
-  } catch (const Error& e) {
-    throw Error(flag, e.what());
-  }
-  if (text.empty()) throw Error(flag, path.string() + " is empty");
+std::vector<int32_t> TokenizeText(const Tokenizer& tokenizer, const TextSource& source, size_t max_tokens,
+                                  const std::string& flag, bool parse_special) {
+  const std::string text = ReadTextSource(source, flag);
   const EncodeOptions bos{.add_special = tokenizer.add_bos_default(), .parse_special = parse_special};
   if (max_tokens > 0) {
     // Every tokenizer here yields at least one token per 16 bytes; cut at a paragraph break so no token
@@ -45,7 +29,7 @@ std::vector<int32_t> TokenizeTextFile(const Tokenizer& tokenizer, const fs::path
     }
   }
   std::vector<int32_t> ids = tokenizer.Encode(text, bos);
-  if (ids.empty()) throw Error(flag, path.string() + " encodes to no tokens");
+  if (ids.empty()) throw Error(flag, source.path.string() + " encodes to no tokens");
   return ids;
 }
 

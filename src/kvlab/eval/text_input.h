@@ -1,5 +1,6 @@
-// The inputs of an evaluation: a text (a path or a name under $KVLAB_ASSETS/text) tokenized the way every
-// evaluation does it, or a file of token ids. Shared by the CLI's subcommands and the Python package, so
+// The inputs of an evaluation: a text (eval/text_source.h: a path, a name under $KVLAB_ASSETS/text, or a
+// WikiText article such as "wikitext-2:3") tokenized the way every evaluation does it, or a file of token
+// ids. Shared by the CLI's subcommands and the Python package, so
 // both evaluate exactly the same tokens for the same arguments.
 #pragma once
 
@@ -9,20 +10,17 @@
 #include <string>
 #include <vector>
 
+#include "kvlab/eval/text_source.h"
 #include "kvlab/tokenizer/tokenizer.h"
 
 namespace kvlab {
 
-// A path, or a file name under $KVLAB_ASSETS/text (e.g. "tinystories_val.txt"). Throws kvlab::Error naming
-// `flag` (the argument that gave it) when neither exists.
-std::filesystem::path ResolveTextArgument(const std::string& name_or_path, const std::string& flag);
-
-// Token ids of a text file, BOS prepended when the vocabulary asks for it by default
+// Token ids of a text, BOS prepended when the vocabulary asks for it by default
 // (Tokenizer::add_bos_default); special-token text is parsed only if `parse_special`. max_tokens > 0: only
 // that many are needed (a long text is then encoded from a prefix of whole paragraphs that is sure to hold
 // them). Throws on an unreadable or empty text.
-std::vector<int32_t> TokenizeTextFile(const Tokenizer& tokenizer, const std::filesystem::path& path,
-                                      size_t max_tokens, const std::string& flag, bool parse_special);
+std::vector<int32_t> TokenizeText(const Tokenizer& tokenizer, const TextSource& source, size_t max_tokens,
+                                  const std::string& flag, bool parse_special);
 
 // Token ids from a file of integers (a JSON array, or ids separated by whitespace or commas).
 std::vector<int32_t> ReadIdsFile(const std::filesystem::path& path, const std::string& flag);

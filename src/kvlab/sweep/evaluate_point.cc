@@ -36,10 +36,9 @@ std::vector<int> FidelityLayers(const SweepMetrics& m, const ModelConfig& c) {
 }
 }  // namespace
 
-std::vector<int32_t> LoadTextTokens(const Tokenizer& tokenizer, const fs::path& path, int64_t count) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path.string(), "cannot read the text");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+std::vector<int32_t> LoadTextTokens(const Tokenizer& tokenizer, const TextSource& source, int64_t count) {
+  const std::string text = ReadTextSource(source, "data.texts");
+  const std::string path = source.path.string() + (source.article ? ":" + std::to_string(*source.article) : "");
   // Encode a prefix cut at whitespace, doubling it until it holds enough tokens: the tokens well before
   // the cut are those of the whole text, and a long file is never encoded whole.
   size_t bytes = static_cast<size_t>(count) * 8 + 1024;
@@ -58,7 +57,7 @@ std::vector<int32_t> LoadTextTokens(const Tokenizer& tokenizer, const fs::path& 
       return ids;
     }
     if (cut == text.size()) {
-      throw Error(path.string(), "has " + std::to_string(ids.size()) + " tokens for this model, fewer than " +
+      throw Error(path, "has " + std::to_string(ids.size()) + " tokens for this model, fewer than " +
                                      std::to_string(count) + " (data.tokens)");
     }
     bytes *= 2;
@@ -107,10 +106,12 @@ const Model& SweepEvaluator::ModelFor(const fs::path& path) {
 
 const std::vector<int32_t>& SweepEvaluator::TokensFor(const GridPoint& p) {
   ModelFor(p.model_path);
-  const std::string key = p.text_path.string() + "\t" + std::to_string(p.tokens);
+  const std::string key = p.text_source.path.string() + "\t" +
+                          (p.text_source.article ? std::to_string(*p.text_source.article) : "") + "\t" +
+                          std::to_string(p.tokens);
   auto it = tokens_.find(key);
   if (it == tokens_.end())
-    it = tokens_.emplace(key, LoadTextTokens(*tokenizer_, p.text_path, p.tokens)).first;
+    it = tokens_.emplace(key, LoadTextTokens(*tokenizer_, p.text_source, p.tokens)).first;
   return it->second;
 }
 

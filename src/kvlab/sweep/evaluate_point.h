@@ -19,10 +19,10 @@
 
 namespace kvlab {
 
-// The first `count` tokens of a text file (BOS first when the vocabulary asks for it). Encodes a growing
-// prefix of the file rather than all of it. Throws kvlab::Error naming the file if it has fewer tokens.
-std::vector<int32_t> LoadTextTokens(const Tokenizer& tokenizer, const std::filesystem::path& text,
-                                    int64_t count);
+// The first `count` tokens of a text (a file or a WikiText article; BOS first when the vocabulary asks for
+// it). Encodes a growing prefix of the text rather than all of it. Throws kvlab::Error naming the file if
+// it has fewer tokens.
+std::vector<int32_t> LoadTextTokens(const Tokenizer& tokenizer, const TextSource& text, int64_t count);
 
 class SweepEvaluator {
  public:

@@ -104,7 +104,8 @@ std::vector<std::string> ExpandPolicyEntry(const PolicyGridEntry& e, int64_t ctx
 
 std::vector<GridPoint> ExpandGrid(const SweepConfig& c, std::vector<std::string>* notes) {
   const std::string source = c.source.string();
-  std::vector<fs::path> model_paths, text_paths;
+  std::vector<fs::path> model_paths;
+  std::vector<TextSource> text_sources;
   for (const std::string& m : c.models) {
     try {
       model_paths.push_back(ResolveModelPath(m));
@@ -112,13 +113,7 @@ std::vector<GridPoint> ExpandGrid(const SweepConfig& c, std::vector<std::string>
       throw Error(source + ": data.models", e.what());
     }
   }
-  for (const std::string& t : c.texts) {
-    try {
-      text_paths.push_back(ResolveTextPath(t));
-    } catch (const Error& e) {
-      throw Error(source + ": data.texts", e.what());
-    }
-  }
+  for (const std::string& t : c.texts) text_sources.push_back(ResolveTextSource(t, source + ": data.texts"));
   struct Expanded {
     std::string spec, entry;
   };
@@ -149,7 +144,7 @@ std::vector<GridPoint> ExpandGrid(const SweepConfig& c, std::vector<std::string>
         p.model = c.models[m];
         p.text = c.texts[t];
         p.model_path = model_paths[m];
-        p.text_path = text_paths[t];
+        p.text_source = text_sources[t];
         p.tokens = c.tokens;
         p.ctx = c.ctx;
         p.spec = s.spec;

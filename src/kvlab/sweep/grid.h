@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "kvlab/sweep/sweep_config.h"
-#include "kvlab/util/assets.h"  // ResolveTextPath
+#include "kvlab/eval/text_source.h"
 
 namespace kvlab {
 
@@ -17,7 +17,7 @@ struct GridPoint {
   std::string model;  // as written in the config
   std::string text;
   std::filesystem::path model_path;  // resolved
-  std::filesystem::path text_path;
+  TextSource text_source;
   int64_t tokens = 0;
   int64_t ctx = 0;
   std::string spec;   // canonical (MakePolicy(spec)->Spec())
