@@ -80,7 +80,7 @@ void PythonScorePolicy::OnBind(const KvCacheShape& shape) {
 }
 
 // On a worker thread, without the GIL: only C++ state of this (layer, kv head) is touched.
-void PythonScorePolicy::Observe(const AttentionRow& row) {
+void PythonScorePolicy::ObserveScores(const AttentionRow& row) {
   std::vector<float>& since = since_.Sync(row.layer, row.kv_head, row.slots);
   for (size_t i = 0; i < row.probs.size(); ++i) since[i] += row.probs[i];
   if (!observe_) return;

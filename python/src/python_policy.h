@@ -37,8 +37,8 @@ class PythonScorePolicy final : public ScorePolicy {
   PythonScorePolicy(py::object instance, const ScoreBudget& b, bool attention, bool observe);
   ~PythonScorePolicy() override;
   std::string Spec() const override;
-  bool WantsAttention() const override { return attention_; }
-  void Observe(const AttentionRow& row) override;
+  bool ScoresNeedAttention() const override { return attention_; }
+  void ObserveScores(const AttentionRow& row) override;
   void OnCacheChanged(size_t layer, const KvCache& cache) override;
   std::unique_ptr<KvPolicy> Clone() const override;
 

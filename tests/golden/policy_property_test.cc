@@ -94,6 +94,14 @@ const std::vector<std::string>& Specs() {
       "sketch:type=cs,width=32,depth=3,ratio=0.5,recent=4,strategy=aggregate,summaries=4",
       "snapkv:ratio=0.5,budget=30,recent=4,window=4,pool=3,layers=pyramid,beta=4",
       "knorm:ratio=0.3,recent=2,heads=adaptive",
+      // Budgets moved by attention entropy (heads, layers, both; with adaptive heads, a ratio, a schedule).
+      "h2o:budget=24,recent=4,sinks=2,heads=entropy,entropy_every=8",
+      "tova:budget=24,recent=4,layers=entropy,entropy_every=4,entropy_cap=2",
+      "knorm:budget=24,recent=4,layers=entropy,heads=entropy,entropy_every=8",
+      "random:budget=24,recent=4,seed=1,layers=entropy,heads=adaptive,entropy_every=8",
+      "snapkv:ratio=0.4,budget=32,recent=4,window=4,pool=3,heads=entropy,entropy_every=8",
+      "sketch:type=cms,width=64,depth=3,budget=24,recent=4,heads=entropy,entropy_every=8",
+      "h2o:budget=24,recent=4,heads=entropy,schedule=every-3,entropy_every=8",
   };
   return specs;
 }
@@ -132,7 +140,7 @@ ScoreBudget Protected(const KvPolicy& p) {
 // may hold per head (uniform layers and heads, eviction at every step), and its recent window is protected.
 bool RatioBoundsEveryHead(const ScoreBudget& b) {
   return b.ratio > 0.0 && b.options.layers == ScoreOptions::Layers::kUniform && !b.options.adaptive_heads &&
-         b.options.schedule == ScoreOptions::Schedule::kStep;
+         !b.options.entropy_heads && b.options.schedule == ScoreOptions::Schedule::kStep;
 }
 
 void CheckInvariants(const ModelConfig& c, const KvCache& cache, const KvPolicy& policy, int32_t next_pos,
@@ -231,6 +239,11 @@ void CheckInvariants(const ModelConfig& c, const KvCache& cache, const KvPolicy&
     ASSERT_EQ(cache.Bytes(), expected) << where;
   }
   if (auto* sp = dynamic_cast<const ScorePolicy*>(&policy)) {
+    // Entropy budgets move slots between heads and layers, never beyond the uniform budget's total.
+    const ScoreOptions& o = sp->budget().options;
+    if (o.entropy() && o.schedule == ScoreOptions::Schedule::kStep && sp->MaxSlots() != KvPolicy::kUnbounded) {
+      ASSERT_LE(slots, cache.n_layers() * cache.n_kv_heads() * prot.budget) << where;
+    }
     for (size_t l = 0; l < cache.n_layers(); ++l) {
       size_t layer_slots = 0;
       for (size_t h = 0; h < cache.n_kv_heads(); ++h) layer_slots += cache.Size(l, h);
@@ -243,7 +256,11 @@ void CheckInvariants(const ModelConfig& c, const KvCache& cache, const KvPolicy&
   const bool only_h2o_state = spec.find("h2o:") != std::string::npos && spec.find("sketch:") == std::string::npos &&
                               spec.find("cluster:") == std::string::npos;
   if (only_h2o_state) {
-    ASSERT_EQ(policy.MetadataBytes(), slots * sizeof(float)) << where;
+    // Entropy budgets add, per (layer, kv head), an entropy sum, a sample count and a budget.
+    const bool entropy = spec.find("entropy") != std::string::npos;
+    const size_t entropy_bytes =
+        entropy ? cache.n_layers() * cache.n_kv_heads() * (sizeof(double) + sizeof(uint32_t) + sizeof(size_t)) : 0;
+    ASSERT_EQ(policy.MetadataBytes(), slots * sizeof(float) + entropy_bytes) << where;
   }
 }
 

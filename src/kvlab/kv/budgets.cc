@@ -62,6 +62,8 @@ ScoreOptions ReadScoreOptions(PolicyParams& p, size_t budget, size_t sinks, size
                         ") + chunk (" + std::to_string(chunk) + ") and at least one slot",
                     "raise budget or lower beta (the top layer keeps (budget - recent - chunk) / beta scored slots)");
       }
+    } else if (layers == "entropy") {
+      o.layers = ScoreOptions::Layers::kEntropy;
     } else if (layers != "uniform") {
       o.layers = ScoreOptions::Layers::kList;
       o.layer_budgets = ParseLayerList(p.policy(), layers);
@@ -73,7 +75,17 @@ ScoreOptions ReadScoreOptions(PolicyParams& p, size_t budget, size_t sinks, size
         }
       }
     }
-    o.adaptive_heads = p.Choice("heads", "uniform", {"uniform", "adaptive"}) == "adaptive";
+    const std::string heads = p.Choice("heads", "uniform", {"uniform", "adaptive", "entropy"});
+    o.adaptive_heads = heads == "adaptive";
+    o.entropy_heads = heads == "entropy";
+    if (o.entropy_heads && (o.layers == ScoreOptions::Layers::kPyramid || o.layers == ScoreOptions::Layers::kList)) {
+      throw Error(kWhere, p.policy() + ": heads=entropy splits one budget among a layer's heads; it combines with "
+                          "layers=uniform or layers=entropy, not layers=" + layers);
+    }
+    if (o.entropy()) {
+      o.entropy_every = static_cast<size_t>(p.Int("entropy_every", 32, 1, kMax));
+      o.entropy_cap = static_cast<size_t>(p.Int("entropy_cap", 4, 1, 1024));
+    }
   }
   const std::string schedule = p.Text("schedule", "step");
   if (schedule == "prefill") {
@@ -99,7 +111,10 @@ ScoreOptions ReadScoreOptions(PolicyParams& p, size_t budget, size_t sinks, size
 std::string ScoreOptionsSpec(const ScoreOptions& o) {
   std::string s;
   if (o.layers == ScoreOptions::Layers::kPyramid) s += ",layers=pyramid,beta=" + std::to_string(o.beta);
+  if (o.layers == ScoreOptions::Layers::kEntropy) s += ",layers=entropy";
   if (o.adaptive_heads) s += ",heads=adaptive";
+  if (o.entropy_heads) s += ",heads=entropy";
+  if (o.entropy()) s += ",entropy_every=" + std::to_string(o.entropy_every) + ",entropy_cap=" + std::to_string(o.entropy_cap);
   if (o.schedule == ScoreOptions::Schedule::kPrefill) s += ",schedule=prefill";
   if (o.schedule == ScoreOptions::Schedule::kEvery) s += ",schedule=every-" + std::to_string(o.every);
   if (o.rerotate) s += ",rerotate=true";
@@ -110,6 +125,7 @@ std::vector<size_t> LayerBudgets(const std::string& policy, const ScoreOptions& 
                                  size_t recent, size_t chunk, size_t n_layers) {
   switch (o.layers) {
     case ScoreOptions::Layers::kUniform:
+    case ScoreOptions::Layers::kEntropy:  // the start; ScorePolicy moves them (kv/entropy_budgets.h)
       return std::vector<size_t>(n_layers, budget);
     case ScoreOptions::Layers::kList:
       if (o.layer_budgets.size() != n_layers) {
@@ -137,7 +153,9 @@ std::vector<size_t> LayerBudgets(const std::string& policy, const ScoreOptions& 
 size_t LargestLayerBudget(const ScoreOptions& o, size_t budget, size_t recent, size_t chunk) {
   switch (o.layers) {
     case ScoreOptions::Layers::kUniform:
-      return budget;
+      return o.entropy_heads ? o.entropy_cap * budget : budget;
+    case ScoreOptions::Layers::kEntropy:
+      return o.entropy_cap * budget;
     case ScoreOptions::Layers::kList:
       return *std::max_element(o.layer_budgets.begin(), o.layer_budgets.end());
     case ScoreOptions::Layers::kPyramid:

@@ -7,9 +7,13 @@
 //                                     the top, no more in total than uniform. A list gives one budget per
 //                                     layer (its length is checked against the model at Bind).
 //   beta=20                           pyramid only: the top layer gets 1/beta of the uniform scored share.
-//   heads=uniform|adaptive            adaptive: Ada-KV (Feng et al. 2024, "Ada-KV: Optimizing KV Cache
+//   heads=uniform|adaptive|entropy    adaptive: Ada-KV (Feng et al. 2024, "Ada-KV: Optimizing KV Cache
 //                                     Eviction by Adaptive Budget Allocation"): a layer's n_kv_heads × budget
-//                                     slots go to the top scores over all its heads jointly.
+//                                     slots go to the top scores over all its heads jointly. entropy: split
+//                                     among its heads by their attention entropy (kv/entropy_budgets.h).
+//   layers=entropy                    the model's n_layers × budget per head split among the layers by their
+//                                     attention entropy, online (with heads=entropy: among all heads).
+//   entropy_every=32, entropy_cap=4   entropy budgets: split again every N tokens; no head above K × budget.
 //   schedule=step|prefill|every-N     when eviction runs: after every chunk (default), only after
 //                                     multi-token chunks (prefill; the cache then grows during decode), or
 //                                     once N tokens arrived since the last run.
@@ -26,12 +30,16 @@
 namespace kvlab {
 
 struct ScoreOptions {
-  enum class Layers { kUniform, kPyramid, kList };
+  enum class Layers { kUniform, kPyramid, kList, kEntropy };
   enum class Schedule { kStep, kPrefill, kEvery };
   Layers layers = Layers::kUniform;
   size_t beta = 20;                  // pyramid: top-layer share = 1/beta of the uniform one
   std::vector<size_t> layer_budgets;  // kList: one budget per layer
   bool adaptive_heads = false;
+  bool entropy_heads = false;
+  size_t entropy_every = 32;  // entropy budgets: tokens between splits
+  size_t entropy_cap = 4;     // entropy budgets: no head above entropy_cap × budget
+  bool entropy() const { return entropy_heads || layers == Layers::kEntropy; }
   Schedule schedule = Schedule::kStep;
   size_t every = 1;  // kEvery: tokens between eviction runs
   bool rerotate = false;

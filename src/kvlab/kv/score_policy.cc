@@ -72,13 +72,14 @@ void CheckRatioCap(const std::string& policy, const ScoreBudget& b) {
 ScoreBudget ReadScoreBudget(PolicyParams& p, size_t default_sinks, size_t default_recent) {
   constexpr int64_t kMax = int64_t{1} << 30;
   // A layer list names every layer's budget, so `budget` would be a second, conflicting answer.
-  const bool layer_list = p.Has("layers") && p.Text("layers", "") != "uniform" && p.Text("layers", "") != "pyramid";
+  const std::string layers = p.Has("layers") ? p.Text("layers", "") : "uniform";
+  const bool layer_list = layers != "uniform" && layers != "pyramid" && layers != "entropy";
   if (layer_list && p.Has("budget")) {
     throw Error("--kv", p.policy() + ": give budget=N or a per-layer list layers=B0:B1:..., not both");
   }
   if (layer_list && p.Has("ratio")) {
     throw Error("--kv", p.policy() + ": ratio=R does not combine with a per-layer list layers=B0:B1:... (slot counts); "
-                "use layers=pyramid or uniform");
+                "use layers=pyramid, entropy or uniform");
   }
   ScoreBudget b;
   if (!layer_list) ReadBudgetOrRatio(p, b, "slots kept per head");
@@ -109,7 +110,8 @@ std::string ScorePolicy::BudgetKey() const {
   if (budget_.options.layers != ScoreOptions::Layers::kList) return BudgetKeys(budget_);
   std::string s = "layers=";
   for (size_t i = 0; i < budget_.options.layer_budgets.size(); ++i) {
-    s += (i ? ":" : "") + std::to_string(budget_.options.layer_budgets[i]);
+    if (i) s += ':';
+    s += std::to_string(budget_.options.layer_budgets[i]);
   }
   return s;
 }
@@ -144,6 +146,10 @@ void ScorePolicy::Bind(const KvCacheShape& shape) {
   }
   last_newest_.assign(n_layers_, -1);
   last_run_.assign(n_layers_, -1);
+  if (o.entropy()) {
+    entropy_.Bind(n_layers_, n_kv_heads_, {o.entropy_heads, o.layers == ScoreOptions::Layers::kEntropy},
+                  o.entropy_every, o.entropy_cap);
+  }
   if (o.rerotate) rerotator_.Bind(name_, shape);
   OnBind(shape);
 }
@@ -151,7 +157,9 @@ void ScorePolicy::Bind(const KvCacheShape& shape) {
 size_t ScorePolicy::HeadBound(size_t layer) const {
   const ScoreOptions& o = budget_.options;
   if (o.schedule == ScoreOptions::Schedule::kPrefill || !Bounded()) return kUnbounded;
-  const size_t b = layer < bound_budget_.size() ? bound_budget_[layer] : bound_.budget;
+  const size_t b = o.entropy() && entropy_.enabled() ? entropy_.HeadBound(bound_.budget, Floor(bound_))
+                   : layer < bound_budget_.size()    ? bound_budget_[layer]
+                                                     : bound_.budget;
   const size_t grow = o.schedule == ScoreOptions::Schedule::kEvery ? o.every - 1 : 0;
   if (!o.adaptive_heads || n_kv_heads_ <= 1) return b + grow;
   // One head may take what the others of its layer do not need beyond their protected slots (every head
@@ -162,6 +170,10 @@ size_t ScorePolicy::HeadBound(size_t layer) const {
 size_t ScorePolicy::LayerBound(size_t layer) const {
   const ScoreOptions& o = budget_.options;
   if (o.schedule == ScoreOptions::Schedule::kPrefill || !Bounded()) return kUnbounded;
+  if (o.entropy() && entropy_.enabled()) {
+    const size_t grow = o.schedule == ScoreOptions::Schedule::kEvery ? o.every - 1 : 0;
+    return entropy_.LayerBound(bound_.budget, Floor(bound_)) + std::max<size_t>(n_kv_heads_, 1) * grow;
+  }
   const size_t b = layer < bound_budget_.size() ? bound_budget_[layer] : bound_.budget;
   const size_t grow = o.schedule == ScoreOptions::Schedule::kEvery ? o.every - 1 : 0;
   return std::max<size_t>(n_kv_heads_, 1) * (b + grow);
@@ -177,6 +189,18 @@ size_t ScorePolicy::MaxSlots() const {
   size_t m = 0;
   for (size_t l = 0; l < n_layers_; ++l) m = std::max(m, HeadBound(l));
   return m;
+}
+
+void ScorePolicy::Observe(const AttentionRow& row) {
+  if (entropy_.enabled()) entropy_.Observe(row);
+  if (ScoresNeedAttention()) ObserveScores(row);
+}
+
+void ScorePolicy::SplitByEntropy(size_t tokens_seen) {
+  entropy_.Update(tokens_seen, now_.budget, Floor(now_));
+  if (budget_.options.layers == ScoreOptions::Layers::kEntropy && !budget_.options.entropy_heads) {
+    for (size_t l = 0; l < n_layers_; ++l) layer_budget_[l] = entropy_.Budget(l, 0);
+  }
 }
 
 void ScorePolicy::Follow(size_t tokens_seen) {
@@ -208,6 +232,7 @@ void ScorePolicy::Compress(size_t layer, KvCache& cache) {
   BeforeCompress(layer, cache);
   if (!Due(layer, cache)) return;
   if (budget_.ratio > 0.0) Follow(TokensSeen(cache, layer));
+  if (entropy_.enabled()) SplitByEntropy(TokensSeen(cache, layer));
   if (budget_.options.adaptive_heads && cache.n_kv_heads() > 1) {
     CompressAdaptive(layer, cache);
   } else {
@@ -254,8 +279,10 @@ void ScorePolicy::KeepAndFollow(size_t layer, size_t head, KvCache& cache) {
 }
 
 void ScorePolicy::CompressHeads(size_t layer, KvCache& cache) {
-  const size_t b = layer < layer_budget_.size() ? layer_budget_[layer] : now_.budget;
+  const size_t layer_b = layer < layer_budget_.size() ? layer_budget_[layer] : now_.budget;
+  const bool per_head = budget_.options.entropy_heads;
   for (size_t head = 0; head < cache.n_kv_heads(); ++head) {
+    const size_t b = per_head ? entropy_.Budget(layer, head) : layer_b;
     const size_t n = cache.Size(layer, head);
     if (n <= b) continue;
     const size_t target = b - now_.chunk;

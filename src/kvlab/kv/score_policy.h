@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "kvlab/kv/budgets.h"
+#include "kvlab/kv/entropy_budgets.h"
 #include "kvlab/kv/policy.h"
 #include "kvlab/kv/rerotate.h"
 #include "kvlab/kv/spec.h"
@@ -82,6 +83,11 @@ class ScorePolicy : public KvPolicy {
   // between runs, plus what adaptive heads may take from the others of their layer. Exact after Bind.
   size_t MaxSlots() const override;
   void Compress(size_t layer, KvCache& cache) final;
+  // Attention rows go to the score (ObserveScores) and, with entropy budgets, to the entropy samples.
+  bool WantsAttention() const final { return budget_.options.entropy() || ScoresNeedAttention(); }
+  void Observe(const AttentionRow& row) final;
+  // The score's state plus the entropy budgets' (ScoreMetadataBytes).
+  size_t MetadataBytes() const final { return ScoreMetadataBytes() + (entropy_.enabled() ? entropy_.Bytes() : 0); }
   const ScoreBudget& budget() const { return budget_; }
   // After Bind: the most slots one head of `layer` holds after Compress, and all heads of it together.
   size_t HeadBound(size_t layer) const;
@@ -90,6 +96,11 @@ class ScorePolicy : public KvPolicy {
  protected:
   // Policy-specific sizing, called by Bind.
   virtual void OnBind(const KvCacheShape& shape) {}
+  // Whether the score needs attention rows, which then arrive at ObserveScores.
+  virtual bool ScoresNeedAttention() const { return false; }
+  virtual void ObserveScores(const AttentionRow& row) {}
+  // Bytes of the score's own state (MetadataBytes adds the budgets').
+  virtual size_t ScoreMetadataBytes() const { return 0; }
   // Scores the live slots of one head; higher = more worth keeping. out.size() == cache.Size(layer, head).
   virtual void Score(size_t layer, size_t kv_head, const KvCache& cache, std::span<float> out) = 0;
   // Called at the start of every Compress (once per layer and chunk), before the schedule decides whether
@@ -110,6 +121,10 @@ class ScorePolicy : public KvPolicy {
   bool Due(size_t layer, const KvCache& cache);
   // ratio: sets now_ (and the layer budgets) for the stream's length.
   void Follow(size_t tokens_seen);
+  // Entropy budgets: split again when due (layers=entropy sets layer_budget_).
+  void SplitByEntropy(size_t tokens_seen);
+  // What every head keeps regardless under `b`: sinks, recent window, chunk and one scored slot.
+  static size_t Floor(const ScoreBudget& b) { return b.sinks + b.recent + b.chunk + 1; }
   // False for a ratio without a cap: the cache then grows with the stream.
   bool Bounded() const { return budget_.ratio <= 0.0 || budget_.budget > 0; }
   void CompressHeads(size_t layer, KvCache& cache);     // every head to the layer budget
@@ -131,6 +146,7 @@ class ScorePolicy : public KvPolicy {
   std::vector<int32_t> last_newest_;      // [layers] newest position at the previous Compress
   std::vector<int32_t> last_run_;         // [layers] newest position when eviction last ran
   KeyRerotator rerotator_;
+  EntropyBudgets entropy_;                // heads=entropy / layers=entropy
   struct Candidate {
     float score;
     uint32_t slot;

@@ -77,9 +77,9 @@ class AttentionScorePolicy : public ScorePolicy {
  public:
   using ScorePolicy::ScorePolicy;
   void OnBind(const KvCacheShape& shape) override { scores_.Bind(shape); }
-  bool WantsAttention() const override { return true; }
+  bool ScoresNeedAttention() const override { return true; }
   void OnCacheChanged(size_t layer, const KvCache& cache) override { scores_.SyncLayer(layer, cache); }
-  size_t MetadataBytes() const override { return scores_.Bytes(); }
+  size_t ScoreMetadataBytes() const override { return scores_.Bytes(); }
 
  protected:
   void Score(size_t layer, size_t head, const KvCache& cache, std::span<float> out) override {

@@ -11,7 +11,7 @@ class H2oPolicy final : public AttentionScorePolicy {
  public:
   using AttentionScorePolicy::AttentionScorePolicy;
   std::string Spec() const override { return "h2o:" + BudgetSpec(); }
-  void Observe(const AttentionRow& row) override {
+  void ObserveScores(const AttentionRow& row) override {
     std::vector<float>& s = scores_.Sync(row.layer, row.kv_head, row.slots);
     for (size_t i = 0; i < row.probs.size(); ++i) s[i] += row.probs[i];
   }

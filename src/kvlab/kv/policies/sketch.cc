@@ -67,9 +67,9 @@ class SketchTopkPolicy final : public ScorePolicy {
            TailSpec(scores_.options()) + OptionsSpec();
   }
   void OnBind(const KvCacheShape& shape) override { scores_.Bind(shape); }
-  bool WantsAttention() const override { return true; }
-  void Observe(const AttentionRow& row) override { scores_.Observe(row); }
-  size_t MetadataBytes() const override { return scores_.Bytes(); }
+  bool ScoresNeedAttention() const override { return true; }
+  void ObserveScores(const AttentionRow& row) override { scores_.Observe(row); }
+  size_t ScoreMetadataBytes() const override { return scores_.Bytes(); }
   std::unique_ptr<KvPolicy> Clone() const override { return std::make_unique<SketchTopkPolicy>(*this); }
 
  protected:

@@ -59,11 +59,11 @@ class SnapKvPolicy final : public ScorePolicy {
     n_kv_heads_ = shape.n_kv_heads;
     heads_.assign(shape.n_layers * n_kv_heads_, WindowHead{});
   }
-  bool WantsAttention() const override { return true; }
+  bool ScoresNeedAttention() const override { return true; }
   void OnCacheChanged(size_t layer, const KvCache& cache) override {
     for (size_t h = 0; h < n_kv_heads_; ++h) Sync(heads_[layer * n_kv_heads_ + h], cache.Meta(layer, h));
   }
-  void Observe(const AttentionRow& row) override {
+  void ObserveScores(const AttentionRow& row) override {
     WindowHead& h = heads_[row.layer * n_kv_heads_ + row.kv_head];
     Sync(h, row.slots);
     if (row.query_pos != h.last_query) {  // a new query: its row replaces the oldest in the ring
@@ -77,7 +77,7 @@ class SnapKvPolicy final : public ScorePolicy {
     float* r = h.rows.data() + h.cur * h.stride;
     for (size_t i = 0; i < row.probs.size(); ++i) r[i] += row.probs[i];
   }
-  size_t MetadataBytes() const override {
+  size_t ScoreMetadataBytes() const override {
     size_t b = 0;
     for (const WindowHead& h : heads_) b += (window_ + 1) * h.pos.size() * sizeof(float);
     return b;

@@ -16,7 +16,7 @@ class TovaPolicy final : public AttentionScorePolicy {
     last_query_.assign(shape.n_layers * shape.n_kv_heads, -1);
     n_kv_heads_ = shape.n_kv_heads;
   }
-  void Observe(const AttentionRow& row) override {
+  void ObserveScores(const AttentionRow& row) override {
     std::vector<float>& s = scores_.Sync(row.layer, row.kv_head, row.slots);
     int32_t& last = last_query_[row.layer * n_kv_heads_ + row.kv_head];
     if (row.query_pos != last) {  // a newer query: forget the previous one's row
@@ -25,8 +25,8 @@ class TovaPolicy final : public AttentionScorePolicy {
     }
     for (size_t i = 0; i < row.probs.size(); ++i) s[i] += row.probs[i];
   }
-  size_t MetadataBytes() const override {
-    return AttentionScorePolicy::MetadataBytes() + last_query_.size() * sizeof(int32_t);
+  size_t ScoreMetadataBytes() const override {
+    return AttentionScorePolicy::ScoreMetadataBytes() + last_query_.size() * sizeof(int32_t);
   }
   std::unique_ptr<KvPolicy> Clone() const override { return std::make_unique<TovaPolicy>(*this); }
 
