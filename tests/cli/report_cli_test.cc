@@ -1,7 +1,8 @@
 // kvlab report: plots + index.html from a synthetic sweep-results fixture and a real analysis directory;
-// the page is opened in headless Chromium, which must load every image; the same for retrieval-task rows
-// (needle heatmaps, accuracy vs budget and KV bytes). Plus the failure paths: bad JSONL, no python, no
-// task module — one line, and no report directory left behind.
+// the page is opened in headless Chromium, which must load every image and sort the results table by a
+// click on its header; the same for retrieval-task rows (needle heatmaps, accuracy vs budget and KV bytes).
+// Plus the failure paths: bad JSONL, no python, no task module — one line, and no report directory left
+// behind.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -62,6 +63,52 @@ void ExpectImagesLoadInChromium(const fs::path& dir, const fs::path& index, size
       << loaded.substr(0, 400);
   EXPECT_EQ(Count(loaded, "data-loaded=\"yes\""), images);
   EXPECT_EQ(Count(loaded, "data-loaded=\"no\""), 0u);
+}
+
+// Loads a copy of index.html with a test script added: it clicks the results table's kl_mean header twice
+// and its policy header once, and writes on <body> whether the rows came out ascending, then descending,
+// then in text order (they must not be in kl_mean order before), and whether the table sits in a box that
+// scrolls under a sticky header.
+void ExpectTableSortsInChromium(const fs::path& dir, const fs::path& index) {
+  if (!fs::exists("/usr/bin/chromium")) GTEST_SKIP() << "/usr/bin/chromium not installed";
+  const std::string check = R"(<script>window.addEventListener('load',function(){setTimeout(function(){
+var t=document.querySelector('div.scroll > table.sortable'),r=[];
+if(!t){document.body.setAttribute('data-sort-test','no sortable table in a scroll box');return;}
+var ths=t.tHead.rows[0].cells,kl=-1,pol=-1;
+for(var i=0;i<ths.length;i++){if(ths[i].textContent==='kl_mean')kl=i;if(ths[i].textContent==='policy')pol=i;}
+function col(c,num){return Array.prototype.map.call(t.tBodies[0].rows,function(tr){
+  return num?Number(tr.cells[c].getAttribute('data-v')):tr.cells[c].textContent;});}
+function ordered(v,dir,cmp){for(var i=1;i<v.length;i++)if(dir*cmp(v[i-1],v[i])>0)return false;
+  return v.length>2;}
+function byNum(a,b){return a-b;}
+function byText(a,b){return a.localeCompare(b,undefined,{numeric:true});}
+function mark(th){return th.getAttribute('aria-sort');}
+r.push(ordered(col(kl,true),1,byNum)?'presorted':'unsorted');
+ths[kl].click();r.push(ordered(col(kl,true),1,byNum)&&mark(ths[kl])==='ascending'?'asc':'bad');
+ths[kl].click();r.push(ordered(col(kl,true),-1,byNum)&&mark(ths[kl])==='descending'?'desc':'bad');
+ths[pol].click();r.push(ordered(col(pol,false),1,byText)&&mark(ths[kl])===null?'text':'bad');
+var box=getComputedStyle(t.parentNode),head=getComputedStyle(ths[0]);
+r.push(box.overflowY==='auto'&&box.maxHeight!=='none'&&head.position==='sticky'?'scroll':'bad');
+document.body.setAttribute('data-sort-test',r.join(' '));},0);});</script>)";
+  std::string page = Slurp(index);
+  const size_t end = page.rfind("</body>");
+  ASSERT_NE(end, std::string::npos);
+  page.insert(end, check);
+  const fs::path test_page = dir / "sort_test.html", dom = dir / "sort_dom.html";
+  { std::ofstream(test_page) << page; }
+  ASSERT_EQ(
+      std::system(("/usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
+                   "--no-first-run --user-data-dir=" +
+                   Quote(dir / "chromium-profile-sort") + " --virtual-time-budget=5000 --dump-dom 'file://" +
+                   test_page.string() + "' >" + Quote(dom) + " 2>/dev/null")
+                      .c_str()),
+      0);
+  const std::string loaded = Slurp(dom);
+  const std::string attr = "data-sort-test=\"";
+  const size_t at = loaded.find(attr);
+  ASSERT_NE(at, std::string::npos) << "the test script did not run";
+  const size_t from = at + attr.size();
+  EXPECT_EQ(loaded.substr(from, loaded.find('"', from) - from), "unsorted asc desc text scroll");
 }
 
 // Sweep rows shaped like `kvlab sweep` writes them: several policies x budgets, a quantized codec, and
@@ -222,6 +269,11 @@ TEST(ReportCli, PlotsAndIndexHtmlOpenInHeadlessChromium) {
   const size_t images = Count(html, "<img ");
   EXPECT_EQ(images, 13u);
   EXPECT_EQ(Count(html, "src='data:image/png;base64,"), images);  // self-contained
+  // The sweep's table of all 19 rows scrolls in its own box.
+  const size_t sweep = html.find("<h2>Sweep results (19 runs)</h2>");
+  const std::string table = html.substr(sweep, html.find("</table>", sweep) - sweep);
+  EXPECT_NE(table.find("<div class=scroll><table class=sortable><thead>"), std::string::npos);
+  EXPECT_EQ(Count(table, "<tr>"), 1u + 19u);
   // Modes that were not run are skipped with a note, not an error.
   EXPECT_NE(html.find("no prune.json"), std::string::npos);
 
@@ -231,6 +283,7 @@ TEST(ReportCli, PlotsAndIndexHtmlOpenInHeadlessChromium) {
     EXPECT_EQ(e.path().filename().string().find("tasks_"), std::string::npos) << e.path();
 
   ExpectImagesLoadInChromium(dir, out / "index.html", images);
+  ExpectTableSortsInChromium(dir, out / "index.html");
 }
 
 TEST(ReportCli, TaskRowsDrawRetrievalSectionThatOpensInHeadlessChromium) {

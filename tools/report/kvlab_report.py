@@ -189,15 +189,22 @@ class Report:
         plt.close(fig)
         self.add(("img", name, title, caption, wide))
 
-    def table(self, columns, rows, limit=60):
+    def table(self, columns, rows):
+        """Every row, in a box that scrolls (the header stays on top); a click on a header sorts by that
+        column (again: the other way). Numeric cells carry their exact value in data-v, which the sort uses."""
         if not rows:
             return
-        head = "".join("<th>%s</th>" % html.escape(str(c)) for c in columns)
+        text = [not any(num(r[i]) for r in rows if i < len(r)) for i in range(len(columns))]  # left-aligned
+        head = "".join("<th%s>%s</th>" % (" class=t" if t else "", html.escape(str(c)))
+                       for c, t in zip(columns, text))
         body = []
-        for r in rows[:limit]:
-            body.append("<tr>%s</tr>" % "".join("<td>%s</td>" % html.escape(fmt(v)) for v in r))
-        more = "" if len(rows) <= limit else "<p class=note>%d more rows in the data files.</p>" % (len(rows) - limit)
-        self.add(("table", "<table><tr>%s</tr>%s</table>%s" % (head, "".join(body), more)))
+        for r in rows:
+            body.append("<tr>%s</tr>" % "".join(
+                "<td data-v='%r'>%s</td>" % (float(v), html.escape(fmt(v))) if num(v)
+                else "<td class=t>%s</td>" % html.escape(fmt(v)) for v in r))
+        self.add(("table", "<div class=scroll><table class=sortable><thead><tr>%s</tr></thead><tbody>%s</tbody>"
+                           "</table></div><p class=note>%d rows; click a column header to sort.</p>"
+                  % (head, "".join(body), len(rows))))
 
     def write_html(self, inputs):
         parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>kvlab report</title><style>",
@@ -207,6 +214,10 @@ class Report:
                  "figure img{max-width:100%;border:1px solid #ddd}figcaption{font-size:0.85em;color:#555}",
                  "table{border-collapse:collapse;font-size:0.8em;margin:0.5em 0}",
                  "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#f0f0f0}",
+                 "td.t,th.t{text-align:left}td.t{max-width:26em;overflow-wrap:anywhere}",
+                 ".scroll{max-height:30em;overflow:auto;border:1px solid #ccc;margin:0.5em 0}.scroll table{margin:0}",
+                 "thead th{position:sticky;top:0;cursor:pointer;user-select:none;box-shadow:0 1px 0 #aaa}",
+                 "th[aria-sort=ascending]::after{content:' \\25B2'}th[aria-sort=descending]::after{content:' \\25BC'}",
                  ".note{color:#885;font-size:0.85em}</style></head><body>",
                  "<h1>kvlab report</h1><p>Inputs: %s</p>" % html.escape(", ".join(inputs))]
         for title, items in self.sections:
@@ -224,6 +235,7 @@ class Report:
                     parts.append("<p class=note>%s</p>" % html.escape(it[1]))
                 else:
                     parts.append(it[1])
+        parts.append(SORT_SCRIPT)
         # Marks every image as loaded or not, for people and for the headless-browser test.
         parts.append("<script>window.addEventListener('load',function(){var imgs=document.images,ok=0;"
                      "for(var i=0;i<imgs.length;i++){var good=imgs[i].complete&&imgs[i].naturalWidth>0;"
@@ -232,6 +244,23 @@ class Report:
         parts.append("</body></html>\n")
         with open(os.path.join(self.out, "index.html"), "w", encoding="utf-8") as f:
             f.write("".join(parts))
+
+
+# Sorts a table.sortable by the clicked header's column: ascending first, then the other way on each click.
+# Numbers (data-v) sort as numbers, text in natural order; empty cells stay last either way.
+SORT_SCRIPT = (
+    "<script>function kvlabSort(th){var table=th.closest('table'),body=table.tBodies[0],col=th.cellIndex,"
+    "asc=th.getAttribute('aria-sort')!=='ascending',ths=table.tHead.rows[0].cells;"
+    "for(var i=0;i<ths.length;i++)ths[i].removeAttribute('aria-sort');"
+    "th.setAttribute('aria-sort',asc?'ascending':'descending');"
+    "function key(tr){var td=tr.cells[col];if(!td)return null;var v=td.getAttribute('data-v');"
+    "if(v!==null)return Number(v);return td.textContent===''?null:td.textContent;}"
+    "var rows=Array.prototype.slice.call(body.rows);rows.sort(function(a,b){var x=key(a),y=key(b);"
+    "if(x===null||y===null)return (x===null)-(y===null);"
+    "var c=typeof x==='number'&&typeof y==='number'?x-y:String(x).localeCompare(String(y),undefined,{numeric:true});"
+    "return asc?c:-c;});rows.forEach(function(tr){body.appendChild(tr);});}"
+    "document.addEventListener('click',function(e){var th=e.target.closest&&e.target.closest("
+    "'table.sortable thead th');if(th)kvlabSort(th);});</script>")
 
 
 def below_suptitle(fig):
@@ -306,7 +335,8 @@ def heatmap(fig, ax, matrix, xlabels, ylabels, label, cmap="viridis", fmt_cell="
 
 def sweep_plots(rep, rows, tag="", prefix=""):
     rep.section("Sweep results%s (%d runs)" % (tag, len(rows)))
-    cols = ["policy", "budget", "codec", "ppl", "ppl_ratio", "kl_mean", "top1", "kv_bytes", "kv_ratio", "decode_tok_s"]
+    cols = ["policy", "budget", "codec", "ppl", "ppl_ratio", "kl_mean", "top1", "kv_bytes", "policy_bytes", "kv_ratio",
+            "decode_tok_s"]
     table = sorted(rows, key=lambda r: (policy_group(r), budget_x(r) or 0))
     rep.table(cols, [[r.get(c) if c != "policy" else r.get("policy", policy_group(r)) for c in cols] for r in table])
 
