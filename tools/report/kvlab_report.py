@@ -8,14 +8,19 @@ Called by `kvlab report` (tools/kvlab/report.cc) with Debian's /usr/bin/python3,
 Sweep rows are flat JSON objects (one per run; a missing metric is an absent key). Analysis directories hold
 the <mode>.json files of `kvlab analyze`. Every plot whose data is absent is skipped with a note in
 index.html. Images are embedded in index.html as base64 data URIs, so the page stands alone; the PNG and
-SVG files are written next to it as well. Any failure: one line on stderr, non-zero exit. Rows with
-retrieval-task fields (task_accuracy, task_cells, ...) add a section drawn by kvlab_report_tasks.py, which
-must sit next to this file.
+SVG files are written next to it as well. Any failure: one line on stderr, non-zero exit.
+
+The page's first section, drawn by kvlab_report_pareto.py from the rows with kv_bytes and kl_mean or ppl, is
+quality against KV bytes (policy metadata included) with the Pareto frontier, per model. Then, per model,
+the sweep's plots and a table of every row (it scrolls in its own box; a click on a header sorts it). Rows
+with retrieval-task fields (task_accuracy, task_cells, ...) add a section drawn by kvlab_report_tasks.py.
+Both modules must sit next to this file; each is imported only when some row needs it.
 """
 
 import argparse
 import base64
 import html
+import importlib
 import json
 import math
 import os
@@ -173,10 +178,11 @@ class Report:
         self.sections[-1][1].append(item)
 
     def plot(self, name, title, draw, caption="", wide=False):
-        """draw(fig) fills the figure or raises Skip; a wide figure takes the page's full width."""
+        """draw(fig) fills the figure or raises Skip; a wide figure takes the page's full width. draw may
+        return a function, called with the figure once the layout is final (to place text by its drawn size)."""
         fig = plt.figure(figsize=(7.0, 4.2))
         try:
-            draw(fig)
+            finish = draw(fig)
         except Skip as s:
             plt.close(fig)
             self.add(("note", "%s: skipped (%s)" % (title, s)))
@@ -184,6 +190,8 @@ class Report:
         fig.suptitle(title, fontsize=11)
         fig.tight_layout()
         below_suptitle(fig)
+        if finish:
+            finish(fig)
         fig.savefig(os.path.join(self.out, name + ".png"))
         fig.savefig(os.path.join(self.out, name + ".svg"))
         plt.close(fig)
@@ -501,18 +509,29 @@ def has_task_fields(r):
     return isinstance(r.get("task_cells"), list) or num(r.get("task_accuracy")) or num(r.get("task_retention"))
 
 
-def task_module():
-    """kvlab_report_tasks.py, which sits next to this script and uses its helpers (imported only when needed)."""
+def section_module(name):
+    """A section's module (kvlab_report_tasks.py, kvlab_report_pareto.py), which sits next to this script and
+    uses its helpers; imported only when some row needs it."""
     sys.modules.setdefault("kvlab_report", sys.modules[__name__])  # this script, also when run as __main__
     sys.dont_write_bytecode = True  # no __pycache__ in the source tree or next to an installed binary
     try:
-        import kvlab_report_tasks
+        return importlib.import_module(name)
     except ModuleNotFoundError as e:
-        if e.name != "kvlab_report_tasks":
+        if e.name != name:
             raise
-        raise SystemExit("kvlab_report_tasks.py is missing next to %s (keep tools/report/*.py together)"
-                         % os.path.abspath(__file__))
-    return kvlab_report_tasks
+        raise SystemExit("%s.py is missing next to %s (keep tools/report/*.py together)"
+                         % (name, os.path.abspath(__file__)))
+
+
+def task_module():
+    return section_module("kvlab_report_tasks")
+
+
+# ----------------------------------------------------------------------------------------------- quality vs bytes
+
+def has_pareto_fields(r):
+    """Rows with bytes and a quality metric: the "Quality against KV bytes" section (kvlab_report_pareto.py)."""
+    return num(r.get("kv_bytes")) and (num(r.get("kl_mean")) or num(r.get("ppl")))
 
 
 # ----------------------------------------------------------------------------------------------- analysis plots
@@ -786,6 +805,8 @@ def main():
     rows = read_results(a.results)
     models = list(OrderedDict.fromkeys(str(r.get("model", "?")) for r in rows))
     tasks = task_module() if any(has_task_fields(r) for r in rows) else None
+    if any(has_pareto_fields(r) for r in rows):  # the first section: what each configuration costs and gives
+        section_module("kvlab_report_pareto").pareto_plots(rep, rows)
     if len(models) == 1:
         if has_stream_metrics(rows) or not tasks:
             sweep_plots(rep, rows)
