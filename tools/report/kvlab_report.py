@@ -389,7 +389,7 @@ def sweep_plots(rep, rows, tag="", prefix=""):
     def scaling(fig):
         ax = fig.add_subplot(111)
         # Bytes per slot from each run, scaled to other lengths: full grows linearly, bounded policies flatten
-        # at their budget (plus their metadata).
+        # at their budget (plus their metadata). kv_bytes is the cache alone; policy_bytes comes on top.
         curves = {}
         for r in table:
             if not (num(r.get("kv_bytes")) and num(r.get("tokens"))):
@@ -397,7 +397,7 @@ def sweep_plots(rep, rows, tag="", prefix=""):
             held = min(r["budget"], r["tokens"]) if num(r.get("budget")) else r["tokens"]
             if held <= 0:
                 continue
-            per_slot = (r["kv_bytes"] - (r.get("policy_bytes") or 0)) / held
+            per_slot = r["kv_bytes"] / held
             budget = r["budget"] if num(r.get("budget")) else None
             curves.setdefault(row_label(r), (per_slot, budget, r.get("policy_bytes") or 0))
         if not curves:
