@@ -86,6 +86,7 @@ class Rows(unittest.TestCase):
             ("sketch:type=race,width=128,depth=4,bits=7,budget=128,strategy=topk", "sketch", False,
              "sketch race w=128 b=128"),
             ("window:budget=256", "window", False, "window b=256"),
+            ("h2o:ratio=0.25,budget=128", "h2o", False, "h2o b=128 r=0.25"),
             ("full", "full", False, "full"),
         ]
         for spec, fam, quant, label in cases:

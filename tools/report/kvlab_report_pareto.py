@@ -72,8 +72,9 @@ def total_bytes(r):
 
 
 def short_label(r):
-    """`h2o b=64+int4`, `sketch cms/agg w=256 b=64`, `quant int8`, `full`: the policy, its budget and the
-    parameters that tell the sweep's rows apart; the full spec is in the CSV and the table."""
+    """`h2o b=64+int4`, `sketch cms/agg w=256 b=64`, `window r=0.25`, `quant int8`, `full`: the policy, its
+    budget (slots or ratio) and the parameters that tell the sweep's rows apart; the full spec is in the CSV
+    and the table."""
     parts = spec_parts(r)
     out = []
     for i, (name, kv) in enumerate(parts):
@@ -91,6 +92,8 @@ def short_label(r):
                 label += " w=" + kv["width"]
         if "budget" in kv:
             label += " b=" + kv["budget"]
+        if "ratio" in kv:
+            label += " r=" + kv["ratio"]
         out.append(("+" if i else "") + label)
     return "".join(out)
 
