@@ -10,7 +10,8 @@ namespace kvlab::cli {
 
 // Where the script is: $KVLAB_REPORT_SCRIPT, else kvlab_report.py next to the binary, else
 // <exe dir>/../share/kvlab/kvlab_report.py, else the source tree this binary was built from. The script
-// imports kvlab_report_tasks.py from its own directory (task rows only): the two files travel together.
+// imports kvlab_report_pareto.py (rows with bytes and quality) and kvlab_report_tasks.py (task rows) from
+// its own directory: the files of tools/report travel together.
 std::filesystem::path FindReportScript();
 
 // Validates the inputs (each results file is JSONL of objects; each analysis dir holds <mode>.json files),

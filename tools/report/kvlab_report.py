@@ -8,14 +8,19 @@ Called by `kvlab report` (tools/kvlab/report.cc) with Debian's /usr/bin/python3,
 Sweep rows are flat JSON objects (one per run; a missing metric is an absent key). Analysis directories hold
 the <mode>.json files of `kvlab analyze`. Every plot whose data is absent is skipped with a note in
 index.html. Images are embedded in index.html as base64 data URIs, so the page stands alone; the PNG and
-SVG files are written next to it as well. Any failure: one line on stderr, non-zero exit. Rows with
-retrieval-task fields (task_accuracy, task_cells, ...) add a section drawn by kvlab_report_tasks.py, which
-must sit next to this file.
+SVG files are written next to it as well. Any failure: one line on stderr, non-zero exit.
+
+The page's first section, drawn by kvlab_report_pareto.py from the rows with kv_bytes and kl_mean or ppl, is
+quality against KV bytes (policy metadata included) with the Pareto frontier, per model. Then, per model,
+the sweep's plots and a table of every row (it scrolls in its own box; a click on a header sorts it). Rows
+with retrieval-task fields (task_accuracy, task_cells, ...) add a section drawn by kvlab_report_tasks.py.
+Both modules must sit next to this file; each is imported only when some row needs it.
 """
 
 import argparse
 import base64
 import html
+import importlib
 import json
 import math
 import os
@@ -173,10 +178,11 @@ class Report:
         self.sections[-1][1].append(item)
 
     def plot(self, name, title, draw, caption="", wide=False):
-        """draw(fig) fills the figure or raises Skip; a wide figure takes the page's full width."""
+        """draw(fig) fills the figure or raises Skip; a wide figure takes the page's full width. draw may
+        return a function, called with the figure once the layout is final (to place text by its drawn size)."""
         fig = plt.figure(figsize=(7.0, 4.2))
         try:
-            draw(fig)
+            finish = draw(fig)
         except Skip as s:
             plt.close(fig)
             self.add(("note", "%s: skipped (%s)" % (title, s)))
@@ -184,20 +190,29 @@ class Report:
         fig.suptitle(title, fontsize=11)
         fig.tight_layout()
         below_suptitle(fig)
+        if finish:
+            finish(fig)
         fig.savefig(os.path.join(self.out, name + ".png"))
         fig.savefig(os.path.join(self.out, name + ".svg"))
         plt.close(fig)
         self.add(("img", name, title, caption, wide))
 
-    def table(self, columns, rows, limit=60):
+    def table(self, columns, rows):
+        """Every row, in a box that scrolls (the header stays on top); a click on a header sorts by that
+        column (again: the other way). Numeric cells carry their exact value in data-v, which the sort uses."""
         if not rows:
             return
-        head = "".join("<th>%s</th>" % html.escape(str(c)) for c in columns)
+        text = [not any(num(r[i]) for r in rows if i < len(r)) for i in range(len(columns))]  # left-aligned
+        head = "".join("<th%s>%s</th>" % (" class=t" if t else "", html.escape(str(c)))
+                       for c, t in zip(columns, text))
         body = []
-        for r in rows[:limit]:
-            body.append("<tr>%s</tr>" % "".join("<td>%s</td>" % html.escape(fmt(v)) for v in r))
-        more = "" if len(rows) <= limit else "<p class=note>%d more rows in the data files.</p>" % (len(rows) - limit)
-        self.add(("table", "<table><tr>%s</tr>%s</table>%s" % (head, "".join(body), more)))
+        for r in rows:
+            body.append("<tr>%s</tr>" % "".join(
+                "<td data-v='%r'>%s</td>" % (float(v), html.escape(fmt(v))) if num(v)
+                else "<td class=t>%s</td>" % html.escape(fmt(v)) for v in r))
+        self.add(("table", "<div class=scroll><table class=sortable><thead><tr>%s</tr></thead><tbody>%s</tbody>"
+                           "</table></div><p class=note>%d rows; click a column header to sort.</p>"
+                  % (head, "".join(body), len(rows))))
 
     def write_html(self, inputs):
         parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>kvlab report</title><style>",
@@ -207,6 +222,10 @@ class Report:
                  "figure img{max-width:100%;border:1px solid #ddd}figcaption{font-size:0.85em;color:#555}",
                  "table{border-collapse:collapse;font-size:0.8em;margin:0.5em 0}",
                  "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#f0f0f0}",
+                 "td.t,th.t{text-align:left}td.t{max-width:26em;overflow-wrap:anywhere}",
+                 ".scroll{max-height:30em;overflow:auto;border:1px solid #ccc;margin:0.5em 0}.scroll table{margin:0}",
+                 "thead th{position:sticky;top:0;cursor:pointer;user-select:none;box-shadow:0 1px 0 #aaa}",
+                 "th[aria-sort=ascending]::after{content:' \\25B2'}th[aria-sort=descending]::after{content:' \\25BC'}",
                  ".note{color:#885;font-size:0.85em}</style></head><body>",
                  "<h1>kvlab report</h1><p>Inputs: %s</p>" % html.escape(", ".join(inputs))]
         for title, items in self.sections:
@@ -224,6 +243,7 @@ class Report:
                     parts.append("<p class=note>%s</p>" % html.escape(it[1]))
                 else:
                     parts.append(it[1])
+        parts.append(SORT_SCRIPT)
         # Marks every image as loaded or not, for people and for the headless-browser test.
         parts.append("<script>window.addEventListener('load',function(){var imgs=document.images,ok=0;"
                      "for(var i=0;i<imgs.length;i++){var good=imgs[i].complete&&imgs[i].naturalWidth>0;"
@@ -232,6 +252,23 @@ class Report:
         parts.append("</body></html>\n")
         with open(os.path.join(self.out, "index.html"), "w", encoding="utf-8") as f:
             f.write("".join(parts))
+
+
+# Sorts a table.sortable by the clicked header's column: ascending first, then the other way on each click.
+# Numbers (data-v) sort as numbers, text in natural order; empty cells stay last either way.
+SORT_SCRIPT = (
+    "<script>function kvlabSort(th){var table=th.closest('table'),body=table.tBodies[0],col=th.cellIndex,"
+    "asc=th.getAttribute('aria-sort')!=='ascending',ths=table.tHead.rows[0].cells;"
+    "for(var i=0;i<ths.length;i++)ths[i].removeAttribute('aria-sort');"
+    "th.setAttribute('aria-sort',asc?'ascending':'descending');"
+    "function key(tr){var td=tr.cells[col];if(!td)return null;var v=td.getAttribute('data-v');"
+    "if(v!==null)return Number(v);return td.textContent===''?null:td.textContent;}"
+    "var rows=Array.prototype.slice.call(body.rows);rows.sort(function(a,b){var x=key(a),y=key(b);"
+    "if(x===null||y===null)return (x===null)-(y===null);"
+    "var c=typeof x==='number'&&typeof y==='number'?x-y:String(x).localeCompare(String(y),undefined,{numeric:true});"
+    "return asc?c:-c;});rows.forEach(function(tr){body.appendChild(tr);});}"
+    "document.addEventListener('click',function(e){var th=e.target.closest&&e.target.closest("
+    "'table.sortable thead th');if(th)kvlabSort(th);});</script>")
 
 
 def below_suptitle(fig):
@@ -306,7 +343,8 @@ def heatmap(fig, ax, matrix, xlabels, ylabels, label, cmap="viridis", fmt_cell="
 
 def sweep_plots(rep, rows, tag="", prefix=""):
     rep.section("Sweep results%s (%d runs)" % (tag, len(rows)))
-    cols = ["policy", "budget", "codec", "ppl", "ppl_ratio", "kl_mean", "top1", "kv_bytes", "kv_ratio", "decode_tok_s"]
+    cols = ["policy", "budget", "codec", "ppl", "ppl_ratio", "kl_mean", "top1", "kv_bytes", "policy_bytes", "kv_ratio",
+            "decode_tok_s"]
     table = sorted(rows, key=lambda r: (policy_group(r), budget_x(r) or 0))
     rep.table(cols, [[r.get(c) if c != "policy" else r.get("policy", policy_group(r)) for c in cols] for r in table])
 
@@ -351,7 +389,7 @@ def sweep_plots(rep, rows, tag="", prefix=""):
     def scaling(fig):
         ax = fig.add_subplot(111)
         # Bytes per slot from each run, scaled to other lengths: full grows linearly, bounded policies flatten
-        # at their budget (plus their metadata).
+        # at their budget (plus their metadata). kv_bytes is the cache alone; policy_bytes comes on top.
         curves = {}
         for r in table:
             if not (num(r.get("kv_bytes")) and num(r.get("tokens"))):
@@ -359,7 +397,7 @@ def sweep_plots(rep, rows, tag="", prefix=""):
             held = min(r["budget"], r["tokens"]) if num(r.get("budget")) else r["tokens"]
             if held <= 0:
                 continue
-            per_slot = (r["kv_bytes"] - (r.get("policy_bytes") or 0)) / held
+            per_slot = r["kv_bytes"] / held
             budget = r["budget"] if num(r.get("budget")) else None
             curves.setdefault(row_label(r), (per_slot, budget, r.get("policy_bytes") or 0))
         if not curves:
@@ -471,18 +509,29 @@ def has_task_fields(r):
     return isinstance(r.get("task_cells"), list) or num(r.get("task_accuracy")) or num(r.get("task_retention"))
 
 
-def task_module():
-    """kvlab_report_tasks.py, which sits next to this script and uses its helpers (imported only when needed)."""
+def section_module(name):
+    """A section's module (kvlab_report_tasks.py, kvlab_report_pareto.py), which sits next to this script and
+    uses its helpers; imported only when some row needs it."""
     sys.modules.setdefault("kvlab_report", sys.modules[__name__])  # this script, also when run as __main__
     sys.dont_write_bytecode = True  # no __pycache__ in the source tree or next to an installed binary
     try:
-        import kvlab_report_tasks
+        return importlib.import_module(name)
     except ModuleNotFoundError as e:
-        if e.name != "kvlab_report_tasks":
+        if e.name != name:
             raise
-        raise SystemExit("kvlab_report_tasks.py is missing next to %s (keep tools/report/*.py together)"
-                         % os.path.abspath(__file__))
-    return kvlab_report_tasks
+        raise SystemExit("%s.py is missing next to %s (keep tools/report/*.py together)"
+                         % (name, os.path.abspath(__file__)))
+
+
+def task_module():
+    return section_module("kvlab_report_tasks")
+
+
+# ----------------------------------------------------------------------------------------------- quality vs bytes
+
+def has_pareto_fields(r):
+    """Rows with bytes and a quality metric: the "Quality against KV bytes" section (kvlab_report_pareto.py)."""
+    return num(r.get("kv_bytes")) and (num(r.get("kl_mean")) or num(r.get("ppl")))
 
 
 # ----------------------------------------------------------------------------------------------- analysis plots
@@ -756,6 +805,8 @@ def main():
     rows = read_results(a.results)
     models = list(OrderedDict.fromkeys(str(r.get("model", "?")) for r in rows))
     tasks = task_module() if any(has_task_fields(r) for r in rows) else None
+    if any(has_pareto_fields(r) for r in rows):  # the first section: what each configuration costs and gives
+        section_module("kvlab_report_pareto").pareto_plots(rep, rows)
     if len(models) == 1:
         if has_stream_metrics(rows) or not tasks:
             sweep_plots(rep, rows)
