@@ -173,6 +173,10 @@ TEST(SweepCli, BadConfigsFailBeforeAnyWork) {
       {"\"stories260K\"", "\"no-such-model\"", "data.models: no-such-model"},
       {"\"tinystories_val.txt\"", "\"missing.txt\"", "data.texts: missing.txt: no such text file"},
       {"ctx = 64\ntokens = 64", "ctx = 1024\ntokens = 1024", "exceeds the trained context of stories260K"},
+      {"speed_gen_tokens = 4", "speed_gen_tokens = 4\ngeneration = true\ngeneration_lengths = [64, 600]",
+       "metrics.generation_lengths: 600 exceeds the trained context of stories260K (512)"},
+      {"speed_gen_tokens = 4", "speed_gen_tokens = 4\ngeneration = true\ngeneration_prompts = 60000",
+       "metrics.generation_prompts: stories260K: "},
   };
   for (const Case& c : cases) {
     std::string text = good;

@@ -200,3 +200,73 @@ TEST(SweepConfig, TasksSectionParsesAndIsChecked) {
 
 }  // namespace
 }  // namespace kvlab
+
+namespace kvlab {
+namespace {
+
+TEST(SweepConfig, GenerationKeysParseWithTheStudyDefaults) {
+  const SweepMetrics off = ParseSweepConfigText(kBase, "cfg.toml").metrics;
+  EXPECT_FALSE(off.generation);
+  EXPECT_EQ(off.generation_prompt_tokens, 50);
+  EXPECT_EQ(off.generation_lengths, (std::vector<int64_t>{256, 512}));
+  EXPECT_EQ(off.generation_prompts, 1);
+
+  const std::string on = std::string(kBase) +
+                         "[metrics]\ngeneration = true\ngeneration_prompt_tokens = 20\n"
+                         "generation_lengths = [64, 128]\ngeneration_prompts = 3\n";
+  const SweepMetrics m = ParseSweepConfigText(on, "cfg.toml").metrics;
+  EXPECT_TRUE(m.generation);
+  EXPECT_EQ(m.generation_prompt_tokens, 20);
+  EXPECT_EQ(m.generation_lengths, (std::vector<int64_t>{64, 128}));
+  EXPECT_EQ(m.generation_prompts, 3);
+
+  // [quick] overrides the keys one by one, like every other metric key.
+  const SweepMetrics quick =
+      ParseSweepConfigText(on + "[quick]\nmetrics = { generation_lengths = [32], generation_prompts = 1 }\n",
+                           "cfg.toml", "quick")
+          .metrics;
+  EXPECT_TRUE(quick.generation);
+  EXPECT_EQ(quick.generation_prompt_tokens, 20);
+  EXPECT_EQ(quick.generation_lengths, (std::vector<int64_t>{32}));
+  EXPECT_EQ(quick.generation_prompts, 1);
+
+  // Generation alone is something to measure.
+  const std::string only = std::string(kBase) +
+                           "[metrics]\nquality = false\nvs_full = false\nfidelity = false\nspeed = false\n"
+                           "generation = true\n";
+  EXPECT_EQ(ErrorOf(only), "");
+}
+
+TEST(SweepConfig, BadGenerationKeysFailNamingTheKeyAndLine) {
+  struct Case {
+    std::string section, message;
+  };
+  for (const Case& bad : std::vector<Case>{
+           {"generation = 1\n", "cfg.toml:14: metrics.generation: must be true or false"},
+           {"generation_prompt_tokens = 1\n", "metrics.generation_prompt_tokens: 1 is out of range [2, "},
+           {"generation_prompts = 0\n", "metrics.generation_prompts: 0 is out of range [1, "},
+           {"generation_lengths = []\n", "cfg.toml:14: metrics.generation_lengths: is an empty list"},
+           {"generation_lengths = 256\n", "metrics.generation_lengths: must be a list of integers"},
+           {"generation_lengths = [\"256\"]\n", "metrics.generation_lengths: must hold integers >= 3"},
+           {"generation_lengths = [256, 50]\n",
+            "metrics.generation_lengths: 50 total tokens leave none to generate after the 50 of "
+            "generation_prompt_tokens"},
+           {"generation_lengths = [64, 64]\n", "metrics.generation_lengths: lists 64 twice"},
+           // The default lengths (256, 512) against a longer prompt: the prompt's line is named.
+           {"generation_prompt_tokens = 300\n",
+            "cfg.toml:14: metrics.generation_lengths: 256 total tokens leave none to generate after the 300"},
+           {"generations = true\n", "metrics.generations: unknown key"},
+       }) {
+    const std::string err = ErrorOf(std::string(kBase) + "[metrics]\n" + bad.section);
+    EXPECT_NE(err.find(bad.message), std::string::npos) << bad.section << " -> " << err;
+    EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  }
+  // A [quick] value is named as such.
+  const std::string quick = std::string(kBase) + "[quick]\nmetrics = { generation_lengths = [10] }\n";
+  EXPECT_NE(ErrorOf(quick, "quick").find("quick.metrics.generation_lengths: 10 total tokens"),
+            std::string::npos)
+      << ErrorOf(quick, "quick");
+}
+
+}  // namespace
+}  // namespace kvlab

@@ -81,6 +81,33 @@ TEST(SweepGrid, IdsAreStableAndDependOnEveryIdentityField) {
   EXPECT_NE(PointId(a[0], m), id);
 }
 
+// Generation settings join the id only when generation is on, so a sweep without it keeps the ids (and the
+// rows of its results file) it had before the metric existed; when on, every setting makes a new point.
+TEST(SweepGrid, IdsDependOnGenerationSettingsOnlyWhenItIsOn) {
+  const SweepConfig c = ConfigWith("[[policy]]\nname = \"window\"\nbudget = 64\n");
+  const GridPoint p = ExpandGrid(c)[0];
+  SweepMetrics m = c.metrics;
+  const std::string off = PointId(p, m);
+  EXPECT_FALSE(PointIdentity(p, m)["metrics"].contains("generation"));
+  m.generation_lengths = {64};
+  m.generation_prompts = 4;
+  EXPECT_EQ(PointId(p, m), off);
+  m.generation = true;
+  const std::string on = PointId(p, m);
+  EXPECT_NE(on, off);
+  EXPECT_EQ(PointIdentity(p, m)["metrics"]["generation"],
+            (nlohmann::json{{"prompt_tokens", 50}, {"lengths", {64}}, {"prompts", 4}}));
+  SweepMetrics other = m;
+  other.generation_lengths = {64, 128};
+  EXPECT_NE(PointId(p, other), on);
+  other = m;
+  other.generation_prompt_tokens = 20;
+  EXPECT_NE(PointId(p, other), on);
+  other = m;
+  other.generation_prompts = 5;
+  EXPECT_NE(PointId(p, other), on);
+}
+
 TEST(SweepGrid, CodecsComposeQuantAndFullBecomesQuantAlone) {
   const SweepConfig c = ConfigWith(R"(
 [[policy]]

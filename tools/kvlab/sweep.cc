@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "commands.h"
 #include "kvlab/eval/run_info.h"
@@ -27,6 +28,7 @@ struct SweepArgs {
   bool force = false;
   bool dry_run = false;
   std::string out;
+  std::vector<std::string> models;  // instead of data.models
   std::string summarize;
   int64_t stop_after = 0;
   int threads = -1;
@@ -48,6 +50,7 @@ void Run(const SweepArgs& a) {
   // Everything that can be wrong with the config fails here, before any point runs.
   SweepConfig config = ParseSweepConfig(a.config, a.quick ? "quick" : a.full ? "full" : "");
   if (!a.out.empty()) config.out = a.out;
+  if (!a.models.empty()) config.models = a.models;
   std::vector<std::string> notes;
   const std::vector<GridPoint> points = ExpandGrid(config, &notes);
   for (const std::string& n : notes) std::fprintf(stderr, "kvlab sweep: %s\n", n.c_str());
@@ -95,6 +98,10 @@ void AddSweepCommand(CLI::App& app) {
   cmd->add_flag("--resume", args->resume, "keep the rows already in the results file and run the rest");
   cmd->add_flag("--force", args->force, "delete an existing results file and start over");
   cmd->add_option("-o,--out", args->out, "results file (JSONL), instead of the config's sweep.out");
+  cmd->add_option("-m,--model", args->models,
+                  "a model (name under $KVLAB_ASSETS/models or path) instead of the config's data.models; "
+                  "repeatable")
+      ->allow_extra_args(false);
   cmd->add_option("--stop-after", args->stop_after, "stop after running N points (resume later)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--dry-run", args->dry_run,

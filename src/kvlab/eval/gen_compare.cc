@@ -9,7 +9,7 @@ namespace kvlab {
 
 namespace {
 // Greedy continuation of `prompt` under `prototype` (a fresh clone, a fresh cache).
-GenerateResult Greedy(const Model& model, const Tokenizer& tokenizer, const KvPolicy& prototype,
+GenerateResult Greedy(const Model& model, const Tokenizer* tokenizer, const KvPolicy& prototype,
                       const std::vector<int32_t>& prompt, const GenCompareOptions& o) {
   std::unique_ptr<KvPolicy> policy = prototype.Clone();
   GenerateOptions g;
@@ -21,43 +21,72 @@ GenerateResult Greedy(const Model& model, const Tokenizer& tokenizer, const KvPo
       model.config().CacheShape(),
       RequiredCapacity(policy.get(), prompt.size() + static_cast<size_t>(o.max_new_tokens), g.prefill_batch),
       CacheCodecFor(policy.get()));
-  return Generate(model, &tokenizer, cache, prompt, g);
+  return Generate(model, tokenizer, cache, prompt, g);
+}
+
+// The policy, bound to the model; bad options fail before any prompt is encoded or generated.
+std::unique_ptr<KvPolicy> CheckedPolicy(const ModelConfig& c, const GenCompareOptions& o, size_t prompts) {
+  std::unique_ptr<KvPolicy> policy = MakePolicy(o.kv);
+  if (o.max_new_tokens < 1) throw Error("--max-new-tokens", "must be >= 1");
+  if (o.prompt_tokens < 0) throw Error("--prompt-tokens", "must be >= 0 (0: whole prompt)");
+  if (prompts == 0) throw Error("prompts", "none given");
+  policy->Bind(c.CacheShape());
+  return policy;
 }
 }  // namespace
 
 GenCompareResult CompareGeneration(const Model& model, const Tokenizer& tokenizer,
                                    std::span<const std::string> prompts, const GenCompareOptions& o) {
+  CheckedPolicy(model.config(), o, prompts.size());
+  std::vector<std::vector<int32_t>> ids;
+  for (const std::string& text : prompts) {
+    ids.push_back(tokenizer.Encode(
+        text, EncodeOptions{.add_special = tokenizer.add_bos_default(), .parse_special = o.parse_special}));
+    if (ids.back().empty()) throw Error("prompts", "the prompt '" + text + "' encodes to no tokens");
+  }
+  GenCompareResult r = CompareGenerationIds(model, &tokenizer, ids, o);
+  for (size_t i = 0; i < prompts.size(); ++i) r.per_prompt[i].prompt = prompts[i];
+  return r;
+}
+
+GenCompareResult CompareGenerationIds(const Model& model, const Tokenizer* tokenizer,
+                                      std::span<const std::vector<int32_t>> prompts,
+                                      const GenCompareOptions& o,
+                                      std::span<const PromptComparison> reference) {
   const ModelConfig& c = model.config();
-  std::unique_ptr<KvPolicy> policy = MakePolicy(o.kv);
-  if (o.max_new_tokens < 1) throw Error("--max-new-tokens", "must be >= 1");
-  if (o.prompt_tokens < 0) throw Error("--prompt-tokens", "must be >= 0 (0: whole prompt)");
-  if (prompts.empty()) throw Error("prompts", "none given");
-  policy->Bind(c.CacheShape());
+  std::unique_ptr<KvPolicy> policy = CheckedPolicy(c, o, prompts.size());
+  if (!reference.empty() && reference.size() != prompts.size()) {
+    throw Error("gen-compare", "a reference of " + std::to_string(reference.size()) + " continuations for " +
+                                   std::to_string(prompts.size()) + " prompts");
+  }
   std::unique_ptr<KvPolicy> full = MakePolicy("full");
   full->Bind(c.CacheShape());
 
   GenCompareResult r;
   std::vector<std::vector<int32_t>> candidates, references;
   double agreement = 0, rouge = 0;
-  for (const std::string& text : prompts) {
-    std::vector<int32_t> ids = tokenizer.Encode(
-        text, EncodeOptions{.add_special = tokenizer.add_bos_default(), .parse_special = o.parse_special});
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    std::vector<int32_t> ids = prompts[i];
     if (o.prompt_tokens > 0 && ids.size() > static_cast<size_t>(o.prompt_tokens)) ids.resize(o.prompt_tokens);
-    if (ids.empty()) throw Error("prompts", "the prompt '" + text + "' encodes to no tokens");
+    if (ids.empty()) throw Error("prompts", "prompt " + std::to_string(i) + " has no tokens");
     if (c.arch == Arch::kGpt2 &&
         ids.size() + static_cast<size_t>(o.max_new_tokens) > static_cast<size_t>(c.max_seq_len)) {
       throw Error("--max-new-tokens", "prompt + new tokens exceed the " + std::to_string(c.max_seq_len) +
                                           " learned positions of this GPT-2 model");
     }
     PromptComparison p;
-    p.prompt = text;
     p.prompt_tokens = static_cast<int64_t>(ids.size());
-    GenerateResult ref = Greedy(model, tokenizer, *full, ids, o);
+    if (!reference.empty()) {
+      p.full_ids = reference[i].full_ids;
+      p.full_text = reference[i].full_text;
+    } else {
+      GenerateResult ref = Greedy(model, tokenizer, *full, ids, o);
+      p.full_ids = std::move(ref.tokens);
+      p.full_text = std::move(ref.text);
+    }
     GenerateResult cand = Greedy(model, tokenizer, *policy, ids, o);
-    p.full_ids = ref.tokens;
-    p.policy_ids = cand.tokens;
-    p.full_text = ref.text;
-    p.policy_text = cand.text;
+    p.policy_ids = std::move(cand.tokens);
+    p.policy_text = std::move(cand.text);
     p.agreement_tokens = CommonPrefixLength(p.policy_ids, p.full_ids);
     p.bleu = SentenceBleu(p.policy_ids, p.full_ids);
     p.rouge_l = RougeL(p.policy_ids, p.full_ids);

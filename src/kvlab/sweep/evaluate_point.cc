@@ -36,7 +36,8 @@ std::vector<int> FidelityLayers(const SweepMetrics& m, const ModelConfig& c) {
 }
 }  // namespace
 
-std::vector<int32_t> LoadTextTokens(const Tokenizer& tokenizer, const TextSource& source, int64_t count) {
+std::vector<int32_t> LoadTextTokens(const Tokenizer& tokenizer, const TextSource& source, int64_t count,
+                                    const std::string& needed_for) {
   const std::string text = ReadTextSource(source, "data.texts");
   const std::string path = source.path.string() + (source.article ? ":" + std::to_string(*source.article) : "");
   // Encode a prefix cut at whitespace, doubling it until it holds enough tokens: the tokens well before
@@ -58,7 +59,7 @@ std::vector<int32_t> LoadTextTokens(const Tokenizer& tokenizer, const TextSource
     }
     if (cut == text.size()) {
       throw Error(path, "has " + std::to_string(ids.size()) + " tokens for this model, fewer than " +
-                                     std::to_string(count) + " (data.tokens)");
+                            std::to_string(count) + " (" + needed_for + ")");
     }
     bytes *= 2;
   }
@@ -85,6 +86,7 @@ const Model& SweepEvaluator::ModelFor(const fs::path& path) {
     model_.reset();
     tokenizer_.reset();
     tokens_.clear();
+    generation_.Reset();
     model_ = std::make_unique<Model>(LoadModel(path));
     const LoadedModel& m = model_->loaded();
     tokenizer_ = LoadTokenizer({m.path, m.format, m.config.vocab_size});
@@ -141,6 +143,7 @@ void SweepEvaluator::Preflight(const std::vector<GridPoint>& points) {
     } catch (const Error& e) {
       throw Error("data.texts: " + p.model, e.what());
     }
+    if (metrics_.generation) generation_.Check(model, *tokenizer_, p);
     if (metrics_.tasks.enabled && checked.insert(p.model_path.string() + "\ttasks").second) {
       // Every task at every length with the first sample's prompt: a length too short for a task's
       // template, or beyond the model's context, fails here rather than after hours of points.
@@ -287,6 +290,7 @@ json SweepEvaluator::Evaluate(const GridPoint& p) {
   if (metrics_.quality || metrics_.vs_full) row.update(Quality(p, tokens));
   if (metrics_.fidelity) row.update(Fidelity(p, tokens));
   if (metrics_.speed) row.update(Speed(p));
+  if (metrics_.generation) row.update(generation_.Evaluate(*model_, *tokenizer_, p));
   if (metrics_.tasks.enabled) row.update(Tasks(p));
   row["peak_rss_bytes"] = PeakRssBytes();
   return row;

@@ -172,6 +172,12 @@ nlohmann::json PointIdentity(const GridPoint& p, const SweepMetrics& m) {
     metrics["speed_depth"] = m.speed_depth;
     metrics["speed_depths"] = m.speed_depths;
   }
+  // Only when on, like tasks, so the ids of sweeps without generation are those they always had.
+  if (m.generation) {
+    metrics["generation"] = {{"prompt_tokens", m.generation_prompt_tokens},
+                             {"lengths", m.generation_lengths},
+                             {"prompts", m.generation_prompts}};
+  }
   if (m.tasks.enabled) {
     char hash[17];
     std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(m.tasks.file_hash));

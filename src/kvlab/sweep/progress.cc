@@ -46,7 +46,7 @@ void SweepProgress::Finished(const GridPoint& p, const nlohmann::json& row, doub
   seconds_ += seconds;
   if (out_ == nullptr || tty_) return;
   std::string metrics;
-  for (const char* key : {"ppl", "kl_mean", "retained_mass", "decode_tok_s"}) {
+  for (const char* key : {"ppl", "kl_mean", "retained_mass", "gen_bleu", "decode_tok_s"}) {
     auto it = row.find(key);
     if (it == row.end() || !it->is_number()) continue;
     char buf[48];

@@ -170,6 +170,9 @@ const std::vector<std::string>& SummaryColumns() {
                                                     "task_needle_attention",
                                                     "task_kv_bytes",
                                                     "task_kv_bytes_full",
+                                                    "gen_agreement_tokens",
+                                                    "gen_bleu",
+                                                    "gen_rouge_l",
                                                     "decode_ms_per_token",
                                                     "peak_rss_bytes",
                                                     "wall_s",
@@ -199,11 +202,14 @@ std::string SummaryCsv(const std::vector<json>& rows) {
 
 std::string SummaryMarkdown(const std::vector<json>& rows) {
   std::string out;
-  // Task columns only when the sweep ran tasks ([tasks]), so other tables stay as narrow as before.
+  // Task and generation columns only when the sweep measured them, so other tables stay as narrow as before.
   std::vector<std::pair<std::string, std::string>> columns = kMarkdownColumns;
   if (std::any_of(rows.begin(), rows.end(), [](const json& r) { return r.contains("task_accuracy"); })) {
     columns.insert(columns.end() - 1,
                    {{"task_accuracy", "task accuracy"}, {"task_retention", "needle retention"}});
+  }
+  if (std::any_of(rows.begin(), rows.end(), [](const json& r) { return r.contains("gen_bleu"); })) {
+    columns.insert(columns.end() - 1, {{"gen_agreement_tokens", "gen agreement"}, {"gen_bleu", "gen BLEU"}});
   }
   // One table per (model, text), rows in results order.
   std::vector<std::pair<std::string, std::string>> groups;

@@ -21,9 +21,10 @@ const std::set<std::string> kOverrideLevel = {"sweep", "data", "metrics", "tasks
 const std::set<std::string> kSweepKeys = {"out", "seed", "threads"};
 const std::set<std::string> kDataKeys = {"models", "texts", "tokens", "ctx"};
 const std::set<std::string> kMetricsKeys = {
-    "quality",          "vs_full",         "fidelity",          "fidelity_layers",
-    "fidelity_stride",  "fidelity_tokens", "fidelity_warmup",   "speed",
-    "speed_gen_tokens", "speed_depth",     "speed_repetitions", "speed_depths"};
+    "quality",           "vs_full",         "fidelity",   "fidelity_layers",          "fidelity_stride",
+    "fidelity_tokens",   "fidelity_warmup", "speed",      "speed_gen_tokens",         "speed_depth",
+    "speed_repetitions", "speed_depths",    "generation", "generation_prompt_tokens", "generation_lengths",
+    "generation_prompts"};
 const std::set<std::string> kTasksKeys = {"names",   "file",     "lengths",       "depths",
                                           "samples", "compress", "question",      "beyond_context", "chat"};
 // Keys of a [[policy]] table that belong to the sweep; every other key is a policy parameter.
@@ -334,6 +335,31 @@ SweepTasks ReadTasks(const ConfigReader& r) {
   return t;
 }
 
+// The generation keys are read and checked whether or not `generation` is on, as the other metrics' are;
+// what needs the model (lengths within its trained context, a text long enough) is Preflight's.
+void ReadGeneration(const ConfigReader& r, SweepMetrics* m) {
+  m->generation = r.Bool("metrics", "generation", m->generation);
+  m->generation_prompt_tokens =
+      r.Int("metrics", "generation_prompt_tokens", m->generation_prompt_tokens, 2, int64_t{1} << 24);
+  m->generation_prompts = r.Int("metrics", "generation_prompts", m->generation_prompts, 1, 1 << 16);
+  const toml::node* lengths = r.Get("metrics", "generation_lengths");
+  const std::string key = r.KeyName("metrics", "generation_lengths");
+  if (lengths != nullptr) {
+    m->generation_lengths = r.Ints("metrics", "generation_lengths", 3);
+    if (m->generation_lengths.empty()) r.Fail(lengths, key, "is an empty list: nothing to generate");
+  }
+  std::set<int64_t> seen;
+  for (int64_t len : m->generation_lengths) {
+    if (len <= m->generation_prompt_tokens) {
+      // Without the key the defaults are at fault only through generation_prompt_tokens: name that line.
+      r.Fail(lengths != nullptr ? lengths : r.Get("metrics", "generation_prompt_tokens"), key,
+             std::to_string(len) + " total tokens leave none to generate after the " +
+                 std::to_string(m->generation_prompt_tokens) + " of generation_prompt_tokens");
+    }
+    if (!seen.insert(len).second) r.Fail(lengths, key, "lists " + std::to_string(len) + " twice");
+  }
+}
+
 SweepConfig Read(const toml::table& root, const std::string& source, const std::string& mode) {
   ConfigReader r(root, source, mode);
   r.CheckKnownKeys();
@@ -367,8 +393,9 @@ SweepConfig Read(const toml::table& root, const std::string& source, const std::
                     std::to_string(m.fidelity_tokens > 0 ? m.fidelity_tokens : c.tokens) + " tokens",
                 "lower fidelity_warmup or raise data.tokens");
   }
+  ReadGeneration(r, &m);
   if (r.Has("tasks")) m.tasks = ReadTasks(r);
-  if (!m.quality && !m.vs_full && !m.fidelity && !m.speed && !m.tasks.enabled) {
+  if (!m.quality && !m.vs_full && !m.fidelity && !m.speed && !m.generation && !m.tasks.enabled) {
     throw Error(source + ": metrics", "every metric is turned off and there is no [tasks]: nothing to measure");
   }
 

@@ -60,6 +60,13 @@ struct SweepMetrics {
   int64_t speed_depth = 0;               // context before the timed decode steps; 0: = data.ctx
   int64_t speed_repetitions = 1;
   std::vector<int64_t> speed_depths;  // extra decode depths for ms_per_token_by_ctx (may be empty)
+  // Greedy generation under the policy vs the full cache (eval/gen_compare.h) from the point's text:
+  // generation_prompts consecutive windows of generation_prompt_tokens tokens (BOS first in each when the
+  // vocabulary asks for one), each continued to every total length (prompt + generated tokens).
+  bool generation = false;
+  int64_t generation_prompt_tokens = 50;
+  std::vector<int64_t> generation_lengths = {256, 512};
+  int64_t generation_prompts = 1;
   SweepTasks tasks;
 };
 
