@@ -15,6 +15,16 @@ namespace kvlab {
 struct TextSource {
   std::filesystem::path path;     // the file read
   std::optional<size_t> article;  // WikiText article index in it (eval/wikitext.h), or the whole file
+
+  // "PATH" or "PATH:N": names the text in messages and keys the caches of its tokens.
+  std::string Name() const {
+    std::string name = path.string();
+    if (article) {
+      name += ':';
+      name += std::to_string(*article);
+    }
+    return name;
+  }
 };
 
 // Resolves, in order: a file (a path, or a name under $KVLAB_ASSETS/text); a directory (a path, or a name

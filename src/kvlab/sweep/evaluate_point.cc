@@ -39,7 +39,7 @@ std::vector<int> FidelityLayers(const SweepMetrics& m, const ModelConfig& c) {
 std::vector<int32_t> LoadTextTokens(const Tokenizer& tokenizer, const TextSource& source, int64_t count,
                                     const std::string& needed_for) {
   const std::string text = ReadTextSource(source, "data.texts");
-  const std::string path = source.path.string() + (source.article ? ":" + std::to_string(*source.article) : "");
+  const std::string path = source.Name();
   // Encode a prefix cut at whitespace, doubling it until it holds enough tokens: the tokens well before
   // the cut are those of the whole text, and a long file is never encoded whole.
   size_t bytes = static_cast<size_t>(count) * 8 + 1024;
@@ -108,9 +108,7 @@ const Model& SweepEvaluator::ModelFor(const fs::path& path) {
 
 const std::vector<int32_t>& SweepEvaluator::TokensFor(const GridPoint& p) {
   ModelFor(p.model_path);
-  const std::string key = p.text_source.path.string() + "\t" +
-                          (p.text_source.article ? std::to_string(*p.text_source.article) : "") + "\t" +
-                          std::to_string(p.tokens);
+  const std::string key = p.text_source.Name() + "\t" + std::to_string(p.tokens);
   auto it = tokens_.find(key);
   if (it == tokens_.end())
     it = tokens_.emplace(key, LoadTextTokens(*tokenizer_, p.text_source, p.tokens)).first;

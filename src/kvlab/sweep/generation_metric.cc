@@ -7,12 +7,6 @@ namespace kvlab {
 
 using nlohmann::json;
 
-namespace {
-std::string TextKey(const TextSource& t) {
-  return t.path.string() + "\t" + (t.article ? std::to_string(*t.article) : "");
-}
-}  // namespace
-
 std::vector<std::vector<int32_t>> GenerationPrompts(const Tokenizer& tokenizer, const TextSource& text,
                                                     int64_t count, int64_t prompt_tokens) {
   const int64_t bos = tokenizer.add_bos_default() ? 1 : 0;
@@ -38,7 +32,7 @@ void GenerationMetric::Reset() {
 
 const std::vector<std::vector<int32_t>>& GenerationMetric::PromptsFor(const Tokenizer& tokenizer,
                                                                       const GridPoint& p) {
-  const std::string key = TextKey(p.text_source);
+  const std::string key = p.text_source.Name();
   auto it = prompts_.find(key);
   if (it == prompts_.end()) {
     it = prompts_
@@ -75,7 +69,7 @@ json GenerationMetric::Evaluate(const Model& model, const Tokenizer& tokenizer, 
     o.kv = p.spec;
     o.max_new_tokens = static_cast<int32_t>(len - metrics_.generation_prompt_tokens);
     o.stop_at_eos = false;  // every continuation reaches the length, so lengths are comparable
-    const std::string ref_key = TextKey(p.text_source) + "\t" + std::to_string(len);
+    const std::string ref_key = p.text_source.Name() + "\t" + std::to_string(len);
     auto ref = references_.find(ref_key);
     const GenCompareResult r = ref == references_.end()
                                    ? CompareGenerationIds(model, &tokenizer, prompts, o)
