@@ -107,6 +107,28 @@ TEST(QuantizedKvCache, KeepMovesEncodedAndF32SlotsWithoutReencoding) {
   EXPECT_EQ(cache.Bytes(), 0u);
 }
 
+TEST(QuantizedKvCache, DropIsKeepOfTheComplement) {
+  const KvCacheShape c = Shape(1, 8);
+  const std::vector<float> k = Gaussian(10 * 8, 3), v = Gaussian(10 * 8, 4);
+  KvCache dropped(c, 10, KvCodec{CodecType::kInt4, CodecType::kInt8, 4, 4});
+  KvCache kept(c, 10, KvCodec{CodecType::kInt4, CodecType::kInt8, 4, 4});
+  for (int t = 0; t < 10; ++t) {
+    dropped.Append(1, &k[t * 8], &v[t * 8], t);
+    kept.Append(1, &k[t * 8], &v[t * 8], t);
+  }
+  dropped.Prefetch(1, 0, 0, 10);  // encoded rows are not prefetched; the f32 ones are
+  const uint32_t drop[] = {1, 2, 4, 7, 8}, keep[] = {0, 3, 5, 6, 9};
+  dropped.Drop(1, 0, drop);
+  kept.Keep(1, 0, keep);
+  ASSERT_EQ(dropped.Size(1, 0), 5u);
+  EXPECT_EQ(dropped.QuantizedSlots(1, 0), kept.QuantizedSlots(1, 0));
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(dropped.Meta(1, 0)[i].pos, static_cast<int32_t>(keep[i]));
+    EXPECT_EQ(RowOf(dropped, 1, 0, i, true), RowOf(kept, 1, 0, i, true)) << i;
+    EXPECT_EQ(RowOf(dropped, 1, 0, i, false), RowOf(kept, 1, 0, i, false)) << i;
+  }
+}
+
 TEST(QuantizedKvCache, MergeAveragesDecodedRowsAndReencodes) {
   const KvCacheShape c = Shape(1, 4);
   KvCache cache(c, 4, KvCodec{CodecType::kInt8, CodecType::kF16, 4, 1});

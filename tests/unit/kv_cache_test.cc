@@ -48,6 +48,49 @@ TEST(KvCache, AppendKeepsPositionsAndKeepCompactsInOrder) {
 
 // Eviction moves whichever side is cheaper and appends recenter the live slots when they reach the end of
 // the region: whatever the pattern, the cache must read exactly like a reference list of (pos, key).
+// Drop(S) leaves what Keep(complement of S) leaves, whichever side of the holes it moves, and a Prefetch
+// hint (in range or not) changes nothing.
+TEST(KvCache, DropEqualsKeepOfTheComplement) {
+  const KvCacheShape c = SmallShape();
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 300; ++trial) {
+    KvCache dropped(c, 41), kept(c, 41);  // room for one append after a drop of nothing
+    const int32_t n = 1 + static_cast<int32_t>(rng() % 40);
+    for (int32_t p = 0; p < n; ++p) {
+      std::vector<float> k = {1.f * p, 2.f * p, 3.f * p, 4.f * p}, v = {-1.f * p, -2.f * p, -3.f * p, -4.f * p};
+      dropped.Append(0, k.data(), v.data(), 10 * p);
+      kept.Append(0, k.data(), v.data(), 10 * p);
+    }
+    // Few drops near the front (the common eviction), few near the back, or scattered.
+    std::vector<uint32_t> drop, keep;
+    for (uint32_t i = 0; i < static_cast<uint32_t>(n); ++i) {
+      const bool out = trial % 3 == 0   ? i == static_cast<uint32_t>(trial) % n
+                       : trial % 3 == 1 ? i + 2 >= static_cast<uint32_t>(n) && rng() % 2 == 0
+                                        : rng() % 3 == 0;
+      (out ? drop : keep).push_back(i);
+    }
+    dropped.Prefetch(0, 1, 0, 1000);
+    dropped.Prefetch(0, 1, 1000, 5);
+    dropped.Drop(0, 1, drop);
+    kept.Keep(0, 1, keep);
+    ASSERT_EQ(dropped.Size(0, 1), keep.size());
+    for (size_t i = 0; i < keep.size(); ++i) {
+      ASSERT_EQ(dropped.Meta(0, 1)[i].pos, kept.Meta(0, 1)[i].pos) << "trial " << trial;
+      ASSERT_EQ(dropped.Meta(0, 1)[i].pos, 10 * static_cast<int32_t>(keep[i]));
+      for (size_t d = 0; d < 2; ++d) {
+        ASSERT_EQ(dropped.Keys(0, 1)[i * 2 + d], kept.Keys(0, 1)[i * 2 + d]);
+        ASSERT_EQ(dropped.Values(0, 1)[i * 2 + d], kept.Values(0, 1)[i * 2 + d]);
+      }
+    }
+    ASSERT_EQ(dropped.Size(0, 0), static_cast<size_t>(n));  // the other head untouched
+    // Appends after a drop land behind the survivors, as after a Keep.
+    std::vector<float> k = {7, 7, 7, 7};
+    dropped.Append(0, k.data(), k.data(), 10 * n);
+    ASSERT_EQ(dropped.Meta(0, 1).back().pos, 10 * n);
+    ASSERT_EQ(dropped.Keys(0, 1)[2 * keep.size()], 7.f);
+  }
+}
+
 TEST(KvCache, RandomEvictionsAndAppendsMatchAReferenceList) {
   KvCacheShape c = SmallShape();
   KvCache cache(c, 12);

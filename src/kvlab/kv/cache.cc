@@ -236,6 +236,41 @@ void KvCache::Recenter(size_t idx) {
   begin_[idx] = 0;
 }
 
+namespace {
+// With intent to write (PREFETCHW): the lines arrive owned. Eviction writes them, and a head's rows were
+// last read by whichever thread attended it; a plain prefetch would leave each store to take its line from
+// that core first (measured: the front move of `cluster` took ~1.5x as long). GCC emits PREFETCHW for
+// __builtin_prefetch(p, 1) only when the whole file targets it; x86-64 CPUs without it run it as a no-op.
+void PrefetchLineForWrite(const char* p) {
+#if defined(__x86_64__)
+  asm volatile("prefetchw %0" : : "m"(*p));
+#else
+  __builtin_prefetch(p, /*rw=*/1);
+#endif
+}
+
+void PrefetchBytes(const void* p, size_t bytes) {
+  constexpr size_t kLine = 64;
+  const char* c = static_cast<const char*>(p);
+  for (size_t b = 0; b < bytes; b += kLine) PrefetchLineForWrite(c + b);
+  if (bytes > 0) PrefetchLineForWrite(c + bytes - 1);  // the last line, when p is not line-aligned
+}
+}  // namespace
+
+void KvCache::Prefetch(size_t layer, size_t head, size_t first, size_t count) const {
+  const size_t idx = Index(layer, head), n = size_[idx];
+  if (first >= n) return;
+  count = std::min(count, n - first);
+  PrefetchBytes(meta_.data() + MetaStart(idx) + first, count * sizeof(SlotMeta));
+  // f32 rows: all slots of a plain cache, the slots from n_quant on of a quantized one.
+  const size_t nq = quantized_ ? n_quant_[idx] : 0;
+  const size_t f32_first = std::max(first, nq), f32_end = first + count;
+  if (f32_first >= f32_end) return;
+  const size_t row = Offset(layer, head) + (f32_first - nq) * head_dim_, bytes = (f32_end - f32_first) * head_dim_ * sizeof(float);
+  PrefetchBytes(keys_.data() + row, bytes);
+  PrefetchBytes(values_.data() + row, bytes);
+}
+
 void KvCache::KeepF32(size_t layer, size_t head, std::span<const uint32_t> slots) {
   const size_t idx = Index(layer, head);
   const size_t n = size_[idx], k = slots.size(), d = head_dim_;
@@ -243,25 +278,88 @@ void KvCache::KeepF32(size_t layer, size_t head, std::span<const uint32_t> slots
   float* keys = MutableKeys(layer, head);
   float* values = MutableValues(layer, head);
   SlotMeta* meta = meta_.data() + MetaStart(idx);
-  auto move = [&](size_t to, size_t from) {
-    std::memcpy(keys + to * d, keys + from * d, d * sizeof(float));
-    std::memcpy(values + to * d, values + from * d, d * sizeof(float));
-    meta[to] = meta[from];
+  // Moves `count` consecutive slots from `from` to `to`; the ranges may overlap (memmove).
+  auto move = [&](size_t to, size_t from, size_t count) {
+    std::memmove(keys + to * d, keys + from * d, count * d * sizeof(float));
+    std::memmove(values + to * d, values + from * d, count * d * sizeof(float));
+    std::memmove(meta + to, meta + from, count * sizeof(SlotMeta));
   };
   // Kept slots already in place at the front (slots[i] == i) and at the back (slots[i] == n - k + i).
   size_t front = 0;
   while (front < k && slots[front] == front) ++front;
   size_t back = 0;
   while (back < k && slots[k - 1 - back] == n - 1 - back) ++back;
+  // Kept slots move in runs of consecutive indices, one block move per run: evicting one token from the
+  // middle moves one block, not one row at a time.
   if (k - back <= k - front) {
     // Fewer kept slots before the last hole: pack toward the back and move the start forward. This is
     // the common case (old tokens evicted, recent window kept) and moves only the sinks.
-    for (size_t i = k - back; i-- > 0;) move(n - k + i, slots[i]);  // descending: never overwrites a kept slot
+    for (size_t end = k - back; end > 0;) {  // runs from the back: never overwrites a kept slot
+      size_t first = end - 1;
+      while (first > 0 && slots[first - 1] + 1 == slots[first]) --first;
+      move(n - k + first, slots[first], end - first);
+      end = first;
+    }
     begin_[idx] += static_cast<uint32_t>(n - k);
   } else {
-    for (size_t i = front; i < k; ++i) move(i, slots[i]);  // ascending: never overwrites a kept slot
+    for (size_t first = front; first < k;) {  // runs from the front: never overwrites a kept slot
+      size_t end = first + 1;
+      while (end < k && slots[end - 1] + 1 == slots[end]) ++end;
+      move(first, slots[first], end - first);
+      first = end;
+    }
   }
   size_[idx] = static_cast<uint32_t>(k);
+}
+
+void KvCache::Drop(size_t layer, size_t head, std::span<const uint32_t> slots) {
+  if (slots.empty()) return;
+  if (!quantized_) {
+    DropF32(layer, head, slots);
+    return;
+  }
+  const size_t n = size_[Index(layer, head)];
+  kept_scratch_.clear();
+  size_t next = 0;  // next dropped slot
+  for (uint32_t i = 0; i < n; ++i) {
+    if (next < slots.size() && slots[next] == i) {
+      ++next;
+    } else {
+      kept_scratch_.push_back(i);
+    }
+  }
+  KVLAB_CHECK(next == slots.size());  // every dropped slot live, strictly ascending
+  KeepQuantized(layer, head, kept_scratch_);
+}
+
+void KvCache::DropF32(size_t layer, size_t head, std::span<const uint32_t> slots) {
+  const size_t idx = Index(layer, head);
+  const size_t n = size_[idx], m = slots.size(), d = head_dim_;
+  for (size_t j = 0; j < m; ++j) KVLAB_CHECK(slots[j] < n && (j == 0 || slots[j - 1] < slots[j]));
+  float* keys = MutableKeys(layer, head);
+  float* values = MutableValues(layer, head);
+  SlotMeta* meta = meta_.data() + MetaStart(idx);
+  auto move = [&](size_t to, size_t from, size_t count) {  // ranges may overlap
+    std::memmove(keys + to * d, keys + from * d, count * d * sizeof(float));
+    std::memmove(values + to * d, values + from * d, count * d * sizeof(float));
+    std::memmove(meta + to, meta + from, count * sizeof(SlotMeta));
+  };
+  // As KeepF32: move whichever side holds fewer slots, the kept slots before the last hole (toward the
+  // back, moving the start forward) or those after the first hole (toward the front); one block per run.
+  const size_t before_last = slots[m - 1] - (m - 1), after_first = n - slots[0] - m;
+  if (before_last <= after_first) {
+    for (size_t j = m; j-- > 0;) {  // the run before hole j moves up past the m - j holes from j on
+      const size_t run = j == 0 ? 0 : slots[j - 1] + 1;
+      move(run + (m - j), run, slots[j] - run);
+    }
+    begin_[idx] += static_cast<uint32_t>(m);
+  } else {
+    for (size_t j = 0; j < m; ++j) {  // the run after hole j moves down past the j + 1 holes up to j
+      const size_t run = slots[j] + 1, end = j + 1 < m ? slots[j + 1] : n;
+      move(run - (j + 1), run, end - run);
+    }
+  }
+  size_[idx] = static_cast<uint32_t>(n - m);
 }
 
 void KvCache::Merge(size_t layer, size_t head, uint32_t into, uint32_t from) {

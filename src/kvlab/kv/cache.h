@@ -112,8 +112,15 @@ class KvCache {
     return {meta_.data() + MetaStart(Index(layer, head)), Size(layer, head)};
   }
 
+  // A hint: slots [first, first + count) of one head (their metadata, and their f32 key and value rows) will
+  // be written or moved soon, so their cache lines start loading now, for writing. Encoded rows are not
+  // prefetched.
+  void Prefetch(size_t layer, size_t head, size_t first, size_t count) const;
   // Keeps only the given slots (strictly ascending indices), compacting them to the front in order.
   void Keep(size_t layer, size_t head, std::span<const uint32_t> slots);
+  // Removes the given slots (strictly ascending indices); the others keep their order. The same as Keep with
+  // the complement, in time proportional to the dropped slots and the rows moved rather than to the head.
+  void Drop(size_t layer, size_t head, std::span<const uint32_t> slots);
   // Folds slot `from` into slot `into` (summary slots, docs/POLICIES.md): `into` becomes the count-weighted
   // mean of both keys and both values and its count the sum; its position stays (a summary keeps the
   // position of the token that founded it, so positions stay unique and ascending without moving slots).
@@ -146,6 +153,7 @@ class KvCache {
   void Recenter(size_t idx);
   // Plain-cache eviction that moves whichever side of the holes holds fewer kept slots.
   void KeepF32(size_t layer, size_t head, std::span<const uint32_t> slots);
+  void DropF32(size_t layer, size_t head, std::span<const uint32_t> slots);
   void AppendQuantized(size_t layer, const float* k, const float* v);
   void KeepQuantized(size_t layer, size_t head, std::span<const uint32_t> slots);
   void MergeQuantized(size_t layer, size_t head, uint32_t into, uint32_t from, float wa, float wb);
@@ -162,6 +170,7 @@ class KvCache {
   std::vector<uint8_t, HugePageAllocator<uint8_t>> value_codes_; // quantized: [layers][kv_heads][capacity][value_row_bytes]
   std::vector<uint32_t> n_quant_;    // quantized: [layers][kv_heads] encoded prefix length
   std::vector<float> merge_scratch_; // quantized: [4][head_dim] for Merge
+  std::vector<uint32_t> kept_scratch_;  // quantized: Drop's kept slots, handed to KeepQuantized
   KvMergeObserver* merge_observer_ = nullptr;
   bool key_per_channel_ = false;     // codec_.key_axis == kChannel with integer keys
   ChannelKeyBlocks key_blocks_;      // per-channel keys: block parameters per (layer, kv_head)
