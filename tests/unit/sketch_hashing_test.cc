@@ -115,6 +115,22 @@ TEST(SketchHashing, GaussianDrawsHaveUnitMoments) {
   EXPECT_NEAR(sq / n, 1.0, 0.03);   // sd of the second moment 0.0045
 }
 
+// Token positions (keys below 2^32) take a shorter path in blocks of 8 whose keys all fit 32 bits: blocks of
+// positions, and blocks where one key is wider, must all give the scalar buckets.
+TEST(PairwiseHash, BatchBucketsOfPositionsEqualScalarBuckets) {
+  SplitMix64 rng(7);
+  const PairwiseHash h(rng);
+  std::vector<uint64_t> keys;
+  for (uint64_t i = 0; i < 300; ++i) keys.push_back(i < 4 ? i : 1000 + 3 * i);
+  keys[21] = uint64_t{1} << 32;  // one wide key in the third block
+  keys[290] = ~uint64_t{0};
+  for (uint32_t n : {1u, 512u, 4096u}) {
+    std::vector<uint32_t> out(keys.size());
+    h.Buckets(keys.data(), keys.size(), n, out.data());
+    for (size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(out[i], h.Bucket(keys[i], n)) << "n=" << n << " i=" << i;
+  }
+}
+
 }  // namespace
 }  // namespace kvlab
 

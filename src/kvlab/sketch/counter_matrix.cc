@@ -15,6 +15,10 @@ namespace {
 constexpr double kMinScale = 0x1.0p-32;
 constexpr double kMaxScale = 0x1.0p32;
 
+// Decided once: the sketch folder does not depend on the engine's ops/cpu_features.
+const bool kHasAvx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                         __builtin_cpu_supports("avx512dq");
+
 }  // namespace
 
 SketchShape ValidateSketchShape(std::string_view who, size_t width, size_t depth) {
@@ -37,11 +41,15 @@ double CounterMatrix::ToStoredBatch(const float* weights, size_t n, bool nonnega
   double sums[4] = {0.0, 0.0, 0.0, 0.0};
   const float floor = nonnegative ? 0.0f : -std::numeric_limits<float>::max();
   bool valid = true;
-  for (size_t i = 0; i < n; ++i) {
-    const float w = weights[i];
-    valid &= (w >= floor) & (w <= std::numeric_limits<float>::max());  // NaN fails both
-    sums[i % 4] += w;
-    stored[i] = ToStored(w);
+  if (kHasAvx512) {
+    valid = ToStoredBatchAvx512(weights, n, floor, inv_scale_, stored, sums);
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      const float w = weights[i];
+      valid &= (w >= floor) & (w <= std::numeric_limits<float>::max());  // NaN fails both
+      sums[i % 4] += w;
+      stored[i] = ToStored(w);
+    }
   }
   KVLAB_CHECK(valid);
   return (sums[0] + sums[1]) + (sums[2] + sums[3]);

@@ -87,4 +87,10 @@ class CounterMatrix {
   std::vector<float> cells_;  // [depth][width] stored units
 };
 
+// The AVX-512 loop of CounterMatrix::ToStoredBatch (counter_matrix_avx512.cc, built with AVX-512 flags), in
+// the same arithmetic: stored[i] = float(double(weights[i]) · inv_scale), sums[i % 4] += weights[i] in order
+// of i. Returns whether every weight is in [floor, FLT_MAX] (NaN is not). Call ToStoredBatch.
+bool ToStoredBatchAvx512(const float* weights, size_t n, float floor, double inv_scale, float* stored,
+                         double (&sums)[4]);
+
 }  // namespace kvlab

@@ -1,0 +1,78 @@
+// CounterMatrix::ToStoredBatch: its AVX-512 loop gives the scalar loop's bits (stored units and partial
+// sums), and rejects what the scalar loop rejects.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "kvlab/ops/cpu_features.h"
+#include "kvlab/sketch/counter_matrix.h"
+
+namespace kvlab {
+namespace {
+
+// The scalar loop of ToStoredBatch, written out: stored[i] = float(double(w) * inv_scale), sums[i % 4] += w.
+bool ScalarToStored(const std::vector<float>& w, float floor, double inv_scale, std::vector<float>& stored,
+                    double (&sums)[4]) {
+  bool valid = true;
+  for (size_t i = 0; i < w.size(); ++i) {
+    valid &= (w[i] >= floor) & (w[i] <= std::numeric_limits<float>::max());
+    sums[i % 4] += w[i];
+    stored[i] = static_cast<float>(static_cast<double>(w[i]) * inv_scale);
+  }
+  return valid;
+}
+
+TEST(CounterMatrix, ToStoredBatchAvx512GivesTheScalarBits) {
+  if (DetectSimdLevel() < SimdLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::mt19937 rng(8);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (size_t n = 0; n <= 70; ++n) {
+    for (double inv_scale : {1.0, 1.0 / 0.37, 0x1.0p31 / 3.0}) {
+      std::vector<float> w(n);
+      for (float& x : w) x = u(rng) * 1e-3f;
+      std::vector<float> stored(n + 1, -7.0f), expected(n);
+      double sums[4] = {0.5, 0, 0, 0}, expected_sums[4] = {0.5, 0, 0, 0};
+      const float floor = -std::numeric_limits<float>::max();
+      ASSERT_TRUE(ToStoredBatchAvx512(w.data(), n, floor, inv_scale, stored.data(), sums));
+      ASSERT_TRUE(ScalarToStored(w, floor, inv_scale, expected, expected_sums));
+      for (size_t i = 0; i < n; ++i) ASSERT_EQ(stored[i], expected[i]) << "n=" << n << " i=" << i;
+      ASSERT_EQ(stored[n], -7.0f);  // nothing written past the end
+      for (int j = 0; j < 4; ++j) ASSERT_EQ(sums[j], expected_sums[j]) << "n=" << n << " lane " << j;
+    }
+  }
+}
+
+TEST(CounterMatrix, ToStoredBatchAvx512RejectsWhatTheScalarLoopRejects) {
+  if (DetectSimdLevel() < SimdLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (float bad : {nan, inf, -inf, -0.5f}) {
+    for (size_t where : {0u, 15u, 16u, 20u}) {
+      std::vector<float> w(21, 0.25f), stored(21);
+      w[where] = bad;
+      double sums[4] = {0, 0, 0, 0};
+      EXPECT_FALSE(ToStoredBatchAvx512(w.data(), w.size(), 0.0f, 1.0, stored.data(), sums))
+          << bad << " at " << where;
+    }
+  }
+  std::vector<float> w(21, -0.25f), stored(21);
+  double sums[4] = {0, 0, 0, 0};
+  EXPECT_TRUE(
+      ToStoredBatchAvx512(w.data(), w.size(), -std::numeric_limits<float>::max(), 1.0, stored.data(), sums));
+}
+
+// Through the public entry point, after a decay (a common scale != 1): the real-unit sum and the stored
+// units.
+TEST(CounterMatrix, ToStoredBatchReturnsTheSumAndStoredUnits) {
+  CounterMatrix m(SketchShape{8, 2});
+  m.Scale(0.5);
+  std::vector<float> w = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f}, stored(5);
+  const double sum = m.ToStoredBatch(w.data(), w.size(), /*nonnegative=*/true, stored.data());
+  EXPECT_DOUBLE_EQ(sum, (double{0.1f} + double{0.5f}) + double{0.2f} + (double{0.3f} + double{0.4f}));
+  for (size_t i = 0; i < w.size(); ++i) EXPECT_EQ(stored[i], m.ToStored(w[i]));
+}
+
+}  // namespace
+}  // namespace kvlab
