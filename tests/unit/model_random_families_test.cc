@@ -56,7 +56,9 @@ TEST_P(RandomFamilyModel, InitLoadsBackAndRunsAForwardStep) {
   EXPECT_EQ(l.q_norm.size, c.qk_norm ? c.head_dim : 0);
 
   const std::string p = "model.layers." + std::to_string(c.n_layers - 1) + ".self_attn.";
-  if (c.qkv_bias) EXPECT_EQ(Values(l.bk), Stored(p + "k_proj.bias", c.kv_dim()));
+  if (c.qkv_bias) {
+    EXPECT_EQ(Values(l.bk), Stored(p + "k_proj.bias", c.kv_dim()));
+  }
   EXPECT_EQ(l.bk.size, c.qkv_bias ? c.kv_dim() : 0);
   if (c.arch == Arch::kPhi3) {  // k is the second row block of the fused qkv_proj
     const std::vector<float> qkv =
@@ -82,7 +84,9 @@ TEST_P(RandomFamilyModel, InitLoadsBackAndRunsAForwardStep) {
   for (float x : logits) ASSERT_TRUE(std::isfinite(x));
   const auto [lo, hi] = std::minmax_element(logits.begin(), logits.end());
   EXPECT_GT(*hi - *lo, 0.0f) << "every logit is the same";
-  if (c.final_softcap > 0) EXPECT_LE(*hi, c.final_softcap);
+  if (c.final_softcap > 0) {
+    EXPECT_LE(*hi, c.final_softcap);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(TinyPresets, RandomFamilyModel,

@@ -8,7 +8,10 @@ CompositePolicy::CompositePolicy(std::vector<std::unique_ptr<KvPolicy>> parts) :
 
 std::string CompositePolicy::Spec() const {
   std::string s;
-  for (const auto& p : parts_) s += (s.empty() ? "" : "+") + p->Spec();
+  for (const auto& p : parts_) {
+    if (!s.empty()) s += '+';
+    s += p->Spec();
+  }
   return s;
 }
 
