@@ -6,10 +6,18 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 JOBS="${JOBS:-2}"
 export KVLAB_ASSETS="${KVLAB_ASSETS:-$(cd .. && pwd)/shared}"
+# Prints how long the part of the run that just ended took, so a slow CI run says where its time went.
+phase_start=$SECONDS
+phase_done() {
+  echo "[kvlab] $1: $((SECONDS - phase_start)) s"
+  phase_start=$SECONDS
+}
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$JOBS"
+phase_done "Release build"
 (cd build && ctest --output-on-failure -j "$JOBS")
+phase_done "Release tests"
 
 # The Python package, installed as the README says (into .venv, from the Release build above), its tests
 # (pytest: numbers equal to the CLI's, logits to the C++ API's, the README's examples), and the analysis
@@ -22,11 +30,13 @@ build/kvlab sweep configs/quick.toml --out build/notebook/quick.jsonl --force >/
 (cd notebooks && KVLAB_RESULTS="$PWD/../build/notebook/quick.jsonl" PYDEVD_DISABLE_FILE_VALIDATION=1 \
   ../.venv/bin/python -Xfrozen_modules=off -m nbconvert --to notebook --execute \
   --ExecutePreprocessor.timeout=300 --output-dir ../build/notebook analysis.ipynb)
+phase_done "Python package, its tests and the notebook"
 
 # The sanitized build leaves out the Python module and the micro-benchmarks: nothing below runs them.
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKVLAB_SANITIZE=ON -DKVLAB_PYTHON=OFF \
   -DKVLAB_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j "$JOBS"
+phase_done "sanitized build"
 # halt_on_error: any sanitizer report fails the test that caused it.
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
@@ -61,7 +71,9 @@ run_sanitized() {  # SUITE SHARD SHARDS
 export -f run_sanitized
 export ASAN_SKIP
 printf '%s\n' "golden 0 1" "cli 0 2" "cli 1 2" "unit 0 1" | xargs -P "$JOBS" -L 1 bash -c 'run_sanitized "$@"' _
+phase_done "sanitized tests"
 
 # Short libFuzzer runs of the parsers (clang, ASan + UBSan).
 scripts/fuzz.sh
+phase_done "fuzzing"
 echo "[kvlab] all tests passed (Release, Python, ASan/UBSan and fuzzing)"
