@@ -118,6 +118,10 @@ void Run(const BenchArgs& a) {
                 r.decode_tok_s.mean, r.decode_tok_s.stddev, r.decode_ms_per_token, o.depth, r.decode_gb_s);
     std::printf("kv      %.2f MB cache + %.3f MB policy state; policy hooks %.3f ms/token (%.2f%% of a step)\n",
                 r.kv_bytes / 1e6, r.policy_bytes / 1e6, r.policy_ms_per_token, 100.0 * policy_fraction);
+    if (r.policy_ms_per_token > 0) {
+      std::printf("        = Observe %.3f ms summed over the attention's threads + Compress %.3f ms\n",
+                  r.policy_observe_ms_per_token, r.policy_compress_ms_per_token);
+    }
     if (bound_tok_s > 0) {
       std::printf("bound   %.1f GB/s read bandwidth (%s, around each repetition) -> %.1f tok/s; decode reaches "
                   "%.1f ± %.1f%% of it\n", bound_gb_s,
