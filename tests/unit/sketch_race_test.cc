@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <numbers>
+#include <random>
 #include <span>
 #include <string>
 #include <vector>
@@ -270,6 +271,32 @@ TEST(RaceSketch, MergeDecayDeterminismAndBytes) {
   const RaceSketch folded(8, 3, dim, 4, 1);
   EXPECT_EQ(folded.Bytes(),
             8u * 3u * sizeof(float) + 3u * 4u * dim * sizeof(float) + 3u * sizeof(PairwiseHash));
+}
+
+// The AVX-512 projection loop gives the scalar loop's bits for any number of planes (several passes of 64,
+// masked tails), so signs and buckets do not depend on the CPU.
+TEST(RaceSketch, Avx512ProjectionGivesTheScalarBits) {
+  if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::mt19937 rng(12);
+  std::normal_distribution<float> normal;
+  for (size_t dim : {1u, 5u, 64u, 128u}) {
+    for (size_t count : {1u, 9u, 16u, 36u, 64u, 65u, 200u}) {
+      const size_t planes = count + 3;  // columns wider than the planes wanted
+      std::vector<float> columns(dim * planes), v(dim);
+      for (float& x : columns) x = normal(rng);
+      for (float& x : v) x = normal(rng);
+      std::vector<float> expected(count, 0.0f), dots(count + 1, -9.0f);
+      for (size_t i = 0; i < dim; ++i) {
+        for (size_t p = 0; p < count; ++p) {
+          const float product = columns[i * planes + p] * v[i];
+          expected[p] = expected[p] + product;
+        }
+      }
+      ProjectAvx512(columns.data(), planes, count, v.data(), dim, dots.data());
+      for (size_t p = 0; p < count; ++p) ASSERT_EQ(dots[p], expected[p]) << "dim " << dim << " count " << count << " p " << p;
+      ASSERT_EQ(dots[count], -9.0f);  // nothing written past the end
+    }
+  }
 }
 
 }  // namespace

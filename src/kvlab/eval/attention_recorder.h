@@ -44,6 +44,9 @@ class AttentionRecorder final : public KvPolicy {
   size_t MaxSlots() const override { return inner_->MaxSlots(); }
   bool WantsAttention() const override { return armed_ || inner_->WantsAttention(); }
   void Observe(const AttentionRow& row) override;
+  void WillObserve(size_t layer, size_t kv_head) override {
+    if (inner_->WantsAttention()) inner_->WillObserve(layer, kv_head);
+  }
   void Compress(size_t layer, KvCache& cache) override { inner_->Compress(layer, cache); }
   void OnCacheChanged(size_t layer, const KvCache& cache) override { inner_->OnCacheChanged(layer, cache); }
   KvCodec Codec() const override { return inner_->Codec(); }

@@ -17,6 +17,12 @@ void PolicyTimer::Observe(const AttentionRow& row) {
   observe_ns_.fetch_add(NowNs() - t0, std::memory_order_relaxed);
 }
 
+void PolicyTimer::WillObserve(size_t layer, size_t kv_head) {
+  const int64_t t0 = NowNs();
+  inner_->WillObserve(layer, kv_head);
+  observe_ns_.fetch_add(NowNs() - t0, std::memory_order_relaxed);
+}
+
 void PolicyTimer::Compress(size_t layer, KvCache& cache) {
   const int64_t t0 = NowNs();
   inner_->Compress(layer, cache);

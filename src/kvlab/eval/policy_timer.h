@@ -19,6 +19,7 @@ class PolicyTimer final : public KvPolicy {
   size_t MaxSlots() const override { return inner_->MaxSlots(); }
   bool WantsAttention() const override { return inner_->WantsAttention(); }
   void Observe(const AttentionRow& row) override;
+  void WillObserve(size_t layer, size_t kv_head) override;  // timed as Observe
   void Compress(size_t layer, KvCache& cache) override;
   void OnCacheChanged(size_t layer, const KvCache& cache) override { inner_->OnCacheChanged(layer, cache); }
   KvCodec Codec() const override { return inner_->Codec(); }

@@ -35,6 +35,12 @@ void CompositePolicy::Observe(const AttentionRow& row) {
   }
 }
 
+void CompositePolicy::WillObserve(size_t layer, size_t kv_head) {
+  for (auto& p : parts_) {
+    if (p->WantsAttention()) p->WillObserve(layer, kv_head);
+  }
+}
+
 void CompositePolicy::Compress(size_t layer, KvCache& cache) {
   for (auto& p : parts_) p->Compress(layer, cache);
   // Every part but the last may hold per-slot state for slots a later part evicted.

@@ -16,6 +16,7 @@ class CompositePolicy final : public KvPolicy {
   size_t MaxSlots() const override;  // the tightest of the parts
   bool WantsAttention() const override;
   void Observe(const AttentionRow& row) override;
+  void WillObserve(size_t layer, size_t kv_head) override;
   void Compress(size_t layer, KvCache& cache) override;
   KvCodec Codec() const override;  // the one quantizing part's (MakePolicy rejects two)
   size_t MetadataBytes() const override;

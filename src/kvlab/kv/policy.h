@@ -47,6 +47,10 @@ class KvPolicy {
   // may be observed concurrently from different threads.
   virtual bool WantsAttention() const { return false; }
   virtual void Observe(const AttentionRow& row) {}
+  // A hint, when WantsAttention(): the attention of (layer, kv_head) is about to run on this thread, and its
+  // rows will come to Observe. A policy can start loading the state Observe will touch (sketch counters),
+  // so that the misses overlap the attention instead of stalling Observe.
+  virtual void WillObserve(size_t layer, size_t kv_head) {}
   // Enforces the budget on one layer after a chunk of tokens.
   virtual void Compress(size_t layer, KvCache& cache) = 0;
   // Called after the cache of `layer` was changed by someone else (another part of a composite), so

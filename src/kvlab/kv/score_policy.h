@@ -86,6 +86,9 @@ class ScorePolicy : public KvPolicy {
   // Attention rows go to the score (ObserveScores) and, with entropy budgets, to the entropy samples.
   bool WantsAttention() const final { return budget_.options.entropy() || ScoresNeedAttention(); }
   void Observe(const AttentionRow& row) final;
+  void WillObserve(size_t layer, size_t kv_head) final {
+    if (ScoresNeedAttention()) WillObserveScores(layer, kv_head);
+  }
   // The score's state plus the entropy budgets' (ScoreMetadataBytes).
   size_t MetadataBytes() const final { return ScoreMetadataBytes() + (entropy_.enabled() ? entropy_.Bytes() : 0); }
   const ScoreBudget& budget() const { return budget_; }
@@ -99,6 +102,8 @@ class ScorePolicy : public KvPolicy {
   // Whether the score needs attention rows, which then arrive at ObserveScores.
   virtual bool ScoresNeedAttention() const { return false; }
   virtual void ObserveScores(const AttentionRow& row) {}
+  // KvPolicy::WillObserve, for the score.
+  virtual void WillObserveScores(size_t layer, size_t kv_head) {}
   // Bytes of the score's own state (MetadataBytes adds the budgets').
   virtual size_t ScoreMetadataBytes() const { return 0; }
   // Scores the live slots of one head; higher = more worth keeping. out.size() == cache.Size(layer, head).

@@ -377,6 +377,7 @@ void Model::AttendObserved(size_t layer, size_t n, int32_t start_pos, const KvCa
     while (shares.Next(t, begin, end)) {
       for (size_t kv = begin; kv < end; ++kv) {
         const std::span<const SlotMeta> meta = cache.Meta(layer, kv);
+        observer.WillObserve(layer, kv);
         for (size_t i = 0; i < n; ++i) {
           for (size_t h = kv * group; h < (kv + 1) * group; ++h) {
             const float* q = act.q.data() + i * q_dim + h * head_dim;

@@ -50,6 +50,8 @@ class CountMinSketch {
   // weight >= 0 and finite (checked: a negative weight would void the never-underestimate guarantee).
   void Add(uint64_t key, float weight);
   // Adds weights[i] to keys[i]; the spans have equal length (checked).
+  // Asks for the counters' cache lines ahead of an update (CounterMatrix::Prefetch).
+  void PrefetchCounters() const { counters_.Prefetch(); }
   void AddBatch(std::span<const uint64_t> keys, std::span<const float> weights);
 
   // Never below the true (decayed) sum of the key's weights, up to float rounding.

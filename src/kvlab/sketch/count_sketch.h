@@ -46,6 +46,8 @@ class CountSketch {
 
   // Any finite weight, either sign (checked).
   void Add(uint64_t key, float weight);
+  // Asks for the counters' cache lines ahead of an update (CounterMatrix::Prefetch).
+  void PrefetchCounters() const { counters_.Prefetch(); }
   void AddBatch(std::span<const uint64_t> keys, std::span<const float> weights);
 
   // Median over rows of the per-row estimates (mean of the two middle ones for even depth).

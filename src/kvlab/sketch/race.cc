@@ -10,6 +10,9 @@
 namespace kvlab {
 namespace {
 
+// Decided once: the sketch folder does not depend on the engine's ops/cpu_features.
+const bool kHasAvx512 = __builtin_cpu_supports("avx512f");
+
 SketchShape ValidateRaceShape(size_t width, size_t depth, size_t dim, int bits) {
   const SketchShape shape = ValidateSketchShape("RaceSketch", width, depth);
   if (dim == 0) throw Error("RaceSketch: dim", "must be > 0, got 0", "dim is the length of every vector");
@@ -52,6 +55,10 @@ void RaceSketch::Project(std::span<const float> v, size_t first_row, size_t rows
   // Every plane's dot product accumulates coordinate by coordinate, as a plain loop over one plane
   // would (so the signs, and the sketch, do not depend on how many planes are taken at once); the loop
   // over planes is the inner one, contiguous in projections_, and vectorizes.
+  if (kHasAvx512) {
+    ProjectAvx512(projections_.data() + begin, planes, count, v.data(), dim_, dots);
+    return;
+  }
   std::fill_n(dots, count, 0.0f);
   for (size_t i = 0; i < dim_; ++i) {
     const float* column = projections_.data() + i * planes + begin;
@@ -91,6 +98,12 @@ void RaceSketch::ForEachBucket(std::span<const float> v, Visit visit) const {
       visit(first + r, fold_.empty() ? code : fold_[first + r].Bucket(code, static_cast<uint32_t>(width())));
     }
   }
+}
+
+void RaceSketch::PrefetchCounters() const {
+  constexpr size_t kLine = 64 / sizeof(float);
+  for (size_t i = 0; i < projections_.size(); i += kLine) __builtin_prefetch(projections_.data() + i);
+  counters_.Prefetch();
 }
 
 void RaceSketch::Buckets(std::span<const float> v, std::span<uint32_t> out) const {

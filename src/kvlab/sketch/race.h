@@ -44,6 +44,8 @@ class RaceSketch {
   RaceSketch(size_t width, size_t depth, size_t dim, int bits, uint64_t seed);
 
   size_t width() const { return counters_.width(); }
+  // Asks for the cache lines an Add reads, the hyperplanes and the counters, ahead of it.
+  void PrefetchCounters() const;
   size_t depth() const { return counters_.depth(); }
   size_t dim() const { return dim_; }
   int bits() const { return bits_; }
@@ -101,5 +103,10 @@ class RaceSketch {
   std::vector<PairwiseHash> fold_;  // [depth] code -> bucket; empty when 2^bits <= width
   CounterMatrix counters_;          // [depth][width]
 };
+
+// The AVX-512 loop of RaceSketch::Project (race_avx512.cc, built with AVX-512 flags), in the same arithmetic:
+// for p < count, dots[p] = Σ_i columns[i * planes + p] · v[i], each product rounded and then added in order
+// of i. columns: [dim][planes] from the first plane wanted. Call Project (through Buckets, Add, Query).
+void ProjectAvx512(const float* columns, size_t planes, size_t count, const float* v, size_t dim, float* dots);
 
 }  // namespace kvlab

@@ -69,6 +69,7 @@ class SketchTopkPolicy final : public ScorePolicy {
   void OnBind(const KvCacheShape& shape) override { scores_.Bind(shape); }
   bool ScoresNeedAttention() const override { return true; }
   void ObserveScores(const AttentionRow& row) override { scores_.Observe(row); }
+  void WillObserveScores(size_t layer, size_t kv_head) override { scores_.Prefetch(layer, kv_head); }
   size_t ScoreMetadataBytes() const override { return scores_.Bytes(); }
   std::unique_ptr<KvPolicy> Clone() const override { return std::make_unique<SketchTopkPolicy>(*this); }
 
@@ -97,6 +98,7 @@ class SketchAggregatePolicy final : public SummaryPolicy {
   }
   bool WantsAttention() const override { return true; }
   void Observe(const AttentionRow& row) override { scores_.Observe(row); }
+  void WillObserve(size_t layer, size_t kv_head) override { scores_.Prefetch(layer, kv_head); }
   // The sketches plus the summary table (one founder position per summary slot, and the lsh hyperplanes
   // when assign=lsh).
   size_t MetadataBytes() const override { return scores_.Bytes() + SummaryPolicy::MetadataBytes(); }

@@ -78,6 +78,15 @@ void SketchScores::Observe(const AttentionRow& row) {
   }
 }
 
+void SketchScores::Prefetch(size_t layer, size_t kv_head) const {
+  const size_t idx = layer * n_kv_heads_ + kv_head;
+  switch (options_.type) {
+    case SketchOptions::Type::kCountMin: cms_[idx].PrefetchCounters(); break;
+    case SketchOptions::Type::kCountSketch: cs_[idx].PrefetchCounters(); break;
+    case SketchOptions::Type::kRace: race_[idx].PrefetchCounters(); break;
+  }
+}
+
 void SketchScores::Estimate(size_t layer, size_t kv_head, const KvCache& cache, std::span<float> out) {
   const size_t idx = layer * n_kv_heads_ + kv_head;
   std::span<const SlotMeta> meta = cache.Meta(layer, kv_head);

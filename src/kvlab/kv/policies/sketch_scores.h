@@ -48,6 +48,8 @@ class SketchScores {
   void Bind(const KvCacheShape& shape);
   // Adds one attention row (cms/cs: probs at slot positions; race: the query).
   void Observe(const AttentionRow& row);
+  // Starts loading the counters Observe will update for (layer, kv_head) (KvPolicy::WillObserve).
+  void Prefetch(size_t layer, size_t kv_head) const;
   // Estimated score of every live slot of one head. out.size() == cache.Size(layer, head).
   void Estimate(size_t layer, size_t kv_head, const KvCache& cache, std::span<float> out);
   size_t Bytes() const;
