@@ -22,15 +22,14 @@ for w in ${WEIGHTS-f32 bf16 f16 q8}; do
 done
 # Attention at depth 4096: the step there against the step at depth 16.
 for w in f32 bf16; do build/kvlab bench -m "$model" --weights "$w" -t 2 -p 0 -d 16,4096 -n 32 -r 3; done
-# The policies' own hooks (Observe + Compress) per decode step at depths 1024 and 4096.
+# The policies' own hooks (Observe + Compress) per decode step at depths 1024 and 4096, over 128 steps: four
+# evictions of the scored policies' default chunk (budget/8 = 32).
 for spec in full window:budget=256 sinks:budget=256 random:budget=256 knorm:budget=256 h2o:budget=256 \
             tova:budget=256 snapkv:budget=256 "sketch:type=cms,width=512,depth=4,budget=256" \
             "sketch:type=cs,width=512,depth=4,budget=256" "sketch:type=race,width=512,depth=4,budget=256" \
             cluster:budget=256 "quant:k=int4,v=int4,residual=64"; do
-  build/kvlab bench -m "$model" -t 2 -p 0 -d 1024,4096 -n 32 -r 1 --no-membw --kv "$spec"
+  build/kvlab bench -m "$model" -t 2 -p 0 -d 1024,4096 -n 128 -r 1 --no-membw --kv "$spec"
 done
-# cluster with a chunk: 128 steps, so that the measured steps include evictions of 32.
-build/kvlab bench -m "$model" -t 2 -p 0 -d 1024 -n 128 -r 1 --no-membw --kv cluster:budget=256,chunk=32
 # The prefill kernels and the sketches' updates alone.
 cmake --build build -j "${JOBS:-2}" --target kvlab_microbench
 build/bench/kvlab_microbench --benchmark_filter=MatMul
