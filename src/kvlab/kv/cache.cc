@@ -266,24 +266,27 @@ void KvCache::Prefetch(size_t layer, size_t head, size_t first, size_t count) co
   const size_t nq = quantized_ ? n_quant_[idx] : 0;
   const size_t f32_first = std::max(first, nq), f32_end = first + count;
   if (f32_first >= f32_end) return;
-  const size_t row = Offset(layer, head) + (f32_first - nq) * head_dim_, bytes = (f32_end - f32_first) * head_dim_ * sizeof(float);
+  const size_t row = Offset(layer, head) + (f32_first - nq) * head_dim_;
+  const size_t bytes = (f32_end - f32_first) * head_dim_ * sizeof(float);
   PrefetchBytes(keys_.data() + row, bytes);
   PrefetchBytes(values_.data() + row, bytes);
 }
 
-void KvCache::KeepF32(size_t layer, size_t head, std::span<const uint32_t> slots) {
-  const size_t idx = Index(layer, head);
-  const size_t n = size_[idx], k = slots.size(), d = head_dim_;
-  for (size_t i = 0; i < k; ++i) KVLAB_CHECK(slots[i] < n && (i == 0 || slots[i - 1] < slots[i]));
+void KvCache::MoveF32Slots(size_t layer, size_t head, size_t to, size_t from, size_t count) {
+  const size_t d = head_dim_;
   float* keys = MutableKeys(layer, head);
   float* values = MutableValues(layer, head);
-  SlotMeta* meta = meta_.data() + MetaStart(idx);
-  // Moves `count` consecutive slots from `from` to `to`; the ranges may overlap (memmove).
-  auto move = [&](size_t to, size_t from, size_t count) {
-    std::memmove(keys + to * d, keys + from * d, count * d * sizeof(float));
-    std::memmove(values + to * d, values + from * d, count * d * sizeof(float));
-    std::memmove(meta + to, meta + from, count * sizeof(SlotMeta));
-  };
+  SlotMeta* meta = meta_.data() + MetaStart(Index(layer, head));
+  std::memmove(keys + to * d, keys + from * d, count * d * sizeof(float));
+  std::memmove(values + to * d, values + from * d, count * d * sizeof(float));
+  std::memmove(meta + to, meta + from, count * sizeof(SlotMeta));
+}
+
+void KvCache::KeepF32(size_t layer, size_t head, std::span<const uint32_t> slots) {
+  const size_t idx = Index(layer, head);
+  const size_t n = size_[idx], k = slots.size();
+  for (size_t i = 0; i < k; ++i) KVLAB_CHECK(slots[i] < n && (i == 0 || slots[i - 1] < slots[i]));
+  auto move = [&](size_t to, size_t from, size_t count) { MoveF32Slots(layer, head, to, from, count); };
   // Kept slots already in place at the front (slots[i] == i) and at the back (slots[i] == n - k + i).
   size_t front = 0;
   while (front < k && slots[front] == front) ++front;
@@ -334,16 +337,9 @@ void KvCache::Drop(size_t layer, size_t head, std::span<const uint32_t> slots) {
 
 void KvCache::DropF32(size_t layer, size_t head, std::span<const uint32_t> slots) {
   const size_t idx = Index(layer, head);
-  const size_t n = size_[idx], m = slots.size(), d = head_dim_;
+  const size_t n = size_[idx], m = slots.size();
   for (size_t j = 0; j < m; ++j) KVLAB_CHECK(slots[j] < n && (j == 0 || slots[j - 1] < slots[j]));
-  float* keys = MutableKeys(layer, head);
-  float* values = MutableValues(layer, head);
-  SlotMeta* meta = meta_.data() + MetaStart(idx);
-  auto move = [&](size_t to, size_t from, size_t count) {  // ranges may overlap
-    std::memmove(keys + to * d, keys + from * d, count * d * sizeof(float));
-    std::memmove(values + to * d, values + from * d, count * d * sizeof(float));
-    std::memmove(meta + to, meta + from, count * sizeof(SlotMeta));
-  };
+  auto move = [&](size_t to, size_t from, size_t count) { MoveF32Slots(layer, head, to, from, count); };
   // As KeepF32: move whichever side holds fewer slots, the kept slots before the last hole (toward the
   // back, moving the start forward) or those after the first hole (toward the front); one block per run.
   const size_t before_last = slots[m - 1] - (m - 1), after_first = n - slots[0] - m;

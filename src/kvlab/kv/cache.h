@@ -151,6 +151,9 @@ class KvCache {
   size_t MetaStart(size_t idx) const { return idx * capacity_ + begin_[idx]; }
   // Moves a plain cache head's live slots back to the start of its region (when appends reach the end).
   void Recenter(size_t idx);
+  // Moves `count` consecutive live slots of a plain-cache head from index `from` to `to` (keys, values and
+  // metadata; the ranges may overlap).
+  void MoveF32Slots(size_t layer, size_t head, size_t to, size_t from, size_t count);
   // Plain-cache eviction that moves whichever side of the holes holds fewer kept slots.
   void KeepF32(size_t layer, size_t head, std::span<const uint32_t> slots);
   void DropF32(size_t layer, size_t head, std::span<const uint32_t> slots);
