@@ -50,14 +50,7 @@ struct Row {
   std::vector<float> probs;
   std::vector<SlotMeta> slots;
   AttentionRow Of(size_t layer, size_t kv_head, int32_t pos) const {
-    AttentionRow r;
-    r.layer = layer;
-    r.head = kv_head;
-    r.kv_head = kv_head;
-    r.query_pos = pos;
-    r.probs = probs;
-    r.slots = slots;
-    return r;
+    return AttentionRow{layer, kv_head, kv_head, pos, probs, slots};
   }
 };
 Row MakeRow(size_t n, bool spread) {

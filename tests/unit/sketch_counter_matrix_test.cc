@@ -7,8 +7,8 @@
 #include <random>
 #include <vector>
 
-#include "kvlab/ops/cpu_features.h"
 #include "kvlab/sketch/counter_matrix.h"
+#include "kvlab/sketch/hashing.h"
 
 namespace kvlab {
 namespace {
@@ -26,7 +26,7 @@ bool ScalarToStored(const std::vector<float>& w, float floor, double inv_scale, 
 }
 
 TEST(CounterMatrix, ToStoredBatchAvx512GivesTheScalarBits) {
-  if (DetectSimdLevel() < SimdLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  if (!SketchCpuHasAvx512()) GTEST_SKIP() << "no AVX-512 on this CPU";
   std::mt19937 rng(8);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   for (size_t n = 0; n <= 70; ++n) {
@@ -46,7 +46,7 @@ TEST(CounterMatrix, ToStoredBatchAvx512GivesTheScalarBits) {
 }
 
 TEST(CounterMatrix, ToStoredBatchAvx512RejectsWhatTheScalarLoopRejects) {
-  if (DetectSimdLevel() < SimdLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  if (!SketchCpuHasAvx512()) GTEST_SKIP() << "no AVX-512 on this CPU";
   const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
   for (float bad : {nan, inf, -inf, -0.5f}) {
     for (size_t where : {0u, 15u, 16u, 20u}) {

@@ -276,7 +276,7 @@ TEST(RaceSketch, MergeDecayDeterminismAndBytes) {
 // The AVX-512 projection loop gives the scalar loop's bits for any number of planes (several passes of 64,
 // masked tails), so signs and buckets do not depend on the CPU.
 TEST(RaceSketch, Avx512ProjectionGivesTheScalarBits) {
-  if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "no AVX-512 on this CPU";
+  if (!SketchCpuHasAvx512()) GTEST_SKIP() << "no AVX-512 on this CPU";
   std::mt19937 rng(12);
   std::normal_distribution<float> normal;
   for (size_t dim : {1u, 5u, 64u, 128u}) {

@@ -282,37 +282,23 @@ void KvCache::MoveF32Slots(size_t layer, size_t head, size_t to, size_t from, si
   std::memmove(meta + to, meta + from, count * sizeof(SlotMeta));
 }
 
-void KvCache::KeepF32(size_t layer, size_t head, std::span<const uint32_t> slots) {
-  const size_t idx = Index(layer, head);
-  const size_t n = size_[idx], k = slots.size();
-  for (size_t i = 0; i < k; ++i) KVLAB_CHECK(slots[i] < n && (i == 0 || slots[i - 1] < slots[i]));
-  auto move = [&](size_t to, size_t from, size_t count) { MoveF32Slots(layer, head, to, from, count); };
-  // Kept slots already in place at the front (slots[i] == i) and at the back (slots[i] == n - k + i).
-  size_t front = 0;
-  while (front < k && slots[front] == front) ++front;
-  size_t back = 0;
-  while (back < k && slots[k - 1 - back] == n - 1 - back) ++back;
-  // Kept slots move in runs of consecutive indices, one block move per run: evicting one token from the
-  // middle moves one block, not one row at a time.
-  if (k - back <= k - front) {
-    // Fewer kept slots before the last hole: pack toward the back and move the start forward. This is
-    // the common case (old tokens evicted, recent window kept) and moves only the sinks.
-    for (size_t end = k - back; end > 0;) {  // runs from the back: never overwrites a kept slot
-      size_t first = end - 1;
-      while (first > 0 && slots[first - 1] + 1 == slots[first]) --first;
-      move(n - k + first, slots[first], end - first);
-      end = first;
-    }
-    begin_[idx] += static_cast<uint32_t>(n - k);
-  } else {
-    for (size_t first = front; first < k;) {  // runs from the front: never overwrites a kept slot
-      size_t end = first + 1;
-      while (end < k && slots[end - 1] + 1 == slots[end]) ++end;
-      move(first, slots[first], end - first);
-      first = end;
+std::span<const uint32_t> KvCache::ComplementOf(size_t n, std::span<const uint32_t> slots) {
+  index_scratch_.clear();
+  size_t next = 0;  // next slot of `slots`
+  for (uint32_t i = 0; i < n; ++i) {
+    if (next < slots.size() && slots[next] == i) {
+      ++next;
+    } else {
+      index_scratch_.push_back(i);
     }
   }
-  size_[idx] = static_cast<uint32_t>(k);
+  KVLAB_CHECK(next == slots.size());  // every slot live, strictly ascending
+  return index_scratch_;
+}
+
+void KvCache::KeepF32(size_t layer, size_t head, std::span<const uint32_t> slots) {
+  // The complement, then DropF32: one compaction for both.
+  DropF32(layer, head, ComplementOf(size_[Index(layer, head)], slots));
 }
 
 void KvCache::Drop(size_t layer, size_t head, std::span<const uint32_t> slots) {
@@ -321,27 +307,18 @@ void KvCache::Drop(size_t layer, size_t head, std::span<const uint32_t> slots) {
     DropF32(layer, head, slots);
     return;
   }
-  const size_t n = size_[Index(layer, head)];
-  kept_scratch_.clear();
-  size_t next = 0;  // next dropped slot
-  for (uint32_t i = 0; i < n; ++i) {
-    if (next < slots.size() && slots[next] == i) {
-      ++next;
-    } else {
-      kept_scratch_.push_back(i);
-    }
-  }
-  KVLAB_CHECK(next == slots.size());  // every dropped slot live, strictly ascending
-  KeepQuantized(layer, head, kept_scratch_);
+  KeepQuantized(layer, head, ComplementOf(size_[Index(layer, head)], slots));
 }
 
 void KvCache::DropF32(size_t layer, size_t head, std::span<const uint32_t> slots) {
   const size_t idx = Index(layer, head);
   const size_t n = size_[idx], m = slots.size();
+  if (m == 0) return;
   for (size_t j = 0; j < m; ++j) KVLAB_CHECK(slots[j] < n && (j == 0 || slots[j - 1] < slots[j]));
   auto move = [&](size_t to, size_t from, size_t count) { MoveF32Slots(layer, head, to, from, count); };
-  // As KeepF32: move whichever side holds fewer slots, the kept slots before the last hole (toward the
-  // back, moving the start forward) or those after the first hole (toward the front); one block per run.
+  // Move whichever side holds fewer slots: the kept slots before the last hole (toward the back, moving the
+  // start forward: the common case, old tokens evicted and the recent window kept, moves only the sinks) or
+  // those after the first hole (toward the front). One block move per run of kept slots between holes.
   const size_t before_last = slots[m - 1] - (m - 1), after_first = n - slots[0] - m;
   if (before_last <= after_first) {
     for (size_t j = m; j-- > 0;) {  // the run before hole j moves up past the m - j holes from j on

@@ -154,7 +154,10 @@ class KvCache {
   // Moves `count` consecutive live slots of a plain-cache head from index `from` to `to` (keys, values and
   // metadata; the ranges may overlap).
   void MoveF32Slots(size_t layer, size_t head, size_t to, size_t from, size_t count);
-  // Plain-cache eviction that moves whichever side of the holes holds fewer kept slots.
+  // The slots in [0, n) not in `slots` (strictly ascending and < n: checked), in index_scratch_.
+  std::span<const uint32_t> ComplementOf(size_t n, std::span<const uint32_t> slots);
+  // Plain-cache eviction that moves whichever side of the holes holds fewer kept slots (KeepF32 is DropF32
+  // of the complement).
   void KeepF32(size_t layer, size_t head, std::span<const uint32_t> slots);
   void DropF32(size_t layer, size_t head, std::span<const uint32_t> slots);
   void AppendQuantized(size_t layer, const float* k, const float* v);
@@ -173,7 +176,7 @@ class KvCache {
   std::vector<uint8_t, HugePageAllocator<uint8_t>> value_codes_; // quantized: [layers][kv_heads][capacity][value_row_bytes]
   std::vector<uint32_t> n_quant_;    // quantized: [layers][kv_heads] encoded prefix length
   std::vector<float> merge_scratch_; // quantized: [4][head_dim] for Merge
-  std::vector<uint32_t> kept_scratch_;  // quantized: Drop's kept slots, handed to KeepQuantized
+  std::vector<uint32_t> index_scratch_;  // ComplementOf's result
   KvMergeObserver* merge_observer_ = nullptr;
   bool key_per_channel_ = false;     // codec_.key_axis == kChannel with integer keys
   ChannelKeyBlocks key_blocks_;      // per-channel keys: block parameters per (layer, kv_head)

@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "kvlab/sketch/hashing.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -14,10 +15,6 @@ namespace {
 // renormalizes once every ~2200 steps), and close enough to 1 that stored values never overflow.
 constexpr double kMinScale = 0x1.0p-32;
 constexpr double kMaxScale = 0x1.0p32;
-
-// Decided once: the sketch folder does not depend on the engine's ops/cpu_features.
-const bool kHasAvx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                         __builtin_cpu_supports("avx512dq");
 
 }  // namespace
 
@@ -41,7 +38,7 @@ double CounterMatrix::ToStoredBatch(const float* weights, size_t n, bool nonnega
   double sums[4] = {0.0, 0.0, 0.0, 0.0};
   const float floor = nonnegative ? 0.0f : -std::numeric_limits<float>::max();
   bool valid = true;
-  if (kHasAvx512) {
+  if (SketchCpuHasAvx512()) {
     valid = ToStoredBatchAvx512(weights, n, floor, inv_scale_, stored, sums);
   } else {
     for (size_t i = 0; i < n; ++i) {

@@ -11,13 +11,14 @@ double SplitMix64::NextGaussian() {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
 }
 
-namespace {
-// Decided once: the sketch folder does not depend on the engine's ops/cpu_features.
-const bool kHasAvx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
-}  // namespace
+bool SketchCpuHasAvx512() {
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  return has;
+}
 
 void PairwiseHash::Buckets(const uint64_t* keys, size_t count, uint32_t n, uint32_t* out) const {
-  if (kHasAvx512) {
+  if (SketchCpuHasAvx512()) {
     BucketsAvx512(*this, keys, count, n, out);
     return;
   }

@@ -98,6 +98,10 @@ class PairwiseHash {
   uint64_t a0_ = 0, a1_ = 0, b_ = 0;
 };
 
+// Whether this CPU runs the sketch folder's *_avx512.cc kernels (AVX-512 F, BW, VL and DQ: the flags those
+// files are built with). Decided once; the sketch folder does not depend on the engine's ops/cpu_features.
+bool SketchCpuHasAvx512();
+
 // The AVX-512 path of PairwiseHash::Buckets (hashing_avx512.cc, built with AVX-512 flags); call Buckets.
 void BucketsAvx512(const PairwiseHash& h, const uint64_t* keys, size_t count, uint32_t n, uint32_t* out);
 

@@ -10,9 +10,6 @@
 namespace kvlab {
 namespace {
 
-// Decided once: the sketch folder does not depend on the engine's ops/cpu_features.
-const bool kHasAvx512 = __builtin_cpu_supports("avx512f");
-
 SketchShape ValidateRaceShape(size_t width, size_t depth, size_t dim, int bits) {
   const SketchShape shape = ValidateSketchShape("RaceSketch", width, depth);
   if (dim == 0) throw Error("RaceSketch: dim", "must be > 0, got 0", "dim is the length of every vector");
@@ -55,7 +52,7 @@ void RaceSketch::Project(std::span<const float> v, size_t first_row, size_t rows
   // Every plane's dot product accumulates coordinate by coordinate, as a plain loop over one plane
   // would (so the signs, and the sketch, do not depend on how many planes are taken at once); the loop
   // over planes is the inner one, contiguous in projections_, and vectorizes.
-  if (kHasAvx512) {
+  if (SketchCpuHasAvx512()) {
     ProjectAvx512(projections_.data() + begin, planes, count, v.data(), dim_, dots);
     return;
   }
