@@ -238,10 +238,14 @@ namespace kvlab {
 namespace {
 
 // AddBatch is the hot path of sketch policies; it must give exactly the counters of Add one key at a time,
-// for blocks longer than its internal block, with a decayed (non-unit) scale and repeated keys.
+// for blocks longer than its internal block, with a decayed (non-unit) scale and repeated keys, and for
+// depths that fill its passes of four rows exactly or leave a remainder.
 TEST(CountMinSketch, AddBatchIsBitIdenticalToAddingOneByOne) {
-  for (bool conservative : {false, true}) {
-    CountMinSketch one(97, 4, 11, conservative), batch(97, 4, 11, conservative);
+  for (auto [conservative, depth] :
+       {std::pair{false, size_t{4}}, std::pair{true, size_t{4}}, std::pair{false, size_t{1}},
+        std::pair{false, size_t{7}}, std::pair{false, size_t{9}}}) {
+    SCOPED_TRACE("depth " + std::to_string(depth) + (conservative ? " conservative" : ""));
+    CountMinSketch one(97, depth, 11, conservative), batch(97, depth, 11, conservative);
     one.Decay(0.37);
     batch.Decay(0.37);
     std::vector<uint64_t> keys;
@@ -276,7 +280,8 @@ TEST(CountMinSketch, EstimateBatchEqualsEstimate) {
     cms.AddBatch(keys, weights);
     std::vector<float> out(keys.size());
     cms.EstimateBatch(keys, out);
-    for (size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(out[i], cms.Estimate(keys[i])) << "depth " << depth << " key " << i;
+    for (size_t i = 0; i < keys.size(); ++i)
+      ASSERT_EQ(out[i], cms.Estimate(keys[i])) << "depth " << depth << " key " << i;
   }
 }
 

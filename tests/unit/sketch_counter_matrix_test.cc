@@ -1,5 +1,5 @@
 // CounterMatrix::ToStoredBatch: its AVX-512 loop gives the scalar loop's bits (stored units and partial
-// sums), and rejects what the scalar loop rejects.
+// sums), and rejects what the scalar loop rejects. CounterMatrix::ScatterAdd: the sums of one add at a time.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -72,6 +72,49 @@ TEST(CounterMatrix, ToStoredBatchReturnsTheSumAndStoredUnits) {
   const double sum = m.ToStoredBatch(w.data(), w.size(), /*nonnegative=*/true, stored.data());
   EXPECT_DOUBLE_EQ(sum, (double{0.1f} + double{0.5f}) + double{0.2f} + (double{0.3f} + double{0.4f}));
   for (size_t i = 0; i < w.size(); ++i) EXPECT_EQ(stored[i], m.ToStored(w[i]));
+}
+
+// ScatterAdd's keys-outer loop must give every counter the bits of adding one key at a time, row by row, in
+// order of the keys: for 1 to 4 rows, rows starting past row 0, one value array shared by every row and one
+// per row, and buckets that repeat (so a counter takes several adds within one pass).
+TEST(CounterMatrix, ScatterAddEqualsOneAddAtATime) {
+  std::mt19937 rng(21);
+  constexpr size_t kWidth = 13, kDepth = 6, kKeys = 101;
+  std::uniform_int_distribution<uint32_t> bucket(0, kWidth - 1);
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  for (bool shared : {true, false}) {
+    for (size_t first : {size_t{0}, size_t{2}}) {
+      for (size_t count = 1; count <= CounterMatrix::kScatterRows; ++count) {
+        std::vector<std::vector<uint32_t>> buckets(count, std::vector<uint32_t>(kKeys));
+        std::vector<std::vector<float>> values(count, std::vector<float>(kKeys));
+        for (size_t j = 0; j < count; ++j) {
+          for (size_t i = 0; i < kKeys; ++i) {
+            buckets[j][i] = bucket(rng);
+            values[j][i] = value(rng) * (i % 7 == 0 ? 1e-6f : 1.0f);  // small and large magnitudes
+          }
+        }
+        const uint32_t* bucket_rows[CounterMatrix::kScatterRows];
+        const float* value_rows[CounterMatrix::kScatterRows];
+        for (size_t j = 0; j < count; ++j) {
+          bucket_rows[j] = buckets[j].data();
+          value_rows[j] = shared ? values[0].data() : values[j].data();
+        }
+        CounterMatrix batch(SketchShape{kWidth, kDepth}), one(SketchShape{kWidth, kDepth});
+        batch.ScatterAdd(first, count, bucket_rows, value_rows, kKeys);
+        for (size_t j = 0; j < count; ++j) {
+          for (size_t i = 0; i < kKeys; ++i)
+            one.MutableStored(first + j, bucket_rows[j][i]) += value_rows[j][i];
+        }
+        for (size_t r = 0; r < kDepth; ++r) {
+          for (size_t c = 0; c < kWidth; ++c) {
+            ASSERT_EQ(batch.Stored(r, c), one.Stored(r, c))
+                << "shared " << shared << " first " << first << " count " << count << " cell " << r << ","
+                << c;
+          }
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

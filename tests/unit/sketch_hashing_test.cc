@@ -127,7 +127,8 @@ TEST(PairwiseHash, BatchBucketsOfPositionsEqualScalarBuckets) {
   for (uint32_t n : {1u, 512u, 4096u}) {
     std::vector<uint32_t> out(keys.size());
     h.Buckets(keys.data(), keys.size(), n, out.data());
-    for (size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(out[i], h.Bucket(keys[i], n)) << "n=" << n << " i=" << i;
+    for (size_t i = 0; i < keys.size(); ++i)
+      ASSERT_EQ(out[i], h.Bucket(keys[i], n)) << "n=" << n << " i=" << i;
   }
 }
 
@@ -143,12 +144,49 @@ TEST(PairwiseHash, BatchBucketsEqualScalarBuckets) {
   for (int f = 0; f < 4; ++f) {
     const PairwiseHash h(rng);
     std::vector<uint64_t> keys;
-    for (uint64_t i = 0; i < 77; ++i) keys.push_back(i * 0x9e3779b97f4a7c15ULL + (i << 40));  // odd tail of 77
+    for (uint64_t i = 0; i < 77; ++i)
+      keys.push_back(i * 0x9e3779b97f4a7c15ULL + (i << 40));  // odd tail of 77
     for (uint32_t n : {1u, 2u, 7u, 512u, 4294967295u}) {
       std::vector<uint32_t> out(keys.size() + 1, 0xdeadbeef);
       h.Buckets(keys.data(), keys.size(), n, out.data());
-      for (size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(out[i], h.Bucket(keys[i], n)) << "n=" << n << " i=" << i;
+      for (size_t i = 0; i < keys.size(); ++i)
+        ASSERT_EQ(out[i], h.Bucket(keys[i], n)) << "n=" << n << " i=" << i;
       EXPECT_EQ(out[keys.size()], 0xdeadbeefu);  // nothing written past the end
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kvlab
+
+namespace kvlab {
+namespace {
+
+// ApplySigns (AVX-512 where available) must be exactly Sign(key) * value, for position keys and wide keys,
+// tails shorter than a vector, signed zeros, and in place; it writes nothing past count.
+TEST(PairwiseHash, ApplySignsEqualsSignTimesValue) {
+  SplitMix64 rng(5);
+  for (int f = 0; f < 3; ++f) {
+    const PairwiseHash h(rng);
+    std::vector<uint64_t> keys;
+    std::vector<float> values;
+    for (uint64_t i = 0; i < 45; ++i) {
+      keys.push_back(f == 2 ? i * 0x9e3779b97f4a7c15ULL : 17 * i);  // f < 2: keys below 2^32
+      values.push_back(i % 9 == 0 ? (i % 2 ? -0.0f : 0.0f) : 0.37f * static_cast<float>(i) - 5.0f);
+    }
+    for (size_t count : {size_t{0}, size_t{3}, size_t{8}, size_t{45}}) {
+      std::vector<float> out(count + 1, 7.0f);
+      h.ApplySigns(keys.data(), count, values.data(), out.data());
+      for (size_t i = 0; i < count; ++i) {
+        const float want = h.Sign(keys[i]) * values[i];
+        ASSERT_EQ(std::bit_cast<uint32_t>(out[i]), std::bit_cast<uint32_t>(want))
+            << "count " << count << " i " << i;
+      }
+      EXPECT_EQ(out[count], 7.0f);  // nothing written past the end
+      std::vector<float> in_place(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(count));
+      h.ApplySigns(keys.data(), count, in_place.data(), in_place.data());
+      for (size_t i = 0; i < count; ++i)
+        ASSERT_EQ(std::bit_cast<uint32_t>(in_place[i]), std::bit_cast<uint32_t>(out[i]));
     }
   }
 }

@@ -3,7 +3,9 @@
 // ~20 ns per call, a few hundred calls per step: negligible against a millisecond step.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -28,17 +30,23 @@ class PolicyTimer final : public KvPolicy {
 
   // Every KvPolicy virtual must be forwarded above, or the wrapped policy silently loses that behaviour.
   // Nanoseconds spent in the inner policy's hooks since the last Reset, summed over threads.
-  int64_t ObserveNs() const { return observe_ns_.load(); }
+  int64_t ObserveNs() const;
   int64_t CompressNs() const { return compress_ns_.load(); }
-  void ResetTimes() {
-    observe_ns_ = 0;
-    compress_ns_ = 0;
-  }
+  void ResetTimes();
 
  private:
+  // Observe runs on every attention thread at once. One shared counter would move its cache line between
+  // the cores on every call, and that wait would be counted as the policy's time; so each thread adds to its
+  // own line (threads are given slots in turn; two sharing one still add atomically).
+  static constexpr size_t kThreadSlots = 16;
+  struct alignas(64) ThreadNs {
+    std::atomic<int64_t> ns{0};
+  };
+  static size_t ThreadSlot();
+
   std::unique_ptr<KvPolicy> inner_;
-  std::atomic<int64_t> observe_ns_{0};   // Observe runs on several threads at once
-  std::atomic<int64_t> compress_ns_{0};
+  std::array<ThreadNs, kThreadSlots> observe_ns_;  // summed by ObserveNs
+  std::atomic<int64_t> compress_ns_{0};            // Compress runs on one thread
 };
 
 }  // namespace kvlab

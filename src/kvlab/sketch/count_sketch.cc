@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -76,25 +75,27 @@ void CountSketch::Add(uint64_t key, float weight) {
 
 void CountSketch::AddBatch(std::span<const uint64_t> keys, std::span<const float> weights) {
   KVLAB_CHECK(keys.size() == weights.size());
-  // Same sums as Add per key, ordered row by row (see CountMinSketch::AddBatch).
+  // Same sums as Add per key, four rows per pass over the keys (see CountMinSketch::AddBatch).
   counters_.Prefetch();
   const uint32_t w = static_cast<uint32_t>(width());
   constexpr size_t kBlock = 256;
-  float stored[kBlock], signed_stored[kBlock];
-  uint32_t buckets[kBlock], signs[kBlock];
+  constexpr size_t kRows = CounterMatrix::kScatterRows;
+  static_assert(kRows == 4, "the row pointers below name four rows");
+  float stored[kBlock];
+  float signed_stored[kRows][kBlock];  // one group of rows' signed weights
+  uint32_t buckets[kRows][kBlock];
+  const uint32_t* bucket_rows[kRows] = {buckets[0], buckets[1], buckets[2], buckets[3]};
+  const float* values[kRows] = {signed_stored[0], signed_stored[1], signed_stored[2], signed_stored[3]};
   for (size_t begin = 0; begin < keys.size(); begin += kBlock) {
     const size_t n = std::min(kBlock, keys.size() - begin);
     counters_.ToStoredBatch(weights.data() + begin, n, /*nonnegative=*/false, stored);
-    for (size_t r = 0; r < bucket_hashes_.size(); ++r) {
-      float* row = counters_.StoredRow(r);
-      bucket_hashes_[r].Buckets(keys.data() + begin, n, w, buckets);
-      sign_hashes_[r].Buckets(keys.data() + begin, n, 2, signs);  // the hash's top bit, as Sign() reads it
-      // The sign is a coin flip per key: applied by flipping the float's sign bit (exactly negation), not by
-      // a branch, which would be mispredicted on half the keys.
-      for (size_t i = 0; i < n; ++i) {
-        signed_stored[i] = std::bit_cast<float>(std::bit_cast<uint32_t>(stored[i]) ^ ((signs[i] ^ 1u) << 31));
+    for (size_t first = 0; first < bucket_hashes_.size(); first += kRows) {
+      const size_t count = std::min(kRows, bucket_hashes_.size() - first);
+      for (size_t j = 0; j < count; ++j) {
+        bucket_hashes_[first + j].Buckets(keys.data() + begin, n, w, buckets[j]);
+        sign_hashes_[first + j].ApplySigns(keys.data() + begin, n, stored, signed_stored[j]);
       }
-      for (size_t i = 0; i < n; ++i) row[buckets[i]] += signed_stored[i];
+      counters_.ScatterAdd(first, count, bucket_rows, values, n);
     }
   }
 }
@@ -126,17 +127,14 @@ void CountSketch::EstimateBatch(std::span<const uint64_t> keys, std::span<float>
   const size_t d = depth();
   constexpr size_t kBlock = 64;
   float rows[kMaxDepth][kBlock];
-  uint32_t buckets[kBlock], signs[kBlock];
+  uint32_t buckets[kBlock];
   for (size_t begin = 0; begin < keys.size(); begin += kBlock) {
     const size_t n = std::min(kBlock, keys.size() - begin);
     for (size_t r = 0; r < d; ++r) {
       const float* row = counters_.StoredRow(r);
       bucket_hashes_[r].Buckets(keys.data() + begin, n, w, buckets);
-      sign_hashes_[r].Buckets(keys.data() + begin, n, 2, signs);
-      for (size_t i = 0; i < n; ++i) {
-        const float c = row[buckets[i]];
-        rows[r][i] = std::bit_cast<float>(std::bit_cast<uint32_t>(c) ^ ((signs[i] ^ 1u) << 31));
-      }
+      for (size_t i = 0; i < n; ++i) rows[r][i] = row[buckets[i]];
+      sign_hashes_[r].ApplySigns(keys.data() + begin, n, rows[r], rows[r]);
     }
     // d passes of compare-exchange on alternating (even, odd) pairs of rows sort any d values.
     for (size_t pass = 0; pass < d; ++pass) {

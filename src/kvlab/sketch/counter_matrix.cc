@@ -16,6 +16,47 @@ namespace {
 constexpr double kMinScale = 0x1.0p-32;
 constexpr double kMaxScale = 0x1.0p32;
 
+// The loop of CounterMatrix::ScatterAdd for a fixed number of rows (kept in registers). kShared: every row
+// adds the same values (values[0]).
+template <size_t kRows, bool kShared>
+void ScatterRows(float* const* rows, const uint32_t* const* buckets, const float* const* values, size_t n) {
+  float* row[kRows];
+  const uint32_t* bucket[kRows];
+  const float* value[kRows];
+  for (size_t j = 0; j < kRows; ++j) {
+    row[j] = rows[j];
+    bucket[j] = buckets[j];
+    value[j] = values[j];
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if constexpr (kShared) {
+      const float v = value[0][i];
+      for (size_t j = 0; j < kRows; ++j) row[j][bucket[j][i]] += v;
+    } else {
+      for (size_t j = 0; j < kRows; ++j) row[j][bucket[j][i]] += value[j][i];
+    }
+  }
+}
+
+template <bool kShared>
+void ScatterRowsOfCount(size_t count, float* const* rows, const uint32_t* const* buckets,
+                        const float* const* values, size_t n) {
+  switch (count) {
+    case 1:
+      ScatterRows<1, kShared>(rows, buckets, values, n);
+      break;
+    case 2:
+      ScatterRows<2, kShared>(rows, buckets, values, n);
+      break;
+    case 3:
+      ScatterRows<3, kShared>(rows, buckets, values, n);
+      break;
+    default:
+      ScatterRows<4, kShared>(rows, buckets, values, n);
+      break;
+  }
+}
+
 }  // namespace
 
 SketchShape ValidateSketchShape(std::string_view who, size_t width, size_t depth) {
@@ -52,9 +93,26 @@ double CounterMatrix::ToStoredBatch(const float* weights, size_t n, bool nonnega
   return (sums[0] + sums[1]) + (sums[2] + sums[3]);
 }
 
+void CounterMatrix::ScatterAdd(size_t first, size_t count, const uint32_t* const* buckets,
+                               const float* const* values, size_t n) {
+  KVLAB_CHECK(count >= 1 && count <= kScatterRows && first + count <= depth_);
+  float* rows[kScatterRows];
+  bool shared = true;
+  for (size_t j = 0; j < count; ++j) {
+    rows[j] = StoredRow(first + j);
+    shared &= values[j] == values[0];
+  }
+  if (shared) {
+    ScatterRowsOfCount<true>(count, rows, buckets, values, n);
+  } else {
+    ScatterRowsOfCount<false>(count, rows, buckets, values, n);
+  }
+}
+
 void CounterMatrix::Prefetch() const {
   constexpr size_t kLine = 64 / sizeof(float);
-  for (size_t i = 0; i < cells_.size(); i += kLine) __builtin_prefetch(cells_.data() + i, /*rw=*/1, /*locality=*/3);
+  for (size_t i = 0; i < cells_.size(); i += kLine)
+    __builtin_prefetch(cells_.data() + i, /*rw=*/1, /*locality=*/3);
 }
 
 void CounterMatrix::Scale(double factor) {

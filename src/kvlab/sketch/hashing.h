@@ -90,11 +90,17 @@ class PairwiseHash {
   void Buckets(const uint64_t* keys, size_t count, uint32_t n, uint32_t* out) const;
   // +1 or -1 with probability 1/2 each, pairwise independent across keys.
   float Sign(uint64_t key) const { return ((*this)(key) >> 31) ? 1.0f : -1.0f; }
+  // out[i] = Sign(keys[i]) * values[i] for i < count (exactly: a sign flip), 8 keys per instruction where
+  // the CPU has AVX-512 (a Count Sketch update signs every weight in every row). out may be values.
+  void ApplySigns(const uint64_t* keys, size_t count, const float* values, float* out) const;
 
   bool operator==(const PairwiseHash&) const = default;
 
  private:
-  friend void BucketsAvx512(const PairwiseHash& h, const uint64_t* keys, size_t count, uint32_t n, uint32_t* out);
+  friend void BucketsAvx512(const PairwiseHash& h, const uint64_t* keys, size_t count, uint32_t n,
+                            uint32_t* out);
+  friend void ApplySignsAvx512(const PairwiseHash& h, const uint64_t* keys, size_t count, const float* values,
+                               float* out);
   uint64_t a0_ = 0, a1_ = 0, b_ = 0;
 };
 
@@ -104,5 +110,8 @@ bool SketchCpuHasAvx512();
 
 // The AVX-512 path of PairwiseHash::Buckets (hashing_avx512.cc, built with AVX-512 flags); call Buckets.
 void BucketsAvx512(const PairwiseHash& h, const uint64_t* keys, size_t count, uint32_t n, uint32_t* out);
+// The AVX-512 path of PairwiseHash::ApplySigns; call ApplySigns.
+void ApplySignsAvx512(const PairwiseHash& h, const uint64_t* keys, size_t count, const float* values,
+                      float* out);
 
 }  // namespace kvlab
