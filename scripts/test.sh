@@ -13,7 +13,7 @@ phase_done() {
   phase_start=$SECONDS
 }
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DKVLAB_UNITY="${KVLAB_UNITY:-ON}" >/dev/null
 cmake --build build -j "$JOBS"
 phase_done "Release build"
 (cd build && ctest --output-on-failure -j "$JOBS")
@@ -34,7 +34,7 @@ phase_done "Python package, its tests and the notebook"
 
 # The sanitized build leaves out the Python module and the micro-benchmarks: nothing below runs them.
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKVLAB_SANITIZE=ON -DKVLAB_PYTHON=OFF \
-  -DKVLAB_BUILD_BENCH=OFF >/dev/null
+  -DKVLAB_BUILD_BENCH=OFF -DKVLAB_UNITY="${KVLAB_UNITY:-ON}" >/dev/null
 cmake --build build-asan -j "$JOBS"
 phase_done "sanitized build"
 # halt_on_error: any sanitizer report fails the test that caused it.

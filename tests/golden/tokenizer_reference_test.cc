@@ -46,8 +46,12 @@ TEST_P(TokenizerReference, MatchesEveryIdPieceAndDecoding) {
   const json& ref = Reference()["tokenizers"][name];
   const std::unique_ptr<Tokenizer> tok = LoadTokenizerFile(TokenizerPath(name));
   EXPECT_EQ(tok->clean_up_spaces_default(), ref["clean_up_tokenization_spaces"].get<bool>());
-  if (ref["bos_token_id"].is_number()) EXPECT_EQ(tok->bos_id(), ref["bos_token_id"].get<int32_t>());
-  if (ref["eos_token_id"].is_number()) EXPECT_EQ(tok->eos_id(), ref["eos_token_id"].get<int32_t>());
+  if (ref["bos_token_id"].is_number()) {
+    EXPECT_EQ(tok->bos_id(), ref["bos_token_id"].get<int32_t>());
+  }
+  if (ref["eos_token_id"].is_number()) {
+    EXPECT_EQ(tok->eos_id(), ref["eos_token_id"].get<int32_t>());
+  }
 
   std::map<std::string, int> checked, failed;  // field -> count
   auto check = [&](const std::string& field, const std::string& what, bool ok) {

@@ -119,7 +119,9 @@ TEST(Llama2cTest, ImplausibleHeadersAreRejected) {
   Header huge;
   huge.dim = 1 << 20;
   check(huge, "implausible model shape");
-  WriteFile(dir / "v1.bin", std::string("ak42") + std::string(60, '\x01'));
+  std::string v1 = "ak42";
+  v1.append(60, '\x01');
+  WriteFile(dir / "v1.bin", v1);
   ExpectError([&] { LoadModel(dir / "v1.bin"); }, {"v1.bin", "magic ak42"});
 }
 

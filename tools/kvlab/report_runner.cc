@@ -29,7 +29,7 @@ std::string PythonPath() {
 }
 
 // A results file is sweep JSONL, or the one object `kvlab tasks --json` writes.
-void CheckResultsFile(const std::string& path) {
+void CheckReadableResults(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw Error(path, "cannot open results file");
   {
@@ -115,7 +115,7 @@ void RunReport(const std::vector<std::string>& results, const std::vector<std::s
   if (results.empty() && analysis_dirs.empty()) {
     throw Error("kvlab report", "nothing to report", "give a RESULTS.jsonl and/or --analysis DIR");
   }
-  for (const std::string& r : results) CheckResultsFile(r);
+  for (const std::string& r : results) CheckReadableResults(r);
   for (const std::string& d : analysis_dirs) CheckAnalysisDir(d);
   const std::string python = PythonPath();
   if (access(python.c_str(), X_OK) != 0) {

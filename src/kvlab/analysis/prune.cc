@@ -56,12 +56,18 @@ std::string PruneSpec::ToString() const {
   std::string s;
   if (!layers.empty()) {
     s += "layers=";
-    for (size_t i = 0; i < layers.size(); ++i) s += (i ? "," : "") + std::to_string(layers[i]);
+    for (size_t i = 0; i < layers.size(); ++i) {
+      if (i) s += ',';
+      s += std::to_string(layers[i]);
+    }
   }
   if (!heads.empty()) {
     s += s.empty() ? "heads=" : " heads=";
     for (size_t i = 0; i < heads.size(); ++i) {
-      s += (i ? "," : "") + std::to_string(heads[i].first) + ":" + std::to_string(heads[i].second);
+      if (i) s += ',';
+      s += std::to_string(heads[i].first);
+      s += ':';
+      s += std::to_string(heads[i].second);
     }
   }
   return s;

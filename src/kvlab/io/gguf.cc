@@ -39,7 +39,7 @@ enum ValueType : uint32_t {
   kF64 = 12,
 };
 
-struct GgmlType {
+struct GgmlTypeInfo {
   uint32_t id;
   const char* name;
   uint32_t block;  // elements per block
@@ -47,7 +47,7 @@ struct GgmlType {
 };
 
 // Block geometry of the ggml types we know, so that even tensors kvlab cannot read are bounds-checked.
-constexpr GgmlType kGgmlTypes[] = {
+constexpr GgmlTypeInfo kGgmlTypes[] = {
     {0, "F32", 1, 4},         {1, "F16", 1, 2},         {2, "Q4_0", 32, 18},      {3, "Q4_1", 32, 20},
     {6, "Q5_0", 32, 22},      {7, "Q5_1", 32, 24},      {8, "Q8_0", 32, 34},      {9, "Q8_1", 32, 36},
     {10, "Q2_K", 256, 84},    {11, "Q3_K", 256, 110},   {12, "Q4_K", 256, 144},   {13, "Q5_K", 256, 176},
@@ -58,8 +58,8 @@ constexpr GgmlType kGgmlTypes[] = {
     {30, "BF16", 1, 2},
 };
 
-const GgmlType* FindGgmlType(uint32_t id) {
-  for (const GgmlType& t : kGgmlTypes) {
+const GgmlTypeInfo* FindGgmlType(uint32_t id) {
+  for (const GgmlTypeInfo& t : kGgmlTypes) {
     if (t.id == id) return &t;
   }
   return nullptr;
@@ -136,7 +136,7 @@ const char* ValueKindName(const GgufValue& v) {
 }  // namespace
 
 const char* GgmlTypeName(uint32_t ggml_type) {
-  const GgmlType* t = FindGgmlType(ggml_type);
+  const GgmlTypeInfo* t = FindGgmlType(ggml_type);
   return t != nullptr ? t->name : "unknown";
 }
 
@@ -374,7 +374,7 @@ class GgufParser {
       t.supported = true;
       t.dtype = *dtype;
     }
-    const GgmlType* type = FindGgmlType(t.ggml_type);
+    const GgmlTypeInfo* type = FindGgmlType(t.ggml_type);
     if (type == nullptr) return;  // unknown geometry: listed, never readable
     if (t.shape[0] % type->block != 0) {
       Fail("tensor " + t.name + " row length " + std::to_string(t.shape[0]) + " is not a multiple of the " +

@@ -249,8 +249,11 @@ void InitRandomModelDir(const ModelConfig& c, const fs::path& dir_in, const Rand
   std::error_code ec;
   fs::create_directories(parent, ec);
   if (ec) throw Error(parent.string(), "cannot create directory: " + ec.message());
-  const fs::path staging =
-      parent / ("." + dir.filename().string() + ".kvlab-init-" + std::to_string(::getpid()));
+  std::string staging_name = ".";
+  staging_name += dir.filename().string();
+  staging_name += ".kvlab-init-";
+  staging_name += std::to_string(::getpid());
+  const fs::path staging = parent / staging_name;
   fs::remove_all(staging, ec);
   if (!fs::create_directory(staging, ec))
     throw Error(staging.string(), "cannot create directory: " + ec.message());

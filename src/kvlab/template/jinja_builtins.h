@@ -3,6 +3,7 @@
 // message naming itself; a name kvlab does not provide is rejected by the parser.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,10 @@ Value Slice(const Value& obj, const Value& start, const Value& stop, const Value
 // such attribute; fails for methods that would modify a value (jinja2's immutable sandbox) and for real
 // Python methods kvlab does not implement, naming them.
 Value GetMethod(const Value& self, const std::string& name);
+
+// An optional integer argument of a filter or method: fallback when it was not given; fails naming `what`
+// for any other value that is not an integer.
+int64_t IntArg(const Value& v, int64_t fallback, const char* what);
 
 // Global functions: range, namespace, dict, raise_exception, strftime_now. Undefined for any other name.
 Value GetGlobal(std::string_view name);

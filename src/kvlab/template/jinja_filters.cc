@@ -14,17 +14,18 @@
 #include "kvlab/template/py_string.h"
 
 namespace kvlab::jinja {
-namespace {
-
-using FilterFn = std::function<Value(const Value& in, const CallArgs& a)>;
-
-bool BoolArg(const Value& v, bool fallback) { return v.IsUndefined() ? fallback : Truthy(v); }
 
 int64_t IntArg(const Value& v, int64_t fallback, const char* what) {
   if (v.IsUndefined()) return fallback;
   if (!v.IsIntegral()) Fail(std::string(what) + " must be an integer, not " + v.TypeName());
   return v.AsInt();
 }
+
+namespace {
+
+using FilterFn = std::function<Value(const Value& in, const CallArgs& a)>;
+
+bool BoolArg(const Value& v, bool fallback) { return v.IsUndefined() ? fallback : Truthy(v); }
 
 Value CheckedString(std::string s, const char* filter) {
   if (s.size() > kMaxStringBytes) Fail(std::string(filter) + ": result over the string size limit");

@@ -28,12 +28,6 @@ const std::string& StringArg(const Value& v, const char* what) {
   return v.AsString();
 }
 
-int64_t IntArg(const Value& v, int64_t fallback, const char* what) {
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsIntegral()) Fail(std::string(what) + " must be an integer, not " + v.TypeName());
-  return v.AsInt();
-}
-
 Value StringList(const std::vector<std::string>& parts) {
   std::vector<Value> items(parts.begin(), parts.end());
   return Value::MakeList(std::move(items));
