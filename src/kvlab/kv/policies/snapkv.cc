@@ -12,7 +12,8 @@
 // generated tokens, as with every=0 in the paper).
 //
 // The window's rows are kept exactly: a ring of `window` attention rows per head, aligned with the live
-// slots by position (realigned after every eviction, O(window · slots)).
+// slots by position (realigned after every eviction, O(window · slots), one row at a time). Every row
+// holds zeros past the live slots, so a new slot's column needs no writes (window cache lines per step).
 //
 // Keys: budget (required), window (32), pool (7, odd), every (0 = after prefill only), sinks (0),
 // recent (default = window: SnapKV keeps the observation window itself), chunk (0).
@@ -29,15 +30,15 @@ namespace {
 // The last `window` attention rows of one head plus the votes of the last selection, aligned with the
 // cache's live slots by position (same scheme as attention_scores.h, for window + 1 arrays at once).
 struct WindowHead {
-  std::vector<int32_t> pos;   // [live slots]
-  std::vector<float> rows;    // [window][stride] ring of attention rows; column i = live slot i
-  std::vector<float> votes;   // [live slots] pooled votes of the last selection (0 for newer slots)
+  std::vector<int32_t> pos;  // [live slots]
+  std::vector<float> rows;   // [window][stride] ring of attention rows; column i = live slot i, 0 past them
+  std::vector<float> votes;  // [live slots] pooled votes of the last selection (0 for newer slots)
   size_t stride = 0;
-  size_t cur = 0;             // ring index of the newest query's row
-  size_t filled = 0;          // rows holding a query (<= window)
+  size_t cur = 0;     // ring index of the newest query's row
+  size_t filled = 0;  // rows holding a query (<= window)
   int32_t last_query = -1;
-  size_t since_evict = 0;     // queries since this head's last eviction
-  size_t since_select = 0;    // queries since the last selection
+  size_t since_evict = 0;   // queries since this head's last eviction
+  size_t since_select = 0;  // queries since the last selection
   bool selected = false;
 };
 
@@ -52,8 +53,8 @@ class SnapKvPolicy final : public ScorePolicy {
     if (b.sinks) s += ",sinks=" + std::to_string(b.sinks);
     s += ",recent=" + std::to_string(b.recent);
     if (b.chunk != b.default_chunk) s += ",chunk=" + std::to_string(b.chunk);
-    return s + ",window=" + std::to_string(window_) + ",pool=" + std::to_string(pool_) + ",every=" +
-           std::to_string(every_) + OptionsSpec();
+    return s + ",window=" + std::to_string(window_) + ",pool=" + std::to_string(pool_) +
+           ",every=" + std::to_string(every_) + OptionsSpec();
   }
   void OnBind(const KvCacheShape& shape) override {
     n_kv_heads_ = shape.n_kv_heads;
@@ -120,13 +121,12 @@ class SnapKvPolicy final : public ScorePolicy {
     const size_t k = h.pos.size();
     const bool unchanged_prefix =
         k <= slots.size() && (k == 0 || (h.pos[0] == slots[0].pos && h.pos[k - 1] == slots[k - 1].pos));
-    if (!unchanged_prefix) Remap(h, slots);
+    if (!unchanged_prefix) Remap(h, slots, window_);
     const size_t n = slots.size();
     if (n > h.stride) Grow(h, std::max(n, 2 * h.stride));
-    for (size_t i = h.pos.size(); i < n; ++i) {
+    for (size_t i = h.pos.size(); i < n; ++i) {  // their columns are 0 in every row already
       h.pos.push_back(slots[i].pos);
       h.votes.push_back(0.0f);
-      for (size_t r = 0; r < window_; ++r) h.rows[r * h.stride + i] = 0.0f;
     }
   }
   void Grow(WindowHead& h, size_t stride) {
@@ -137,15 +137,29 @@ class SnapKvPolicy final : public ScorePolicy {
     h.rows.swap(rows);
     h.stride = stride;
   }
-  void Remap(WindowHead& h, std::span<const SlotMeta> slots) {
-    size_t src = 0, out = 0;
+  // Keeps the columns of the slots still live, in order, and zeroes the rest of every row. Runs once per
+  // eviction of the head; may run inside Observe, on several threads at once for different heads, so its
+  // scratch is its own.
+  static void Remap(WindowHead& h, std::span<const SlotMeta> slots, size_t window) {
+    std::vector<size_t> kept;  // [kept slots] the old column of each, increasing
+    kept.reserve(h.pos.size());
+    size_t src = 0;
     for (size_t i = 0; i < slots.size(); ++i) {
       while (src < h.pos.size() && h.pos[src] < slots[i].pos) ++src;
       if (src >= h.pos.size() || h.pos[src] != slots[i].pos) break;  // the rest are new slots
-      h.pos[out] = h.pos[src];
-      h.votes[out] = h.votes[src];
-      for (size_t r = 0; r < window_; ++r) h.rows[r * h.stride + out] = h.rows[r * h.stride + src];
-      ++out;
+      kept.push_back(src);
+    }
+    const size_t old_size = h.pos.size(), out = kept.size();
+    for (size_t j = 0; j < out; ++j) {
+      h.pos[j] = h.pos[kept[j]];
+      h.votes[j] = h.votes[kept[j]];
+    }
+    // Row by row: each pass reads and writes one row in order (kept[j] >= j, so nothing is overwritten
+    // before it is read).
+    for (size_t r = 0; r < window; ++r) {
+      float* row = h.rows.data() + r * h.stride;
+      for (size_t j = 0; j < out; ++j) row[j] = row[kept[j]];
+      std::fill(row + out, row + old_size, 0.0f);
     }
     h.pos.resize(out);
     h.votes.resize(out);
@@ -162,7 +176,8 @@ class SnapKvPolicy final : public ScorePolicy {
 std::unique_ptr<KvPolicy> MakeSnapKv(PolicyParams& p) {
   const auto window = static_cast<size_t>(p.Int("window", 32, 1, 1 << 16));
   const auto pool = static_cast<size_t>(p.Int("pool", 7, 1, 1 << 10));
-  if (pool % 2 == 0) throw Error("--kv", "snapkv: pool=" + std::to_string(pool) + " must be odd (centred kernel)");
+  if (pool % 2 == 0)
+    throw Error("--kv", "snapkv: pool=" + std::to_string(pool) + " must be odd (centred kernel)");
   const auto every = static_cast<size_t>(p.Int("every", 0, 0, 1 << 30));
   const ScoreBudget b = ReadScoreBudget(p, 0, window);
   return std::make_unique<SnapKvPolicy>(b, window, pool, every);
