@@ -36,8 +36,8 @@ class PolicyTimer final : public KvPolicy {
 
  private:
   // Observe runs on every attention thread at once. One shared counter would move its cache line between
-  // the cores on every call, and that wait would be counted as the policy's time; so each thread adds to its
-  // own line (threads are given slots in turn; two sharing one still add atomically).
+  // the cores on every call, a wait the step would pay for without it being the policy's; so each thread
+  // adds to its own line (threads are given slots in turn; two sharing one still add atomically).
   static constexpr size_t kThreadSlots = 16;
   struct alignas(64) ThreadNs {
     std::atomic<int64_t> ns{0};
