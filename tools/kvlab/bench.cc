@@ -68,7 +68,6 @@ void Run(const BenchArgs& a) {
     // there was no decode test), and the fraction averaged over the repetitions.
     const double bound_gb_s = r.membw_gb_s.mean > 0 ? r.membw_gb_s.mean : bw.gb_per_s;
     const double bound_tok_s = bound_gb_s > 0 ? bound_gb_s * 1e9 / bytes_per_token : 0;
-    const double policy_fraction = r.decode_ms_per_token > 0 ? r.policy_ms_per_token / r.decode_ms_per_token : 0.0;
     const double fraction = r.fraction_of_bound.mean > 0 ? r.fraction_of_bound.mean
                                                          : (bound_tok_s > 0 ? r.decode_tok_s.mean / bound_tok_s : 0.0);
     by_depth.push_back({{"depth", o.depth},
@@ -77,7 +76,9 @@ void Run(const BenchArgs& a) {
                         {"kv_bytes", r.kv_bytes},
                         {"policy_bytes", r.policy_bytes},
                         {"kv_bytes_read", r.kv_bytes_read},
-                        {"policy_ms_per_token", r.policy_ms_per_token},
+                        {"policy_ms_per_token", r.PolicyMsPerToken()},
+                        {"policy_observe_ms_per_token", r.policy_observe_ms_per_token},
+                        {"policy_compress_ms_per_token", r.policy_compress_ms_per_token},
                         {"membw_gb_s", bound_gb_s},
                         {"bound_on_step_memory", r.bound_on_step_memory},
                         {"fraction_of_bound", fraction},
@@ -117,8 +118,8 @@ void Run(const BenchArgs& a) {
     std::printf("decode  tg%-5d %9.1f ± %.1f tok/s  (%.2f ms/token at depth %d, %.1f GB/s effective)\n", o.gen_tokens,
                 r.decode_tok_s.mean, r.decode_tok_s.stddev, r.decode_ms_per_token, o.depth, r.decode_gb_s);
     std::printf("kv      %.2f MB cache + %.3f MB policy state; policy hooks %.3f ms/token (%.2f%% of a step)\n",
-                r.kv_bytes / 1e6, r.policy_bytes / 1e6, r.policy_ms_per_token, 100.0 * policy_fraction);
-    if (r.policy_ms_per_token > 0) {
+                r.kv_bytes / 1e6, r.policy_bytes / 1e6, r.PolicyMsPerToken(), 100.0 * r.PolicyFractionOfStep());
+    if (r.PolicyMsPerToken() > 0) {
       std::printf("        = Observe %.3f ms summed over the attention's threads + Compress %.3f ms\n",
                   r.policy_observe_ms_per_token, r.policy_compress_ms_per_token);
     }

@@ -36,11 +36,16 @@ struct BenchResult {
   double decode_gb_s = 0;          // (weight_bytes + kv_bytes_read) * mean decode tok/s / 1e9
   int64_t kv_bytes = 0;            // cache bytes at the end of the decode test
   int64_t policy_bytes = 0;        // policy metadata bytes at the end of the decode test
-  double policy_ms_per_token = 0;  // time in the policy's Observe + Compress per decode step (all threads)
-  // Its two parts. Observe runs inside the attention, on every attention thread at once, so its wall-clock
-  // cost is about its sum divided by the threads; Compress runs on one thread while the others wait.
+  // Time in the policy's hooks per decode step. Observe (with WillObserve) runs inside the attention, on
+  // every attention thread at once, so its wall-clock cost is about its sum divided by the threads; Compress
+  // runs on one thread while the others wait.
   double policy_observe_ms_per_token = 0;   // summed over threads
   double policy_compress_ms_per_token = 0;
+  double PolicyMsPerToken() const { return policy_observe_ms_per_token + policy_compress_ms_per_token; }
+  // The hooks' time as a share of the decode step (0 without a decode test).
+  double PolicyFractionOfStep() const {
+    return decode_ms_per_token > 0 ? PolicyMsPerToken() / decode_ms_per_token : 0.0;
+  }
   // With bandwidth_per_repetition: the bandwidth measured beside each decode repetition, and each
   // repetition's decode GB/s divided by it (the fraction of the bandwidth bound).
   Stat membw_gb_s;
