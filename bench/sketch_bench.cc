@@ -92,4 +92,23 @@ void BM_RaceHashVector(benchmark::State& state) {
 }
 BENCHMARK(BM_RaceHashVector);
 
+// A head's keys at eviction, hashed 16 at a time as SketchScores::Estimate does (items: keys).
+void BM_RaceHashKeys(benchmark::State& state) {
+  constexpr size_t kKeys = 16;
+  kvlab::RaceSketch sketch(kWidth, kDepth, kHeadDim, /*bits=*/9, 1);
+  std::vector<float> keys(kKeys * kHeadDim);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal;
+  for (float& x : keys) x = normal(rng);
+  std::vector<const float*> rows(kKeys);
+  for (size_t j = 0; j < kKeys; ++j) rows[j] = keys.data() + j * kHeadDim;
+  std::vector<uint32_t> buckets(kKeys * kDepth);
+  for (auto _ : state) {
+    sketch.BucketsOfMany(rows, buckets);
+    benchmark::DoNotOptimize(buckets.data());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(kKeys));
+}
+BENCHMARK(BM_RaceHashKeys);
+
 }  // namespace

@@ -10,6 +10,7 @@
 #include <random>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kvlab/sketch/race.h"
@@ -273,28 +274,62 @@ TEST(RaceSketch, MergeDecayDeterminismAndBytes) {
             8u * 3u * sizeof(float) + 3u * 4u * dim * sizeof(float) + 3u * sizeof(PairwiseHash));
 }
 
-// The AVX-512 projection loop gives the scalar loop's bits for any number of planes (several passes of 64,
-// masked tails), so signs and buckets do not depend on the CPU.
+// The AVX-512 projection loop gives the scalar loop's bits (one fused multiply-add per coordinate) for any
+// number of planes (several passes of 64, masked tails) and of input vectors (passes of four), so signs and
+// buckets do not depend on the CPU nor on how many vectors are hashed together.
 TEST(RaceSketch, Avx512ProjectionGivesTheScalarBits) {
   if (!SketchCpuHasAvx512()) GTEST_SKIP() << "no AVX-512 on this CPU";
   std::mt19937 rng(12);
   std::normal_distribution<float> normal;
   for (size_t dim : {1u, 5u, 64u, 128u}) {
     for (size_t count : {1u, 9u, 16u, 36u, 64u, 65u, 200u}) {
-      const size_t planes = count + 3;  // columns wider than the planes wanted
-      std::vector<float> columns(dim * planes), v(dim);
-      for (float& x : columns) x = normal(rng);
+      for (size_t inputs : {1u, 3u, 4u, 6u}) {
+        const size_t planes = count + 3;  // columns wider than the planes wanted
+        std::vector<float> columns(dim * planes), v(inputs * dim);
+        for (float& x : columns) x = normal(rng);
+        for (float& x : v) x = normal(rng);
+        std::vector<const float*> vs(inputs);
+        for (size_t j = 0; j < inputs; ++j) vs[j] = v.data() + j * dim;
+        std::vector<float> expected(inputs * count, 0.0f), dots(inputs * count + 1, -9.0f);
+        for (size_t j = 0; j < inputs; ++j) {
+          for (size_t i = 0; i < dim; ++i) {
+            for (size_t p = 0; p < count; ++p) {
+              float& e = expected[j * count + p];
+              e = std::fma(columns[i * planes + p], vs[j][i], e);
+            }
+          }
+        }
+        ProjectAvx512(columns.data(), planes, count, vs.data(), inputs, dim, dots.data());
+        for (size_t k = 0; k < inputs * count; ++k) {
+          ASSERT_EQ(dots[k], expected[k]) << "dim " << dim << " count " << count << " inputs " << inputs << " k " << k;
+        }
+        ASSERT_EQ(dots[inputs * count], -9.0f);  // nothing written past the end
+      }
+    }
+  }
+}
+
+// Hashing many vectors at once gives each vector's own buckets, folded or not, for any count (passes of
+// four vectors) and a depth beyond one pass of rows.
+TEST(RaceSketch, BucketsOfManyMatchBucketsOneAtATime) {
+  std::mt19937 rng(13);
+  std::normal_distribution<float> normal;
+  const size_t dim = 24;
+  for (const auto& [width, depth, bits] : {std::tuple<size_t, size_t, int>{512, 4, 9}, {64, 11, 9}, {16, 3, 4}}) {
+    const RaceSketch race(width, depth, dim, bits, 5);
+    for (size_t n : {0u, 1u, 4u, 7u}) {
+      std::vector<float> v(n * dim);
       for (float& x : v) x = normal(rng);
-      std::vector<float> expected(count, 0.0f), dots(count + 1, -9.0f);
-      for (size_t i = 0; i < dim; ++i) {
-        for (size_t p = 0; p < count; ++p) {
-          const float product = columns[i * planes + p] * v[i];
-          expected[p] = expected[p] + product;
+      std::vector<const float*> vs(n);
+      for (size_t j = 0; j < n; ++j) vs[j] = v.data() + j * dim;
+      std::vector<uint32_t> many(n * depth, 0xdeadbeef), one(depth);
+      race.BucketsOfMany(vs, many);
+      for (size_t j = 0; j < n; ++j) {
+        race.Buckets({vs[j], dim}, one);
+        for (size_t r = 0; r < depth; ++r) {
+          ASSERT_EQ(many[j * depth + r], one[r]) << "width " << width << " vector " << j << " row " << r;
         }
       }
-      ProjectAvx512(columns.data(), planes, count, v.data(), dim, dots.data());
-      for (size_t p = 0; p < count; ++p) ASSERT_EQ(dots[p], expected[p]) << "dim " << dim << " count " << count << " p " << p;
-      ASSERT_EQ(dots[count], -9.0f);  // nothing written past the end
     }
   }
 }

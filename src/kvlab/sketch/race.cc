@@ -45,29 +45,34 @@ RaceSketch::RaceSketch(size_t width, size_t depth, size_t dim, int bits, uint64_
   }
 }
 
-void RaceSketch::Project(std::span<const float> v, size_t first_row, size_t rows, float* dots) const {
-  KVLAB_CHECK(v.size() == dim_ && first_row + rows <= depth());
+void RaceSketch::Project(const float* const* vs, size_t inputs, size_t first_row, size_t rows,
+                         float* dots) const {
+  KVLAB_CHECK(first_row + rows <= depth());
   const size_t planes = depth() * static_cast<size_t>(bits_);
   const size_t begin = first_row * static_cast<size_t>(bits_), count = rows * static_cast<size_t>(bits_);
-  // Every plane's dot product accumulates coordinate by coordinate, as a plain loop over one plane
-  // would (so the signs, and the sketch, do not depend on how many planes are taken at once); the loop
-  // over planes is the inner one, contiguous in projections_, and vectorizes.
+  // Every plane's dot product accumulates coordinate by coordinate, one fused multiply-add each, as a plain
+  // loop over one plane would (so the signs, and the sketch, do not depend on how many planes or vectors
+  // are taken at once, nor on the CPU); the loop over planes is the inner one, contiguous in projections_.
   if (SketchCpuHasAvx512()) {
-    ProjectAvx512(projections_.data() + begin, planes, count, v.data(), dim_, dots);
+    ProjectAvx512(projections_.data() + begin, planes, count, vs, inputs, dim_, dots);
     return;
   }
-  std::fill_n(dots, count, 0.0f);
+  std::fill_n(dots, inputs * count, 0.0f);
   for (size_t i = 0; i < dim_; ++i) {
     const float* column = projections_.data() + i * planes + begin;
-    const float x = v[i];
-    for (size_t p = 0; p < count; ++p) dots[p] += column[p] * x;
+    for (size_t j = 0; j < inputs; ++j) {
+      const float x = vs[j][i];
+      float* d = dots + j * count;
+      for (size_t p = 0; p < count; ++p) d[p] = std::fma(column[p], x, d[p]);
+    }
   }
 }
 
 uint32_t RaceSketch::SignCode(size_t row, std::span<const float> v) const {
   KVLAB_CHECK(row < depth() && v.size() == dim_);
   float dots[kMaxBits];
-  Project(v, row, 1, dots);
+  const float* input = v.data();
+  Project(&input, 1, row, 1, dots);
   return CodeOf(dots);
 }
 
@@ -85,11 +90,12 @@ uint32_t RaceSketch::Bucket(size_t row, std::span<const float> v) const {
 template <typename Visit>
 void RaceSketch::ForEachBucket(std::span<const float> v, Visit visit) const {
   // All rows' planes in one pass over v, kRowsPerPass rows at a time (a bounded buffer on the stack).
-  constexpr size_t kRowsPerPass = 8;
+  KVLAB_CHECK(v.size() == dim_);
   float dots[kRowsPerPass * kMaxBits];
+  const float* input = v.data();
   for (size_t first = 0; first < depth(); first += kRowsPerPass) {
     const size_t rows = std::min(kRowsPerPass, depth() - first);
-    Project(v, first, rows, dots);
+    Project(&input, 1, first, rows, dots);
     for (size_t r = 0; r < rows; ++r) {
       const uint32_t code = CodeOf(dots + r * static_cast<size_t>(bits_));
       visit(first + r, fold_.empty() ? code : fold_[first + r].Bucket(code, static_cast<uint32_t>(width())));
@@ -106,6 +112,26 @@ void RaceSketch::PrefetchCounters() const {
 void RaceSketch::Buckets(std::span<const float> v, std::span<uint32_t> out) const {
   KVLAB_CHECK(out.size() == depth());
   ForEachBucket(v, [&](size_t row, uint32_t bucket) { out[row] = bucket; });
+}
+
+void RaceSketch::BucketsOfMany(std::span<const float* const> vectors, std::span<uint32_t> out) const {
+  KVLAB_CHECK(out.size() == vectors.size() * depth());
+  float dots[kProjectMaxInputs * kRowsPerPass * kMaxBits];  // [inputs][rows * bits]
+  const size_t bits = static_cast<size_t>(bits_), w = width();
+  for (size_t j0 = 0; j0 < vectors.size(); j0 += kProjectMaxInputs) {
+    const size_t inputs = std::min(kProjectMaxInputs, vectors.size() - j0);
+    for (size_t first = 0; first < depth(); first += kRowsPerPass) {
+      const size_t rows = std::min(kRowsPerPass, depth() - first);
+      Project(vectors.data() + j0, inputs, first, rows, dots);
+      for (size_t j = 0; j < inputs; ++j) {
+        for (size_t r = 0; r < rows; ++r) {
+          const uint32_t code = CodeOf(dots + (j * rows + r) * bits);
+          out[(j0 + j) * depth() + first + r] =
+              fold_.empty() ? code : fold_[first + r].Bucket(code, static_cast<uint32_t>(w));
+        }
+      }
+    }
+  }
 }
 
 void RaceSketch::Add(std::span<const float> v, float weight) {

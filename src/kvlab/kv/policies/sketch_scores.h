@@ -64,9 +64,10 @@ class SketchScores {
   std::vector<CountSketch> cs_;      // [layers * kv_heads] (type=cs)
   std::vector<RaceSketch> race_;     // [layers * kv_heads] (type=race)
   // Scratch for Estimate (Compress runs one layer at a time, never concurrently with itself).
+  static constexpr size_t kRaceBlock = 16;  // race: keys hashed per call
   std::vector<uint64_t> keys_;
-  std::vector<uint32_t> buckets_;
-  std::vector<float> key_scratch_;  // one decoded key (quantized caches)
+  std::vector<uint32_t> buckets_;   // race: [kRaceBlock][depth]
+  std::vector<float> key_scratch_;  // race: [kRaceBlock][head_dim] decoded keys (quantized caches)
 };
 
 }  // namespace kvlab::policies
