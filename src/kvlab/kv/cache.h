@@ -130,6 +130,7 @@ class KvCache {
   void Merge(size_t layer, size_t head, uint32_t into, uint32_t from);
   // Tells `observer` (not owned; null: nobody) of every later Merge.
   void SetMergeObserver(KvMergeObserver* observer) { merge_observer_ = observer; }
+  bool has_merge_observer() const { return merge_observer_ != nullptr; }
   void Clear();
 
   // Exact bytes held by live slots: keys + values (codes + scales for encoded slots, f32 for the others)

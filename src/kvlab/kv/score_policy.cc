@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kvlab/ops/thread_team.h"
+#include "kvlab/ops/threads.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab {
@@ -240,61 +242,94 @@ void ScorePolicy::Compress(size_t layer, KvCache& cache) {
   }
 }
 
-size_t ScorePolicy::Candidates(size_t layer, size_t head, const KvCache& cache) {
+size_t ScorePolicy::Candidates(size_t layer, size_t head, const KvCache& cache, HeadScratch& s) {
   const size_t n = cache.Size(layer, head);
   std::span<const SlotMeta> meta = cache.Meta(layer, head);
-  scores_.resize(n);
-  Score(layer, head, cache, scores_);
+  s.scores.resize(n);
+  Score(layer, head, cache, s.scores);
   // Protected: sinks (the first positions of the stream) and the `recent` newest slots.
   const size_t recent_from = n - std::min(n, now_.recent);
-  candidates_.clear();
-  kept_.clear();
+  s.candidates.clear();
+  s.kept.clear();
   for (size_t i = 0; i < n; ++i) {
     if (static_cast<size_t>(meta[i].pos) < now_.sinks || i >= recent_from) {
-      kept_.push_back(static_cast<uint32_t>(i));
+      s.kept.push_back(static_cast<uint32_t>(i));
     } else {
-      candidates_.emplace_back(scores_[i], static_cast<uint32_t>(i));
+      s.candidates.emplace_back(s.scores[i], static_cast<uint32_t>(i));
     }
   }
-  return kept_.size();
+  return s.kept.size();
 }
 
-// kept_ holds the protected slots in slot order, then the chosen ones: one slot-ordered list, sorting only
+// s.kept holds the protected slots in slot order, then the chosen ones: one slot-ordered list, sorting only
 // the chosen part and merging, since with position-only scores (window, sinks) nearly every kept slot is
 // protected and a sort of the whole list was most of their eviction's cost.
-void ScorePolicy::OrderKept(size_t n_protected) {
-  const auto chosen = kept_.begin() + static_cast<std::ptrdiff_t>(n_protected);
-  if (chosen == kept_.end()) return;
-  std::sort(chosen, kept_.end());
-  merged_.resize(kept_.size());
-  std::merge(kept_.begin(), chosen, chosen, kept_.end(), merged_.begin());
-  kept_.swap(merged_);
+void ScorePolicy::OrderKept(size_t n_protected, HeadScratch& s) {
+  const auto chosen = s.kept.begin() + static_cast<std::ptrdiff_t>(n_protected);
+  if (chosen == s.kept.end()) return;
+  std::sort(chosen, s.kept.end());
+  s.merged.resize(s.kept.size());
+  std::merge(s.kept.begin(), chosen, chosen, s.kept.end(), s.merged.begin());
+  s.kept.swap(s.merged);
 }
 
-void ScorePolicy::KeepAndFollow(size_t layer, size_t head, KvCache& cache) {
+void ScorePolicy::KeepAndFollow(size_t layer, size_t head, KvCache& cache, HeadScratch& s) {
   const size_t n_old = cache.Size(layer, head);
-  cache.Keep(layer, head, kept_);
-  if (budget_.options.rerotate) rerotator_.AfterKeep(cache, layer, head, kept_, n_old);
+  if (cache.quantized()) {
+    cache.Keep(layer, head, s.kept);
+  } else {
+    // Drop of the complement is what Keep does for an f32 cache, but with this thread's scratch instead
+    // of the cache's, so that heads can be evicted concurrently.
+    s.dropped.clear();
+    size_t next = 0;
+    for (uint32_t i = 0; i < n_old; ++i) {
+      if (next < s.kept.size() && s.kept[next] == i) {
+        ++next;
+      } else {
+        s.dropped.push_back(i);
+      }
+    }
+    cache.Drop(layer, head, s.dropped);
+  }
+  if (budget_.options.rerotate) rerotator_.AfterKeep(cache, layer, head, s.kept, n_old);
   OnEvicted(layer, head, cache);
+}
+
+void ScorePolicy::CompressHead(size_t layer, size_t head, size_t b, KvCache& cache, HeadScratch& s) {
+  const size_t target = b - now_.chunk;
+  const size_t n_protected = Candidates(layer, head, cache, s);
+  // Highest scores first; among equal scores the newer slot wins (deterministic).
+  const size_t take = std::min(s.candidates.size(), target > n_protected ? target - n_protected : 0);
+  auto better = [](const auto& x, const auto& y) { return x.first > y.first || (x.first == y.first && x.second > y.second); };
+  std::nth_element(s.candidates.begin(), s.candidates.begin() + take, s.candidates.end(), better);
+  for (size_t c = 0; c < take; ++c) s.kept.push_back(s.candidates[c].second);
+  OrderKept(n_protected, s);
+  KeepAndFollow(layer, head, cache, s);
 }
 
 void ScorePolicy::CompressHeads(size_t layer, KvCache& cache) {
   const size_t layer_b = layer < layer_budget_.size() ? layer_budget_[layer] : now_.budget;
   const bool per_head = budget_.options.entropy_heads;
+  due_.clear();
   for (size_t head = 0; head < cache.n_kv_heads(); ++head) {
     const size_t b = per_head ? entropy_.Budget(layer, head) : layer_b;
-    const size_t n = cache.Size(layer, head);
-    if (n <= b) continue;
-    const size_t target = b - now_.chunk;
-    const size_t n_protected = Candidates(layer, head, cache);
-    // Highest scores first; among equal scores the newer slot wins (deterministic).
-    const size_t take = std::min(candidates_.size(), target > n_protected ? target - n_protected : 0);
-    auto better = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second > b.second); };
-    std::nth_element(candidates_.begin(), candidates_.begin() + take, candidates_.end(), better);
-    for (size_t c = 0; c < take; ++c) kept_.push_back(candidates_[c].second);
-    OrderKept(n_protected);
-    KeepAndFollow(layer, head, cache);
+    if (cache.Size(layer, head) > b) due_.emplace_back(static_cast<uint32_t>(head), static_cast<uint32_t>(b));
   }
+  // Heads share only read-only state here when the score says so; then the engine's threads take one
+  // contiguous run of them each (the heads each attended, as attention splits them), while the step would
+  // otherwise wait on one thread. Not for quantized caches, whose compaction uses the cache's own scratch,
+  // nor with re-rotation, which has one scratch for all heads.
+  const bool concurrent = ScoresHeadsConcurrently() && !cache.quantized() && !budget_.options.rerotate;
+  const size_t threads = concurrent ? std::min<size_t>(due_.size(), static_cast<size_t>(NumThreads())) : 1;
+  if (scratch_.size() < std::max<size_t>(threads, 1)) scratch_.resize(std::max<size_t>(threads, 1));
+  if (threads <= 1) {
+    for (const auto& [head, b] : due_) CompressHead(layer, head, b, cache, scratch_[0]);
+    return;
+  }
+  ParallelRun(threads, [&](size_t t, size_t nt) {
+    const size_t begin = due_.size() * t / nt, end = due_.size() * (t + 1) / nt;
+    for (size_t i = begin; i < end; ++i) CompressHead(layer, due_[i].first, due_[i].second, cache, scratch_[t]);
+  });
 }
 
 // Ada-KV: the layer keeps n_kv_heads × (budget − chunk) slots in total; every head keeps its sinks and
@@ -308,11 +343,13 @@ void ScorePolicy::CompressAdaptive(size_t layer, KvCache& cache) {
   for (size_t h = 0; h < heads; ++h) total += cache.Size(layer, h);
   if (total <= heads * b) return;
   const size_t target = heads * (b - now_.chunk);
+  if (scratch_.empty()) scratch_.resize(1);
+  HeadScratch& s = scratch_[0];
   joint_.clear();
   size_t n_protected = 0;
   for (size_t h = 0; h < heads; ++h) {
-    n_protected += Candidates(layer, h, cache);
-    for (const auto& [score, slot] : candidates_) joint_.push_back({score, slot, static_cast<uint32_t>(h)});
+    n_protected += Candidates(layer, h, cache, s);
+    for (const auto& [score, slot] : s.candidates) joint_.push_back({score, slot, static_cast<uint32_t>(h)});
   }
   const size_t take = std::min(joint_.size(), target > n_protected ? target - n_protected : 0);
   auto better = [](const Candidate& a, const Candidate& b) {
@@ -328,15 +365,16 @@ void ScorePolicy::CompressAdaptive(size_t layer, KvCache& cache) {
     const size_t n = cache.Size(layer, h);
     std::span<const SlotMeta> meta = cache.Meta(layer, h);
     const size_t recent_from = n - std::min(n, now_.recent);
-    kept_.clear();
+    std::vector<uint32_t>& kept = s.kept;
+    kept.clear();
     for (size_t i = 0; i < n; ++i) {
-      if (static_cast<size_t>(meta[i].pos) < now_.sinks || i >= recent_from) kept_.push_back(static_cast<uint32_t>(i));
+      if (static_cast<size_t>(meta[i].pos) < now_.sinks || i >= recent_from) kept.push_back(static_cast<uint32_t>(i));
     }
-    const size_t n_protected_here = kept_.size();
-    for (; c < take && joint_[c].head == h; ++c) kept_.push_back(joint_[c].slot);
-    if (kept_.size() == n) continue;
-    OrderKept(n_protected_here);
-    KeepAndFollow(layer, h, cache);
+    const size_t n_protected_here = kept.size();
+    for (; c < take && joint_[c].head == h; ++c) kept.push_back(joint_[c].slot);
+    if (kept.size() == n) continue;
+    OrderKept(n_protected_here, s);
+    KeepAndFollow(layer, h, cache, s);
   }
 }
 

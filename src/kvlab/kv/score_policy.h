@@ -114,6 +114,9 @@ class ScorePolicy : public KvPolicy {
   virtual void BeforeCompress(size_t layer, const KvCache& cache) {}
   // Called after this policy evicted slots of one head, so per-slot state can follow.
   virtual void OnEvicted(size_t layer, size_t kv_head, const KvCache& cache) {}
+  // Whether Score and OnEvicted may run for different heads of one layer at the same time (they touch no
+  // state shared between heads). Then a layer's heads are evicted on the engine's threads at once.
+  virtual bool ScoresHeadsConcurrently() const { return false; }
   // "budget=..,sinks=..,recent=..,chunk=..[,wrapper keys]" for Spec().
   std::string BudgetSpec() const;
   // "budget=N", or "layers=B0:B1:..." for a per-layer list.
@@ -132,13 +135,25 @@ class ScorePolicy : public KvPolicy {
   static size_t Floor(const ScoreBudget& b) { return b.sinks + b.recent + b.chunk + 1; }
   // False for a ratio without a cap: the cache then grows with the stream.
   bool Bounded() const { return budget_.ratio <= 0.0 || budget_.budget > 0; }
+  // What one head's eviction works in; one per thread, so eviction allocates nothing and heads of a
+  // layer can be evicted concurrently.
+  struct HeadScratch {
+    std::vector<float> scores;  // [slots]
+    std::vector<std::pair<float, uint32_t>> candidates;
+    std::vector<uint32_t> kept;
+    std::vector<uint32_t> merged;   // OrderKept's
+    std::vector<uint32_t> dropped;  // the complement of kept, for KvCache::Drop
+  };
   void CompressHeads(size_t layer, KvCache& cache);     // every head to the layer budget
   void CompressAdaptive(size_t layer, KvCache& cache);  // the layer's total, split by joint top scores
-  // Fills candidates_ with the unprotected slots of one head (scores from Score) and returns how many
-  // slots are protected.
-  size_t Candidates(size_t layer, size_t head, const KvCache& cache);
-  void OrderKept(size_t n_protected);  // kept_ = protected (slot order) + chosen, into slot order
-  void KeepAndFollow(size_t layer, size_t head, KvCache& cache);  // Keep(kept_), re-rotate, OnEvicted
+  // One head of CompressHeads down to budget b.
+  void CompressHead(size_t layer, size_t head, size_t b, KvCache& cache, HeadScratch& s);
+  // Fills s.candidates with the unprotected slots of one head (scores from Score), s.kept with the
+  // protected ones, and returns how many slots are protected.
+  size_t Candidates(size_t layer, size_t head, const KvCache& cache, HeadScratch& s);
+  // s.kept = protected (slot order) + chosen, into slot order.
+  static void OrderKept(size_t n_protected, HeadScratch& s);
+  void KeepAndFollow(size_t layer, size_t head, KvCache& cache, HeadScratch& s);  // keep s.kept, re-rotate, OnEvicted
 
   ScoreBudget budget_;
   ScoreBudget now_;                       // the budget in force (BudgetAt), set by each Compress
@@ -158,11 +173,8 @@ class ScorePolicy : public KvPolicy {
     uint32_t head;
   };
   std::vector<Candidate> joint_;          // adaptive: candidates of every head of a layer
-  // Scratch reused across calls (Compress runs one layer at a time), so eviction allocates nothing.
-  std::vector<float> scores_;
-  std::vector<std::pair<float, uint32_t>> candidates_;
-  std::vector<uint32_t> kept_;
-  std::vector<uint32_t> merged_;  // OrderKept's scratch
+  std::vector<HeadScratch> scratch_;      // [threads] reused across calls
+  std::vector<std::pair<uint32_t, uint32_t>> due_;  // CompressHeads: (head, budget) of the heads it evicts
 };
 
 }  // namespace kvlab

@@ -89,6 +89,7 @@ class AttentionScorePolicy : public ScorePolicy {
   void OnEvicted(size_t layer, size_t head, const KvCache& cache) override {
     scores_.Sync(layer, head, cache.Meta(layer, head));
   }
+  bool ScoresHeadsConcurrently() const override { return true; }  // SlotScores keeps each head apart
 
   SlotScores scores_;
 };

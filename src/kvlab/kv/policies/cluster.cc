@@ -29,6 +29,7 @@ class ClusterPolicy final : public SummaryPolicy {
     // No exact slots beyond sinks + recent: every candidate scores the same, all of them are summarized.
     for (float& s : out) s = 0.0f;
   }
+  bool ScoresHeadsConcurrently() const override { return true; }
 };
 }  // namespace
 

@@ -77,6 +77,7 @@ class SketchTopkPolicy final : public ScorePolicy {
   void Score(size_t layer, size_t head, const KvCache& cache, std::span<float> out) override {
     scores_.Estimate(layer, head, cache, out);
   }
+  bool ScoresHeadsConcurrently() const override { return true; }  // Estimate is safe per head
 
  private:
   SketchScores scores_;
@@ -108,6 +109,7 @@ class SketchAggregatePolicy final : public SummaryPolicy {
   void Score(size_t layer, size_t head, const KvCache& cache, std::span<float> out) override {
     scores_.Estimate(layer, head, cache, out);
   }
+  bool ScoresHeadsConcurrently() const override { return true; }  // Estimate is safe per head
 
  private:
   SketchScores scores_;
@@ -121,7 +123,8 @@ SketchOptions ReadSketchOptions(PolicyParams& p) {
            : type == "race"                       ? SketchOptions::Type::kRace
                                                   : SketchOptions::Type::kCountMin;
   o.width = static_cast<size_t>(p.Int("width", 512, 1, int64_t{1} << 24));
-  o.depth = static_cast<size_t>(p.Int("depth", 4, 1, 64));  // Count Sketch takes medians on the stack
+  // Count Sketch takes medians, and Estimate a block's buckets, on the stack.
+  o.depth = static_cast<size_t>(p.Int("depth", 4, 1, static_cast<int64_t>(SketchScores::kMaxDepth)));
   if (o.type == SketchOptions::Type::kRace) {
     int auto_bits = 1;
     while ((size_t{1} << auto_bits) < o.width && auto_bits < 16) ++auto_bits;

@@ -9,6 +9,7 @@
 namespace kvlab::policies {
 
 void SketchScores::Bind(const KvCacheShape& shape) {
+  KVLAB_CHECK(options_.depth <= kMaxDepth);
   n_kv_heads_ = shape.n_kv_heads;
   head_dim_ = shape.head_dim;
   const size_t n = shape.n_layers * n_kv_heads_;
@@ -86,17 +87,18 @@ void SketchScores::Prefetch(size_t layer, size_t kv_head) const {
   }
 }
 
-void SketchScores::Estimate(size_t layer, size_t kv_head, const KvCache& cache, std::span<float> out) {
+void SketchScores::Estimate(size_t layer, size_t kv_head, const KvCache& cache, std::span<float> out) const {
   const size_t idx = layer * n_kv_heads_ + kv_head;
   std::span<const SlotMeta> meta = cache.Meta(layer, kv_head);
   KVLAB_CHECK(out.size() == meta.size());
   if (options_.type == SketchOptions::Type::kRace) {
     // Keys hashed kRaceBlock at a time (RaceSketch::BucketsOfMany), each decoded into its own scratch row
-    // when the cache is quantized.
+    // when the cache is quantized (per thread: heads are estimated concurrently).
     const RaceSketch& race = race_[idx];
     const size_t depth = race.depth();
-    key_scratch_.resize(kRaceBlock * head_dim_);
-    buckets_.resize(kRaceBlock * depth);
+    thread_local std::vector<float> key_scratch;  // [kRaceBlock][head_dim]
+    if (cache.quantized()) key_scratch.resize(kRaceBlock * head_dim_);
+    uint32_t buckets[kRaceBlock * kMaxDepth];  // [kRaceBlock][depth]
     const float* keys[kRaceBlock];
     // The counters are cold (the step's weights have streamed through the caches since this head's
     // Observe): without asking for them first, every slot's estimate waited on misses, 1.6x the time.
@@ -104,21 +106,23 @@ void SketchScores::Estimate(size_t layer, size_t kv_head, const KvCache& cache, 
     for (size_t begin = 0; begin < meta.size(); begin += kRaceBlock) {
       const size_t n = std::min(kRaceBlock, meta.size() - begin);
       for (size_t j = 0; j < n; ++j) {
-        keys[j] = cache.KeyRow(layer, kv_head, begin + j, key_scratch_.data() + j * head_dim_);
+        keys[j] = cache.KeyRow(layer, kv_head, begin + j, key_scratch.data() + j * head_dim_);
       }
-      race.BucketsOfMany({keys, n}, {buckets_.data(), n * depth});
-      for (size_t j = 0; j < n; ++j) {
-        out[begin + j] = race.QueryAtBuckets({buckets_.data() + j * depth, depth});
-      }
+      race.BucketsOfMany({keys, n}, {buckets, n * depth});
+      for (size_t j = 0; j < n; ++j) out[begin + j] = race.QueryAtBuckets({buckets + j * depth, depth});
     }
     return;
   }
-  keys_.resize(meta.size());
-  for (size_t i = 0; i < meta.size(); ++i) keys_[i] = static_cast<uint64_t>(meta[i].pos);
-  if (options_.type == SketchOptions::Type::kCountMin) {
-    cms_[idx].EstimateBatch(keys_, out);
-  } else {
-    cs_[idx].EstimateBatch(keys_, out);
+  constexpr size_t kBlock = 256;
+  uint64_t keys[kBlock];
+  for (size_t begin = 0; begin < meta.size(); begin += kBlock) {
+    const size_t n = std::min(kBlock, meta.size() - begin);
+    for (size_t i = 0; i < n; ++i) keys[i] = static_cast<uint64_t>(meta[begin + i].pos);
+    if (options_.type == SketchOptions::Type::kCountMin) {
+      cms_[idx].EstimateBatch({keys, n}, out.subspan(begin, n));
+    } else {
+      cs_[idx].EstimateBatch({keys, n}, out.subspan(begin, n));
+    }
   }
 }
 

@@ -43,6 +43,7 @@ struct SketchOptions {
 
 class SketchScores {
  public:
+  static constexpr size_t kMaxDepth = 64;  // the most rows (Estimate keeps a block's buckets on the stack)
   explicit SketchScores(const SketchOptions& o) : options_(o) {}
   // Builds one sketch per (layer, kv head); seeds differ per head so heads' collisions are independent.
   void Bind(const KvCacheShape& shape);
@@ -50,8 +51,9 @@ class SketchScores {
   void Observe(const AttentionRow& row);
   // Starts loading the counters Observe will update for (layer, kv_head) (KvPolicy::WillObserve).
   void Prefetch(size_t layer, size_t kv_head) const;
-  // Estimated score of every live slot of one head. out.size() == cache.Size(layer, head).
-  void Estimate(size_t layer, size_t kv_head, const KvCache& cache, std::span<float> out);
+  // Estimated score of every live slot of one head. out.size() == cache.Size(layer, head). Safe to call
+  // for different heads at once.
+  void Estimate(size_t layer, size_t kv_head, const KvCache& cache, std::span<float> out) const;
   size_t Bytes() const;
   const SketchOptions& options() const { return options_; }
 
@@ -63,11 +65,7 @@ class SketchScores {
   std::vector<CountMinSketch> cms_;  // [layers * kv_heads] (type=cms)
   std::vector<CountSketch> cs_;      // [layers * kv_heads] (type=cs)
   std::vector<RaceSketch> race_;     // [layers * kv_heads] (type=race)
-  // Scratch for Estimate (Compress runs one layer at a time, never concurrently with itself).
-  static constexpr size_t kRaceBlock = 16;  // race: keys hashed per call
-  std::vector<uint64_t> keys_;
-  std::vector<uint32_t> buckets_;   // race: [kRaceBlock][depth]
-  std::vector<float> key_scratch_;  // race: [kRaceBlock][head_dim] decoded keys (quantized caches)
+  static constexpr size_t kRaceBlock = 16;  // race: keys hashed per BucketsOfMany call in Estimate
 };
 
 }  // namespace kvlab::policies

@@ -5,6 +5,8 @@
 #include <limits>
 
 #include "kvlab/ops/f64_dot_kernels.h"
+#include "kvlab/ops/thread_team.h"
+#include "kvlab/ops/threads.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab::policies {
@@ -37,10 +39,7 @@ std::string SummarySpec(const SummaryOptions& o, bool with_seed) {
 void SummaryPolicy::Bind(const KvCacheShape& shape) {
   n_kv_heads_ = shape.n_kv_heads;
   table_.assign(shape.n_layers * n_kv_heads_ * options_.summaries, -1);
-  slot_of_.assign(options_.summaries, -1);
-  candidate_keys_.assign(kSummaryBlock, nullptr);
-  candidate_dot_.assign(kSummaryBlock, 0.0);
-  candidate_norm2_.assign(kSummaryBlock, 0.0);
+  scratch_.clear();
   dots_and_norms_ = kernels::DotsAndNormsF64Kernel();
   squared_distances_ = kernels::SquaredDistancesF64Kernel();
   if (options_.assign == SummaryOptions::Assign::kLsh) {
@@ -48,7 +47,6 @@ void SummaryPolicy::Bind(const KvCacheShape& shape) {
     int bits = 1;
     while ((size_t{1} << bits) < options_.summaries && bits < RaceSketch::kMaxBits) ++bits;
     lsh_.emplace(options_.summaries, 1, shape.head_dim, bits, options_.seed);
-    buckets_.assign(1, 0);
   }
 }
 
@@ -72,11 +70,11 @@ size_t FirstAtOrAfter(std::span<const SlotMeta> meta, int32_t pos) {
 }
 }  // namespace
 
-void SummaryPolicy::LocateSummaries(size_t head_index, std::span<const SlotMeta> meta) {
+void SummaryPolicy::LocateSummaries(size_t head_index, std::span<const SlotMeta> meta, HeadScratch& s) {
   int32_t* entries = table_.data() + head_index * options_.summaries;
-  std::fill(is_summary_.begin(), is_summary_.end(), 0);
+  std::fill(s.is_summary.begin(), s.is_summary.end(), 0);
   for (size_t e = 0; e < options_.summaries; ++e) {
-    slot_of_[e] = -1;
+    s.slot_of[e] = -1;
     if (entries[e] < 0) continue;
     // Positions are ascending: binary search. A founder missing from the cache was evicted by another
     // part of a composite; its entry becomes free again.
@@ -85,13 +83,13 @@ void SummaryPolicy::LocateSummaries(size_t head_index, std::span<const SlotMeta>
       entries[e] = -1;
       continue;
     }
-    slot_of_[e] = static_cast<int32_t>(slot);
-    is_summary_[static_cast<size_t>(slot_of_[e])] = 1;
+    s.slot_of[e] = static_cast<int32_t>(slot);
+    s.is_summary[slot] = 1;
   }
 }
 
 size_t SummaryPolicy::ChooseEntry(size_t head_index, const float* key, const KvCache& cache, size_t layer,
-                                  size_t head) {
+                                  size_t head, HeadScratch& s) const {
   const size_t head_dim = cache.head_dim();
   if (lsh_) {
     return lsh_->Bucket(0, {key, head_dim});
@@ -111,20 +109,21 @@ size_t SummaryPolicy::ChooseEntry(size_t head_index, const float* key, const KvC
   for (size_t e0 = 0; e0 < options_.summaries; e0 += kSummaryBlock) {
     const size_t k = std::min(kSummaryBlock, options_.summaries - e0);
     for (size_t j = 0; j < k; ++j) {
-      const size_t slot = static_cast<size_t>(slot_of_[e0 + j]);
-      candidate_keys_[j] = plain_keys != nullptr ? plain_keys + slot * head_dim
-                                                 : cache.KeyRow(layer, head, slot, key_scratch_.data() + (1 + j) * head_dim);
+      const size_t slot = static_cast<size_t>(s.slot_of[e0 + j]);
+      s.candidate_keys[j] = plain_keys != nullptr
+                                ? plain_keys + slot * head_dim
+                                : cache.KeyRow(layer, head, slot, s.key_scratch.data() + (1 + j) * head_dim);
     }
     if (l2) {
-      squared_distances_(key, candidate_keys_.data(), k, head_dim, candidate_dot_.data());
+      squared_distances_(key, s.candidate_keys.data(), k, head_dim, s.candidate_dot.data());
     } else {
-      dots_and_norms_(key, candidate_keys_.data(), k, head_dim, candidate_dot_.data(), candidate_norm2_.data());
+      dots_and_norms_(key, s.candidate_keys.data(), k, head_dim, s.candidate_dot.data(), s.candidate_norm2.data());
     }
     for (size_t j = 0; j < k; ++j) {
       // cosine: |key| is the same for every candidate, so key·c / |c| ranks like the cosine.
-      const double s = l2 ? -candidate_dot_[j] : candidate_dot_[j] / std::sqrt(candidate_norm2_[j] + 1e-30);
-      if (s > best_score) {
-        best_score = static_cast<float>(s);
+      const double score = l2 ? -s.candidate_dot[j] : s.candidate_dot[j] / std::sqrt(s.candidate_norm2[j] + 1e-30);
+      if (score > best_score) {
+        best_score = static_cast<float>(score);
         best = e0 + j;
       }
     }
@@ -133,72 +132,102 @@ size_t SummaryPolicy::ChooseEntry(size_t head_index, const float* key, const KvC
 }
 
 void SummaryPolicy::Compress(size_t layer, KvCache& cache) {
-  const size_t head_dim = cache.head_dim();
   const ScoreBudget now = BudgetAt(budget_, TokensSeen(cache, layer));  // budget_ itself without a ratio
   // What eviction reads and moves lies before the recent window: the candidates, the summaries, the sinks.
   // Loading it for every head at once, before the first needs it, overlaps the cache misses that one head
   // at a time would wait for in turn (it was evicted from the caches since the step's attention read it).
-  for (size_t head = 0; head < cache.n_kv_heads(); ++head) {
-    const size_t n = cache.Size(layer, head);
-    if (n > now.budget) cache.Prefetch(layer, head, 0, std::min(n - std::min(n, now.recent), kPrefetchSlots));
-  }
+  due_.clear();
   for (size_t head = 0; head < cache.n_kv_heads(); ++head) {
     const size_t n = cache.Size(layer, head);
     if (n <= now.budget) continue;
-    const size_t head_index = layer * n_kv_heads_ + head;
-    std::span<const SlotMeta> meta = cache.Meta(layer, head);
-    is_summary_.resize(n);
-    LocateSummaries(head_index, meta);
-    scores_.resize(n);
-    Score(layer, head, cache, scores_);
-
-    // Exact slots always kept: sinks and the recent window. Everything else that is not a summary competes
-    // for the budget left after reserving every summary slot.
-    const size_t recent_from = n - std::min(n, now.recent);
-    size_t n_protected = n - recent_from;  // the recent window's slots, less the summaries among them
-    for (int32_t slot : slot_of_) n_protected -= slot >= 0 && static_cast<size_t>(slot) >= recent_from;
-    candidates_.clear();
-    for (size_t i = 0; i < recent_from; ++i) {
-      if (is_summary_[i]) continue;
-      if (static_cast<size_t>(meta[i].pos) < now.sinks) {
-        ++n_protected;
-      } else {
-        candidates_.emplace_back(scores_[i], static_cast<uint32_t>(i));
-      }
-    }
-    const size_t target = now.budget - now.chunk;
-    const size_t reserved = n_protected + options_.summaries;
-    const size_t take = std::min(candidates_.size(), target > reserved ? target - reserved : 0);
-    auto better = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second > b.second); };
-    std::nth_element(candidates_.begin(), candidates_.begin() + take, candidates_.end(), better);
-    evict_.clear();
-    for (size_t c = take; c < candidates_.size(); ++c) evict_.push_back(candidates_[c].second);
-    std::sort(evict_.begin(), evict_.end());  // oldest first: founders are the oldest evicted tokens
-
-    // Fold each evicted slot into its summary, or let it found one. `is_summary_` doubles as the drop mark
-    // (2 = merged away).
-    int32_t* entries = table_.data() + head_index * options_.summaries;
-    // Decoded keys (quantized caches): the evicted one, then a block of summaries'.
-    key_scratch_.resize((1 + kSummaryBlock) * head_dim);
-    for (uint32_t slot : evict_) {
-      const float* key = cache.KeyRow(layer, head, slot, key_scratch_.data());
-      const size_t e = ChooseEntry(head_index, key, cache, layer, head);
-      if (entries[e] < 0) {
-        entries[e] = meta[slot].pos;
-        slot_of_[e] = static_cast<int32_t>(slot);
-        is_summary_[slot] = 1;
-      } else {
-        cache.Merge(layer, head, static_cast<uint32_t>(slot_of_[e]), slot);
-        is_summary_[slot] = 2;
-      }
-    }
-    merged_.clear();
-    for (uint32_t slot : evict_) {
-      if (is_summary_[slot] == 2) merged_.push_back(slot);
-    }
-    cache.Drop(layer, head, merged_);
-    OnEvicted(layer, head, cache);
+    due_.push_back(static_cast<uint32_t>(head));
   }
+  auto prefetch = [&](size_t head) {
+    const size_t n = cache.Size(layer, head);
+    cache.Prefetch(layer, head, 0, std::min(n - std::min(n, now.recent), kPrefetchSlots));
+  };
+  // Heads share nothing but the read-only options (their table rows, cache rows and the subclass's
+  // per-head state are their own), so the engine's threads take them in turns, while the step would
+  // otherwise wait on one thread. Not for quantized caches (whose compaction and merges use the cache's
+  // own scratch) nor when a merge observer is told of every merge in order.
+  const bool concurrent = ScoresHeadsConcurrently() && !cache.quantized() && !cache.has_merge_observer();
+  const size_t threads = concurrent ? std::min<size_t>(due_.size(), static_cast<size_t>(NumThreads())) : 1;
+  while (scratch_.size() < std::max<size_t>(threads, 1)) {
+    HeadScratch& s = scratch_.emplace_back();
+    s.slot_of.assign(options_.summaries, -1);
+    s.candidate_keys.assign(kSummaryBlock, nullptr);
+    s.candidate_dot.assign(kSummaryBlock, 0.0);
+    s.candidate_norm2.assign(kSummaryBlock, 0.0);
+  }
+  if (threads <= 1) {
+    for (uint32_t head : due_) prefetch(head);
+    for (uint32_t head : due_) CompressHead(layer, head, now, cache, scratch_[0]);
+    return;
+  }
+  ParallelRun(threads, [&](size_t t, size_t nt) {
+    const size_t begin = due_.size() * t / nt, end = due_.size() * (t + 1) / nt;
+    for (size_t i = begin; i < end; ++i) prefetch(due_[i]);
+    for (size_t i = begin; i < end; ++i) CompressHead(layer, due_[i], now, cache, scratch_[t]);
+  });
+}
+
+void SummaryPolicy::CompressHead(size_t layer, size_t head, const ScoreBudget& now, KvCache& cache,
+                                 HeadScratch& s) {
+  const size_t head_dim = cache.head_dim();
+  const size_t n = cache.Size(layer, head);
+  const size_t head_index = layer * n_kv_heads_ + head;
+  std::span<const SlotMeta> meta = cache.Meta(layer, head);
+  s.is_summary.resize(n);
+  LocateSummaries(head_index, meta, s);
+  s.scores.resize(n);
+  Score(layer, head, cache, s.scores);
+
+  // Exact slots always kept: sinks and the recent window. Everything else that is not a summary competes
+  // for the budget left after reserving every summary slot.
+  const size_t recent_from = n - std::min(n, now.recent);
+  size_t n_protected = n - recent_from;  // the recent window's slots, less the summaries among them
+  for (int32_t slot : s.slot_of) n_protected -= slot >= 0 && static_cast<size_t>(slot) >= recent_from;
+  s.candidates.clear();
+  for (size_t i = 0; i < recent_from; ++i) {
+    if (s.is_summary[i]) continue;
+    if (static_cast<size_t>(meta[i].pos) < now.sinks) {
+      ++n_protected;
+    } else {
+      s.candidates.emplace_back(s.scores[i], static_cast<uint32_t>(i));
+    }
+  }
+  const size_t target = now.budget - now.chunk;
+  const size_t reserved = n_protected + options_.summaries;
+  const size_t take = std::min(s.candidates.size(), target > reserved ? target - reserved : 0);
+  auto better = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second > b.second); };
+  std::nth_element(s.candidates.begin(), s.candidates.begin() + take, s.candidates.end(), better);
+  s.evict.clear();
+  for (size_t c = take; c < s.candidates.size(); ++c) s.evict.push_back(s.candidates[c].second);
+  std::sort(s.evict.begin(), s.evict.end());  // oldest first: founders are the oldest evicted tokens
+
+  // Fold each evicted slot into its summary, or let it found one. `is_summary` doubles as the drop mark
+  // (2 = merged away).
+  int32_t* entries = table_.data() + head_index * options_.summaries;
+  // Decoded keys (quantized caches): the evicted one, then a block of summaries'.
+  s.key_scratch.resize((1 + kSummaryBlock) * head_dim);
+  for (uint32_t slot : s.evict) {
+    const float* key = cache.KeyRow(layer, head, slot, s.key_scratch.data());
+    const size_t e = ChooseEntry(head_index, key, cache, layer, head, s);
+    if (entries[e] < 0) {
+      entries[e] = meta[slot].pos;
+      s.slot_of[e] = static_cast<int32_t>(slot);
+      s.is_summary[slot] = 1;
+    } else {
+      cache.Merge(layer, head, static_cast<uint32_t>(s.slot_of[e]), slot);
+      s.is_summary[slot] = 2;
+    }
+  }
+  s.merged.clear();
+  for (uint32_t slot : s.evict) {
+    if (s.is_summary[slot] == 2) s.merged.push_back(slot);
+  }
+  cache.Drop(layer, head, s.merged);
+  OnEvicted(layer, head, cache);
 }
 
 }  // namespace kvlab::policies

@@ -76,16 +76,35 @@ class SummaryPolicy : public KvPolicy {
   virtual void Score(size_t layer, size_t kv_head, const KvCache& cache, std::span<float> out) = 0;
   // Called after slots of one head were evicted or merged, so per-slot state can follow.
   virtual void OnEvicted(size_t layer, size_t kv_head, const KvCache& cache) {}
+  // Whether Score and OnEvicted may run for different heads of one layer at the same time (they touch no
+  // state shared between heads). Then a layer's heads are evicted on the engine's threads at once.
+  virtual bool ScoresHeadsConcurrently() const { return false; }
 
  private:
+  // What one head's eviction works in; one per thread, so eviction allocates nothing and heads of a
+  // layer can be evicted concurrently.
+  struct HeadScratch {
+    std::vector<int32_t> slot_of;     // [summaries] live slot index of each entry, -1 = none
+    std::vector<uint8_t> is_summary;  // [slots]
+    std::vector<float> scores;        // [slots]
+    std::vector<std::pair<float, uint32_t>> candidates;
+    std::vector<uint32_t> evict, merged;  // ascending slots: evicted, and of those merged (dropped)
+    std::vector<float> key_scratch;       // [1 + kSummaryBlock][head_dim] decoded keys (quantized caches)
+    // [kSummaryBlock] each summary's key, its dot product with the evicted key (or, for l2, squared
+    // distance) and its squared norm.
+    std::vector<const float*> candidate_keys;
+    std::vector<double> candidate_dot, candidate_norm2;
+  };
+
+  // Evicts one head down to `now` (Compress's work for one head).
+  void CompressHead(size_t layer, size_t head, const ScoreBudget& now, KvCache& cache, HeadScratch& s);
   // Finds the live summary slots of one head (dropping table entries another policy evicted); fills
-  // slot_of_ and is_summary_.
-  void LocateSummaries(size_t head_index, std::span<const SlotMeta> meta);
-  // After Drop(merged_): where each summary of slot_of_ now is, into slot_hint_.
-  void HintSlotsAfterDrop(size_t head_index);
+  // s.slot_of and s.is_summary.
+  void LocateSummaries(size_t head_index, std::span<const SlotMeta> meta, HeadScratch& s);
   // Table entry the evicted slot joins (or founds, if that entry is empty). Founders' keys are read with
   // KvCache::KeyRow so that quantized caches work too.
-  size_t ChooseEntry(size_t head_index, const float* key, const KvCache& cache, size_t layer, size_t head);
+  size_t ChooseEntry(size_t head_index, const float* key, const KvCache& cache, size_t layer, size_t head,
+                     HeadScratch& s) const;
 
   ScoreBudget budget_;
   SummaryOptions options_;
@@ -93,28 +112,14 @@ class SummaryPolicy : public KvPolicy {
   // [layers * kv_heads][summaries] position of each summary slot's founder, -1 = empty. For lsh the entry
   // index is the bucket.
   std::vector<int32_t> table_;
-  // [layers * kv_heads][summaries] the slot each summary had after the last Compress (-1 = unknown): checked
-  // against its position and used when it still matches, which saves a binary search per summary and
-  // step. Not counted as policy memory: it only speeds up finding what the positions already say.
-  std::vector<int32_t> slot_hint_;
   size_t n_kv_heads_ = 0;
-  // Scratch reused across calls (Compress runs one layer at a time), so eviction allocates nothing.
-  std::vector<int32_t> slot_of_;    // [summaries] live slot index of each entry, -1 = none
-  std::vector<uint8_t> is_summary_;  // [slots]
-  std::vector<float> scores_;
-  std::vector<std::pair<float, uint32_t>> candidates_;
-  std::vector<uint32_t> evict_, merged_;  // ascending slots: evicted, and of those merged (dropped)
-  std::vector<uint32_t> buckets_;  // [1] lsh bucket scratch
+  std::vector<HeadScratch> scratch_;  // [threads] reused across calls
+  std::vector<uint32_t> due_;         // the heads a Compress evicts
   // Slots prefetched per head before a Compress (the sinks, summaries and candidates before the recent
   // window; more than this are rare and cost more than the misses they would save).
   static constexpr size_t kPrefetchSlots = 64;
   // ChooseEntry (kmeans) compares the evicted key with kSummaryBlock summaries at a time.
   static constexpr size_t kSummaryBlock = 16;
-  std::vector<float> key_scratch_;  // [1 + kSummaryBlock][head_dim] decoded keys (quantized caches)
-  // [kSummaryBlock] each summary's key, its dot product with the evicted key (or, for l2, squared distance)
-  // and its squared norm.
-  std::vector<const float*> candidate_keys_;
-  std::vector<double> candidate_dot_, candidate_norm2_;
   kernels::DotsAndNormsF64Fn dots_and_norms_ = nullptr;
   kernels::SquaredDistancesF64Fn squared_distances_ = nullptr;
 };
