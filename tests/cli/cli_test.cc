@@ -133,6 +133,14 @@ TEST(Cli, InitThenBenchOnATinyRandomModel) {
   EXPECT_EQ(j["kv"], "h2o:budget=8,recent=2+quant:k=int8,v=int4");
   EXPECT_GT(j["policy_bytes"].get<int64_t>(), 0);
   EXPECT_GT(j["kv_bytes"].get<int64_t>(), 0);
+  // The hooks' time: Observe summed over threads, and what the step waits for (the busiest thread's
+  // Observe, which on one thread is all of it), each with Compress.
+  const double observe = j["policy_observe_ms_per_token"].get<double>();
+  const double compress = j["policy_compress_ms_per_token"].get<double>();
+  EXPECT_GT(observe, 0);
+  EXPECT_DOUBLE_EQ(j["policy_observe_busiest_ms_per_token"].get<double>(), observe);
+  EXPECT_DOUBLE_EQ(j["policy_wall_ms_per_token"].get<double>(), observe + compress);
+  EXPECT_DOUBLE_EQ(j["policy_wall_fraction_of_step"].get<double>(), j["policy_fraction_of_step"].get<double>());
   ExpectOneLineError(RunKvlab("bench --no-membw -m " + Quote(dir) + " --kv 'h2o:budget=8,recnt=2'"), "recnt");
   // A list of depths: one decode test per depth; the full cache grows with it, a window does not.
   for (const std::string kv : {"full", "window:budget=16"}) {

@@ -1,5 +1,5 @@
 // PolicyTimer: the time of every thread's Observe and WillObserve calls is summed (each thread adds to its
-// own counter), Compress is timed apart, and ResetTimes starts both from zero. The checks are lower bounds
+// own counter) and the busiest thread's is kept apart, Compress is timed apart, and ResetTimes starts both from zero. The checks are lower bounds
 // only: the wrapped policy spins for at least a known time per call, so a slow machine cannot fail them.
 #include "kvlab/eval/policy_timer.h"
 
@@ -52,10 +52,14 @@ TEST(PolicyTimer, SumsObserveOverThreadsAndTimesCompressApart) {
   for (std::thread& t : threads) t.join();
   const int64_t spin_ns = std::chrono::nanoseconds(kSpin).count();
   EXPECT_GE(timer.ObserveNs(), 2 * kThreads * kCallsEach * spin_ns);  // every thread's calls, not one's
+  // The busiest thread's share: one thread's calls at least, and the others' on top make up the sum.
+  EXPECT_GE(timer.BusiestThreadObserveNs(), 2 * kCallsEach * spin_ns);
+  EXPECT_GE(timer.ObserveNs(), timer.BusiestThreadObserveNs() + 2 * (kThreads - 1) * kCallsEach * spin_ns);
   EXPECT_EQ(timer.CompressNs(), 0);
 
   timer.ResetTimes();
   EXPECT_EQ(timer.ObserveNs(), 0);
+  EXPECT_EQ(timer.BusiestThreadObserveNs(), 0);
   KvCacheShape shape;
   shape.n_layers = 1;
   shape.n_heads = 1;

@@ -79,6 +79,10 @@ void Run(const BenchArgs& a) {
                         {"policy_ms_per_token", r.PolicyMsPerToken()},
                         {"policy_observe_ms_per_token", r.policy_observe_ms_per_token},
                         {"policy_compress_ms_per_token", r.policy_compress_ms_per_token},
+                        {"policy_fraction_of_step", r.PolicyFractionOfStep()},
+                        {"policy_observe_busiest_ms_per_token", r.policy_observe_busiest_ms_per_token},
+                        {"policy_wall_ms_per_token", r.PolicyWallMsPerToken()},
+                        {"policy_wall_fraction_of_step", r.PolicyWallFractionOfStep()},
                         {"membw_gb_s", bound_gb_s},
                         {"bound_on_step_memory", r.bound_on_step_memory},
                         {"fraction_of_bound", fraction},
@@ -122,6 +126,9 @@ void Run(const BenchArgs& a) {
     if (r.PolicyMsPerToken() > 0) {
       std::printf("        = Observe %.3f ms summed over the attention's threads + Compress %.3f ms\n",
                   r.policy_observe_ms_per_token, r.policy_compress_ms_per_token);
+      std::printf("        the step waits %.3f ms on them (%.2f%%): Observe on its busiest thread %.3f ms + Compress\n",
+                  r.PolicyWallMsPerToken(), 100.0 * r.PolicyWallFractionOfStep(),
+                  r.policy_observe_busiest_ms_per_token);
     }
     if (bound_tok_s > 0) {
       std::printf("bound   %.1f GB/s read bandwidth (%s, around each repetition) -> %.1f tok/s; decode reaches "

@@ -87,7 +87,7 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
   }
   double gb_s_before = 0;
   double kv_read = 0;
-  double observe_ns = 0, compress_ns = 0;  // PolicyTimer, summed over the timed repetitions
+  double observe_ns = 0, observe_busiest_ns = 0, compress_ns = 0;  // PolicyTimer, summed over the timed repetitions
   // Repetition -1 is a warm-up (page faults, caches, thread wake-up) and is not recorded.
   for (int32_t rep = -1; rep < o.repetitions; ++rep) {
     if (o.prompt_tokens > 0) {
@@ -119,6 +119,7 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
       if (rep >= 0) {
         decode.push_back(tok_s);
         observe_ns += static_cast<double>(policy.ObserveNs());
+        observe_busiest_ns += static_cast<double>(policy.BusiestThreadObserveNs());
         compress_ns += static_cast<double>(policy.CompressNs());
         if (probe) {
           const double gb_s = (gb_s_before + probe->Measure(3).gb_per_s) / 2;
@@ -139,6 +140,7 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
     r.kv_bytes_read = static_cast<int64_t>(kv_read);
     const double steps = static_cast<double>(o.gen_tokens) * o.repetitions;
     r.policy_observe_ms_per_token = observe_ns / 1e6 / steps;
+    r.policy_observe_busiest_ms_per_token = observe_busiest_ns / 1e6 / steps;
     r.policy_compress_ms_per_token = compress_ns / 1e6 / steps;
     r.decode_gb_s = static_cast<double>(r.weight_bytes + r.kv_bytes_read) * r.decode_tok_s.mean / 1e9;
   }
@@ -161,6 +163,9 @@ nlohmann::json ToJson(const BenchResult& r) {
       {"policy_observe_ms_per_token", r.policy_observe_ms_per_token},
       {"policy_compress_ms_per_token", r.policy_compress_ms_per_token},
       {"policy_fraction_of_step", r.PolicyFractionOfStep()},
+      {"policy_observe_busiest_ms_per_token", r.policy_observe_busiest_ms_per_token},
+      {"policy_wall_ms_per_token", r.PolicyWallMsPerToken()},
+      {"policy_wall_fraction_of_step", r.PolicyWallFractionOfStep()},
   };
   if (r.membw_gb_s.mean > 0) {
     j["membw_gb_s"] = r.membw_gb_s.mean;

@@ -37,14 +37,23 @@ struct BenchResult {
   int64_t kv_bytes = 0;            // cache bytes at the end of the decode test
   int64_t policy_bytes = 0;        // policy metadata bytes at the end of the decode test
   // Time in the policy's hooks per decode step. Observe (with WillObserve) runs inside the attention, on
-  // every attention thread at once, so its wall-clock cost is about its sum divided by the threads; Compress
-  // runs on one thread while the others wait.
-  double policy_observe_ms_per_token = 0;   // summed over threads
+  // every attention thread at once; Compress is timed around the call (wall time: a policy may evict a
+  // layer's heads on several threads).
+  double policy_observe_ms_per_token = 0;          // summed over threads
+  double policy_observe_busiest_ms_per_token = 0;  // the thread that spent the most (PolicyTimer)
   double policy_compress_ms_per_token = 0;
+  // The hooks' time with Observe summed over threads: CPU time, an upper bound on what they cost a step.
   double PolicyMsPerToken() const { return policy_observe_ms_per_token + policy_compress_ms_per_token; }
-  // The hooks' time as a share of the decode step (0 without a decode test).
+  // What the step waits for: the busiest thread's Observe, plus Compress.
+  double PolicyWallMsPerToken() const {
+    return policy_observe_busiest_ms_per_token + policy_compress_ms_per_token;
+  }
+  // Each as a share of the decode step (0 without a decode test).
   double PolicyFractionOfStep() const {
     return decode_ms_per_token > 0 ? PolicyMsPerToken() / decode_ms_per_token : 0.0;
+  }
+  double PolicyWallFractionOfStep() const {
+    return decode_ms_per_token > 0 ? PolicyWallMsPerToken() / decode_ms_per_token : 0.0;
   }
   // With bandwidth_per_repetition: the bandwidth measured beside each decode repetition, and each
   // repetition's decode GB/s divided by it (the fraction of the bandwidth bound).

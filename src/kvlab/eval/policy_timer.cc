@@ -1,5 +1,6 @@
 #include "kvlab/eval/policy_timer.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace kvlab {
@@ -22,6 +23,12 @@ int64_t PolicyTimer::ObserveNs() const {
   int64_t sum = 0;
   for (const ThreadNs& t : observe_ns_) sum += t.ns.load();
   return sum;
+}
+
+int64_t PolicyTimer::BusiestThreadObserveNs() const {
+  int64_t most = 0;
+  for (const ThreadNs& t : observe_ns_) most = std::max(most, t.ns.load());
+  return most;
 }
 
 void PolicyTimer::ResetTimes() {

@@ -31,6 +31,11 @@ class PolicyTimer final : public KvPolicy {
   // Every KvPolicy virtual must be forwarded above, or the wrapped policy silently loses that behaviour.
   // Nanoseconds spent in the inner policy's hooks since the last Reset, summed over threads.
   int64_t ObserveNs() const;
+  // The most any one thread spent in Observe (and WillObserve) since the last Reset. The attention threads
+  // observe their heads at the same time and share the heads out as they go, so this, not the sum, is
+  // about what Observe adds to a step's wall time.
+  int64_t BusiestThreadObserveNs() const;
+  // Compress, timed around each call: wall time, also when a policy evicts heads on several threads.
   int64_t CompressNs() const { return compress_ns_.load(); }
   void ResetTimes();
 
@@ -46,7 +51,7 @@ class PolicyTimer final : public KvPolicy {
 
   std::unique_ptr<KvPolicy> inner_;
   std::array<ThreadNs, kThreadSlots> observe_ns_;  // summed by ObserveNs
-  std::atomic<int64_t> compress_ns_{0};            // Compress runs on one thread
+  std::atomic<int64_t> compress_ns_{0};            // Compress is called from one thread
 };
 
 }  // namespace kvlab
