@@ -131,7 +131,7 @@ void Run(const BenchArgs& a) {
                   r.policy_observe_busiest_ms_per_token);
     }
     if (bound_tok_s > 0) {
-      std::printf("bound   %.1f GB/s read bandwidth (%s, around each repetition) -> %.1f tok/s; decode reaches "
+      std::printf("bound   %.1f GB/s read bandwidth (%s, best of the passes around each repetition) -> %.1f tok/s; decode reaches "
                   "%.1f ± %.1f%% of it\n", bound_gb_s,
                   r.bound_on_step_memory ? "reading the weights and cache themselves" : "reading a 256 MiB buffer",
                   bound_tok_s, 100.0 * fraction, 100.0 * r.fraction_of_bound.stddev);

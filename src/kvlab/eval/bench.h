@@ -55,8 +55,9 @@ struct BenchResult {
   double PolicyWallFractionOfStep() const {
     return decode_ms_per_token > 0 ? PolicyWallMsPerToken() / decode_ms_per_token : 0.0;
   }
-  // With bandwidth_per_repetition: the bandwidth measured beside each decode repetition, and each
-  // repetition's decode GB/s divided by it (the fraction of the bandwidth bound).
+  // With bandwidth_per_repetition: the bandwidth measured beside each decode repetition (the best of three
+  // passes before it and three after), and each repetition's decode GB/s divided by it (the fraction of
+  // the bandwidth bound).
   Stat membw_gb_s;
   Stat fraction_of_bound;
   // What that bandwidth was measured on: the model's weights and the cache's row stores, or (small models)
