@@ -136,7 +136,7 @@ TEST(ConcurrentEviction, HeadsOfALayerAreEvictedOnSeveralThreadsWithTheSameResul
 TEST(ConcurrentEviction, EveryPolicyThatTakesItEvictsAsOneThreadDoes) {
   const Model model = TinyModel("llama3-tiny");
   for (const std::string spec :
-       {"h2o:budget=12,recent=3", "tova:budget=12,sinks=2", "sketch:type=cms,width=32,depth=3,budget=12",
+       {"window:budget=12", "sinks:budget=12,sinks=2", "h2o:budget=12,recent=3", "tova:budget=12,sinks=2", "sketch:type=cms,width=32,depth=3,budget=12",
         "sketch:type=cs,width=32,depth=3,budget=12,recent=2",
         "sketch:type=race,width=16,depth=3,budget=12,sinks=1",
         "sketch:type=cms,width=32,depth=3,budget=14,strategy=aggregate,summaries=3",

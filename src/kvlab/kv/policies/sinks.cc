@@ -20,6 +20,7 @@ class SinksPolicy final : public ScorePolicy {
   void Score(size_t, size_t, const KvCache&, std::span<float> out) override {
     for (float& s : out) s = 0.0f;  // only sinks and the recent window survive
   }
+  bool ScoresHeadsConcurrently() const override { return true; }  // positions only
 };
 }  // namespace
 

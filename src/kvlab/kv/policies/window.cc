@@ -18,6 +18,7 @@ class WindowPolicy final : public ScorePolicy {
     // Everything beyond the protected recent window scores the same; ties go to newer slots anyway.
     for (float& s : out) s = 0.0f;
   }
+  bool ScoresHeadsConcurrently() const override { return true; }  // positions only
 
  private:
   std::string ChunkSpec() const {
