@@ -274,7 +274,7 @@ TEST(RaceSketch, MergeDecayDeterminismAndBytes) {
             8u * 3u * sizeof(float) + 3u * 4u * dim * sizeof(float) + 3u * sizeof(PairwiseHash));
 }
 
-// The AVX-512 projection loop gives the scalar loop's bits (one fused multiply-add per coordinate) for any
+// The AVX-512 projection loop gives the scalar loop's bits (a rounded product, then an add) for any
 // number of planes (several passes of 64, masked tails) and of input vectors (passes of four), so signs and
 // buckets do not depend on the CPU nor on how many vectors are hashed together.
 TEST(RaceSketch, Avx512ProjectionGivesTheScalarBits) {
@@ -294,8 +294,8 @@ TEST(RaceSketch, Avx512ProjectionGivesTheScalarBits) {
         for (size_t j = 0; j < inputs; ++j) {
           for (size_t i = 0; i < dim; ++i) {
             for (size_t p = 0; p < count; ++p) {
-              float& e = expected[j * count + p];
-              e = std::fma(columns[i * planes + p], vs[j][i], e);
+              const float product = columns[i * planes + p] * vs[j][i];
+              expected[j * count + p] = expected[j * count + p] + product;
             }
           }
         }

@@ -50,9 +50,9 @@ void RaceSketch::Project(const float* const* vs, size_t inputs, size_t first_row
   KVLAB_CHECK(first_row + rows <= depth());
   const size_t planes = depth() * static_cast<size_t>(bits_);
   const size_t begin = first_row * static_cast<size_t>(bits_), count = rows * static_cast<size_t>(bits_);
-  // Every plane's dot product accumulates coordinate by coordinate, one fused multiply-add each, as a plain
-  // loop over one plane would (so the signs, and the sketch, do not depend on how many planes or vectors
-  // are taken at once, nor on the CPU); the loop over planes is the inner one, contiguous in projections_.
+  // Every plane's dot product accumulates coordinate by coordinate, as a plain loop over one plane would (so
+  // the signs, and the sketch, do not depend on how many planes or vectors are taken at once, nor on the
+  // CPU); the loop over planes is the inner one, contiguous in projections_, and vectorizes.
   if (SketchCpuHasAvx512()) {
     ProjectAvx512(projections_.data() + begin, planes, count, vs, inputs, dim_, dots);
     return;
@@ -63,7 +63,7 @@ void RaceSketch::Project(const float* const* vs, size_t inputs, size_t first_row
     for (size_t j = 0; j < inputs; ++j) {
       const float x = vs[j][i];
       float* d = dots + j * count;
-      for (size_t p = 0; p < count; ++p) d[p] = std::fma(column[p], x, d[p]);
+      for (size_t p = 0; p < count; ++p) d[p] += column[p] * x;
     }
   }
 }

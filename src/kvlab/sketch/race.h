@@ -61,7 +61,7 @@ class RaceSketch {
   void Buckets(std::span<const float> v, std::span<uint32_t> out) const;
   // Buckets of several vectors, each of dim floats: out[j * depth + r] = Bucket(r, vectors[j]);
   // out.size() == vectors.size() * depth (checked). The same buckets as one Buckets call per vector, in
-  // 0.55-0.7x the time: the projections of four vectors run side by side (see ProjectAvx512).
+  // about two thirds of the time: the projections of four vectors run side by side (see ProjectAvx512).
   void BucketsOfMany(std::span<const float* const> vectors, std::span<uint32_t> out) const;
 
   // Adds weight (any finite value) at v's bucket in every row. v.size() == dim (checked).
@@ -93,7 +93,7 @@ class RaceSketch {
   // Rows hashed per pass over a vector (a bounded buffer of dot products on the stack).
   static constexpr size_t kRowsPerPass = 8;
   // dots[j * rows * bits + k] = <vs[j], plane (first_row * bits + k)> for k < rows * bits and j < inputs,
-  // summed coordinate by coordinate with one fused multiply-add each. Every vs[j] holds dim floats.
+  // summed coordinate by coordinate (each product rounded, then added). Every vs[j] holds dim floats.
   void Project(const float* const* vs, size_t inputs, size_t first_row, size_t rows, float* dots) const;
   // The SimHash code of one row's `bits` dot products.
   uint32_t CodeOf(const float* dots) const;
@@ -112,8 +112,8 @@ class RaceSketch {
 };
 
 // The AVX-512 loop of RaceSketch::Project (race_avx512.cc, built with AVX-512 flags), in the same arithmetic:
-// for p < count and j < inputs, dots[j * count + p] = Σ_i columns[i * planes + p] · vs[j][i], one fused
-// multiply-add per coordinate in order of i. columns: [dim][planes] from the first plane wanted; vs: inputs
+// for p < count and j < inputs, dots[j * count + p] = Σ_i columns[i * planes + p] · vs[j][i], each product
+// rounded and then added in order of i. columns: [dim][planes] from the first plane wanted; vs: inputs
 // pointers to dim floats. Takes kProjectMaxInputs vectors per pass. Call Project (through Buckets, Add, Query).
 constexpr size_t kProjectMaxInputs = 4;
 void ProjectAvx512(const float* columns, size_t planes, size_t count, const float* const* vs, size_t inputs,

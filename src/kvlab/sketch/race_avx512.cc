@@ -1,6 +1,6 @@
 // AVX-512 RaceSketch::Project: up to 64 planes per pass in four vectors of 16, for up to four vectors at
-// once, each plane's sum taken coordinate by coordinate with one fused multiply-add per coordinate, as the
-// scalar loop takes it (std::fma), so the signs, the buckets and the sketch are the same bits either way.
+// once, each plane's sum taken coordinate by coordinate as the scalar loop takes it (a product rounded,
+// then added), so the signs, the buckets and the sketch are the same bits either way.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -16,12 +16,16 @@ constexpr size_t kLanes = 16;
 // One pass over `kPlaneVectors` vectors of planes (the last one masked) for `kInputs` input vectors; the
 // kPlaneVectors * kInputs accumulators stay in registers. Each coordinate's plane values are loaded once
 // for all inputs. One input alone is bound by the multiply-add latency (each accumulator waits for its
-// previous sum); four give the vector units independent chains enough to run at their throughput.
+// previous sum); four give the vector units independent chains enough to run at their throughput (a
+// multiply and an add per plane vector: on this CPU one of each issues per cycle, as fast as one fused
+// multiply-add, which would round once and could move a bucket).
 // The loops carry `#pragma GCC unroll`: without it GCC 12 kept a copy of the accumulators on the stack
 // and stored all of them on every coordinate, which made four inputs no faster than one.
 template <size_t kPlaneVectors, size_t kInputs>
 void ProjectPass(const float* columns, size_t planes, __mmask16 last_mask, const float* const* vs, size_t dim,
                  size_t dots_stride, float* dots) {
+  // Explicitly rounded forms: builtins GCC never fuses into a multiply-add.
+  constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
   __m512 acc[kInputs][kPlaneVectors];
 #pragma GCC unroll 4
   for (size_t j = 0; j < kInputs; ++j) {
@@ -40,7 +44,9 @@ void ProjectPass(const float* columns, size_t planes, __mmask16 last_mask, const
     for (size_t j = 0; j < kInputs; ++j) {
       const __m512 x = _mm512_set1_ps(vs[j][i]);
 #pragma GCC unroll 4
-      for (size_t z = 0; z < kPlaneVectors; ++z) acc[j][z] = _mm512_fmadd_ps(plane[z], x, acc[j][z]);
+      for (size_t z = 0; z < kPlaneVectors; ++z) {
+        acc[j][z] = _mm512_add_round_ps(acc[j][z], _mm512_mul_round_ps(plane[z], x, kNearest), kNearest);
+      }
     }
   }
 #pragma GCC unroll 4

@@ -97,7 +97,7 @@ void SketchScores::Estimate(size_t layer, size_t kv_head, const KvCache& cache, 
     const RaceSketch& race = race_[idx];
     const size_t depth = race.depth();
     thread_local std::vector<float> key_scratch;  // [kRaceBlock][head_dim]
-    if (cache.quantized()) key_scratch.resize(kRaceBlock * head_dim_);
+    key_scratch.resize(kRaceBlock * head_dim_);
     uint32_t buckets[kRaceBlock * kMaxDepth];  // [kRaceBlock][depth]
     const float* keys[kRaceBlock];
     // The counters are cold (the step's weights have streamed through the caches since this head's
