@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <span>
 #include <vector>
 
@@ -29,7 +31,23 @@ TEST(ReadBandwidthProbe, HandedRegionsAreReadUpToTheirLastWholeBlockAndShortOnes
   // past the last whole block of any of them would be reported.
   std::vector<std::byte> a(5 * kBlock + 40);     // 5 whole blocks
   std::vector<std::byte> b(kBlock - 8);          // shorter than a block: skipped
-  std::vector<std::byte> c(4001 * kBlock + 12);  // many blocks, an odd count
+  std::vector<std::byte> c(4001 * kBlock + 12);  // many blocks, an odd count (the threads share it in pieces)
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<std::byte>(i * 7 + 1);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = std::byte{0xff};
+  for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<std::byte>(i * 13 + 5);
+  // Every whole block read exactly once: the wrapping sum of the 64-bit words the probe should see.
+  auto word_sum = [](std::span<const std::byte> region) {
+    uint64_t sum = 0;
+    for (size_t i = 0; i + kBlock <= region.size(); i += kBlock) {
+      for (size_t w = 0; w < kBlock; w += sizeof(uint64_t)) {
+        uint64_t word;
+        std::memcpy(&word, region.data() + i + w, sizeof word);
+        sum += word;
+      }
+    }
+    return sum;
+  };
+  const uint64_t expected = word_sum(a) + word_sum(std::span<const std::byte>(c).subspan(3));
   const int threads = NumThreads();
   SetNumThreads(2);
   ReadBandwidthProbe probe(2, {std::span<const std::byte>(a).subspan(0), std::span<const std::byte>(b),
@@ -39,6 +57,7 @@ TEST(ReadBandwidthProbe, HandedRegionsAreReadUpToTheirLastWholeBlockAndShortOnes
   EXPECT_GT(bw.gb_per_s, 0.0);
   EXPECT_EQ(bw.bytes, (5 + 4001) * kBlock);
   EXPECT_EQ(bw.threads, 2);
+  EXPECT_EQ(bw.checksum, expected);
   SetNumThreads(threads);
 }
 

@@ -13,10 +13,11 @@ struct MemBandwidth {
   double gb_per_s = 0;  // best of the repetitions, 1 GB = 1e9 bytes
   int threads = 0;
   size_t bytes = 0;  // bytes read per repetition
+  uint64_t checksum = 0;  // the wrapping sum of the 64-bit words one repetition read (each whole block once)
 };
 
 // Streams memory with the plainest fast read (kernels::StreamSum, ops/stream_read.h: plain loads, no
-// prefetch hints, each thread one contiguous share) and reports the best rate of `repetitions` passes: the
+// prefetch hints; the threads share it out as the decode's mat-vecs share their rows, WorkShares) and reports the best rate of `repetitions` passes: the
 // machine's peak read bandwidth, which no kernel of kvlab's can beat, so a decode step's fraction of the
 // bound is at most 1 unless the measurement is wrong. Allocated
 // (or handed its memory) and first touched once, read again on every Measure: `kvlab bench` measures
