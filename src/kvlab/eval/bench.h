@@ -18,8 +18,8 @@ struct BenchOptions {
   uint64_t seed = 1;
   std::string kv = "full";      // KV-cache policy spec applied during both tests
   // Measure the read bandwidth right before and right after each timed decode repetition, so every
-  // repetition is compared with the bandwidth of its own moment, the mean of the two (on a shared machine
-  // the bandwidth drifts by tens of percent).
+  // repetition is compared with the bandwidth of its own moment, the better of the two (on a shared
+  // machine the bandwidth drifts by tens of percent).
   bool bandwidth_per_repetition = false;
 };
 
