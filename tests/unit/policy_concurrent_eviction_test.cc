@@ -101,11 +101,14 @@ void ExpectSameRun(const CacheAfterRun& a, const CacheAfterRun& b, const std::st
       EXPECT_EQ(a.meta[i][s].count, b.meta[i][s].count) << what << ": head " << i << " slot " << s;
     }
     ASSERT_EQ(a.keys[i].size(), b.keys[i].size()) << what;
-    EXPECT_EQ(std::memcmp(a.keys[i].data(), b.keys[i].data(), a.keys[i].size() * sizeof(float)), 0) << what << ": keys of head " << i;
-    EXPECT_EQ(std::memcmp(a.values[i].data(), b.values[i].data(), a.values[i].size() * sizeof(float)), 0) << what << ": values of head " << i;
+    EXPECT_EQ(std::memcmp(a.keys[i].data(), b.keys[i].data(), a.keys[i].size() * sizeof(float)), 0)
+        << what << ": keys of head " << i;
+    EXPECT_EQ(std::memcmp(a.values[i].data(), b.values[i].data(), a.values[i].size() * sizeof(float)), 0)
+        << what << ": values of head " << i;
   }
   ASSERT_EQ(a.logits.size(), b.logits.size());
-  EXPECT_EQ(std::memcmp(a.logits.data(), b.logits.data(), a.logits.size() * sizeof(float)), 0) << what << ": logits";
+  EXPECT_EQ(std::memcmp(a.logits.data(), b.logits.data(), a.logits.size() * sizeof(float)), 0)
+      << what << ": logits";
 }
 
 Model TinyModel(const std::string& name) {
@@ -136,8 +139,8 @@ TEST(ConcurrentEviction, HeadsOfALayerAreEvictedOnSeveralThreadsWithTheSameResul
 TEST(ConcurrentEviction, EveryPolicyThatTakesItEvictsAsOneThreadDoes) {
   const Model model = TinyModel("llama3-tiny");
   for (const std::string spec :
-       {"window:budget=12", "sinks:budget=12,sinks=2", "h2o:budget=12,recent=3", "tova:budget=12,sinks=2", "sketch:type=cms,width=32,depth=3,budget=12",
-        "sketch:type=cs,width=32,depth=3,budget=12,recent=2",
+       {"window:budget=12", "sinks:budget=12,sinks=2", "h2o:budget=12,recent=3", "tova:budget=12,sinks=2",
+        "sketch:type=cms,width=32,depth=3,budget=12", "sketch:type=cs,width=32,depth=3,budget=12,recent=2",
         "sketch:type=race,width=16,depth=3,budget=12,sinks=1",
         "sketch:type=cms,width=32,depth=3,budget=14,strategy=aggregate,summaries=3",
         "cluster:budget=12,summaries=3", "cluster:budget=12,summaries=4,assign=lsh",
