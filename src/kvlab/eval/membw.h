@@ -17,9 +17,10 @@ struct MemBandwidth {
 };
 
 // Streams memory with the plainest fast read (kernels::StreamSum, ops/stream_read.h: plain loads, no
-// prefetch hints; the threads share it out as the decode's mat-vecs share their rows, WorkShares) and reports the best rate of `repetitions` passes: the
-// machine's peak read bandwidth, which no kernel of kvlab's can beat, so a decode step's fraction of the
-// bound is at most 1 unless the measurement is wrong. Allocated
+// prefetch hints; the threads share it out as the decode's mat-vecs share their rows, WorkShares) and
+// reports the best rate of `repetitions` passes: the machine's peak read bandwidth, which no kernel of
+// kvlab's can beat, so a decode step's fraction of the bound is at most 1 unless the measurement is
+// wrong. Allocated
 // (or handed its memory) and first touched once, read again on every Measure: `kvlab bench` measures
 // before and after each decode repetition without paying (or perturbing the decode with) a fresh
 // allocation and its page faults each time.
