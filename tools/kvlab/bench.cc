@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -70,23 +71,17 @@ void Run(const BenchArgs& a) {
     const double bound_tok_s = bound_gb_s > 0 ? bound_gb_s * 1e9 / bytes_per_token : 0;
     const double fraction = r.fraction_of_bound.mean > 0 ? r.fraction_of_bound.mean
                                                          : (bound_tok_s > 0 ? r.decode_tok_s.mean / bound_tok_s : 0.0);
-    by_depth.push_back({{"depth", o.depth},
-                        {"decode_tok_s", r.decode_tok_s.mean},
-                        {"decode_ms_per_token", r.decode_ms_per_token},
-                        {"kv_bytes", r.kv_bytes},
-                        {"policy_bytes", r.policy_bytes},
-                        {"kv_bytes_read", r.kv_bytes_read},
-                        {"policy_ms_per_token", r.PolicyMsPerToken()},
-                        {"policy_observe_ms_per_token", r.policy_observe_ms_per_token},
-                        {"policy_compress_ms_per_token", r.policy_compress_ms_per_token},
-                        {"policy_fraction_of_step", r.PolicyFractionOfStep()},
-                        {"policy_observe_busiest_ms_per_token", r.policy_observe_busiest_ms_per_token},
-                        {"policy_wall_ms_per_token", r.PolicyWallMsPerToken()},
-                        {"policy_wall_fraction_of_step", r.PolicyWallFractionOfStep()},
-                        {"membw_gb_s", bound_gb_s},
-                        {"bound_on_step_memory", r.bound_on_step_memory},
-                        {"fraction_of_bound", fraction},
-                        {"fraction_of_bound_std", r.fraction_of_bound.stddev}});
+    nlohmann::json depth = {{"depth", o.depth},
+                            {"decode_tok_s", r.decode_tok_s.mean},
+                            {"decode_ms_per_token", r.decode_ms_per_token},
+                            {"kv_bytes", r.kv_bytes},
+                            {"kv_bytes_read", r.kv_bytes_read},
+                            {"membw_gb_s", bound_gb_s},
+                            {"bound_on_step_memory", r.bound_on_step_memory},
+                            {"fraction_of_bound", fraction},
+                            {"fraction_of_bound_std", r.fraction_of_bound.stddev}};
+    depth.update(PolicyJson(r));
+    by_depth.push_back(std::move(depth));
     if (i == 0) {  // the top-level fields describe the first depth (and the prefill test)
       // The measurements as the library writes them, then what this run adds: its settings, and the bound
       // as chosen above (the start-up measurement where no repetition measured one).

@@ -151,6 +151,19 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
   return r;
 }
 
+nlohmann::json PolicyJson(const BenchResult& r) {
+  return {
+      {"policy_bytes", r.policy_bytes},
+      {"policy_ms_per_token", r.PolicyMsPerToken()},
+      {"policy_observe_ms_per_token", r.policy_observe_ms_per_token},
+      {"policy_compress_ms_per_token", r.policy_compress_ms_per_token},
+      {"policy_fraction_of_step", r.PolicyFractionOfStep()},
+      {"policy_observe_busiest_ms_per_token", r.policy_observe_busiest_ms_per_token},
+      {"policy_wall_ms_per_token", r.PolicyWallMsPerToken()},
+      {"policy_wall_fraction_of_step", r.PolicyWallFractionOfStep()},
+  };
+}
+
 nlohmann::json ToJson(const BenchResult& r) {
   nlohmann::json j = {
       {"prefill_tok_s", r.prefill_tok_s.mean},
@@ -162,15 +175,8 @@ nlohmann::json ToJson(const BenchResult& r) {
       {"kv_bytes_read", r.kv_bytes_read},
       {"decode_gb_s", r.decode_gb_s},
       {"kv_bytes", r.kv_bytes},
-      {"policy_bytes", r.policy_bytes},
-      {"policy_ms_per_token", r.PolicyMsPerToken()},
-      {"policy_observe_ms_per_token", r.policy_observe_ms_per_token},
-      {"policy_compress_ms_per_token", r.policy_compress_ms_per_token},
-      {"policy_fraction_of_step", r.PolicyFractionOfStep()},
-      {"policy_observe_busiest_ms_per_token", r.policy_observe_busiest_ms_per_token},
-      {"policy_wall_ms_per_token", r.PolicyWallMsPerToken()},
-      {"policy_wall_fraction_of_step", r.PolicyWallFractionOfStep()},
   };
+  j.update(PolicyJson(r));
   if (r.membw_gb_s.mean > 0) {
     j["membw_gb_s"] = r.membw_gb_s.mean;
     j["fraction_of_bound"] = r.fraction_of_bound.mean;

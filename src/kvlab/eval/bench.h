@@ -70,5 +70,8 @@ BenchResult RunBench(const Model& model, const BenchOptions& options);
 // Every field (Stat as its mean, plus _std for the tokens/s and the fraction); the membw fields only when
 // a bandwidth was measured.
 nlohmann::json ToJson(const BenchResult& r);
+// The policy fields of ToJson alone (its bytes and its hooks' times, summed and on the busiest thread), for
+// a caller that writes one record per depth.
+nlohmann::json PolicyJson(const BenchResult& r);
 
 }  // namespace kvlab

@@ -219,10 +219,15 @@ QuantizedHead KvCache::Quantized(size_t layer, size_t head) const {
 }
 
 void KvCache::Keep(size_t layer, size_t head, std::span<const uint32_t> slots) {
+  Keep(layer, head, slots, index_scratch_);
+}
+
+void KvCache::Keep(size_t layer, size_t head, std::span<const uint32_t> slots, std::vector<uint32_t>& scratch) {
   if (quantized_) {
     KeepQuantized(layer, head, slots);
   } else {
-    KeepF32(layer, head, slots);
+    // One compaction for both: the complement's holes.
+    DropF32(layer, head, ComplementOf(size_[Index(layer, head)], slots, scratch));
   }
 }
 
@@ -282,23 +287,19 @@ void KvCache::MoveF32Slots(size_t layer, size_t head, size_t to, size_t from, si
   std::memmove(meta + to, meta + from, count * sizeof(SlotMeta));
 }
 
-std::span<const uint32_t> KvCache::ComplementOf(size_t n, std::span<const uint32_t> slots) {
-  index_scratch_.clear();
+std::span<const uint32_t> KvCache::ComplementOf(size_t n, std::span<const uint32_t> slots,
+                                                std::vector<uint32_t>& out) {
+  out.clear();
   size_t next = 0;  // next slot of `slots`
   for (uint32_t i = 0; i < n; ++i) {
     if (next < slots.size() && slots[next] == i) {
       ++next;
     } else {
-      index_scratch_.push_back(i);
+      out.push_back(i);
     }
   }
   KVLAB_CHECK(next == slots.size());  // every slot live, strictly ascending
-  return index_scratch_;
-}
-
-void KvCache::KeepF32(size_t layer, size_t head, std::span<const uint32_t> slots) {
-  // The complement, then DropF32: one compaction for both.
-  DropF32(layer, head, ComplementOf(size_[Index(layer, head)], slots));
+  return out;
 }
 
 void KvCache::Drop(size_t layer, size_t head, std::span<const uint32_t> slots) {
@@ -307,7 +308,7 @@ void KvCache::Drop(size_t layer, size_t head, std::span<const uint32_t> slots) {
     DropF32(layer, head, slots);
     return;
   }
-  KeepQuantized(layer, head, ComplementOf(size_[Index(layer, head)], slots));
+  KeepQuantized(layer, head, ComplementOf(size_[Index(layer, head)], slots, index_scratch_));
 }
 
 void KvCache::DropF32(size_t layer, size_t head, std::span<const uint32_t> slots) {

@@ -118,6 +118,10 @@ class KvCache {
   void Prefetch(size_t layer, size_t head, size_t first, size_t count) const;
   // Keeps only the given slots (strictly ascending indices), compacting them to the front in order.
   void Keep(size_t layer, size_t head, std::span<const uint32_t> slots);
+  // The same, with the caller's scratch for the complement instead of the cache's own, so that different
+  // heads of an f32 cache can be kept from different threads at once (a quantized cache still uses its own
+  // scratch for its key blocks and encoded rows: one thread at a time).
+  void Keep(size_t layer, size_t head, std::span<const uint32_t> slots, std::vector<uint32_t>& scratch);
   // Removes the given slots (strictly ascending indices); the others keep their order. The same as Keep with
   // the complement, in time proportional to the dropped slots and the rows moved rather than to the head.
   void Drop(size_t layer, size_t head, std::span<const uint32_t> slots);
@@ -155,11 +159,11 @@ class KvCache {
   // Moves `count` consecutive live slots of a plain-cache head from index `from` to `to` (keys, values and
   // metadata; the ranges may overlap).
   void MoveF32Slots(size_t layer, size_t head, size_t to, size_t from, size_t count);
-  // The slots in [0, n) not in `slots` (strictly ascending and < n: checked), in index_scratch_.
-  std::span<const uint32_t> ComplementOf(size_t n, std::span<const uint32_t> slots);
-  // Plain-cache eviction that moves whichever side of the holes holds fewer kept slots (KeepF32 is DropF32
-  // of the complement).
-  void KeepF32(size_t layer, size_t head, std::span<const uint32_t> slots);
+  // The slots in [0, n) not in `slots` (strictly ascending and < n: checked), into out.
+  static std::span<const uint32_t> ComplementOf(size_t n, std::span<const uint32_t> slots,
+                                                std::vector<uint32_t>& out);
+  // Plain-cache eviction that moves whichever side of the holes holds fewer kept slots (Keep of an f32 cache
+  // is DropF32 of the complement).
   void DropF32(size_t layer, size_t head, std::span<const uint32_t> slots);
   void AppendQuantized(size_t layer, const float* k, const float* v);
   void KeepQuantized(size_t layer, size_t head, std::span<const uint32_t> slots);
@@ -177,7 +181,7 @@ class KvCache {
   std::vector<uint8_t, HugePageAllocator<uint8_t>> value_codes_; // quantized: [layers][kv_heads][capacity][value_row_bytes]
   std::vector<uint32_t> n_quant_;    // quantized: [layers][kv_heads] encoded prefix length
   std::vector<float> merge_scratch_; // quantized: [4][head_dim] for Merge
-  std::vector<uint32_t> index_scratch_;  // ComplementOf's result
+  std::vector<uint32_t> index_scratch_;  // the complement, for Keep and Drop without a caller's scratch
   KvMergeObserver* merge_observer_ = nullptr;
   bool key_per_channel_ = false;     // codec_.key_axis == kChannel with integer keys
   ChannelKeyBlocks key_blocks_;      // per-channel keys: block parameters per (layer, kv_head)

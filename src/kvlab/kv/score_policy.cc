@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kvlab/ops/thread_team.h"
 #include "kvlab/ops/threads.h"
 #include "kvlab/util/error.h"
 
@@ -275,22 +274,7 @@ void ScorePolicy::OrderKept(size_t n_protected, HeadScratch& s) {
 
 void ScorePolicy::KeepAndFollow(size_t layer, size_t head, KvCache& cache, HeadScratch& s) {
   const size_t n_old = cache.Size(layer, head);
-  if (cache.quantized()) {
-    cache.Keep(layer, head, s.kept);
-  } else {
-    // Drop of the complement is what Keep does for an f32 cache, but with this thread's scratch instead
-    // of the cache's, so that heads can be evicted concurrently.
-    s.dropped.clear();
-    size_t next = 0;
-    for (uint32_t i = 0; i < n_old; ++i) {
-      if (next < s.kept.size() && s.kept[next] == i) {
-        ++next;
-      } else {
-        s.dropped.push_back(i);
-      }
-    }
-    cache.Drop(layer, head, s.dropped);
-  }
+  cache.Keep(layer, head, s.kept, s.dropped);  // this thread's scratch: heads may be kept concurrently
   if (budget_.options.rerotate) rerotator_.AfterKeep(cache, layer, head, s.kept, n_old);
   OnEvicted(layer, head, cache);
 }
@@ -315,21 +299,18 @@ void ScorePolicy::CompressHeads(size_t layer, KvCache& cache) {
     const size_t b = per_head ? entropy_.Budget(layer, head) : layer_b;
     if (cache.Size(layer, head) > b) due_.emplace_back(static_cast<uint32_t>(head), static_cast<uint32_t>(b));
   }
-  // Heads share only read-only state here when the score says so; then the engine's threads take one
-  // contiguous run of them each (the heads each attended, as attention splits them), while the step would
-  // otherwise wait on one thread. Not for quantized caches, whose compaction uses the cache's own scratch,
-  // nor with re-rotation, which has one scratch for all heads.
-  const bool concurrent = ScoresHeadsConcurrently() && !cache.quantized() && !budget_.options.rerotate;
-  const size_t threads = concurrent ? std::min<size_t>(due_.size(), static_cast<size_t>(NumThreads())) : 1;
-  if (scratch_.size() < std::max<size_t>(threads, 1)) scratch_.resize(std::max<size_t>(threads, 1));
-  if (threads <= 1) {
-    for (const auto& [head, b] : due_) CompressHead(layer, head, b, cache, scratch_[0]);
-    return;
-  }
-  ParallelRun(threads, [&](size_t t, size_t nt) {
-    const size_t begin = due_.size() * t / nt, end = due_.size() * (t + 1) / nt;
+  // Heads share only read-only state when the score says so. Not for quantized caches, whose compaction
+  // uses the cache's own scratch, nor with re-rotation, which has one scratch for all heads.
+  const size_t threads = EvictionThreads(
+      due_.size(), ScoresHeadsConcurrently() && !cache.quantized() && !budget_.options.rerotate);
+  if (scratch_.size() < threads) scratch_.resize(threads);
+  EvictInRuns(due_.size(), threads, [&](size_t begin, size_t end, size_t t) {
     for (size_t i = begin; i < end; ++i) CompressHead(layer, due_[i].first, due_[i].second, cache, scratch_[t]);
   });
+}
+
+size_t EvictionThreads(size_t due, bool heads_apart) {
+  return heads_apart ? std::clamp<size_t>(due, 1, static_cast<size_t>(NumThreads())) : 1;
 }
 
 // Ada-KV: the layer keeps n_kv_heads × (budget − chunk) slots in total; every head keeps its sinks and

@@ -25,6 +25,7 @@
 #include "kvlab/kv/entropy_budgets.h"
 #include "kvlab/kv/policy.h"
 #include "kvlab/kv/rerotate.h"
+#include "kvlab/ops/thread_team.h"
 #include "kvlab/kv/spec.h"
 
 namespace kvlab {
@@ -68,6 +69,23 @@ void CheckRatioCap(const std::string& policy, const ScoreBudget& b);
 // The chunk a scored policy uses when its spec gives none: budget/8, but at most half of the slots that
 // are neither sinks nor recent, so that right after an eviction the scored part is never empty.
 size_t DefaultChunk(size_t budget, size_t sinks, size_t recent);
+
+// How many of the engine's threads evict the `due` heads of a layer: one per head up to NumThreads() when
+// the heads share no state (`heads_apart`: the policy says so and the cache allows it), else 1.
+size_t EvictionThreads(size_t due, bool heads_apart);
+
+// Calls evict(begin, end, t) once for each of `threads` threads t, each with one contiguous run
+// [begin, end) of [0, count): the heads each thread attended, as the attention splits them, whose rows
+// are likelier in its own caches. With threads <= 1, once on the calling thread with all of them. A
+// layer's eviction otherwise keeps one thread busy while the others wait for the next parallel region.
+template <typename Evict>
+void EvictInRuns(size_t count, size_t threads, Evict&& evict) {
+  if (threads <= 1) {
+    evict(size_t{0}, count, size_t{0});
+    return;
+  }
+  ParallelRun(threads, [&](size_t t, size_t nt) { evict(count * t / nt, count * (t + 1) / nt, t); });
+}
 
 // Reads budget/sinks/recent/chunk with the given defaults, checks budget >= sinks + recent + chunk, then
 // the wrapper keys (kv/budgets.h). With layers=B0:B1:... `budget` is not given; it becomes the largest
@@ -142,7 +160,7 @@ class ScorePolicy : public KvPolicy {
     std::vector<std::pair<float, uint32_t>> candidates;
     std::vector<uint32_t> kept;
     std::vector<uint32_t> merged;   // OrderKept's
-    std::vector<uint32_t> dropped;  // the complement of kept, for KvCache::Drop
+    std::vector<uint32_t> dropped;  // the complement of kept (KvCache::Keep's scratch)
   };
   void CompressHeads(size_t layer, KvCache& cache);     // every head to the layer budget
   void CompressAdaptive(size_t layer, KvCache& cache);  // the layer's total, split by joint top scores

@@ -5,8 +5,6 @@
 #include <limits>
 
 #include "kvlab/ops/f64_dot_kernels.h"
-#include "kvlab/ops/thread_team.h"
-#include "kvlab/ops/threads.h"
 #include "kvlab/util/error.h"
 
 namespace kvlab::policies {
@@ -133,39 +131,32 @@ size_t SummaryPolicy::ChooseEntry(size_t head_index, const float* key, const KvC
 
 void SummaryPolicy::Compress(size_t layer, KvCache& cache) {
   const ScoreBudget now = BudgetAt(budget_, TokensSeen(cache, layer));  // budget_ itself without a ratio
-  // What eviction reads and moves lies before the recent window: the candidates, the summaries, the sinks.
-  // Loading it for every head at once, before the first needs it, overlaps the cache misses that one head
-  // at a time would wait for in turn (it was evicted from the caches since the step's attention read it).
   due_.clear();
   for (size_t head = 0; head < cache.n_kv_heads(); ++head) {
-    const size_t n = cache.Size(layer, head);
-    if (n <= now.budget) continue;
-    due_.push_back(static_cast<uint32_t>(head));
+    if (cache.Size(layer, head) > now.budget) due_.push_back(static_cast<uint32_t>(head));
   }
+  // What eviction reads and moves lies before the recent window: the candidates, the summaries, the sinks.
+  // Loading it for all of a thread's heads before the first needs it overlaps the cache misses that one head
+  // at a time would wait for in turn (it was evicted from the caches since the step's attention read it).
   auto prefetch = [&](size_t head) {
     const size_t n = cache.Size(layer, head);
     cache.Prefetch(layer, head, 0, std::min(n - std::min(n, now.recent), kPrefetchSlots));
   };
   // Heads share nothing but the read-only options (their table rows, cache rows and the subclass's
-  // per-head state are their own), so the engine's threads take them in turns, while the step would
-  // otherwise wait on one thread. Not for quantized caches (whose compaction and merges use the cache's
+  // per-head state are their own). Not for quantized caches (whose compaction and merges use the cache's
   // own scratch) nor when a merge observer is told of every merge in order.
-  const bool concurrent = ScoresHeadsConcurrently() && !cache.quantized() && !cache.has_merge_observer();
-  const size_t threads = concurrent ? std::min<size_t>(due_.size(), static_cast<size_t>(NumThreads())) : 1;
-  while (scratch_.size() < std::max<size_t>(threads, 1)) {
+  const size_t threads = EvictionThreads(
+      due_.size(), ScoresHeadsConcurrently() && !cache.quantized() && !cache.has_merge_observer());
+  while (scratch_.size() < threads) {
     HeadScratch& s = scratch_.emplace_back();
     s.slot_of.assign(options_.summaries, -1);
     s.candidate_keys.assign(kSummaryBlock, nullptr);
     s.candidate_dot.assign(kSummaryBlock, 0.0);
     s.candidate_norm2.assign(kSummaryBlock, 0.0);
   }
-  if (threads <= 1) {
-    for (uint32_t head : due_) prefetch(head);
-    for (uint32_t head : due_) CompressHead(layer, head, now, cache, scratch_[0]);
-    return;
-  }
-  ParallelRun(threads, [&](size_t t, size_t nt) {
-    const size_t begin = due_.size() * t / nt, end = due_.size() * (t + 1) / nt;
+  // Each thread asks for its own heads' lines: issued by one thread for all, they arrived in its core's
+  // caches and the other thread fetched its half from there (two threads were then slower than one).
+  EvictInRuns(due_.size(), threads, [&](size_t begin, size_t end, size_t t) {
     for (size_t i = begin; i < end; ++i) prefetch(due_[i]);
     for (size_t i = begin; i < end; ++i) CompressHead(layer, due_[i], now, cache, scratch_[t]);
   });
