@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kvlab/ops/matmul.h"
+#include "kvlab/ops/matvec_kernels.h"
 #include "kvlab/ops/threads.h"
 #include "random_weights.h"
 
@@ -39,5 +40,20 @@ void Shapes(benchmark::internal::Benchmark* b) {
   }
 }
 BENCHMARK(BM_MatVecDType)->Apply(Shapes)->UseRealTime();
+
+// The q8 kernels' per-token preparation: x quantized per block of 32, on the calling thread before the
+// threads multiply (llama-110m's 768- and 2048-value inputs).
+void BM_QuantizeActivation(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  std::mt19937 rng(1);
+  const std::vector<float> x = kvlab::bench::RandomActivations(n, rng);
+  kvlab::kernels::Q8Activation a;
+  for (auto _ : state) {
+    kvlab::kernels::QuantizeActivation(x.data(), n, a);
+    benchmark::DoNotOptimize(a.q.data());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(n));
+}
+BENCHMARK(BM_QuantizeActivation)->Arg(768)->Arg(2048);
 
 }  // namespace

@@ -162,8 +162,13 @@ void Q8Rows(const uint8_t* w, size_t row_bytes, const Q8Activation& a, size_t n,
 
 void QuantizeActivationAvx512(const float* x, size_t n, Q8Activation& a) {
   const size_t padded = SizeQ8Activation(n, a);
+  // The blocks past n quantize zeros: all their fields are 0 (a quarter of a 768-value vector's blocks).
+  std::fill(a.q.begin() + a.blocks * kQ8Block, a.q.begin() + padded * kQ8Block, int8_t{0});
+  std::fill(a.d.begin() + a.blocks, a.d.begin() + padded, 0.0f);
+  std::fill(a.sum.begin() + a.blocks, a.sum.begin() + padded, 0);
+  std::fill(a.corr_lanes.begin() + a.blocks * 8, a.corr_lanes.begin() + padded * 8, 0);
   const __m512 half = _mm512_set1_ps(0.5f), abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
-  for (size_t b = 0; b < padded; ++b) {
+  for (size_t b = 0; b < a.blocks; ++b) {
     const size_t i0 = b * kQ8Block;
     const size_t len = i0 < n ? std::min(kQ8Block, n - i0) : 0;
     // Two vectors of the block, zero past n (as the scalar version's `i < len ? … : 0`).
