@@ -193,3 +193,58 @@ TEST(PairwiseHash, ApplySignsEqualsSignTimesValue) {
 
 }  // namespace
 }  // namespace kvlab
+
+namespace kvlab {
+namespace {
+
+// SignedBuckets (AVX-512 where available) must give, for every row, exactly Bucket(key, n) and
+// Sign(key) * value of that row's two hashes: 1 to 4 rows, position keys and wide keys (the wide path
+// turns on per block of 8 keys, so one wide key among position keys is covered), tails shorter than a
+// vector; it writes nothing past count in any row.
+TEST(PairwiseHash, SignedBucketsEqualsBucketAndSignPerRow) {
+  SplitMix64 rng(11);
+  constexpr size_t kRows = PairwiseHash::kMaxSignedRows;
+  std::vector<PairwiseHash> bucket_hashes, sign_hashes;
+  for (size_t r = 0; r < kRows; ++r) bucket_hashes.emplace_back(rng);
+  for (size_t r = 0; r < kRows; ++r) sign_hashes.emplace_back(rng);
+  for (int f = 0; f < 3; ++f) {
+    std::vector<uint64_t> keys;
+    std::vector<float> values;
+    for (uint64_t i = 0; i < 45; ++i) {
+      // f 0: positions; f 1: positions but one wide key in the second block; f 2: all wide.
+      const bool wide = f == 2 || (f == 1 && i == 11);
+      keys.push_back(wide ? (i + 1) * 0x9e3779b97f4a7c15ULL : 31 * i + 5);
+      values.push_back(i % 9 == 0 ? (i % 2 ? -0.0f : 0.0f) : 0.37f * static_cast<float>(i) - 5.0f);
+    }
+    for (size_t rows = 1; rows <= kRows; ++rows) {
+      for (size_t count : {size_t{0}, size_t{5}, size_t{16}, size_t{45}}) {
+        for (uint32_t n : {1u, 512u, 1000u}) {
+          std::vector<std::vector<uint32_t>> buckets(rows, std::vector<uint32_t>(count + 1, 0xdeadbeef));
+          std::vector<std::vector<float>> signed_values(rows, std::vector<float>(count + 1, 7.0f));
+          uint32_t* bucket_out[kRows] = {};
+          float* signed_out[kRows] = {};
+          for (size_t r = 0; r < rows; ++r) {
+            bucket_out[r] = buckets[r].data();
+            signed_out[r] = signed_values[r].data();
+          }
+          PairwiseHash::SignedBuckets(bucket_hashes.data(), sign_hashes.data(), rows, keys.data(), count, n,
+                                      values.data(), bucket_out, signed_out);
+          for (size_t r = 0; r < rows; ++r) {
+            for (size_t i = 0; i < count; ++i) {
+              ASSERT_EQ(buckets[r][i], bucket_hashes[r].Bucket(keys[i], n))
+                  << "f " << f << " rows " << rows << " row " << r << " i " << i;
+              const float want = sign_hashes[r].Sign(keys[i]) * values[i];
+              ASSERT_EQ(std::bit_cast<uint32_t>(signed_values[r][i]), std::bit_cast<uint32_t>(want))
+                  << "f " << f << " rows " << rows << " row " << r << " i " << i;
+            }
+            EXPECT_EQ(buckets[r][count], 0xdeadbeefu);
+            EXPECT_EQ(signed_values[r][count], 7.0f);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kvlab

@@ -80,21 +80,21 @@ void CountSketch::AddBatch(std::span<const uint64_t> keys, std::span<const float
   const uint32_t w = static_cast<uint32_t>(width());
   constexpr size_t kBlock = 256;
   constexpr size_t kRows = CounterMatrix::kScatterRows;
-  static_assert(kRows == 4, "the row pointers below name four rows");
+  static_assert(kRows == 4 && kRows <= PairwiseHash::kMaxSignedRows, "the row pointers below name four rows");
   float stored[kBlock];
   float signed_stored[kRows][kBlock];  // one group of rows' signed weights
   uint32_t buckets[kRows][kBlock];
   const uint32_t* bucket_rows[kRows] = {buckets[0], buckets[1], buckets[2], buckets[3]};
   const float* values[kRows] = {signed_stored[0], signed_stored[1], signed_stored[2], signed_stored[3]};
+  uint32_t* const bucket_rows_out[kRows] = {buckets[0], buckets[1], buckets[2], buckets[3]};
+  float* const signed_rows_out[kRows] = {signed_stored[0], signed_stored[1], signed_stored[2], signed_stored[3]};
   for (size_t begin = 0; begin < keys.size(); begin += kBlock) {
     const size_t n = std::min(kBlock, keys.size() - begin);
     counters_.ToStoredBatch(weights.data() + begin, n, /*nonnegative=*/false, stored);
     for (size_t first = 0; first < bucket_hashes_.size(); first += kRows) {
       const size_t count = std::min(kRows, bucket_hashes_.size() - first);
-      for (size_t j = 0; j < count; ++j) {
-        bucket_hashes_[first + j].Buckets(keys.data() + begin, n, w, buckets[j]);
-        sign_hashes_[first + j].ApplySigns(keys.data() + begin, n, stored, signed_stored[j]);
-      }
+      PairwiseHash::SignedBuckets(&bucket_hashes_[first], &sign_hashes_[first], count, keys.data() + begin, n, w,
+                                  stored, bucket_rows_out, signed_rows_out);
       counters_.ScatterAdd(first, count, bucket_rows, values, n);
     }
   }

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numbers>
 
+#include "kvlab/util/error.h"
+
 namespace kvlab {
 
 double SplitMix64::NextGaussian() {
@@ -36,6 +38,20 @@ void PairwiseHash::ApplySigns(const uint64_t* keys, size_t count, const float* v
   for (size_t i = 0; i < count; ++i) {
     const uint32_t flip = (~(*this)(keys[i]) >> 31) << 31;
     out[i] = std::bit_cast<float>(std::bit_cast<uint32_t>(values[i]) ^ flip);
+  }
+}
+
+void PairwiseHash::SignedBuckets(const PairwiseHash* bucket_hashes, const PairwiseHash* sign_hashes, size_t rows,
+                                 const uint64_t* keys, size_t count, uint32_t n, const float* values,
+                                 uint32_t* const* buckets, float* const* signed_values) {
+  KVLAB_CHECK(rows <= kMaxSignedRows);
+  if (SketchCpuHasAvx512()) {
+    SignedBucketsAvx512(bucket_hashes, sign_hashes, rows, keys, count, n, values, buckets, signed_values);
+    return;
+  }
+  for (size_t r = 0; r < rows; ++r) {
+    bucket_hashes[r].Buckets(keys, count, n, buckets[r]);
+    sign_hashes[r].ApplySigns(keys, count, values, signed_values[r]);
   }
 }
 

@@ -96,7 +96,20 @@ class PairwiseHash {
 
   bool operator==(const PairwiseHash&) const = default;
 
+  // A Count Sketch's update of `rows` rows (at most kMaxSignedRows) at once, for i < count and r < rows:
+  //   buckets[r][i] = bucket_hashes[r].Bucket(keys[i], n)
+  //   signed_values[r][i] = sign_hashes[r].Sign(keys[i]) * values[i]
+  // The same values as Buckets and ApplySigns row by row, with each block of keys loaded and split once
+  // for all 2·rows hashes (and the values once) instead of once per hash.
+  static constexpr size_t kMaxSignedRows = 4;
+  static void SignedBuckets(const PairwiseHash* bucket_hashes, const PairwiseHash* sign_hashes, size_t rows,
+                            const uint64_t* keys, size_t count, uint32_t n, const float* values,
+                            uint32_t* const* buckets, float* const* signed_values);
+
  private:
+  friend void SignedBucketsAvx512(const PairwiseHash* bucket_hashes, const PairwiseHash* sign_hashes,
+                                  size_t rows, const uint64_t* keys, size_t count, uint32_t n,
+                                  const float* values, uint32_t* const* buckets, float* const* signed_values);
   friend void BucketsAvx512(const PairwiseHash& h, const uint64_t* keys, size_t count, uint32_t n,
                             uint32_t* out);
   friend void ApplySignsAvx512(const PairwiseHash& h, const uint64_t* keys, size_t count, const float* values,
@@ -113,5 +126,9 @@ void BucketsAvx512(const PairwiseHash& h, const uint64_t* keys, size_t count, ui
 // The AVX-512 path of PairwiseHash::ApplySigns; call ApplySigns.
 void ApplySignsAvx512(const PairwiseHash& h, const uint64_t* keys, size_t count, const float* values,
                       float* out);
+// The AVX-512 path of PairwiseHash::SignedBuckets; call SignedBuckets.
+void SignedBucketsAvx512(const PairwiseHash* bucket_hashes, const PairwiseHash* sign_hashes, size_t rows,
+                         const uint64_t* keys, size_t count, uint32_t n, const float* values,
+                         uint32_t* const* buckets, float* const* signed_values);
 
 }  // namespace kvlab

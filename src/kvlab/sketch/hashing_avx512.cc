@@ -59,4 +59,42 @@ void ApplySignsAvx512(const PairwiseHash& h, const uint64_t* keys, size_t count,
   }
 }
 
+void SignedBucketsAvx512(const PairwiseHash* bucket_hashes, const PairwiseHash* sign_hashes, size_t rows,
+                         const uint64_t* keys, size_t count, uint32_t n, const float* values,
+                         uint32_t* const* buckets, float* const* signed_values) {
+  constexpr size_t kMax = PairwiseHash::kMaxSignedRows;
+  __m512i ba0[kMax], ba1[kMax], bb[kMax], sa0[kMax], sa1[kMax], sb[kMax];
+  for (size_t r = 0; r < rows; ++r) {
+    ba0[r] = _mm512_set1_epi64(static_cast<long long>(bucket_hashes[r].a0_));
+    ba1[r] = _mm512_set1_epi64(static_cast<long long>(bucket_hashes[r].a1_));
+    bb[r] = _mm512_set1_epi64(static_cast<long long>(bucket_hashes[r].b_));
+    sa0[r] = _mm512_set1_epi64(static_cast<long long>(sign_hashes[r].a0_));
+    sa1[r] = _mm512_set1_epi64(static_cast<long long>(sign_hashes[r].a1_));
+    sb[r] = _mm512_set1_epi64(static_cast<long long>(sign_hashes[r].b_));
+  }
+  const __m512i range = _mm512_set1_epi64(n), low_half = _mm512_set1_epi64(0xffffffffLL);
+  const __m512i top_bit = _mm512_set1_epi64(INT64_MIN);
+  for (size_t i = 0; i < count; i += 8) {
+    const __mmask8 m = LanesLeft(count, i);
+    // The keys' halves, as HashesHigh splits them, once for every hash below.
+    const __m512i k = _mm512_maskz_loadu_epi64(m, keys + i);
+    const __m512i lo = _mm512_and_si512(k, low_half), hi = _mm512_srli_epi64(k, 32);
+    const bool wide = _mm512_test_epi64_mask(hi, hi) != 0;  // position keys never are
+    const __m256i v = _mm256_maskz_loadu_epi32(m, values + i);
+    for (size_t r = 0; r < rows; ++r) {
+      __m512i bucket_hash = _mm512_add_epi64(_mm512_mullo_epi64(ba0[r], lo), bb[r]);
+      __m512i sign_hash = _mm512_add_epi64(_mm512_mullo_epi64(sa0[r], lo), sb[r]);
+      if (wide) {
+        bucket_hash = _mm512_add_epi64(bucket_hash, _mm512_mullo_epi64(ba1[r], hi));
+        sign_hash = _mm512_add_epi64(sign_hash, _mm512_mullo_epi64(sa1[r], hi));
+      }
+      // As BucketsAvx512 and ApplySignsAvx512.
+      const __m512i bucket = _mm512_srli_epi64(_mm512_mul_epu32(_mm512_srli_epi64(bucket_hash, 32), range), 32);
+      _mm256_mask_storeu_epi32(buckets[r] + i, m, _mm512_cvtepi64_epi32(bucket));
+      const __m256i flips = _mm512_cvtepi64_epi32(_mm512_srli_epi64(_mm512_andnot_si512(sign_hash, top_bit), 32));
+      _mm256_mask_storeu_epi32(signed_values[r] + i, m, _mm256_xor_si256(v, flips));
+    }
+  }
+}
+
 }  // namespace kvlab
