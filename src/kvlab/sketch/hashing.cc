@@ -55,6 +55,16 @@ void PairwiseHash::SignedBuckets(const PairwiseHash* bucket_hashes, const Pairwi
   }
 }
 
+void PairwiseHash::BucketsOfRows(const PairwiseHash* hashes, size_t rows, const uint64_t* keys, size_t count,
+                                 uint32_t n, uint32_t* const* buckets) {
+  KVLAB_CHECK(rows <= kMaxSignedRows);
+  if (SketchCpuHasAvx512()) {
+    SignedBucketsAvx512(hashes, nullptr, rows, keys, count, n, nullptr, buckets, nullptr);
+    return;
+  }
+  for (size_t r = 0; r < rows; ++r) hashes[r].Buckets(keys, count, n, buckets[r]);
+}
+
 PairwiseHash::PairwiseHash(SplitMix64& rng) {
   // Drawn in a fixed order so that a seed names one function on every platform.
   a0_ = rng.Next();

@@ -105,6 +105,10 @@ class PairwiseHash {
   static void SignedBuckets(const PairwiseHash* bucket_hashes, const PairwiseHash* sign_hashes, size_t rows,
                             const uint64_t* keys, size_t count, uint32_t n, const float* values,
                             uint32_t* const* buckets, float* const* signed_values);
+  // A Count-Min update's buckets: buckets[r][i] = hashes[r].Bucket(keys[i], n) for r < rows (at most
+  // kMaxSignedRows), each block of keys loaded and split once for all rows.
+  static void BucketsOfRows(const PairwiseHash* hashes, size_t rows, const uint64_t* keys, size_t count,
+                            uint32_t n, uint32_t* const* buckets);
 
  private:
   friend void SignedBucketsAvx512(const PairwiseHash* bucket_hashes, const PairwiseHash* sign_hashes,
@@ -126,7 +130,8 @@ void BucketsAvx512(const PairwiseHash& h, const uint64_t* keys, size_t count, ui
 // The AVX-512 path of PairwiseHash::ApplySigns; call ApplySigns.
 void ApplySignsAvx512(const PairwiseHash& h, const uint64_t* keys, size_t count, const float* values,
                       float* out);
-// The AVX-512 path of PairwiseHash::SignedBuckets; call SignedBuckets.
+// The AVX-512 path of PairwiseHash::SignedBuckets (and of BucketsOfRows, with sign_hashes, values and
+// signed_values null); call those.
 void SignedBucketsAvx512(const PairwiseHash* bucket_hashes, const PairwiseHash* sign_hashes, size_t rows,
                          const uint64_t* keys, size_t count, uint32_t n, const float* values,
                          uint32_t* const* buckets, float* const* signed_values);
