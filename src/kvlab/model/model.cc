@@ -77,6 +77,42 @@ void AttendOneHead(const KvCache& cache, size_t layer, size_t kv, size_t group, 
                group == 1 ? KvReuse::kOnce : KvReuse::kAgain, c.attn_softcap);
   }
 }
+
+// gate = act(gate) · up, elementwise (a gated MLP's activation).
+void GateInPlace(Activation activation, float* gate, const float* up, size_t n) {
+  if (activation == Activation::kSiLU) {
+    SwiGlu(gate, up, n);
+  } else if (activation == Activation::kGeluTanh) {
+    GeluTanhGlu(gate, up, n);
+  } else {
+    GeluErf(gate, n);
+    for (size_t i = 0; i < n; ++i) gate[i] *= up[i];
+  }
+}
+
+// Decode's epilogues, run inside the mat-vec's parallel region on the rows each thread computed
+// (RowsFinish, ops/matmul.h), with the same arithmetic as the whole-vector passes they replace.
+struct GateRows {  // MatVecPair's gate and up rows -> GateInPlace
+  Activation activation;
+  float* gate;
+  const float* up;
+  static void Run(void* self, size_t begin, size_t end) {
+    const auto& g = *static_cast<const GateRows*>(self);
+    GateInPlace(g.activation, g.gate + begin, g.up + begin, end - begin);
+  }
+};
+struct AddToResidual {  // proj += bias (AddBias), then x += proj
+  const float* bias;  // null: none
+  float* proj;
+  float* x;
+  static void Run(void* self, size_t begin, size_t end) {
+    const auto& a = *static_cast<const AddToResidual*>(self);
+    for (size_t r = begin; r < end; ++r) {
+      if (a.bias != nullptr) a.proj[r] += a.bias[r];
+      a.x[r] += a.proj[r];
+    }
+  }
+};
 }  // namespace
 
 Activations::Activations(const ModelConfig& c, size_t max_batch_)
@@ -244,7 +280,7 @@ void Model::AttentionBlock(size_t layer, size_t n, int32_t start_pos, KvCache& c
                            KvPolicy* observer, bool long_context) const {
   const ModelConfig& c = config();
   const LayerWeights& lw = loaded_.weights.layers[layer];
-  const size_t dim = c.dim, q_dim = c.q_dim(), kv_dim = c.kv_dim(), head_dim = c.head_dim;
+  const size_t q_dim = c.q_dim(), kv_dim = c.kv_dim(), head_dim = c.head_dim;
   Norm(lw.attn_norm, lw.attn_norm_b, act.x.data(), n, act.xn.data());
   if (n == 1) {
     MatVecMany({{&lw.wq, act.xn.data(), act.q.data()},
@@ -280,9 +316,21 @@ void Model::AttentionBlock(size_t layer, size_t n, int32_t start_pos, KvCache& c
   } else {
     Attend(layer, n, start_pos, cache, act);
   }
-  MatMul(lw.wo, act.att.data(), n, act.proj.data());
-  AddBias(lw.bo, act.proj.data(), n, dim);
-  if (c.sandwich_norms) Norm(lw.attn_post_norm, {}, act.proj.data(), n, act.proj.data());
+  ProjectIntoResidual(lw.wo, lw.bo, lw.attn_post_norm, act.att.data(), n, act);
+}
+
+void Model::ProjectIntoResidual(const MatrixView& w, const VectorView& bias, const VectorView& post_norm,
+                                const float* in, size_t n, Activations& act) const {
+  const ModelConfig& c = config();
+  const size_t dim = c.dim;
+  if (n == 1 && !c.sandwich_norms) {  // the add runs on the rows each thread computed
+    AddToResidual add{bias.empty() ? nullptr : bias.data, act.proj.data(), act.x.data()};
+    MatVecMany({{&w, in, act.proj.data(), {&AddToResidual::Run, &add}}});
+    return;
+  }
+  MatMul(w, in, n, act.proj.data());
+  AddBias(bias, act.proj.data(), n, dim);
+  if (c.sandwich_norms) Norm(post_norm, {}, act.proj.data(), n, act.proj.data());
   for (size_t i = 0; i < n * dim; ++i) act.x[i] += act.proj[i];
 }
 
@@ -395,22 +443,17 @@ void Model::AttendObserved(size_t layer, size_t n, int32_t start_pos, const KvCa
 void Model::MlpBlock(size_t layer, size_t n, Activations& act) const {
   const ModelConfig& c = config();
   const LayerWeights& lw = loaded_.weights.layers[layer];
-  const size_t dim = c.dim, ffn = c.ffn_dim;
+  const size_t ffn = c.ffn_dim;
   Norm(lw.ffn_norm, lw.ffn_norm_b, act.x.data(), n, act.xn.data());
   if (c.GatedMlp()) {
-    if (n == 1) {
-      MatVecMany({{&lw.w_gate, act.xn.data(), act.hidden.data()}, {&lw.w_up, act.xn.data(), act.up.data()}});
+    if (n == 1) {  // gate and up of the same rows on one thread, gated there
+      GateRows gate{c.activation, act.hidden.data(), act.up.data()};
+      MatVecPair({&lw.w_gate, act.xn.data(), act.hidden.data()}, {&lw.w_up, act.xn.data(), act.up.data()},
+                 {&GateRows::Run, &gate});
     } else {
       MatMul(lw.w_gate, act.xn.data(), n, act.hidden.data());
       MatMul(lw.w_up, act.xn.data(), n, act.up.data());
-    }
-    if (c.activation == Activation::kSiLU) {
-      SwiGlu(act.hidden.data(), act.up.data(), n * ffn);
-    } else if (c.activation == Activation::kGeluTanh) {
-      GeluTanhGlu(act.hidden.data(), act.up.data(), n * ffn);
-    } else {
-      GeluErf(act.hidden.data(), n * ffn);
-      for (size_t i = 0; i < n * ffn; ++i) act.hidden[i] *= act.up[i];
+      GateInPlace(c.activation, act.hidden.data(), act.up.data(), n * ffn);
     }
   } else {
     MatMul(lw.w_up, act.xn.data(), n, act.hidden.data());
@@ -421,10 +464,7 @@ void Model::MlpBlock(size_t layer, size_t n, Activations& act) const {
       GeluTanh(act.hidden.data(), n * ffn);
     }
   }
-  MatMul(lw.w_down, act.hidden.data(), n, act.proj.data());
-  AddBias(lw.b_down, act.proj.data(), n, dim);
-  if (c.sandwich_norms) Norm(lw.ffn_post_norm, {}, act.proj.data(), n, act.proj.data());
-  for (size_t i = 0; i < n * dim; ++i) act.x[i] += act.proj[i];
+  ProjectIntoResidual(lw.w_down, lw.b_down, lw.ffn_post_norm, act.hidden.data(), n, act);
 }
 
 void Model::Logits(const float* x, size_t n, Activations& act, float* logits) const {

@@ -71,6 +71,11 @@ class Model {
   void AttendObserved(size_t layer, size_t n, int32_t start_pos, const KvCache& cache, Activations& act,
                       KvPolicy& observer) const;
   void MlpBlock(size_t layer, size_t n, Activations& act) const;
+  // x += post_norm(w · in + bias) for n tokens (the attention output and MLP down projections), through
+  // act.proj; post_norm only with sandwich norms (Gemma). In decode without them, each thread adds the
+  // rows it computed inside the mat-vec.
+  void ProjectIntoResidual(const MatrixView& w, const VectorView& bias, const VectorView& post_norm,
+                           const float* in, size_t n, Activations& act) const;
   void Norm(const VectorView& w, const VectorView& b, const float* x, size_t n, float* out) const;
   void Logits(const float* x, size_t n, Activations& act, float* logits) const;
   // Drops the slots a sliding-window layer's next query can no longer see (position <= last_pos - window).
