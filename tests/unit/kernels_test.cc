@@ -145,49 +145,49 @@ TEST(MatVecMany, LargeMatricesSplitOverThreadsMatchReference) {
   SetNumThreads(0);
 }
 
-// The epilogues: a job's finish and MatVecPair's both_finish see every row exactly once, after the rows they
-// cover were computed (each row's value is the product then), on shares split over the threads; MatVecPair's
-// outputs are MatVecMany's, bit for bit.
-TEST(MatVecMany, FinishAndPairSeeEveryComputedRowOnce) {
+// A job's finish sees every row exactly once, after the rows it covers were computed (each row holds its
+// product then), on shares split over the threads, for every job of a call.
+TEST(MatVecMany, FinishSeesEveryComputedRowOnce) {
   std::mt19937 rng(23);
-  const int64_t rows = 517, cols = 700;  // big enough to split over threads; not a multiple of the row block
-  const std::vector<float> wa = RandomVector(static_cast<size_t>(rows * cols), rng);
-  const std::vector<float> wb = RandomVector(static_cast<size_t>(rows * cols), rng);
-  const MatrixView ma{DType::kF32, rows, cols, wa.data()}, mb{DType::kF32, rows, cols, wb.data()};
+  const int64_t cols = 700;
+  const std::vector<int64_t> row_counts = {517, 250};  // big enough to split; not multiples of the row block
+  std::vector<std::vector<float>> w;
+  std::vector<MatrixView> m;
+  for (int64_t rows : row_counts) w.push_back(RandomVector(static_cast<size_t>(rows * cols), rng));
+  for (size_t i = 0; i < w.size(); ++i) m.push_back(MatrixView{DType::kF32, row_counts[i], cols, w[i].data()});
   const std::vector<float> x = RandomVector(cols, rng);
-  std::vector<float> want_a(rows), want_b(rows);
+  std::vector<std::vector<float>> want;
+  for (int64_t rows : row_counts) want.emplace_back(static_cast<size_t>(rows));
   SetNumThreads(1);
-  MatVecMany({{&ma, x.data(), want_a.data()}, {&mb, x.data(), want_b.data()}});
+  MatVecMany({{&m[0], x.data(), want[0].data()}, {&m[1], x.data(), want[1].data()}});
   struct Seen {
     const float* y;
-    const float* other;  // MatVecPair: the second output, also complete for the rows finished
-    std::vector<float> value, other_value;
+    std::vector<float> value;
     std::vector<int> count;
     static void Run(void* self, size_t begin, size_t end) {
       auto& s = *static_cast<Seen*>(self);
       for (size_t r = begin; r < end; ++r) {
         s.value[r] = s.y[r];
-        if (s.other != nullptr) s.other_value[r] = s.other[r];
-        ++s.count[r];  // rows are finished by one thread each, so no two threads touch one r
+        ++s.count[r];  // each row is finished by one thread, so no two threads touch one r
       }
     }
   };
   for (int threads : {1, 2, 3}) {
     SetNumThreads(threads);
-    std::vector<float> ya(rows, -1.0f), yb(rows, -1.0f);
-    Seen seen{ya.data(), nullptr, std::vector<float>(rows), {}, std::vector<int>(rows)};
-    MatVecMany({{&ma, x.data(), ya.data(), {&Seen::Run, &seen}}});
-    std::vector<float> pa(rows, -1.0f), pb(rows, -1.0f);
-    Seen pair{pa.data(), pb.data(), std::vector<float>(rows), std::vector<float>(rows), std::vector<int>(rows)};
-    MatVecPair({&ma, x.data(), pa.data()}, {&mb, x.data(), pb.data()}, {&Seen::Run, &pair});
-    for (int64_t r = 0; r < rows; ++r) {
-      ASSERT_EQ(seen.count[r], 1) << "threads=" << threads << " row " << r;
-      ASSERT_EQ(seen.value[r], want_a[r]) << "threads=" << threads << " row " << r;
-      ASSERT_EQ(pair.count[r], 1) << "threads=" << threads << " row " << r;
-      ASSERT_EQ(pair.value[r], want_a[r]) << "threads=" << threads << " row " << r;
-      ASSERT_EQ(pair.other_value[r], want_b[r]) << "threads=" << threads << " row " << r;
-      ASSERT_EQ(pa[r], want_a[r]);
-      ASSERT_EQ(pb[r], want_b[r]);
+    std::vector<std::vector<float>> y;
+    std::vector<Seen> seen;
+    for (int64_t rows : row_counts) y.emplace_back(static_cast<size_t>(rows), -1.0f);
+    for (size_t i = 0; i < m.size(); ++i) {
+      seen.push_back({y[i].data(), std::vector<float>(y[i].size()), std::vector<int>(y[i].size())});
+    }
+    MatVecMany({{&m[0], x.data(), y[0].data(), {&Seen::Run, &seen[0]}},
+                {&m[1], x.data(), y[1].data(), {&Seen::Run, &seen[1]}}});
+    for (size_t i = 0; i < m.size(); ++i) {
+      for (int64_t r = 0; r < row_counts[i]; ++r) {
+        ASSERT_EQ(seen[i].count[r], 1) << "threads=" << threads << " matrix " << i << " row " << r;
+        ASSERT_EQ(seen[i].value[r], want[i][r]) << "threads=" << threads << " matrix " << i << " row " << r;
+        ASSERT_EQ(y[i][r], want[i][r]);
+      }
     }
   }
   SetNumThreads(0);

@@ -78,29 +78,8 @@ void AttendOneHead(const KvCache& cache, size_t layer, size_t kv, size_t group, 
   }
 }
 
-// gate = act(gate) · up, elementwise (a gated MLP's activation).
-void GateInPlace(Activation activation, float* gate, const float* up, size_t n) {
-  if (activation == Activation::kSiLU) {
-    SwiGlu(gate, up, n);
-  } else if (activation == Activation::kGeluTanh) {
-    GeluTanhGlu(gate, up, n);
-  } else {
-    GeluErf(gate, n);
-    for (size_t i = 0; i < n; ++i) gate[i] *= up[i];
-  }
-}
-
-// Decode's epilogues, run inside the mat-vec's parallel region on the rows each thread computed
-// (RowsFinish, ops/matmul.h), with the same arithmetic as the whole-vector passes they replace.
-struct GateRows {  // MatVecPair's gate and up rows -> GateInPlace
-  Activation activation;
-  float* gate;
-  const float* up;
-  static void Run(void* self, size_t begin, size_t end) {
-    const auto& g = *static_cast<const GateRows*>(self);
-    GateInPlace(g.activation, g.gate + begin, g.up + begin, end - begin);
-  }
-};
+// Decode's residual add, run inside the mat-vec's parallel region on the rows each thread computed
+// (RowsFinish, ops/matmul.h), with the same arithmetic as the whole-vector passes it replaces.
 struct AddToResidual {  // proj += bias (AddBias), then x += proj
   const float* bias;  // null: none
   float* proj;
@@ -446,14 +425,22 @@ void Model::MlpBlock(size_t layer, size_t n, Activations& act) const {
   const size_t ffn = c.ffn_dim;
   Norm(lw.ffn_norm, lw.ffn_norm_b, act.x.data(), n, act.xn.data());
   if (c.GatedMlp()) {
-    if (n == 1) {  // gate and up of the same rows on one thread, gated there
-      GateRows gate{c.activation, act.hidden.data(), act.up.data()};
-      MatVecPair({&lw.w_gate, act.xn.data(), act.hidden.data()}, {&lw.w_up, act.xn.data(), act.up.data()},
-                 {&GateRows::Run, &gate});
+    if (n == 1) {
+      MatVecMany({{&lw.w_gate, act.xn.data(), act.hidden.data()}, {&lw.w_up, act.xn.data(), act.up.data()}});
     } else {
       MatMul(lw.w_gate, act.xn.data(), n, act.hidden.data());
       MatMul(lw.w_up, act.xn.data(), n, act.up.data());
-      GateInPlace(c.activation, act.hidden.data(), act.up.data(), n * ffn);
+    }
+    // After the region, not inside it as the residual adds are: a thread would have to compute the same
+    // rows of gate and up, switching between the two matrices at every hand-out, and each switch restarts
+    // both weight streams cold.
+    if (c.activation == Activation::kSiLU) {
+      SwiGlu(act.hidden.data(), act.up.data(), n * ffn);
+    } else if (c.activation == Activation::kGeluTanh) {
+      GeluTanhGlu(act.hidden.data(), act.up.data(), n * ffn);
+    } else {
+      GeluErf(act.hidden.data(), n * ffn);
+      for (size_t i = 0; i < n * ffn; ++i) act.hidden[i] *= act.up[i];
     }
   } else {
     MatMul(lw.w_up, act.xn.data(), n, act.hidden.data());

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <span>
 #include <vector>
 
 #include "kvlab/ops/cpu_features.h"
@@ -36,6 +35,7 @@ struct PreparedJob {
   kernels::RowsFn rows_fn;
   const void* x;  // f32 activation, or its Q8Activation for q8 weights
   float* y;
+  RowsFinish finish;
 };
 
 // The q8 form of each distinct input vector of one MatVecMany call. Per calling thread, reused, so decode
@@ -178,18 +178,13 @@ class PrefillAvx512 {
 };
 }  // namespace
 
-namespace {
-// MatVecMany's and MatVecPair's one parallel region. Unpaired (`pair_finish` empty), the row blocks of
-// all jobs are laid end to end; paired, block b is rows [16b, 16b + 16) of both jobs.
-void RunMatVecs(std::span<const MatVecJob> jobs, RowsFinish pair_finish) {
+void MatVecMany(std::initializer_list<MatVecJob> jobs) {
   KVLAB_CHECK(jobs.size() <= kMaxJobs);
-  const bool paired = static_cast<bool>(pair_finish);
-  KVLAB_CHECK(!paired || (jobs.size() == 2 && jobs[0].w->rows == jobs[1].w->rows));
   std::array<PreparedJob, kMaxJobs> job{};
   std::array<size_t, kMaxJobs + 1> block_start{};  // prefix sums of row blocks per job
   size_t total_bytes = 0;
-  for (size_t j = 0; j < jobs.size(); ++j) {
-    const MatVecJob& jb = jobs[j];
+  size_t j = 0;
+  for (const MatVecJob& jb : jobs) {
     const MatrixView& w = *jb.w;
     const size_t cols = static_cast<size_t>(w.cols);
     PreparedJob& p = job[j];
@@ -198,27 +193,29 @@ void RunMatVecs(std::span<const MatVecJob> jobs, RowsFinish pair_finish) {
          cols,
          kernels::RowsKernel(w.dtype),
          jb.x,
-         jb.y};
+         jb.y,
+         jb.finish};
     KVLAB_CHECK(p.rows_fn != nullptr);
     if (w.dtype == DType::kQ8) {
       // Jobs that share an input (Q, K, V; gate, up) share its quantization.
       size_t same = 0;
-      while (same < j && !(jobs[same].x == jb.x && job[same].cols == cols && jobs[same].w->dtype == DType::kQ8))
+      while (same < j && !(jobs.begin()[same].x == jb.x && job[same].cols == cols &&
+                           jobs.begin()[same].w->dtype == DType::kQ8))
         ++same;
       if (same == j) kernels::QuantizeActivation(jb.x, cols, t_q8_acts[j]);
       p.x = &t_q8_acts[same];
     }
-    const size_t blocks = (static_cast<size_t>(w.rows) + kRowBlock - 1) / kRowBlock;
-    block_start[j + 1] = paired ? blocks : block_start[j] + blocks;
+    block_start[j + 1] = block_start[j] + (static_cast<size_t>(w.rows) + kRowBlock - 1) / kRowBlock;
     total_bytes += w.Bytes();
+    ++j;
   }
-  const size_t n_jobs = jobs.size();
+  const size_t n_jobs = j;
   const size_t total_blocks = block_start[n_jobs];
   const size_t threads =
       std::max<size_t>(1, std::min({static_cast<size_t>(NumThreads()), WorkShares::kMaxThreads, total_blocks,
                                     total_bytes / kMinBytesPerThread}));
   std::array<size_t, kMaxJobs> rows{};
-  for (size_t i = 0; i < n_jobs; ++i) rows[i] = static_cast<size_t>(jobs[i].w->rows);
+  for (size_t i = 0; i < n_jobs; ++i) rows[i] = static_cast<size_t>(jobs.begin()[i].w->rows);
 
   // Each thread starts on one contiguous share of the row blocks of all jobs together and runs the kernel
   // once per job a run of blocks touches: long streams, which the kernels' software prefetch runs ahead in
@@ -228,15 +225,6 @@ void RunMatVecs(std::span<const MatVecJob> jobs, RowsFinish pair_finish) {
   ParallelRun(threads, [&](size_t t, size_t) {
     size_t b_begin, b_end;
     while (shares.Next(t, b_begin, b_end)) {
-      if (paired) {
-        const size_t row0 = b_begin * kRowBlock, row1 = std::min(rows[0], b_end * kRowBlock);
-        for (size_t jj = 0; jj < 2; ++jj) {
-          const PreparedJob& p = job[jj];
-          p.rows_fn(p.w + row0 * p.row_bytes, p.row_bytes, row1 - row0, p.x, p.cols, p.y + row0);
-        }
-        pair_finish(row0, row1);
-        continue;
-      }
       for (size_t jj = 0; jj < n_jobs; ++jj) {
         const size_t lo = std::max(b_begin, block_start[jj]), hi = std::min(b_end, block_start[jj + 1]);
         if (lo >= hi) continue;
@@ -244,19 +232,10 @@ void RunMatVecs(std::span<const MatVecJob> jobs, RowsFinish pair_finish) {
         const size_t row0 = (lo - block_start[jj]) * kRowBlock;
         const size_t row1 = std::min(rows[jj], (hi - block_start[jj]) * kRowBlock);
         p.rows_fn(p.w + row0 * p.row_bytes, p.row_bytes, row1 - row0, p.x, p.cols, p.y + row0);
-        if (jobs[jj].finish) jobs[jj].finish(row0, row1);
+        if (p.finish) p.finish(row0, row1);
       }
     }
   });
-}
-}  // namespace
-
-void MatVecMany(std::initializer_list<MatVecJob> jobs) { RunMatVecs({jobs.begin(), jobs.size()}, {}); }
-
-void MatVecPair(const MatVecJob& a, const MatVecJob& b, RowsFinish both_finish) {
-  KVLAB_CHECK(static_cast<bool>(both_finish));
-  const std::array<MatVecJob, 2> jobs{a, b};
-  RunMatVecs(jobs, both_finish);
 }
 
 void MatMul(const MatrixView& w, const float* x, size_t n, float* y) {

@@ -11,9 +11,10 @@
 namespace kvlab {
 
 // What a thread does with rows [begin, end) of a product's output right after it computed them, inside
-// the parallel region: an elementwise epilogue (a bias, a residual add, a gated activation) runs on the
+// the parallel region: an elementwise epilogue (a bias, a residual add) runs on the
 // thread that wrote those rows, while they are in its cache, instead of on one thread after the region
-// while the other waits (and reads half the rows from the other core). fn(ctx, begin, end).
+// while the other waits (and reads half the rows from the other core). fn(ctx, begin, end); rows of one
+// job are finished in pieces, each piece once.
 struct RowsFinish {
   void (*fn)(void* ctx, size_t begin, size_t end) = nullptr;
   void* ctx = nullptr;
@@ -33,10 +34,6 @@ struct MatVecJob {
 // rows of all of them evenly over the threads: fewer fork/joins per token, and both cores stream weights.
 void MatVecMany(std::initializer_list<MatVecJob> jobs);
 inline void MatVec(const MatrixView& w, const float* x, float* y) { MatVecMany({{&w, x, y}}); }
-// Two products with the same number of rows whose outputs combine row by row (a gated MLP's gate and up):
-// one thread computes the same rows of both, then calls both_finish on them. The jobs' own finish is
-// not used.
-void MatVecPair(const MatVecJob& a, const MatVecJob& b, RowsFinish both_finish);
 
 // Y[n][W.rows] = X[n][W.cols] · W^T. n == 1 uses MatVec. Larger n (prefill) uses the AVX-512 tile kernels
 // (ops/gemm_kernels.h: bf16 weights multiply the activation rounded to bf16, q8 weights the activation
