@@ -11,10 +11,10 @@
 namespace kvlab {
 
 // What a thread does with rows [begin, end) of a product's output right after it computed them, inside
-// the parallel region: an elementwise epilogue (a bias, a residual add) runs on the
-// thread that wrote those rows, while they are in its cache, instead of on one thread after the region
-// while the other waits (and reads half the rows from the other core). fn(ctx, begin, end); rows of one
-// job are finished in pieces, each piece once.
+// the parallel region: an elementwise epilogue (a bias, a residual add) runs on the thread that wrote
+// those rows, while they are in its cache, instead of on one thread after the region while the other
+// waits (and reads half the rows from the other core). fn(ctx, begin, end); the rows of one job are
+// finished in pieces, each piece once, by the threads at once.
 struct RowsFinish {
   void (*fn)(void* ctx, size_t begin, size_t end) = nullptr;
   void* ctx = nullptr;

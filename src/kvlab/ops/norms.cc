@@ -4,10 +4,9 @@
 
 namespace kvlab {
 
-// Statistics accumulate in double: cheap at these widths and removes one source of drift vs the reference.
 namespace {
 // The sum of squares runs in 8 independent partial sums, combined in a fixed order: one chain of double
-// adds (~4 cycles each) made a 768-wide norm cost ~1.3 µs, on one thread while the other waited (a decode
+// adds (3-4 cycles each) made a 768-wide norm cost 1-2 µs, on one thread while the other waited (a decode
 // step has two per layer). Each square is exact in double, so only the order of the adds differs from one
 // running sum, far below the float scale's precision.
 double SumOfSquares(const float* x, size_t n) {
@@ -22,6 +21,7 @@ double SumOfSquares(const float* x, size_t n) {
 }
 }  // namespace
 
+// Statistics accumulate in double: cheap at these widths and removes one source of drift vs the reference.
 void RmsNorm(const float* x, const float* w, size_t n, float eps, float* out) {
   const double ss = SumOfSquares(x, n);
   const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));

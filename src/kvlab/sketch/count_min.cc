@@ -75,15 +75,14 @@ void CountMinSketch::AddBatch(std::span<const uint64_t> keys, std::span<const fl
   static_assert(kRows == 4 && kRows <= PairwiseHash::kMaxSignedRows, "the row pointers below name four rows");
   float stored[kBlock];
   uint32_t buckets[kRows][kBlock];  // one group of rows' buckets
-  const uint32_t* bucket_rows[kRows] = {buckets[0], buckets[1], buckets[2], buckets[3]};
+  uint32_t* const bucket_rows[kRows] = {buckets[0], buckets[1], buckets[2], buckets[3]};
   const float* values[kRows] = {stored, stored, stored, stored};  // every row adds the same weight
-  uint32_t* const bucket_rows_out[kRows] = {buckets[0], buckets[1], buckets[2], buckets[3]};
   for (size_t begin = 0; begin < keys.size(); begin += kBlock) {
     const size_t n = std::min(kBlock, keys.size() - begin);
     total_ += counters_.ToStoredBatch(weights.data() + begin, n, /*nonnegative=*/true, stored);
     for (size_t first = 0; first < hashes_.size(); first += kRows) {
       const size_t count = std::min(kRows, hashes_.size() - first);
-      PairwiseHash::BucketsOfRows(&hashes_[first], count, keys.data() + begin, n, w, bucket_rows_out);
+      PairwiseHash::BucketsOfRows(&hashes_[first], count, keys.data() + begin, n, w, bucket_rows);
       counters_.ScatterAdd(first, count, bucket_rows, values, n);
     }
   }

@@ -84,17 +84,15 @@ void CountSketch::AddBatch(std::span<const uint64_t> keys, std::span<const float
   float stored[kBlock];
   float signed_stored[kRows][kBlock];  // one group of rows' signed weights
   uint32_t buckets[kRows][kBlock];
-  const uint32_t* bucket_rows[kRows] = {buckets[0], buckets[1], buckets[2], buckets[3]};
-  const float* values[kRows] = {signed_stored[0], signed_stored[1], signed_stored[2], signed_stored[3]};
-  uint32_t* const bucket_rows_out[kRows] = {buckets[0], buckets[1], buckets[2], buckets[3]};
-  float* const signed_rows_out[kRows] = {signed_stored[0], signed_stored[1], signed_stored[2], signed_stored[3]};
+  uint32_t* const bucket_rows[kRows] = {buckets[0], buckets[1], buckets[2], buckets[3]};
+  float* const values[kRows] = {signed_stored[0], signed_stored[1], signed_stored[2], signed_stored[3]};
   for (size_t begin = 0; begin < keys.size(); begin += kBlock) {
     const size_t n = std::min(kBlock, keys.size() - begin);
     counters_.ToStoredBatch(weights.data() + begin, n, /*nonnegative=*/false, stored);
     for (size_t first = 0; first < bucket_hashes_.size(); first += kRows) {
       const size_t count = std::min(kRows, bucket_hashes_.size() - first);
       PairwiseHash::SignedBuckets(&bucket_hashes_[first], &sign_hashes_[first], count, keys.data() + begin, n, w,
-                                  stored, bucket_rows_out, signed_rows_out);
+                                  stored, bucket_rows, values);
       counters_.ScatterAdd(first, count, bucket_rows, values, n);
     }
   }

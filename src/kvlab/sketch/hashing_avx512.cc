@@ -1,6 +1,6 @@
-// AVX-512 PairwiseHash::Buckets and ApplySigns: the multiply-add-shift hash (with the fast range reduction,
-// or the sign of its top bit) of 8 keys at a time, in exactly the integer arithmetic of the scalar Bucket
-// and Sign (so sketches are bit-identical either way).
+// AVX-512 PairwiseHash::Buckets, ApplySigns, SignedBuckets and BucketsOfRows: the multiply-add-shift hash
+// (with the fast range reduction, or the sign of its top bit) of 8 keys at a time, in exactly the integer
+// arithmetic of the scalar Bucket and Sign (so sketches are bit-identical either way).
 #include <immintrin.h>
 
 #include <cstdint>
