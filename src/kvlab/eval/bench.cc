@@ -16,10 +16,13 @@
 namespace kvlab {
 
 namespace {
-// Large enough to stream from DRAM, small enough (3 reads, ~30 ms) to run after every repetition.
+// Large enough to stream mostly from DRAM, small enough (3 reads, ~30 ms) to run after every repetition.
+// Not all of it: on the EPYC of BENCHMARKS.md the last-level cache still feeds reads of 256 MiB (67 GB/s
+// on average against 60 over 512 MiB or more, BM_ReadBandwidth), and footprints above kMinOwnProbeBytes
+// but under a few hundred MB (a q8 110M model's) get a partly cache-fed bound.
 constexpr size_t kRepetitionBandwidthBytes = size_t{256} << 20;
-// Below this a model and its cache sit partly in the last-level cache: the bound is then measured on a
-// buffer of kRepetitionBandwidthBytes instead, so that it stays DRAM's bandwidth.
+// Below this a model and its cache sit largely in the last-level cache: the bound is then measured on a
+// buffer of kRepetitionBandwidthBytes instead, closer to DRAM's bandwidth.
 constexpr size_t kMinOwnProbeBytes = size_t{64} << 20;
 
 // The probe beside each repetition reads what a decode step reads, the model's weights and the cache's

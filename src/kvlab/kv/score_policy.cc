@@ -282,10 +282,8 @@ void ScorePolicy::KeepAndFollow(size_t layer, size_t head, KvCache& cache, HeadS
 void ScorePolicy::CompressHead(size_t layer, size_t head, size_t b, KvCache& cache, HeadScratch& s) {
   const size_t target = b - now_.chunk;
   const size_t n_protected = Candidates(layer, head, cache, s);
-  // Highest scores first; among equal scores the newer slot wins (deterministic).
   const size_t take = std::min(s.candidates.size(), target > n_protected ? target - n_protected : 0);
-  auto better = [](const auto& x, const auto& y) { return x.first > y.first || (x.first == y.first && x.second > y.second); };
-  std::nth_element(s.candidates.begin(), s.candidates.begin() + take, s.candidates.end(), better);
+  PartitionBest(s.candidates, take);
   for (size_t c = 0; c < take; ++c) s.kept.push_back(s.candidates[c].second);
   OrderKept(n_protected, s);
   KeepAndFollow(layer, head, cache, s);
@@ -307,6 +305,11 @@ void ScorePolicy::CompressHeads(size_t layer, KvCache& cache) {
   EvictInRuns(due_.size(), threads, [&](size_t begin, size_t end, size_t t) {
     for (size_t i = begin; i < end; ++i) CompressHead(layer, due_[i].first, due_[i].second, cache, scratch_[t]);
   });
+}
+
+void PartitionBest(ScoredSlots& candidates, size_t take) {
+  auto better = [](const auto& x, const auto& y) { return x.first > y.first || (x.first == y.first && x.second > y.second); };
+  std::nth_element(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(take), candidates.end(), better);
 }
 
 size_t EvictionThreads(size_t due, bool heads_apart) {

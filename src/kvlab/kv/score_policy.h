@@ -25,8 +25,8 @@
 #include "kvlab/kv/entropy_budgets.h"
 #include "kvlab/kv/policy.h"
 #include "kvlab/kv/rerotate.h"
-#include "kvlab/ops/thread_team.h"
 #include "kvlab/kv/spec.h"
+#include "kvlab/ops/thread_team.h"
 
 namespace kvlab {
 
@@ -69,6 +69,12 @@ void CheckRatioCap(const std::string& policy, const ScoreBudget& b);
 // The chunk a scored policy uses when its spec gives none: budget/8, but at most half of the slots that
 // are neither sinks nor recent, so that right after an eviction the scored part is never empty.
 size_t DefaultChunk(size_t budget, size_t sinks, size_t recent);
+
+// A head's unprotected slots as (score, slot index).
+using ScoredSlots = std::vector<std::pair<float, uint32_t>>;
+// Moves the `take` best of `candidates` to the front, in no particular order: highest scores first, and
+// among equal scores the newer slot (deterministic).
+void PartitionBest(ScoredSlots& candidates, size_t take);
 
 // How many of the engine's threads evict the `due` heads of a layer: one per head up to NumThreads() when
 // the heads share no state (`heads_apart`: the policy says so and the cache allows it), else 1.
@@ -157,7 +163,7 @@ class ScorePolicy : public KvPolicy {
   // layer can be evicted concurrently.
   struct HeadScratch {
     std::vector<float> scores;  // [slots]
-    std::vector<std::pair<float, uint32_t>> candidates;
+    ScoredSlots candidates;
     std::vector<uint32_t> kept;
     std::vector<uint32_t> merged;   // OrderKept's
     std::vector<uint32_t> dropped;  // the complement of kept (KvCache::Keep's scratch)

@@ -190,8 +190,7 @@ void SummaryPolicy::CompressHead(size_t layer, size_t head, const ScoreBudget& n
   const size_t target = now.budget - now.chunk;
   const size_t reserved = n_protected + options_.summaries;
   const size_t take = std::min(s.candidates.size(), target > reserved ? target - reserved : 0);
-  auto better = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second > b.second); };
-  std::nth_element(s.candidates.begin(), s.candidates.begin() + take, s.candidates.end(), better);
+  PartitionBest(s.candidates, take);
   s.evict.clear();
   for (size_t c = take; c < s.candidates.size(); ++c) s.evict.push_back(s.candidates[c].second);
   std::sort(s.evict.begin(), s.evict.end());  // oldest first: founders are the oldest evicted tokens

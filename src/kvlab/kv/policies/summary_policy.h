@@ -87,7 +87,7 @@ class SummaryPolicy : public KvPolicy {
     std::vector<int32_t> slot_of;     // [summaries] live slot index of each entry, -1 = none
     std::vector<uint8_t> is_summary;  // [slots]
     std::vector<float> scores;        // [slots]
-    std::vector<std::pair<float, uint32_t>> candidates;
+    ScoredSlots candidates;
     std::vector<uint32_t> evict, merged;  // ascending slots: evicted, and of those merged (dropped)
     std::vector<float> key_scratch;       // [1 + kSummaryBlock][head_dim] decoded keys (quantized caches)
     // [kSummaryBlock] each summary's key, its dot product with the evicted key (or, for l2, squared
