@@ -78,6 +78,8 @@ def test_bench_measures_both_phases(model):
     assert r["prefill_tok_s"] > 0 and r["decode_tok_s"] > 0
     assert r["kv_bytes"] > 0 and r["policy_bytes"] > 0 and r["weight_bytes"] > 0
     assert "membw_gb_s" not in r
+    # Where a decode step went (StepPhases, eval/bench.h): the mat-vecs' and the attention's regions ran.
+    assert r["phases"]["weights_ms"] > 0 and r["phases"]["attention_ms"] > 0
 
 
 @pytest.mark.parametrize(

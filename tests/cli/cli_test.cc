@@ -126,6 +126,21 @@ TEST(Cli, InitThenBenchOnATinyRandomModel) {
   auto j = nlohmann::json::parse(r.out);
   EXPECT_GT(j["prefill_tok_s"].get<double>(), 0);
   EXPECT_GT(j["decode_tok_s"].get<double>(), 0);
+  // Where the step went: its regions by kind and the time between them add up to the step (one
+  // repetition: the mean step is that repetition's), and one thread never waits for another.
+  {
+    const auto& phases = j["phases"];
+    const double weights = phases["weights_ms"].get<double>(), attention = phases["attention_ms"].get<double>();
+    EXPECT_GT(weights, 0);
+    EXPECT_GT(attention, 0);
+    EXPECT_EQ(phases["other_regions_ms"].get<double>(), 0);  // `full` evicts nothing
+    const double sum = weights + attention + phases["between_regions_ms"].get<double>();
+    EXPECT_NEAR(sum, j["decode_ms_per_token"].get<double>(), 1e-9 * sum);
+    EXPECT_EQ(phases["wait_ms"].get<double>(), 0);
+    EXPECT_NEAR(phases["weights_gb_s"].get<double>(), j["weight_bytes"].get<double>() / (weights * 1e6),
+                1e-9 * phases["weights_gb_s"].get<double>());
+    EXPECT_EQ(j["by_depth"][0]["phases"], phases);
+  }
   // A composed policy with a quantized cache goes through bench's timing wrapper intact.
   r = RunKvlab("bench --json --no-membw -m " + Quote(dir) + " -p 16 -n 8 -r 1 -t 1 --kv 'h2o:budget=8,recent=2+quant:k=int8,v=int4'");
   ASSERT_EQ(r.exit_code, 0) << r.err;

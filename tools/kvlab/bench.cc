@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -28,6 +29,34 @@ struct BenchArgs {
   bool no_membw = false;
   bool json = false;
 };
+
+// Where the decode step's time went (StepPhases) and the read rates of the regions that stream memory,
+// each against the bound when one was measured beside the repetitions.
+void PrintPhases(const BenchResult& r, double bound_gb_s) {
+  const StepPhases& p = r.phases;
+  const double step = p.StepMs();
+  if (step <= 0) return;
+  auto share = [step](double ms) { return 100.0 * ms / step; };
+  std::printf("step    %.3f ms = weights %.3f (%.1f%%) + attention %.3f (%.1f%%) + other regions %.3f (%.1f%%) + "
+              "between regions %.3f (%.1f%%)\n",
+              step, p.weights_ms, share(p.weights_ms), p.attention_ms, share(p.attention_ms), p.other_regions_ms,
+              share(p.other_regions_ms), p.between_regions_ms, share(p.between_regions_ms));
+  auto rate = [bound_gb_s](double bytes, double ms) {
+    if (ms <= 0) return std::string("-");
+    const double gb_s = bytes / (ms * 1e6);
+    char text[64];
+    if (bound_gb_s > 0) {
+      std::snprintf(text, sizeof text, "%.1f GB/s (%.0f%% of the bound)", gb_s, 100.0 * gb_s / bound_gb_s);
+    } else {
+      std::snprintf(text, sizeof text, "%.1f GB/s", gb_s);
+    }
+    return std::string(text);
+  };
+  std::printf("        weights read at %s, the cache at %s; the regions include %.3f ms (%.1f%%) of waiting "
+              "for the other threads\n",
+              rate(static_cast<double>(r.weight_bytes), p.weights_ms).c_str(),
+              rate(static_cast<double>(r.kv_bytes_read), p.attention_ms).c_str(), p.wait_ms, share(p.wait_ms));
+}
 
 void Run(const BenchArgs& a) {
   SetNumThreads(a.model.threads);
@@ -81,6 +110,7 @@ void Run(const BenchArgs& a) {
                             {"fraction_of_bound", fraction},
                             {"fraction_of_bound_std", r.fraction_of_bound.stddev}};
     depth.update(PolicyJson(r));
+    if (o.gen_tokens > 0) depth["phases"] = PhasesJson(r);
     by_depth.push_back(std::move(depth));
     if (i == 0) {  // the top-level fields describe the first depth (and the prefill test)
       // The measurements as the library writes them, then what this run adds: its settings, and the bound
@@ -125,6 +155,7 @@ void Run(const BenchArgs& a) {
                   r.PolicyWallMsPerToken(), 100.0 * r.PolicyWallFractionOfStep(),
                   r.policy_observe_busiest_ms_per_token);
     }
+    PrintPhases(r, r.membw_gb_s.mean);
     if (bound_tok_s > 0) {
       std::printf("bound   %.1f GB/s read bandwidth (%s, best of the passes around each repetition) -> %.1f tok/s; decode reaches "
                   "%.1f ± %.1f%% of it\n", bound_gb_s,

@@ -10,6 +10,7 @@
 #include "kvlab/eval/membw.h"
 #include "kvlab/eval/policy_timer.h"
 #include "kvlab/kv/registry.h"
+#include "kvlab/ops/region_timer.h"
 #include "kvlab/ops/threads.h"
 #include "kvlab/util/error.h"
 
@@ -92,6 +93,8 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
   double gb_s_before = 0;
   double kv_read = 0;
   double observe_ns = 0, observe_busiest_ns = 0, compress_ns = 0;  // PolicyTimer, summed over the timed repetitions
+  RegionTimes regions;          // the decode steps' parallel regions, summed over the timed repetitions
+  double decode_seconds = 0;    // the timed steps' wall time
   // Repetition -1 is a warm-up (page faults, caches, thread wake-up) and is not recorded.
   for (int32_t rep = -1; rep < o.repetitions; ++rep) {
     if (o.prompt_tokens > 0) {
@@ -112,16 +115,22 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
       policy.ResetTimes();
       if (probe && rep >= 0) gb_s_before = probe->Measure(3).gb_per_s;
       const double kv_before = static_cast<double>(cache.Bytes());
+      RegionTimes rep_regions;
+      StartRegionTimer(&rep_regions);
       const auto t0 = std::chrono::steady_clock::now();
       for (int32_t i = 0; i < o.gen_tokens; ++i) {
         const int32_t pos = o.depth + i;
         model.Forward({&tokens[pos], 1}, pos, cache, act, logits.data(), LogitsFor::kLastToken, &policy);
       }
-      const double tok_s = o.gen_tokens / Seconds(t0);
+      const double seconds = Seconds(t0);
+      StopRegionTimer();
+      const double tok_s = o.gen_tokens / seconds;
       // Each step reads the cache as it stands after its own append; average over the steps.
       kv_read = (kv_before + static_cast<double>(cache.Bytes())) / 2.0;
       if (rep >= 0) {
         decode.push_back(tok_s);
+        regions += rep_regions;
+        decode_seconds += seconds;
         observe_ns += static_cast<double>(policy.ObserveNs());
         observe_busiest_ns += static_cast<double>(policy.BusiestThreadObserveNs());
         compress_ns += static_cast<double>(policy.CompressNs());
@@ -150,6 +159,14 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
     r.policy_observe_busiest_ms_per_token = observe_busiest_ns / 1e6 / steps;
     r.policy_compress_ms_per_token = compress_ns / 1e6 / steps;
     r.decode_gb_s = static_cast<double>(r.weight_bytes + r.kv_bytes_read) * r.decode_tok_s.mean / 1e9;
+    auto ms_per_step = [steps](double ns) { return ns / 1e6 / steps; };
+    r.phases.weights_ms = ms_per_step(static_cast<double>(regions.ns[static_cast<size_t>(RegionKind::kWeights)]));
+    r.phases.attention_ms = ms_per_step(static_cast<double>(regions.ns[static_cast<size_t>(RegionKind::kAttention)]));
+    r.phases.other_regions_ms = ms_per_step(static_cast<double>(regions.ns[static_cast<size_t>(RegionKind::kOther)]));
+    // Rounding of the two clocks aside, never below 0: the regions run inside the timed steps.
+    r.phases.between_regions_ms =
+        std::max(0.0, ms_per_step(decode_seconds * 1e9 - static_cast<double>(regions.TotalNs())));
+    r.phases.wait_ms = ms_per_step(static_cast<double>(regions.TotalWaitNs()));
   }
   return r;
 }
@@ -167,6 +184,19 @@ nlohmann::json PolicyJson(const BenchResult& r) {
   };
 }
 
+nlohmann::json PhasesJson(const BenchResult& r) {
+  const StepPhases& p = r.phases;
+  nlohmann::json j = {{"weights_ms", p.weights_ms},
+                      {"attention_ms", p.attention_ms},
+                      {"other_regions_ms", p.other_regions_ms},
+                      {"between_regions_ms", p.between_regions_ms},
+                      {"wait_ms", p.wait_ms}};
+  // bytes / (ms * 1e6) = GB/s
+  if (p.weights_ms > 0) j["weights_gb_s"] = static_cast<double>(r.weight_bytes) / (p.weights_ms * 1e6);
+  if (p.attention_ms > 0) j["attention_gb_s"] = static_cast<double>(r.kv_bytes_read) / (p.attention_ms * 1e6);
+  return j;
+}
+
 nlohmann::json ToJson(const BenchResult& r) {
   nlohmann::json j = {
       {"prefill_tok_s", r.prefill_tok_s.mean},
@@ -180,6 +210,7 @@ nlohmann::json ToJson(const BenchResult& r) {
       {"kv_bytes", r.kv_bytes},
   };
   j.update(PolicyJson(r));
+  if (r.decode_tok_s.mean > 0) j["phases"] = PhasesJson(r);
   if (r.membw_gb_s.mean > 0) {
     j["membw_gb_s"] = r.membw_gb_s.mean;
     j["fraction_of_bound"] = r.fraction_of_bound.mean;

@@ -27,6 +27,20 @@ struct Stat {
   double mean = 0, stddev = 0, best = 0;
 };
 
+// Where a decode step's wall time went (ops/region_timer.h), in ms per step over the timed repetitions:
+// the parallel regions the step ran, by what they read, and the serial work between them (the step's
+// time less its regions': norms, RoPE and the cache append, activations, a policy's serial eviction).
+struct StepPhases {
+  double weights_ms = 0;          // mat-vecs: every weight matrix streamed once
+  double attention_ms = 0;        // attention over the cache, a policy's Observe included
+  double other_regions_ms = 0;    // other parallel regions (a policy's eviction on several threads)
+  double between_regions_ms = 0;  // no region running: the calling thread's serial work
+  double wait_ms = 0;             // part of the regions' time: the calling thread waiting for the others
+  // The mean step: the timed steps' wall time over their count (decode_ms_per_token is 1000 / the mean
+  // of the repetitions' tokens/s, a little shorter when the repetitions' speeds differ).
+  double StepMs() const { return weights_ms + attention_ms + other_regions_ms + between_regions_ms; }
+};
+
 struct BenchResult {
   Stat prefill_tok_s;     // tokens/s of the prefill test
   Stat decode_tok_s;      // tokens/s of the decode test
@@ -63,6 +77,7 @@ struct BenchResult {
   // What that bandwidth was measured on: the model's weights and the cache's row stores, or (small models)
   // a buffer of the probe's own.
   bool bound_on_step_memory = false;
+  StepPhases phases;  // zero without a decode test
 };
 
 BenchResult RunBench(const Model& model, const BenchOptions& options);
@@ -70,6 +85,9 @@ BenchResult RunBench(const Model& model, const BenchOptions& options);
 // Every field (Stat as its mean, plus _std for the tokens/s and the fraction); the membw fields only when
 // a bandwidth was measured.
 nlohmann::json ToJson(const BenchResult& r);
+// The step's phases as ToJson writes them ("phases": ms per step, and the weights' and the cache's read
+// rates in GB/s where their regions took any time).
+nlohmann::json PhasesJson(const BenchResult& r);
 // The policy fields of ToJson alone (its bytes and its hooks' times, summed and on the busiest thread), for
 // a caller that writes one record per depth.
 nlohmann::json PolicyJson(const BenchResult& r);

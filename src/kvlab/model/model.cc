@@ -14,6 +14,7 @@
 #include "kvlab/ops/matmul.h"
 #include "kvlab/ops/matvec_kernels.h"
 #include "kvlab/ops/norms.h"
+#include "kvlab/ops/region_timer.h"
 #include "kvlab/ops/thread_team.h"
 #include "kvlab/ops/threads.h"
 #include "kvlab/ops/work_shares.h"
@@ -332,6 +333,7 @@ void Model::TrimToWindow(size_t layer, int32_t last_pos, KvCache& cache, Activat
 }
 
 void Model::Attend(size_t layer, size_t n, int32_t start_pos, const KvCache& cache, Activations& act) const {
+  const RegionKindScope attention(RegionKind::kAttention);
   const ModelConfig& c = config();
   const size_t head_dim = c.head_dim, q_dim = c.q_dim();
   const size_t group = static_cast<size_t>(c.n_heads / c.n_kv_heads);
@@ -392,6 +394,7 @@ void Model::AttendTiles(size_t layer, size_t n, int32_t start_pos, const KvCache
 // thread, in token order: policies can then accumulate per-head state without locks.
 void Model::AttendObserved(size_t layer, size_t n, int32_t start_pos, const KvCache& cache, Activations& act,
                            KvPolicy& observer) const {
+  const RegionKindScope attention(RegionKind::kAttention);
   const ModelConfig& c = config();
   const size_t head_dim = c.head_dim, q_dim = c.q_dim(), n_kv = c.n_kv_heads;
   const size_t group = static_cast<size_t>(c.n_heads / c.n_kv_heads);

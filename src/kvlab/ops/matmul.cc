@@ -9,6 +9,7 @@
 #include "kvlab/ops/cpu_features.h"
 #include "kvlab/ops/gemm_kernels.h"
 #include "kvlab/ops/matvec_kernels.h"
+#include "kvlab/ops/region_timer.h"
 #include "kvlab/ops/thread_team.h"
 #include "kvlab/ops/threads.h"
 #include "kvlab/ops/work_shares.h"
@@ -180,6 +181,7 @@ class PrefillAvx512 {
 
 void MatVecMany(std::initializer_list<MatVecJob> jobs) {
   KVLAB_CHECK(jobs.size() <= kMaxJobs);
+  const RegionKindScope weights(RegionKind::kWeights);
   std::array<PreparedJob, kMaxJobs> job{};
   std::array<size_t, kMaxJobs + 1> block_start{};  // prefix sums of row blocks per job
   size_t total_bytes = 0;
@@ -239,6 +241,7 @@ void MatVecMany(std::initializer_list<MatVecJob> jobs) {
 }
 
 void MatMul(const MatrixView& w, const float* x, size_t n, float* y) {
+  const RegionKindScope weights(RegionKind::kWeights);
   if (n == 1) {
     MatVec(w, x, y);
     return;

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "kvlab/ops/region_timer.h"
 #include "kvlab/ops/threads.h"
 
 namespace kvlab {
@@ -20,6 +22,10 @@ inline void CpuRelax() {
 }
 
 thread_local bool t_in_team = false;  // this thread is a worker, or is running a team task
+thread_local bool t_in_timed_region = false;  // this thread is inside a region the region timer times
+
+using Clock = std::chrono::steady_clock;
+int64_t Nanoseconds(Clock::duration d) { return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(); }
 
 // How long a worker spins for the next task before it sleeps: ~100 µs, longer than the gaps between the
 // regions of a decode step (a few µs) and between steps, short enough that an idle process goes quiet.
@@ -43,8 +49,9 @@ class Team {
 
   size_t size() const { return size_; }
 
-  // Caller holds the run lock: one task at a time.
-  void Run(size_t n, detail::TeamTask task, void* body) {
+  // Caller holds the run lock: one task at a time. With wait_ns, adds the time the caller spent waiting
+  // for the workers after its own task to *wait_ns.
+  void Run(size_t n, detail::TeamTask task, void* body, int64_t* wait_ns) {
     task_ = task;
     body_ = body;
     n_ = n;
@@ -52,7 +59,9 @@ class Team {
     generation_.fetch_add(1);  // seq_cst: ordered before the sleepers_ load below (see Work)
     if (sleepers_.load() > 0) generation_.notify_all();
     task(body, 0, n);
+    const auto waiting_since = wait_ns != nullptr ? Clock::now() : Clock::time_point{};
     while (pending_.load(std::memory_order_acquire) != 0) CpuRelax();
+    if (wait_ns != nullptr) *wait_ns += Nanoseconds(Clock::now() - waiting_since);
   }
 
  private:
@@ -102,10 +111,9 @@ std::unique_ptr<Team>* g_team = nullptr;  // never destroyed: workers may outliv
 void RunSerially(size_t n, detail::TeamTask task, void* body) {
   for (size_t t = 0; t < n; ++t) task(body, t, n);
 }
-}  // namespace
 
-namespace detail {
-void RunOnTeam(size_t n, TeamTask task, void* body) {
+// RunOnTeam without the region timer; with wait_ns, adds the caller's wait at the region's end to it.
+void RunTask(size_t n, detail::TeamTask task, void* body, int64_t* wait_ns) {
   n = std::clamp<size_t>(n, 1, static_cast<size_t>(NumThreads()));
   if (n == 1 || t_in_team) {
     RunSerially(n, task, body);
@@ -123,8 +131,27 @@ void RunOnTeam(size_t n, TeamTask task, void* body) {
     *g_team = std::make_unique<Team>(size);
   }
   t_in_team = true;
-  (*g_team)->Run(n, task, body);
+  (*g_team)->Run(n, task, body, wait_ns);
   t_in_team = false;
+}
+}  // namespace
+
+namespace detail {
+void RunOnTeam(size_t n, TeamTask task, void* body) {
+  // A region inside a region is part of the outer one: only the outermost is timed (t_in_team alone
+  // misses the inner calls of a region that ran serially on one thread).
+  RegionTimes* timer = t_in_team || t_in_timed_region ? nullptr : ActiveRegionTimer();
+  if (timer == nullptr) {
+    RunTask(n, task, body, nullptr);
+    return;
+  }
+  const auto start = Clock::now();
+  const size_t kind = static_cast<size_t>(CurrentRegionKind());
+  t_in_timed_region = true;
+  RunTask(n, task, body, &timer->wait_ns[kind]);
+  t_in_timed_region = false;
+  timer->ns[kind] += Nanoseconds(Clock::now() - start);
+  ++timer->count[kind];
 }
 }  // namespace detail
 
