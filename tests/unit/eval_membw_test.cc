@@ -22,6 +22,9 @@ TEST(ReadBandwidthProbe, OwnBufferReadsItsWholeBlocks) {
   EXPECT_EQ(probe.bytes(), 3 * kBlock);
   const MemBandwidth bw = probe.Measure(2);
   EXPECT_GT(bw.gb_per_s, 0.0);
+  // The mean of two passes is positive and at most the better one.
+  EXPECT_GT(bw.mean_gb_per_s, 0.0);
+  EXPECT_LE(bw.mean_gb_per_s, bw.gb_per_s);
   EXPECT_EQ(bw.bytes, 3 * kBlock);
   EXPECT_EQ(bw.threads, 1);
 }
@@ -67,6 +70,7 @@ TEST(ReadBandwidthProbe, NothingToReadMeasuresNothing) {
   EXPECT_EQ(probe.bytes(), 0u);
   const MemBandwidth bw = probe.Measure(3);
   EXPECT_EQ(bw.gb_per_s, 0.0);
+  EXPECT_EQ(bw.mean_gb_per_s, 0.0);
   EXPECT_EQ(bw.bytes, 0u);
 }
 

@@ -109,6 +109,7 @@ void Run(const BenchArgs& a) {
                             {"bound_on_step_memory", r.bound_on_step_memory},
                             {"fraction_of_bound", fraction},
                             {"fraction_of_bound_std", r.fraction_of_bound.stddev}};
+    if (r.probe_mean_of_bound.mean > 0) depth["probe_mean_of_bound"] = r.probe_mean_of_bound.mean;
     depth.update(PolicyJson(r));
     if (o.gen_tokens > 0) depth["phases"] = PhasesJson(r);
     by_depth.push_back(std::move(depth));
@@ -161,6 +162,11 @@ void Run(const BenchArgs& a) {
                   "%.1f ± %.1f%% of it\n", bound_gb_s,
                   r.bound_on_step_memory ? "reading the weights and cache themselves" : "reading a 256 MiB buffer",
                   bound_tok_s, 100.0 * fraction, 100.0 * r.fraction_of_bound.stddev);
+      if (r.probe_mean_of_bound.mean > 0) {
+        std::printf("        the probe's own passes average %.1f%% of their best: what a step reading its bytes as fast "
+                    "as the probe does on average would reach\n",
+                    100.0 * r.probe_mean_of_bound.mean);
+      }
     }
   }
   // Peak resident memory of the whole process (weights, caches, scratch), as the OS counts it.

@@ -83,14 +83,14 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
   BenchResult r;
   r.weight_bytes = model.loaded().WeightBytes();
 
-  std::vector<double> prefill, decode, membw, fraction;
+  std::vector<double> prefill, decode, membw, fraction, probe_mean;
   // The bound of each repetition: the mean of the bandwidth just before and just after it (the shared
   // host's bandwidth drifts by tens of percent within minutes, and a repetition lasts about a second).
   std::optional<ReadBandwidthProbe> probe;
   if (o.bandwidth_per_repetition && o.gen_tokens > 0) {
     probe.emplace(MakeRepetitionProbe(model, cache, r.bound_on_step_memory));
   }
-  double gb_s_before = 0;
+  MemBandwidth before;  // the passes right before the repetition
   double kv_read = 0;
   double observe_ns = 0, observe_busiest_ns = 0, compress_ns = 0;  // PolicyTimer, summed over the timed repetitions
   RegionTimes regions;          // the decode steps' parallel regions, summed over the timed repetitions
@@ -113,7 +113,7 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
                       LogitsFor::kLastToken, &policy);
       }
       policy.ResetTimes();
-      if (probe && rep >= 0) gb_s_before = probe->Measure(3).gb_per_s;
+      if (probe && rep >= 0) before = probe->Measure(3);
       const double kv_before = static_cast<double>(cache.Bytes());
       RegionTimes rep_regions;
       StartRegionTimer(&rep_regions);
@@ -138,9 +138,13 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
           // The best of the six passes around the repetition: the bound is the machine's peak, which a
           // moment of other load on a shared host only hides (the mean of the two could read below
           // what the decode itself reached, and put the fraction above 100%).
-          const double gb_s = std::max(gb_s_before, probe->Measure(3).gb_per_s);
+          const MemBandwidth after = probe->Measure(3);
+          const double gb_s = std::max(before.gb_per_s, after.gb_per_s);
           membw.push_back(gb_s);
           fraction.push_back((static_cast<double>(r.weight_bytes) + kv_read) * tok_s / 1e9 / gb_s);
+          // The probe held to its own best: what a step streaming its bytes exactly as the probe does, at
+          // its average over the same six passes, would reach.
+          probe_mean.push_back((before.mean_gb_per_s + after.mean_gb_per_s) / 2.0 / gb_s);
         }
       }
       r.kv_bytes = static_cast<int64_t>(cache.Bytes());
@@ -151,6 +155,7 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
   r.decode_tok_s = Summarize(decode);
   r.membw_gb_s = Summarize(membw);
   r.fraction_of_bound = Summarize(fraction);
+  r.probe_mean_of_bound = Summarize(probe_mean);
   if (r.decode_tok_s.mean > 0) {
     r.decode_ms_per_token = 1000.0 / r.decode_tok_s.mean;
     r.kv_bytes_read = static_cast<int64_t>(kv_read);
@@ -215,6 +220,7 @@ nlohmann::json ToJson(const BenchResult& r) {
     j["membw_gb_s"] = r.membw_gb_s.mean;
     j["fraction_of_bound"] = r.fraction_of_bound.mean;
     j["fraction_of_bound_std"] = r.fraction_of_bound.stddev;
+    j["probe_mean_of_bound"] = r.probe_mean_of_bound.mean;
     j["bound_on_step_memory"] = r.bound_on_step_memory;
   }
   return j;

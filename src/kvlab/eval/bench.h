@@ -74,6 +74,10 @@ struct BenchResult {
   // the bandwidth bound).
   Stat membw_gb_s;
   Stat fraction_of_bound;
+  // The same passes' mean rate over their best (the bound): the fraction that a step reading its bytes
+  // as fast as the probe reads them on average would reach. The bound is the best pass, and on a shared
+  // host a pass catches a quiet moment that a whole repetition of steps does not (eval/membw.h).
+  Stat probe_mean_of_bound;
   // What that bandwidth was measured on: the model's weights and the cache's row stores, or (small models)
   // a buffer of the probe's own.
   bool bound_on_step_memory = false;

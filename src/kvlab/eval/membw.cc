@@ -51,7 +51,8 @@ ReadBandwidthProbe::ReadBandwidthProbe(int threads, std::vector<std::span<const 
 MemBandwidth ReadBandwidthProbe::Measure(int repetitions) const {
   const size_t threads = static_cast<size_t>(threads_);
   const kernels::StreamSumFn stream_sum = kernels::StreamSumKernel();
-  double best = 0;
+  double best = 0, sum_of_rates = 0;
+  int passes = 0;
   uint64_t checksum = 0;
   volatile uint64_t sink = 0;
   for (int r = 0; r < repetitions && bytes_ > 0; ++r) {
@@ -84,9 +85,18 @@ MemBandwidth ReadBandwidthProbe::Measure(int repetitions) const {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     sink = sink + total;
     checksum = total;
-    best = std::max(best, static_cast<double>(bytes_) / s / 1e9);
+    const double rate = static_cast<double>(bytes_) / s / 1e9;
+    best = std::max(best, rate);
+    sum_of_rates += rate;
+    ++passes;
   }
-  return MemBandwidth{best, threads_, bytes_, checksum};
+  MemBandwidth bw;
+  bw.gb_per_s = best;
+  bw.mean_gb_per_s = passes > 0 ? sum_of_rates / passes : 0.0;
+  bw.threads = threads_;
+  bw.bytes = bytes_;
+  bw.checksum = checksum;
+  return bw;
 }
 
 MemBandwidth MeasureReadBandwidth(int threads, size_t bytes, int repetitions) {

@@ -11,6 +11,7 @@ namespace kvlab {
 
 struct MemBandwidth {
   double gb_per_s = 0;  // best of the repetitions, 1 GB = 1e9 bytes
+  double mean_gb_per_s = 0;  // the repetitions' mean rate: a busy moment of the shared host pulls it down
   int threads = 0;
   size_t bytes = 0;  // bytes read per repetition
   uint64_t checksum = 0;  // the wrapping sum of the 64-bit words one repetition read (each whole block once)
