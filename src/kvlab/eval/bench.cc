@@ -84,7 +84,7 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
   r.weight_bytes = model.loaded().WeightBytes();
 
   std::vector<double> prefill, decode, membw, fraction, probe_mean;
-  // The bound of each repetition: the mean of the bandwidth just before and just after it (the shared
+  // The bound of each repetition: the best of the passes just before and just after it (the shared
   // host's bandwidth drifts by tens of percent within minutes, and a repetition lasts about a second).
   std::optional<ReadBandwidthProbe> probe;
   if (o.bandwidth_per_repetition && o.gen_tokens > 0) {
