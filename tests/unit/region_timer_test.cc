@@ -22,7 +22,7 @@ void Spin() {
   }
 }
 
-constexpr size_t Kind(RegionKind k) { return static_cast<size_t>(k); }
+constexpr size_t Kind(RegionKind k) { return static_cast<size_t>(k); }  // an index into wait_ns and count
 
 TEST(RegionTimer, CountsTheCallersOutermostRegionsUnderTheInnermostKind) {
   for (int threads : {1, 2}) {
@@ -52,11 +52,11 @@ TEST(RegionTimer, CountsTheCallersOutermostRegionsUnderTheInnermostKind) {
     EXPECT_EQ(times.count[Kind(RegionKind::kWeights)], 1) << threads << " threads";
     EXPECT_EQ(times.count[Kind(RegionKind::kAttention)], 1) << threads << " threads";
     EXPECT_EQ(times.count[Kind(RegionKind::kOther)], 1) << threads << " threads";
-    EXPECT_GE(times.ns[Kind(RegionKind::kWeights)], kSpinNs);
-    EXPECT_GE(times.ns[Kind(RegionKind::kAttention)], kSpinNs);
+    EXPECT_GE(times.Ns(RegionKind::kWeights), kSpinNs);
+    EXPECT_GE(times.Ns(RegionKind::kAttention), kSpinNs);
     EXPECT_EQ(times.TotalNs(), times.ns[0] + times.ns[1] + times.ns[2]);
     // The caller spun in its own share: whatever it waited for the other thread is far less than the spin.
-    EXPECT_LT(times.wait_ns[Kind(RegionKind::kWeights)], times.ns[Kind(RegionKind::kWeights)]);
+    EXPECT_LT(times.wait_ns[Kind(RegionKind::kWeights)], times.Ns(RegionKind::kWeights));
   }
   SetNumThreads(1);
 }
@@ -74,7 +74,7 @@ TEST(RegionTimer, TheWaitIsTheCallerIdlingForTheOtherThreads) {
   }
   StopRegionTimer();
   EXPECT_GE(times.wait_ns[Kind(RegionKind::kAttention)], kSpinNs);
-  EXPECT_LE(times.wait_ns[Kind(RegionKind::kAttention)], times.ns[Kind(RegionKind::kAttention)]);
+  EXPECT_LE(times.wait_ns[Kind(RegionKind::kAttention)], times.Ns(RegionKind::kAttention));
   EXPECT_EQ(times.TotalWaitNs(), times.wait_ns[Kind(RegionKind::kAttention)]);
 
   // One thread: the region runs on the caller alone, which never waits.
@@ -83,7 +83,7 @@ TEST(RegionTimer, TheWaitIsTheCallerIdlingForTheOtherThreads) {
   StartRegionTimer(&serial);
   ParallelRun(2, [](size_t, size_t) { Spin(); });
   StopRegionTimer();
-  EXPECT_GE(serial.ns[Kind(RegionKind::kOther)], kSpinNs);
+  EXPECT_GE(serial.Ns(RegionKind::kOther), kSpinNs);
   EXPECT_EQ(serial.TotalWaitNs(), 0);
 }
 

@@ -93,8 +93,8 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
   MemBandwidth before;  // the passes right before the repetition
   double kv_read = 0;
   double observe_ns = 0, observe_busiest_ns = 0, compress_ns = 0;  // PolicyTimer, summed over the timed repetitions
-  RegionTimes regions;          // the decode steps' parallel regions, summed over the timed repetitions
-  double decode_seconds = 0;    // the timed steps' wall time
+  RegionTimes regions;        // the decode steps' parallel regions, summed over the timed repetitions
+  double decode_seconds = 0;  // the timed steps' wall time, summed likewise
   // Repetition -1 is a warm-up (page faults, caches, thread wake-up) and is not recorded.
   for (int32_t rep = -1; rep < o.repetitions; ++rep) {
     if (o.prompt_tokens > 0) {
@@ -165,9 +165,9 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
     r.policy_compress_ms_per_token = compress_ns / 1e6 / steps;
     r.decode_gb_s = static_cast<double>(r.weight_bytes + r.kv_bytes_read) * r.decode_tok_s.mean / 1e9;
     auto ms_per_step = [steps](double ns) { return ns / 1e6 / steps; };
-    r.phases.weights_ms = ms_per_step(static_cast<double>(regions.ns[static_cast<size_t>(RegionKind::kWeights)]));
-    r.phases.attention_ms = ms_per_step(static_cast<double>(regions.ns[static_cast<size_t>(RegionKind::kAttention)]));
-    r.phases.other_regions_ms = ms_per_step(static_cast<double>(regions.ns[static_cast<size_t>(RegionKind::kOther)]));
+    r.phases.weights_ms = ms_per_step(static_cast<double>(regions.Ns(RegionKind::kWeights)));
+    r.phases.attention_ms = ms_per_step(static_cast<double>(regions.Ns(RegionKind::kAttention)));
+    r.phases.other_regions_ms = ms_per_step(static_cast<double>(regions.Ns(RegionKind::kOther)));
     // Rounding of the two clocks aside, never below 0: the regions run inside the timed steps.
     r.phases.between_regions_ms =
         std::max(0.0, ms_per_step(decode_seconds * 1e9 - static_cast<double>(regions.TotalNs())));

@@ -28,6 +28,7 @@ struct RegionTimes {
   // Part of ns: the calling thread waiting at a region's end for the other threads to finish theirs.
   std::array<int64_t, kRegionKinds> wait_ns{};
 
+  int64_t Ns(RegionKind k) const { return ns[static_cast<size_t>(k)]; }
   int64_t TotalNs() const { return ns[0] + ns[1] + ns[2]; }
   int64_t TotalWaitNs() const { return wait_ns[0] + wait_ns[1] + wait_ns[2]; }
   RegionTimes& operator+=(const RegionTimes& o);
