@@ -11,12 +11,10 @@
 
 namespace kvlab::bench {
 
-// A rows × cols matrix of dtype in `arena` (which must outlive the view); values from `rng`.
-inline MatrixView RandomWeights(DType dtype, int64_t rows, int64_t cols, HugePageBuffer& arena,
-                                std::mt19937& rng) {
+// A rows × cols matrix of dtype written at `w` (m.Bytes() of memory that must outlive the view); values
+// from `rng`.
+inline MatrixView RandomWeightsAt(DType dtype, int64_t rows, int64_t cols, uint8_t* w, std::mt19937& rng) {
   MatrixView m{dtype, rows, cols, nullptr};
-  arena = HugePageBuffer(m.Bytes());
-  auto* w = static_cast<uint8_t*>(arena.data());
   std::normal_distribution<float> u(0, 0.05f);
   std::vector<float> row(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
@@ -25,6 +23,13 @@ inline MatrixView RandomWeights(DType dtype, int64_t rows, int64_t cols, HugePag
   }
   m.data = w;
   return m;
+}
+
+// The same in an `arena` of its own (which must outlive the view).
+inline MatrixView RandomWeights(DType dtype, int64_t rows, int64_t cols, HugePageBuffer& arena,
+                                std::mt19937& rng) {
+  arena = HugePageBuffer(MatrixView{dtype, rows, cols, nullptr}.Bytes());
+  return RandomWeightsAt(dtype, rows, cols, static_cast<uint8_t*>(arena.data()), rng);
 }
 
 // n values of the same distribution (the activations).
