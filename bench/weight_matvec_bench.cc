@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "kvlab/model/presets.h"
 #include "kvlab/ops/matmul.h"
 #include "kvlab/ops/matvec_kernels.h"
 #include "kvlab/ops/region_timer.h"
@@ -54,13 +55,15 @@ BENCHMARK(BM_MatVecDType)->Apply(Shapes)->UseRealTime();
 void BM_MatVecChain(benchmark::State& state) {
   const auto dtype = static_cast<kvlab::DType>(state.range(0));
   kvlab::SetNumThreads(static_cast<int>(state.range(1)));
-  constexpr int64_t kDim = 768, kFfn = 2048, kVocab = 32000, kLayers = 12;
+  const kvlab::ModelConfig& c = kvlab::FindModelPreset("llama-110m").config;
+  const int64_t kDim = c.dim, kFfn = c.ffn_dim, kVocab = c.vocab_size, kLayers = c.n_layers;
   struct Shape {
     int64_t rows, cols;
   };
-  std::vector<Shape> shapes;  // in the order a step reads them
+  std::vector<Shape> shapes;  // in the order a step reads them: wq, wk, wv, wo, w_gate, w_up, w_down
   for (int64_t l = 0; l < kLayers; ++l) {
-    for (Shape s : {Shape{kDim, kDim}, Shape{kDim, kDim}, Shape{kDim, kDim}, Shape{kDim, kDim}, Shape{kFfn, kDim},
+    const int64_t q = static_cast<int64_t>(c.q_dim()), kv = static_cast<int64_t>(c.kv_dim());
+    for (Shape s : {Shape{q, kDim}, Shape{kv, kDim}, Shape{kv, kDim}, Shape{kDim, q}, Shape{kFfn, kDim},
                     Shape{kFfn, kDim}, Shape{kDim, kFfn}}) {
       shapes.push_back(s);
     }
@@ -82,7 +85,8 @@ void BM_MatVecChain(benchmark::State& state) {
   const kvlab::MatrixView whole{dtype, static_cast<int64_t>(total / row_bytes), kDim, arena.data()};
   const std::vector<float> x_dim = kvlab::bench::RandomActivations(kDim, rng);
   const std::vector<float> x_ffn = kvlab::bench::RandomActivations(kFfn, rng);
-  std::vector<float> q(kDim), k(kDim), v(kDim), o(kDim), gate(kFfn), up(kFfn), down(kDim), logits(kVocab);
+  std::vector<float> q(c.q_dim()), k(c.kv_dim()), v(c.kv_dim()), o(kDim), gate(kFfn), up(kFfn), down(kDim),
+      logits(kVocab);
   std::vector<float> whole_out(static_cast<size_t>(whole.rows));
   using Clock = std::chrono::steady_clock;
   double regions_s = 0, whole_s = 0;
@@ -92,8 +96,10 @@ void BM_MatVecChain(benchmark::State& state) {
     const auto t0 = Clock::now();
     for (int64_t l = 0; l < kLayers; ++l) {
       const kvlab::MatrixView* w = &m[static_cast<size_t>(l) * 7];
-      kvlab::MatVecMany({{&w[0], x_dim.data(), q.data()}, {&w[1], x_dim.data(), k.data()}, {&w[2], x_dim.data(), v.data()}});
-      kvlab::MatVec(w[3], x_dim.data(), o.data());
+      kvlab::MatVecMany({{&w[0], x_dim.data(), q.data()},
+                         {&w[1], x_dim.data(), k.data()},
+                         {&w[2], x_dim.data(), v.data()}});
+      kvlab::MatVec(w[3], q.data(), o.data());
       kvlab::MatVecMany({{&w[4], x_dim.data(), gate.data()}, {&w[5], x_dim.data(), up.data()}});
       kvlab::MatVec(w[6], x_ffn.data(), down.data());
     }
@@ -112,11 +118,13 @@ void BM_MatVecChain(benchmark::State& state) {
   state.counters["one_region_GB/s"] = n * static_cast<double>(whole.Bytes()) / whole_s / 1e9;
   state.counters["wait_share"] = static_cast<double>(times.TotalWaitNs()) / 1e9 / regions_s;
   state.counters["region_time_share"] = static_cast<double>(times.TotalNs()) / 1e9 / regions_s;
-  state.counters["ratio"] = (static_cast<double>(total) / regions_s) / (static_cast<double>(whole.Bytes()) / whole_s);
+  state.counters["ratio"] =
+      (static_cast<double>(total) / regions_s) / (static_cast<double>(whole.Bytes()) / whole_s);
   state.SetLabel(std::string(kvlab::DTypeName(dtype)));
 }
 BENCHMARK(BM_MatVecChain)
-    ->ArgsProduct({{static_cast<int64_t>(kvlab::DType::kF32), static_cast<int64_t>(kvlab::DType::kQ8)}, {1, 2}})
+    ->ArgsProduct({{static_cast<int64_t>(kvlab::DType::kF32), static_cast<int64_t>(kvlab::DType::kQ8)},
+                   {1, 2}})
     ->UseRealTime();
 
 // The q8 kernels' per-token preparation: x quantized per block of 32, on the calling thread before the

@@ -130,7 +130,8 @@ TEST(Cli, InitThenBenchOnATinyRandomModel) {
   // repetition: the mean step is that repetition's), and one thread never waits for another.
   {
     const auto& phases = j["phases"];
-    const double weights = phases["weights_ms"].get<double>(), attention = phases["attention_ms"].get<double>();
+    const double weights = phases["weights_ms"].get<double>(),
+                 attention = phases["attention_ms"].get<double>();
     EXPECT_GT(weights, 0);
     EXPECT_GT(attention, 0);
     EXPECT_EQ(phases["other_regions_ms"].get<double>(), 0);  // `full` evicts nothing

@@ -154,7 +154,8 @@ TEST(MatVecMany, FinishSeesEveryComputedRowOnce) {
   std::vector<std::vector<float>> w;
   std::vector<MatrixView> m;
   for (int64_t rows : row_counts) w.push_back(RandomVector(static_cast<size_t>(rows * cols), rng));
-  for (size_t i = 0; i < w.size(); ++i) m.push_back(MatrixView{DType::kF32, row_counts[i], cols, w[i].data()});
+  for (size_t i = 0; i < w.size(); ++i)
+    m.push_back(MatrixView{DType::kF32, row_counts[i], cols, w[i].data()});
   const std::vector<float> x = RandomVector(cols, rng);
   std::vector<std::vector<float>> want;
   for (int64_t rows : row_counts) want.emplace_back(static_cast<size_t>(rows));

@@ -1,6 +1,7 @@
 // PolicyTimer: the time of every thread's Observe and WillObserve calls is summed (each thread adds to its
 // own counter) and the busiest thread's is read apart, Compress is timed apart, and ResetTimes starts all
-// from zero. The checks are lower bounds only: the wrapped policy spins for at least a known time per call, so a slow machine cannot fail them.
+// from zero. The checks are lower bounds only: the wrapped policy spins for at least a known time per
+// call, so a slow machine cannot fail them.
 #include "kvlab/eval/policy_timer.h"
 
 #include <gtest/gtest.h>

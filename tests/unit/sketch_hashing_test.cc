@@ -198,9 +198,9 @@ namespace kvlab {
 namespace {
 
 // SignedBuckets (AVX-512 where available) must give, for every row, exactly Bucket(key, n) and
-// Sign(key) * value of that row's two hashes, and BucketsOfRows the same buckets: 1 to 4 rows, position keys and wide keys (the wide path
-// turns on per block of 8 keys, so one wide key among position keys is covered), tails shorter than a
-// vector; it writes nothing past count in any row.
+// Sign(key) * value of that row's two hashes, and BucketsOfRows the same buckets: 1 to 4 rows, position
+// keys and wide keys (the wide path turns on per block of 8 keys, so one wide key among position keys is
+// covered), tails shorter than a vector; neither writes past count in any row.
 TEST(PairwiseHash, SignedBucketsAndBucketsOfRowsEqualBucketAndSignPerRow) {
   SplitMix64 rng(11);
   constexpr size_t kRows = PairwiseHash::kMaxSignedRows;
@@ -245,7 +245,8 @@ TEST(PairwiseHash, SignedBucketsAndBucketsOfRowsEqualBucketAndSignPerRow) {
           for (size_t r = 0; r < rows; ++r) bucket_out[r] = plain[r].data();
           PairwiseHash::BucketsOfRows(bucket_hashes.data(), rows, keys.data(), count, n, bucket_out);
           for (size_t r = 0; r < rows; ++r) {
-            for (size_t i = 0; i < count; ++i) ASSERT_EQ(plain[r][i], buckets[r][i]) << "row " << r << " i " << i;
+            for (size_t i = 0; i < count; ++i)
+              ASSERT_EQ(plain[r][i], buckets[r][i]) << "row " << r << " i " << i;
             EXPECT_EQ(plain[r][count], 0xdeadbeefu);
           }
         }

@@ -37,10 +37,11 @@ void PrintPhases(const BenchResult& r, double bound_gb_s) {
   const double step = p.StepMs();
   if (step <= 0) return;
   auto share = [step](double ms) { return 100.0 * ms / step; };
-  std::printf("step    %.3f ms = weights %.3f (%.1f%%) + attention %.3f (%.1f%%) + other regions %.3f (%.1f%%) + "
-              "between regions %.3f (%.1f%%)\n",
-              step, p.weights_ms, share(p.weights_ms), p.attention_ms, share(p.attention_ms), p.other_regions_ms,
-              share(p.other_regions_ms), p.between_regions_ms, share(p.between_regions_ms));
+  std::printf(
+      "step    %.3f ms = weights %.3f (%.1f%%) + attention %.3f (%.1f%%) + other regions %.3f (%.1f%%) + "
+      "between regions %.3f (%.1f%%)\n",
+      step, p.weights_ms, share(p.weights_ms), p.attention_ms, share(p.attention_ms), p.other_regions_ms,
+      share(p.other_regions_ms), p.between_regions_ms, share(p.between_regions_ms));
   auto rate = [bound_gb_s](double bytes, double ms) {
     if (ms <= 0) return std::string("-");
     const double gb_s = bytes / (ms * 1e6);
@@ -52,10 +53,11 @@ void PrintPhases(const BenchResult& r, double bound_gb_s) {
     }
     return std::string(text);
   };
-  std::printf("        weights read at %s, the cache at %s; the regions include %.3f ms (%.1f%%) of waiting "
-              "for the other threads\n",
-              rate(static_cast<double>(r.weight_bytes), p.weights_ms).c_str(),
-              rate(static_cast<double>(r.kv_bytes_read), p.attention_ms).c_str(), p.wait_ms, share(p.wait_ms));
+  std::printf(
+      "        weights read at %s, the cache at %s; the regions include %.3f ms (%.1f%%) of waiting "
+      "for the other threads\n",
+      rate(static_cast<double>(r.weight_bytes), p.weights_ms).c_str(),
+      rate(static_cast<double>(r.kv_bytes_read), p.attention_ms).c_str(), p.wait_ms, share(p.wait_ms));
 }
 
 void Run(const BenchArgs& a) {
@@ -163,9 +165,10 @@ void Run(const BenchArgs& a) {
                   r.bound_on_step_memory ? "reading the weights and cache themselves" : "reading a 256 MiB buffer",
                   bound_tok_s, 100.0 * fraction, 100.0 * r.fraction_of_bound.stddev);
       if (r.probe_mean_of_bound.mean > 0) {
-        std::printf("        the probe's own passes average %.1f%% of their best: what a step reading its bytes as fast "
-                    "as the probe does on average would reach\n",
-                    100.0 * r.probe_mean_of_bound.mean);
+        std::printf(
+            "        the probe's own passes average %.1f%% of their best: what a step reading its bytes "
+            "as fast as the probe does on average would reach\n",
+            100.0 * r.probe_mean_of_bound.mean);
       }
     }
   }

@@ -86,8 +86,8 @@ struct BenchResult {
 
 BenchResult RunBench(const Model& model, const BenchOptions& options);
 
-// Every field (Stat as its mean, plus _std for the tokens/s and the fraction); the membw fields only when
-// a bandwidth was measured.
+// Every field (Stat as its mean, plus _std for the tokens/s and the fraction); "phases" (PhasesJson) only
+// with a decode test, the membw fields only when a bandwidth was measured.
 nlohmann::json ToJson(const BenchResult& r);
 // The step's phases as ToJson writes them ("phases": ms per step, and the weights' and the cache's read
 // rates in GB/s where their regions took any time).

@@ -308,8 +308,11 @@ void ScorePolicy::CompressHeads(size_t layer, KvCache& cache) {
 }
 
 void PartitionBest(ScoredSlots& candidates, size_t take) {
-  auto better = [](const auto& x, const auto& y) { return x.first > y.first || (x.first == y.first && x.second > y.second); };
-  std::nth_element(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(take), candidates.end(), better);
+  auto better = [](const auto& x, const auto& y) {
+    return x.first > y.first || (x.first == y.first && x.second > y.second);
+  };
+  std::nth_element(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(take),
+                   candidates.end(), better);
 }
 
 size_t EvictionThreads(size_t due, bool heads_apart) {

@@ -82,7 +82,7 @@ void AttendOneHead(const KvCache& cache, size_t layer, size_t kv, size_t group, 
 // Decode's residual add, run inside the mat-vec's parallel region on the rows each thread computed
 // (RowsFinish, ops/matmul.h), with the same arithmetic as the whole-vector passes it replaces.
 struct AddToResidual {  // proj += bias (AddBias), then x += proj
-  const float* bias;  // null: none
+  const float* bias;    // null: none
   float* proj;
   float* x;
   static void Run(void* self, size_t begin, size_t end) {

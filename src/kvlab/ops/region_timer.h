@@ -12,6 +12,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <numeric>
 
 namespace kvlab {
 
@@ -29,8 +30,8 @@ struct RegionTimes {
   std::array<int64_t, kRegionKinds> wait_ns{};
 
   int64_t Ns(RegionKind k) const { return ns[static_cast<size_t>(k)]; }
-  int64_t TotalNs() const { return ns[0] + ns[1] + ns[2]; }
-  int64_t TotalWaitNs() const { return wait_ns[0] + wait_ns[1] + wait_ns[2]; }
+  int64_t TotalNs() const { return std::accumulate(ns.begin(), ns.end(), int64_t{0}); }
+  int64_t TotalWaitNs() const { return std::accumulate(wait_ns.begin(), wait_ns.end(), int64_t{0}); }
   RegionTimes& operator+=(const RegionTimes& o);
 };
 

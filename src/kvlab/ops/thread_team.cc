@@ -25,7 +25,9 @@ thread_local bool t_in_team = false;  // this thread is a worker, or is running 
 thread_local bool t_in_timed_region = false;  // this thread is inside a region the region timer times
 
 using Clock = std::chrono::steady_clock;
-int64_t Nanoseconds(Clock::duration d) { return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(); }
+int64_t Nanoseconds(Clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+}
 
 // How long a worker spins for the next task before it sleeps: ~100 µs, longer than the gaps between the
 // regions of a decode step (a few µs) and between steps, short enough that an idle process goes quiet.

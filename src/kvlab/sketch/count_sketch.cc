@@ -91,8 +91,8 @@ void CountSketch::AddBatch(std::span<const uint64_t> keys, std::span<const float
     counters_.ToStoredBatch(weights.data() + begin, n, /*nonnegative=*/false, stored);
     for (size_t first = 0; first < bucket_hashes_.size(); first += kRows) {
       const size_t count = std::min(kRows, bucket_hashes_.size() - first);
-      PairwiseHash::SignedBuckets(&bucket_hashes_[first], &sign_hashes_[first], count, keys.data() + begin, n, w,
-                                  stored, bucket_rows, values);
+      PairwiseHash::SignedBuckets(&bucket_hashes_[first], &sign_hashes_[first], count, keys.data() + begin, n,
+                                  w, stored, bucket_rows, values);
       counters_.ScatterAdd(first, count, bucket_rows, values, n);
     }
   }
