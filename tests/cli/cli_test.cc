@@ -142,6 +142,14 @@ TEST(Cli, InitThenBenchOnATinyRandomModel) {
                 1e-9 * phases["weights_gb_s"].get<double>());
     EXPECT_EQ(j["by_depth"][0]["phases"], phases);
   }
+  // With the bound measured, its probe passes among the steps stay out of the steps' time and regions.
+  r = RunKvlab("bench --json -m " + Quote(dir) + " -p 0 -n 40 -r 1 -t 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["membw_gb_s"].get<double>(), 0);
+  EXPECT_GT(j["probe_mean_of_bound"].get<double>(), 0);
+  EXPECT_LE(j["probe_mean_of_bound"].get<double>(), 1);
+  EXPECT_EQ(j["phases"]["other_regions_ms"].get<double>(), 0);
   // A composed policy with a quantized cache goes through bench's timing wrapper intact.
   r = RunKvlab("bench --json --no-membw -m " + Quote(dir) + " -p 16 -n 8 -r 1 -t 1 --kv 'h2o:budget=8,recent=2+quant:k=int8,v=int4'");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -160,10 +160,12 @@ void Run(const BenchArgs& a) {
     }
     PrintPhases(r, r.membw_gb_s.mean);
     if (bound_tok_s > 0) {
-      std::printf("bound   %.1f GB/s read bandwidth (%s, best of the passes around each repetition) -> %.1f tok/s; decode reaches "
-                  "%.1f ± %.1f%% of it\n", bound_gb_s,
-                  r.bound_on_step_memory ? "reading the weights and cache themselves" : "reading a 256 MiB buffer",
-                  bound_tok_s, 100.0 * fraction, 100.0 * r.fraction_of_bound.stddev);
+      std::printf(
+          "bound   %.1f GB/s read bandwidth (%s, best of the passes before, among and after each "
+          "repetition's steps) -> %.1f tok/s; decode reaches %.1f ± %.1f%% of it\n",
+          bound_gb_s,
+          r.bound_on_step_memory ? "reading the weights and cache themselves" : "reading a 256 MiB buffer",
+          bound_tok_s, 100.0 * fraction, 100.0 * r.fraction_of_bound.stddev);
       if (r.probe_mean_of_bound.mean > 0) {
         std::printf(
             "        the probe's own passes average %.1f%% of their best: what a step reading its bytes "

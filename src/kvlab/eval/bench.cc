@@ -25,6 +25,11 @@ constexpr size_t kRepetitionBandwidthBytes = size_t{256} << 20;
 // Below this a model and its cache sit largely in the last-level cache: the bound is then measured on a
 // buffer of kRepetitionBandwidthBytes instead, closer to DRAM's bandwidth.
 constexpr size_t kMinOwnProbeBytes = size_t{64} << 20;
+// One probe pass among a repetition's steps after every this many (not after the last: the three passes
+// after the repetition follow it). Three passes before and three after sampled the host over ~1/10 of the
+// time the steps ran: a repetition that caught a quieter stretch than its passes read above its bound
+// (bf16 weights at 105% of it on 2026-12-07). A pass costs about one step of a model whose bytes it reads.
+constexpr int32_t kStepsPerProbePass = 16;
 
 // The probe beside each repetition reads what a decode step reads, the model's weights and the cache's
 // row stores, on their own pages (eval/membw.h says why); small models get a separate buffer.
@@ -84,8 +89,9 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
   r.weight_bytes = model.loaded().WeightBytes();
 
   std::vector<double> prefill, decode, membw, fraction, probe_mean;
-  // The bound of each repetition: the best of the passes just before and just after it (the shared
-  // host's bandwidth drifts by tens of percent within minutes, and a repetition lasts about a second).
+  // The bound of each repetition: the best of the passes just before it, among its steps and just after
+  // it (the shared host's bandwidth drifts by tens of percent within minutes, and a repetition lasts
+  // about a second).
   std::optional<ReadBandwidthProbe> probe;
   if (o.bandwidth_per_repetition && o.gen_tokens > 0) {
     probe.emplace(MakeRepetitionProbe(model, cache, r.bound_on_step_memory));
@@ -113,16 +119,31 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
                       LogitsFor::kLastToken, &policy);
       }
       policy.ResetTimes();
-      if (probe && rep >= 0) before = probe->Measure(3);
+      const bool probing = probe && rep >= 0;
+      if (probing) before = probe->Measure(3);
+      MemBandwidth among;  // the passes among the steps: their best, and the sum of their rates
+      double among_rates = 0;
+      int among_passes = 0;
       const double kv_before = static_cast<double>(cache.Bytes());
       RegionTimes rep_regions;
+      double seconds = 0;  // the steps' own time, without the passes among them
       StartRegionTimer(&rep_regions);
-      const auto t0 = std::chrono::steady_clock::now();
+      auto t0 = std::chrono::steady_clock::now();
       for (int32_t i = 0; i < o.gen_tokens; ++i) {
         const int32_t pos = o.depth + i;
         model.Forward({&tokens[pos], 1}, pos, cache, act, logits.data(), LogitsFor::kLastToken, &policy);
+        if (probing && (i + 1) % kStepsPerProbePass == 0 && i + 1 < o.gen_tokens) {
+          seconds += Seconds(t0);
+          StopRegionTimer();
+          const MemBandwidth pass = probe->Measure(1);
+          among.gb_per_s = std::max(among.gb_per_s, pass.gb_per_s);
+          among_rates += pass.gb_per_s;
+          ++among_passes;
+          StartRegionTimer(&rep_regions);
+          t0 = std::chrono::steady_clock::now();
+        }
       }
-      const double seconds = Seconds(t0);
+      seconds += Seconds(t0);
       StopRegionTimer();
       const double tok_s = o.gen_tokens / seconds;
       // Each step reads the cache as it stands after its own append; average over the steps.
@@ -135,16 +156,18 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
         observe_busiest_ns += static_cast<double>(policy.BusiestThreadObserveNs());
         compress_ns += static_cast<double>(policy.CompressNs());
         if (probe) {
-          // The best of the six passes around the repetition: the bound is the machine's peak, which a
-          // moment of other load on a shared host only hides (the mean of the two could read below
-          // what the decode itself reached, and put the fraction above 100%).
+          // The best of the passes before, among and after the steps: the bound is the machine's peak,
+          // which a moment of other load on a shared host only hides (the mean of the passes could read
+          // below what the decode itself reached, and put the fraction above 100%).
           const MemBandwidth after = probe->Measure(3);
-          const double gb_s = std::max(before.gb_per_s, after.gb_per_s);
+          const double gb_s = std::max({before.gb_per_s, among.gb_per_s, after.gb_per_s});
           membw.push_back(gb_s);
           fraction.push_back((static_cast<double>(r.weight_bytes) + kv_read) * tok_s / 1e9 / gb_s);
           // The probe held to its own best: what a step streaming its bytes exactly as the probe does, at
-          // its average over the same six passes, would reach.
-          probe_mean.push_back((before.mean_gb_per_s + after.mean_gb_per_s) / 2.0 / gb_s);
+          // its average over the same passes, would reach.
+          const double mean_rate = (3 * before.mean_gb_per_s + among_rates + 3 * after.mean_gb_per_s) /
+                                   static_cast<double>(6 + among_passes);
+          probe_mean.push_back(mean_rate / gb_s);
         }
       }
       r.kv_bytes = static_cast<int64_t>(cache.Bytes());

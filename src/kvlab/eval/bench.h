@@ -70,8 +70,8 @@ struct BenchResult {
     return decode_ms_per_token > 0 ? PolicyWallMsPerToken() / decode_ms_per_token : 0.0;
   }
   // With bandwidth_per_repetition: the bandwidth measured beside each decode repetition (the best of three
-  // passes before it and three after), and each repetition's decode GB/s divided by it (the fraction of
-  // the bandwidth bound).
+  // passes before it, one among its steps after every 16 and three after it), and each repetition's
+  // decode GB/s divided by it (the fraction of the bandwidth bound).
   Stat membw_gb_s;
   Stat fraction_of_bound;
   // The same passes' mean rate over their best (the bound): the fraction that a step reading its bytes
