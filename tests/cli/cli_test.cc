@@ -149,6 +149,8 @@ TEST(Cli, InitThenBenchOnATinyRandomModel) {
   EXPECT_GT(j["membw_gb_s"].get<double>(), 0);
   EXPECT_GT(j["probe_mean_of_bound"].get<double>(), 0);
   EXPECT_LE(j["probe_mean_of_bound"].get<double>(), 1);
+  EXPECT_GT(j["plain_read_of_bound"].get<double>(), 0);  // the bound is the faster of two reads
+  EXPECT_LE(j["plain_read_of_bound"].get<double>(), 1);
   EXPECT_EQ(j["phases"]["other_regions_ms"].get<double>(), 0);
   // A composed policy with a quantized cache goes through bench's timing wrapper intact.
   r = RunKvlab("bench --json --no-membw -m " + Quote(dir) + " -p 16 -n 8 -r 1 -t 1 --kv 'h2o:budget=8,recent=2+quant:k=int8,v=int4'");

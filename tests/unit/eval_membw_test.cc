@@ -2,6 +2,7 @@
 // row stores that `kvlab bench` hands it (kv/cache.h).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -25,6 +26,10 @@ TEST(ReadBandwidthProbe, OwnBufferReadsItsWholeBlocks) {
   // The mean of two passes is positive and at most the better one.
   EXPECT_GT(bw.mean_gb_per_s, 0.0);
   EXPECT_LE(bw.mean_gb_per_s, bw.gb_per_s);
+  // Both reads ran; the bound is the faster.
+  EXPECT_GT(bw.plain_gb_per_s, 0.0);
+  EXPECT_GT(bw.prefetched_gb_per_s, 0.0);
+  EXPECT_EQ(bw.gb_per_s, std::max(bw.plain_gb_per_s, bw.prefetched_gb_per_s));
   EXPECT_EQ(bw.bytes, 3 * kBlock);
   EXPECT_EQ(bw.threads, 1);
 }
@@ -71,6 +76,8 @@ TEST(ReadBandwidthProbe, NothingToReadMeasuresNothing) {
   const MemBandwidth bw = probe.Measure(3);
   EXPECT_EQ(bw.gb_per_s, 0.0);
   EXPECT_EQ(bw.mean_gb_per_s, 0.0);
+  EXPECT_EQ(bw.plain_gb_per_s, 0.0);
+  EXPECT_EQ(bw.prefetched_gb_per_s, 0.0);
   EXPECT_EQ(bw.bytes, 0u);
 }
 

@@ -1,5 +1,5 @@
-// kernels::StreamSum (ops/stream_read.h), the read of the bandwidth bound: every SIMD level sums exactly
-// the 64-bit words of the buffer, for any alignment and length.
+// kernels::StreamSum (ops/stream_read.h), the reads of the bandwidth bound: every SIMD level, plain and
+// prefetched, sums exactly the 64-bit words of the buffer, for any alignment and length.
 #include <gtest/gtest.h>
 
 #include <cstddef>
@@ -28,9 +28,15 @@ TEST(StreamSum, EveryLevelSumsTheWordsAtAnyAlignmentAndLength) {
   std::vector<std::byte> buffer(70000);
   std::mt19937_64 rng(7);
   for (std::byte& b : buffer) b = static_cast<std::byte>(rng());
-  std::vector<StreamSumFn> kernels = {StreamSumScalar};
-  if (DetectSimdLevel() >= SimdLevel::kAvx2) kernels.push_back(StreamSumAvx2);
-  if (DetectSimdLevel() >= SimdLevel::kAvx512) kernels.push_back(StreamSumAvx512);
+  std::vector<StreamSumFn> kernels = {StreamSumScalar, StreamSumPrefetchedScalar};
+  if (DetectSimdLevel() >= SimdLevel::kAvx2) {
+    kernels.push_back(StreamSumAvx2);
+    kernels.push_back(StreamSumPrefetchedAvx2);
+  }
+  if (DetectSimdLevel() >= SimdLevel::kAvx512) {
+    kernels.push_back(StreamSumAvx512);
+    kernels.push_back(StreamSumPrefetchedAvx512);
+  }
   for (size_t offset : {0, 1, 8, 63}) {
     for (size_t blocks : {0, 1, 2, 3, 4, 5, 7, 64, 1000}) {
       const std::byte* p = buffer.data() + offset;
@@ -38,7 +44,10 @@ TEST(StreamSum, EveryLevelSumsTheWordsAtAnyAlignmentAndLength) {
       for (StreamSumFn k : kernels) EXPECT_EQ(k(p, blocks * 64), expected) << offset << " " << blocks;
     }
   }
-  EXPECT_EQ(StreamSumKernel()(buffer.data(), 640), ReferenceSum(buffer.data(), 640));
+  for (StreamRead read : {StreamRead::kPlain, StreamRead::kPrefetched}) {
+    EXPECT_EQ(StreamSumKernel(read)(buffer.data(), 640), ReferenceSum(buffer.data(), 640));
+  }
+  EXPECT_NE(StreamSumKernel(StreamRead::kPlain), StreamSumKernel(StreamRead::kPrefetched));
 }
 
 }  // namespace

@@ -78,6 +78,9 @@ struct BenchResult {
   // as fast as the probe reads them on average would reach. The bound is the best pass, and on a shared
   // host a pass catches a quiet moment that a whole repetition of steps does not (eval/membw.h).
   Stat probe_mean_of_bound;
+  // The best of the same passes' plain reads alone over the bound (ops/stream_read.h): at most 1, and
+  // below it where the prefetched read was the faster.
+  Stat plain_read_of_bound;
   // What that bandwidth was measured on: the model's weights and the cache's row stores, or (small models)
   // a buffer of the probe's own.
   bool bound_on_step_memory = false;

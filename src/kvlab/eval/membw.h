@@ -2,23 +2,29 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <vector>
 
+#include "kvlab/ops/stream_read.h"
 #include "kvlab/util/huge_pages.h"
 
 namespace kvlab {
 
 struct MemBandwidth {
-  double gb_per_s = 0;  // best of the repetitions, 1 GB = 1e9 bytes
-  double mean_gb_per_s = 0;  // the repetitions' mean rate: a busy moment of the shared host pulls it down
+  double gb_per_s = 0;       // best of the passes, 1 GB = 1e9 bytes
+  double mean_gb_per_s = 0;  // the passes' mean rate: a busy moment of the shared host pulls it down
+  // The best of each read alone (ops/stream_read.h); gb_per_s is the larger.
+  double plain_gb_per_s = 0;
+  double prefetched_gb_per_s = 0;
   int threads = 0;
   size_t bytes = 0;  // bytes read per repetition
   uint64_t checksum = 0;  // the wrapping sum of the 64-bit words one repetition read (each whole block once)
 };
 
-// Streams memory with the plainest fast read (kernels::StreamSum, ops/stream_read.h: plain loads, no
-// prefetch hints; the threads share it out as the decode's mat-vecs share their rows, WorkShares) and
+// Streams memory with the fastest plain reads (kernels::StreamSum, ops/stream_read.h: plain loads, once
+// without and once with prefetch requests ahead, back to back in each pass, the pass counting as the
+// faster; the threads share each read out as the decode's mat-vecs share their rows, WorkShares) and
 // reports the best rate of `repetitions` passes: the machine's peak read bandwidth, which no kernel of
 // kvlab's can beat, so a decode step's fraction of the bound is at most 1 unless the measurement is
 // wrong. Allocated
@@ -41,6 +47,10 @@ class ReadBandwidthProbe {
   size_t bytes() const { return bytes_; }
 
  private:
+  // One read of all the regions with `stream_sum` on the probe's threads: its rate in GB/s, and the
+  // wrapping sum of the words read in `checksum`.
+  double Pass(kernels::StreamSumFn stream_sum, uint64_t& checksum) const;
+
   int threads_;
   HugePageBuffer buffer_;                            // own memory (first constructor), else empty
   std::vector<std::span<const std::byte>> regions_;  // what Measure reads
