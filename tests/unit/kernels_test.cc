@@ -49,7 +49,8 @@ TEST(DotRows, MatchesF64ReferenceAtEveryLevelAndOddSize) {
   for (const Level& lv : AvailableLevels()) {
     for (size_t n : {1u, 3u, 7u, 8u, 15u, 16u, 17u, 31u, 33u, 64u, 100u, 256u, 257u, 320u, 768u, 1001u}) {
       // 16 and more rows take the AVX-512 16-row pass for short rows (n <= 256), then its 4-row tail;
-      // longer rows its one-row-at-a-time pass, 64 floats per step and a masked tail (257, 1001).
+      // longer rows its one-row-at-a-time pass, 64 floats per step and a masked tail (257, 1001), each 16
+      // rows' sums folded together (16, 21, 50 rows) and the rest one by one.
       for (size_t rows : {1u, 2u, 3u, 4u, 5u, 9u, 16u, 21u, 50u}) {
         // Offset by one float so the rows are not 64-byte aligned, and pad the stride.
         const size_t stride = n + 3;

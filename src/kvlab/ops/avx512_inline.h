@@ -51,5 +51,11 @@ inline __m512 FoldQuads(__m512 c0, __m512 c1, __m512 c2, __m512 c3) {
   const __m512 e23 = _mm512_add_ps(_mm512_shuffle_f32x4(c2, c3, 0x88), _mm512_shuffle_f32x4(c2, c3, 0xdd));
   return _mm512_add_ps(_mm512_shuffle_f32x4(e01, e23, 0x88), _mm512_shuffle_f32x4(e01, e23, 0xdd));
 }
+// partials[j]: row j's 16 lane-wise partial sums; lane j of the result is row j's full sum.
+inline __m512 FoldSixteen(const __m512 (&partials)[16]) {
+  const __m512* p = partials;
+  return FoldQuads(FoldQuad(p[0], p[1], p[2], p[3]), FoldQuad(p[4], p[5], p[6], p[7]),
+                   FoldQuad(p[8], p[9], p[10], p[11]), FoldQuad(p[12], p[13], p[14], p[15]));
+}
 
 }  // namespace kvlab::kernels

@@ -47,30 +47,45 @@ void ShortRows16(const float* w, size_t stride, const float* x, size_t n, float*
 // stays nor cost L2 -> L3 victim writes on this AMD part); 6 KB did as well, 24 and 48 KB worse.
 constexpr size_t kLongRowAheadFloats = (size_t{12} << 10) / sizeof(float);
 
-void LongRows(const float* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
-  for (size_t r = 0; r < rows; ++r) {
-    const float* row = w + r * stride;
-    const char* ahead = reinterpret_cast<const char*>(row + kLongRowAheadFloats);  // a hint: never faults
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(),
-           a3 = _mm512_setzero_ps();
-    size_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-      _mm_prefetch(ahead + 4 * i, _MM_HINT_NTA);
-      _mm_prefetch(ahead + 4 * i + 64, _MM_HINT_NTA);
-      _mm_prefetch(ahead + 4 * i + 128, _MM_HINT_NTA);
-      _mm_prefetch(ahead + 4 * i + 192, _MM_HINT_NTA);
-      a0 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i), _mm512_loadu_ps(x + i), a0);
-      a1 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i + 16), _mm512_loadu_ps(x + i + 16), a1);
-      a2 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i + 32), _mm512_loadu_ps(x + i + 32), a2);
-      a3 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i + 48), _mm512_loadu_ps(x + i + 48), a3);
-    }
-    for (; i < n; i += 16) {  // the last 1-63 floats, 16 at a time, masked
-      const __mmask16 m = TailMask(n - i);
-      _mm_prefetch(ahead + 4 * i, _MM_HINT_NTA);
-      a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, row + i), _mm512_maskz_loadu_ps(m, x + i), a0);
-    }
-    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+// One long row's dot product with x as 16 lane-wise partial sums.
+inline __m512 LongRowPartials(const float* row, const float* x, size_t n) {
+  const char* ahead = reinterpret_cast<const char*>(row + kLongRowAheadFloats);  // a hint: never faults
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(),
+         a3 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    _mm_prefetch(ahead + 4 * i, _MM_HINT_NTA);
+    _mm_prefetch(ahead + 4 * i + 64, _MM_HINT_NTA);
+    _mm_prefetch(ahead + 4 * i + 128, _MM_HINT_NTA);
+    _mm_prefetch(ahead + 4 * i + 192, _MM_HINT_NTA);
+    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i), _mm512_loadu_ps(x + i), a0);
+    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i + 32), _mm512_loadu_ps(x + i + 32), a2);
+    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i + 48), _mm512_loadu_ps(x + i + 48), a3);
   }
+  for (; i < n; i += 16) {  // the last 1-63 floats, 16 at a time, masked
+    const __mmask16 m = TailMask(n - i);
+    _mm_prefetch(ahead + 4 * i, _MM_HINT_NTA);
+    a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, row + i), _mm512_maskz_loadu_ps(m, x + i), a0);
+  }
+  return _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+}
+
+// Sixteen rows' partial sums folded at once (FoldSixteen) instead of a horizontal sum per row: ~1 shuffle
+// or add per row instead of ~8. The step is memory-bound, but the fewer instructions per byte, the further
+// ahead of a missing load the core keeps issuing the loop's prefetches: in BM_MatVecChain's one region (2
+// threads) the kernel read 0.95 of the bound's probe over the same bytes against 0.91 (six alternating
+// rounds), and f32 decode at depth 128 read 83.6 and 84.2% of the bound against 79.7 and 79.5% (two sets
+// of five and four interleaved rounds, 2026-12-07). The bf16/f16 kernels gained nothing from it.
+// Rows come in blocks of 16 (MatVecMany), so a row's sum order does not depend on the thread split.
+void LongRows(const float* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
+  size_t r = 0;
+  for (; r + 16 <= rows; r += 16) {
+    __m512 partials[16];
+    for (size_t j = 0; j < 16; ++j) partials[j] = LongRowPartials(w + (r + j) * stride, x, n);
+    _mm512_storeu_ps(out + r, FoldSixteen(partials));
+  }
+  for (; r < rows; ++r) out[r] = _mm512_reduce_add_ps(LongRowPartials(w + r * stride, x, n));
 }
 }  // namespace
 
