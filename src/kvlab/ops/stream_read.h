@@ -5,9 +5,9 @@
 //     (NTA), as kvlab's weight kernels do.
 // The bound is the better of the two. The plain read alone was not the machine's peak: on the EPYC of
 // BENCHMARKS.md (2026-12-07), over a decode step's own weights and cache beside f32 and q8 decode, the
-// prefetched read was the faster in 302 of 384 measurements, by 4% at the median (its hardware prefetcher
-// keeps fewer lines in flight than the requests do), and f32 decode repetitions read at up to 104% of
-// the plain bound. Neither read is a kernel's access pattern (a bound measured with a kernel's own
+// prefetched read was the faster in 302 of 384 measurements, by 4% at the median (the requests, it
+// seems, keep more lines in flight than the hardware prefetcher does), and an f32 decode round read at
+// 104% of the plain bound. Neither read is a kernel's access pattern (a bound measured with a kernel's own
 // pattern would measure that kernel, not the machine). Integer adds: no value the bytes may
 // hold (NaN, denormal) slows them, and the sum is the same at every SIMD level, in any order.
 #pragma once
