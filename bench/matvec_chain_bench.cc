@@ -41,8 +41,7 @@ double SecondsBetween(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-// Rows handed out as a unit, as MatVecMany hands them out.
-constexpr size_t kRowBlock = 16;
+constexpr size_t kRowBlock = kvlab::kMatVecRowBlock;  // rows handed out as a unit, as MatVecMany does
 size_t RowBlocks(const kvlab::MatrixView& w) {
   return (static_cast<size_t>(w.rows) + kRowBlock - 1) / kRowBlock;
 }

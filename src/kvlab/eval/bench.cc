@@ -30,6 +30,8 @@ constexpr size_t kMinOwnProbeBytes = size_t{64} << 20;
 // time the steps ran: a repetition that caught a quieter stretch than its passes read above its bound
 // (bf16 weights at 105% of it on 2026-12-07). A pass costs about one step of a model whose bytes it reads.
 constexpr int32_t kStepsPerProbePass = 16;
+// Probe passes right before and right after each repetition.
+constexpr int kPassesAroundRepetition = 3;
 
 // The probe beside each repetition reads what a decode step reads, the model's weights and the cache's
 // row stores, on their own pages (eval/membw.h says why); small models get a separate buffer.
@@ -120,7 +122,7 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
       }
       policy.ResetTimes();
       const bool probing = probe && rep >= 0;
-      if (probing) before = probe->Measure(3);
+      if (probing) before = probe->Measure(kPassesAroundRepetition);
       MemBandwidth among;  // the passes among the steps: their best, and the sum of their rates
       double among_rates = 0;
       int among_passes = 0;
@@ -160,14 +162,15 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
           // The best of the passes before, among and after the steps: the bound is the machine's peak,
           // which a moment of other load on a shared host only hides (the mean of the passes could read
           // below what the decode itself reached, and put the fraction above 100%).
-          const MemBandwidth after = probe->Measure(3);
+          const MemBandwidth after = probe->Measure(kPassesAroundRepetition);
           const double gb_s = std::max({before.gb_per_s, among.gb_per_s, after.gb_per_s});
           membw.push_back(gb_s);
           fraction.push_back((static_cast<double>(r.weight_bytes) + kv_read) * tok_s / 1e9 / gb_s);
           // The probe held to its own best: what a step streaming its bytes exactly as the probe does, at
           // its average over the same passes, would reach.
-          const double mean_rate = (3 * before.mean_gb_per_s + among_rates + 3 * after.mean_gb_per_s) /
-                                   static_cast<double>(6 + among_passes);
+          const double mean_rate =
+              (kPassesAroundRepetition * (before.mean_gb_per_s + after.mean_gb_per_s) + among_rates) /
+              static_cast<double>(2 * kPassesAroundRepetition + among_passes);
           probe_mean.push_back(mean_rate / gb_s);
           plain_read.push_back(std::max({before.plain_gb_per_s, among.plain_gb_per_s, after.plain_gb_per_s}) /
                                gb_s);

@@ -77,7 +77,8 @@ inline __m512 LongRowPartials(const float* row, const float* x, size_t n) {
 // threads) the kernel read 0.95 of the bound's probe over the same bytes against 0.91 (six alternating
 // rounds), and f32 decode at depth 128 read 83.6 and 84.2% of the bound against 79.7 and 79.5% (two sets
 // of five and four interleaved rounds, 2026-12-07). The bf16/f16 kernels gained nothing from it.
-// Rows come in blocks of 16 (MatVecMany), so a row's sum order does not depend on the thread split.
+// Rows come in blocks of 16 (kMatVecRowBlock, ops/matmul.h), so a row's sum order does not depend on the
+// thread split.
 void LongRows(const float* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
   size_t r = 0;
   for (; r + 16 <= rows; r += 16) {

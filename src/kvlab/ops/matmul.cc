@@ -20,8 +20,7 @@
 namespace kvlab {
 
 namespace {
-// Rows handed out as a unit: a multiple of the kernels' 4-row pass, big enough to amortize scheduling.
-constexpr size_t kRowBlock = 16;
+constexpr size_t kRowBlock = kMatVecRowBlock;
 constexpr size_t kMaxJobs = 4;
 // Below this many weight bytes per thread, waking another thread costs more than it saves (tiny models).
 constexpr size_t kMinBytesPerThread = size_t{256} << 10;

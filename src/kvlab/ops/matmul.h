@@ -30,6 +30,12 @@ struct MatVecJob {
   RowsFinish finish = {};
 };
 
+// Rows a decode mat-vec hands to a thread as a unit (WorkShares' items): a multiple of the kernels' 4-row
+// pass, big enough to amortize scheduling. A thread's rows start at a multiple of it, so a kernel that
+// groups rows by it (the f32 long-row kernel folds 16 rows' sums at once) sums each row the same way
+// whatever the thread split.
+inline constexpr size_t kMatVecRowBlock = 16;
+
 // Runs several independent products in ONE parallel region (e.g. Q, K and V; gate and up), splitting the
 // rows of all of them evenly over the threads: fewer fork/joins per token, and both cores stream weights.
 void MatVecMany(std::initializer_list<MatVecJob> jobs);
