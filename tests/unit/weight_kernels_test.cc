@@ -13,6 +13,7 @@
 #include "kvlab/ops/matmul.h"
 #include "kvlab/ops/matvec_kernels.h"
 #include "kvlab/ops/threads.h"
+#include "kvlab/ops/work_shares.h"
 #include "kvlab/tensor/dtype.h"
 #include "kvlab/tensor/q8_rows.h"
 
@@ -273,6 +274,11 @@ TEST(WeightMatMul, MatVecManyAndPrefillMatchRowKernels) {
     // Decode: two products sharing x, one on another row range.
     std::vector<float> y1(rows), y2(65), want(rows);
     MatVecMany({{&w, x.data(), y1.data()}, {&w_small, x.data(), y2.data()}});
+    // Naming a next region (whose first rows the threads request while they wait) changes no result.
+    std::vector<float> y1_next(rows), y2_next(65);
+    MatVecMany({{&w, x.data(), y1_next.data()}, {&w_small, x.data(), y2_next.data()}}, {&w_small, &w});
+    EXPECT_EQ(y1_next, y1) << DTypeName(t);
+    EXPECT_EQ(y2_next, y2) << DTypeName(t);
     kernels::Q8Activation act;
     kernels::QuantizeActivation(x.data(), cols, act);
     const void* xin = t == DType::kQ8 ? static_cast<const void*>(&act) : x.data();
@@ -284,6 +290,47 @@ TEST(WeightMatMul, MatVecManyAndPrefillMatchRowKernels) {
     std::vector<float> y(n_tokens * rows);
     MatMul(w, x.data(), n_tokens, y.data());
     ExpectPrefillMatchesReference(w, x.data(), n_tokens, y.data(), 37);
+  }
+  SetNumThreads(0);
+}
+
+// The bytes a thread requests while it waits for the next region (MatVecMany's `next`) are the front of the
+// share WorkShares hands it first there: the first rows it reads, up to kPrefetchNextBytes, and none for a
+// thread the region would not use.
+TEST(WeightMatMul, ShareFrontIsTheFirstRowsEachThreadReadsNext) {
+  const size_t cols = 768, row_bytes = DTypeBytes(DType::kQ8, cols);
+  const size_t block_bytes = kMatVecRowBlock * row_bytes;  // 13 KB
+  std::vector<uint8_t> storage(3400 * row_bytes);
+  const auto matrix = [&](size_t first_row, size_t rows) {
+    return MatrixView{DType::kQ8, static_cast<int64_t>(rows), static_cast<int64_t>(cols),
+                      storage.data() + first_row * row_bytes};
+  };
+  // Three matrices of 100, 10 and 100 row blocks (2.7 MB). On 2 threads thread 1's share starts in the
+  // short middle one, 5 blocks (65 KB) before its end; on 3, thread 1's inside the first and thread 2's
+  // inside the last.
+  const MatrixView a = matrix(0, 1600), b = matrix(1600, 160), c = matrix(1760, 1600);
+  const MatrixView tiny = matrix(3360, 20);  // 16 KB: one thread
+  for (int threads : {1, 2, 3}) {
+    SetNumThreads(threads);
+    const NextMatVec next{&a, &b, &c};
+    const size_t blocks = 210;
+    WorkShares shares(blocks, static_cast<size_t>(threads));
+    for (size_t t = 0; t < static_cast<size_t>(threads); ++t) {
+      size_t begin = 0, end = 0;
+      ASSERT_TRUE(shares.Next(t, begin, end));  // each thread's first hand-out: the front of its share
+      const size_t share_end = blocks * (t + 1) / static_cast<size_t>(threads);
+      const size_t matrix_end = begin < 100 ? 100 : (begin < 110 ? 110 : blocks);
+      const size_t front_bytes = (std::min(share_end, matrix_end) - begin) * block_bytes;
+      const WeightBytes front = ShareFront(next, t);
+      EXPECT_EQ(front.data, storage.data() + begin * block_bytes) << threads << " threads, t=" << t;
+      EXPECT_EQ(front.bytes, std::min(front_bytes, kPrefetchNextBytes)) << threads << " threads, t=" << t;
+    }
+    EXPECT_EQ(ShareFront(next, static_cast<size_t>(threads)).data, nullptr);
+    // A region too small for a second thread: all of it is thread 0's, none of it thread 1's.
+    EXPECT_EQ(ShareFront(NextMatVec{&tiny}, 0).data, tiny.data);
+    EXPECT_EQ(ShareFront(NextMatVec{&tiny}, 0).bytes, tiny.Bytes());
+    EXPECT_EQ(ShareFront(NextMatVec{&tiny}, 1).bytes, 0u);
+    EXPECT_EQ(ShareFront(NextMatVec{}, 0).data, nullptr);
   }
   SetNumThreads(0);
 }

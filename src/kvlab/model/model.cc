@@ -265,7 +265,8 @@ void Model::AttentionBlock(size_t layer, size_t n, int32_t start_pos, KvCache& c
   if (n == 1) {
     MatVecMany({{&lw.wq, act.xn.data(), act.q.data()},
                 {&lw.wk, act.xn.data(), act.k.data()},
-                {&lw.wv, act.xn.data(), act.v.data()}});
+                {&lw.wv, act.xn.data(), act.v.data()}},
+               {&lw.wo});
   } else {
     MatMul(lw.wq, act.xn.data(), n, act.q.data());
     MatMul(lw.wk, act.xn.data(), n, act.k.data());
@@ -296,19 +297,33 @@ void Model::AttentionBlock(size_t layer, size_t n, int32_t start_pos, KvCache& c
   } else {
     Attend(layer, n, start_pos, cache, act);
   }
-  ProjectIntoResidual(lw.wo, lw.bo, lw.attn_post_norm, act.att.data(), n, act);
+  const NextMatVec mlp_in = c.GatedMlp() ? NextMatVec{&lw.w_gate, &lw.w_up} : NextMatVec{&lw.w_up};
+  ProjectIntoResidual(lw.wo, lw.bo, lw.attn_post_norm, act.att.data(), n, act, mlp_in);
+}
+
+NextMatVec Model::MatVecAfterLayer(size_t layer) const {
+  const ModelWeights& w = loaded_.weights;
+  if (layer + 1 < w.layers.size()) {
+    const LayerWeights& next = w.layers[layer + 1];
+    return {&next.wq, &next.wk, &next.wv};
+  }
+  return {&w.lm_head};
 }
 
 void Model::ProjectIntoResidual(const MatrixView& w, const VectorView& bias, const VectorView& post_norm,
-                                const float* in, size_t n, Activations& act) const {
+                                const float* in, size_t n, Activations& act, const NextMatVec& next) const {
   const ModelConfig& c = config();
   const size_t dim = c.dim;
   if (n == 1 && !c.sandwich_norms) {  // the add runs on the rows each thread computed
     AddToResidual add{bias.empty() ? nullptr : bias.data, act.proj.data(), act.x.data()};
-    MatVecMany({{&w, in, act.proj.data(), {&AddToResidual::Run, &add}}});
+    MatVecMany({{&w, in, act.proj.data(), {&AddToResidual::Run, &add}}}, next);
     return;
   }
-  MatMul(w, in, n, act.proj.data());
+  if (n == 1) {
+    MatVecMany({{&w, in, act.proj.data()}}, next);
+  } else {
+    MatMul(w, in, n, act.proj.data());
+  }
   AddBias(bias, act.proj.data(), n, dim);
   if (c.sandwich_norms) Norm(post_norm, {}, act.proj.data(), n, act.proj.data());
   for (size_t i = 0; i < n * dim; ++i) act.x[i] += act.proj[i];
@@ -429,7 +444,8 @@ void Model::MlpBlock(size_t layer, size_t n, Activations& act) const {
   Norm(lw.ffn_norm, lw.ffn_norm_b, act.x.data(), n, act.xn.data());
   if (c.GatedMlp()) {
     if (n == 1) {
-      MatVecMany({{&lw.w_gate, act.xn.data(), act.hidden.data()}, {&lw.w_up, act.xn.data(), act.up.data()}});
+      MatVecMany({{&lw.w_gate, act.xn.data(), act.hidden.data()}, {&lw.w_up, act.xn.data(), act.up.data()}},
+                 {&lw.w_down});
     } else {
       MatMul(lw.w_gate, act.xn.data(), n, act.hidden.data());
       MatMul(lw.w_up, act.xn.data(), n, act.up.data());
@@ -446,7 +462,11 @@ void Model::MlpBlock(size_t layer, size_t n, Activations& act) const {
       for (size_t i = 0; i < n * ffn; ++i) act.hidden[i] *= act.up[i];
     }
   } else {
-    MatMul(lw.w_up, act.xn.data(), n, act.hidden.data());
+    if (n == 1) {
+      MatVecMany({{&lw.w_up, act.xn.data(), act.hidden.data()}}, {&lw.w_down});
+    } else {
+      MatMul(lw.w_up, act.xn.data(), n, act.hidden.data());
+    }
     AddBias(lw.b_up, act.hidden.data(), n, ffn);
     if (c.activation == Activation::kGeluErf) {
       GeluErf(act.hidden.data(), n * ffn);
@@ -454,14 +474,20 @@ void Model::MlpBlock(size_t layer, size_t n, Activations& act) const {
       GeluTanh(act.hidden.data(), n * ffn);
     }
   }
-  ProjectIntoResidual(lw.w_down, lw.b_down, lw.ffn_post_norm, act.hidden.data(), n, act);
+  ProjectIntoResidual(lw.w_down, lw.b_down, lw.ffn_post_norm, act.hidden.data(), n, act,
+                      MatVecAfterLayer(layer));
 }
 
 void Model::Logits(const float* x, size_t n, Activations& act, float* logits) const {
   const ModelWeights& w = loaded_.weights;
   const size_t vocab = static_cast<size_t>(config().vocab_size);
   Norm(w.final_norm, w.final_norm_b, x, n, act.xn.data());
-  MatMul(w.lm_head, act.xn.data(), n, logits);
+  if (n == 1) {  // a decode step's last region: the next step starts with the first layer's Q, K and V
+    const LayerWeights& first = w.layers.front();
+    MatVecMany({{&w.lm_head, act.xn.data(), logits}}, {&first.wq, &first.wk, &first.wv});
+  } else {
+    MatMul(w.lm_head, act.xn.data(), n, logits);
+  }
   AddBias(w.lm_head_b, logits, n, vocab);
   if (const float cap = config().final_softcap; cap > 0) {
     for (size_t i = 0; i < n * vocab; ++i) logits[i] = cap * std::tanh(logits[i] / cap);

@@ -11,6 +11,7 @@
 #include "kvlab/kv/cache.h"
 #include "kvlab/kv/policy.h"
 #include "kvlab/model/weights.h"
+#include "kvlab/ops/matmul.h"
 #include "kvlab/ops/rope.h"
 
 namespace kvlab {
@@ -73,9 +74,11 @@ class Model {
   void MlpBlock(size_t layer, size_t n, Activations& act) const;
   // x += post_norm(w · in + bias) for n tokens (the attention output and MLP down projections), through
   // act.proj; post_norm only with sandwich norms (Gemma). In decode without them, each thread adds the
-  // rows it computed inside the mat-vec.
+  // rows it computed inside the mat-vec. next: the mat-vec region after this one (MatVecMany).
   void ProjectIntoResidual(const MatrixView& w, const VectorView& bias, const VectorView& post_norm,
-                           const float* in, size_t n, Activations& act) const;
+                           const float* in, size_t n, Activations& act, const NextMatVec& next) const;
+  // The first mat-vec region after layer `layer`: the next layer's Q, K and V, or the classifier.
+  NextMatVec MatVecAfterLayer(size_t layer) const;
   void Norm(const VectorView& w, const VectorView& b, const float* x, size_t n, float* out) const;
   void Logits(const float* x, size_t n, Activations& act, float* logits) const;
   // Drops the slots a sliding-window layer's next query can no longer see (position <= last_pos - window).

@@ -21,9 +21,18 @@ namespace kvlab {
 
 namespace {
 constexpr size_t kRowBlock = kMatVecRowBlock;
-constexpr size_t kMaxJobs = 4;
+constexpr size_t kMaxJobs = kMaxMatVecJobs;
 // Below this many weight bytes per thread, waking another thread costs more than it saves (tiny models).
 constexpr size_t kMinBytesPerThread = size_t{256} << 10;
+
+// Row blocks of a matrix (the units WorkShares hands out).
+size_t RowBlocks(const MatrixView& w) { return (static_cast<size_t>(w.rows) + kRowBlock - 1) / kRowBlock; }
+
+// Threads a mat-vec region over `blocks` row blocks of `bytes` weight bytes uses.
+size_t MatVecThreads(size_t blocks, size_t bytes) {
+  return std::max<size_t>(1, std::min({static_cast<size_t>(NumThreads()), WorkShares::kMaxThreads, blocks,
+                                       bytes / kMinBytesPerThread}));
+}
 // Prefill of non-f32 weights: rows are decoded to f32 in panels of about this many bytes, then multiplied
 // by sgemm; a panel stays in cache between the two.
 constexpr size_t kPanelBytes = size_t{4} << 20;
@@ -178,7 +187,37 @@ class PrefillAvx512 {
 };
 }  // namespace
 
-void MatVecMany(std::initializer_list<MatVecJob> jobs) {
+NextMatVec::NextMatVec(std::initializer_list<const MatrixView*> matrices) {
+  KVLAB_CHECK(matrices.size() <= w.size());
+  for (const MatrixView* m : matrices) w[count++] = m;
+}
+
+// A share holds about kMinBytesPerThread bytes or more (MatVecThreads), so the front a thread requests
+// ends, if before kPrefetchNextBytes, at the end of the matrix its share starts in, never at the share's.
+static_assert(kPrefetchNextBytes <= kMinBytesPerThread / 2);
+
+WeightBytes ShareFront(const NextMatVec& next, size_t t) {
+  size_t blocks = 0, bytes = 0;
+  for (size_t i = 0; i < next.count; ++i) {
+    blocks += RowBlocks(*next.w[i]);
+    bytes += next.w[i]->Bytes();
+  }
+  const size_t threads = MatVecThreads(blocks, bytes);
+  if (t >= threads) return {};
+  size_t first = blocks * t / threads;  // WorkShares' split: thread t's share starts at this block
+  for (size_t i = 0; i < next.count; ++i) {
+    const MatrixView& m = *next.w[i];
+    if (first < RowBlocks(m)) {
+      const size_t row0 = first * kRowBlock;
+      return {static_cast<const uint8_t*>(m.data) + row0 * m.RowBytes(),
+              std::min((static_cast<size_t>(m.rows) - row0) * m.RowBytes(), kPrefetchNextBytes)};
+    }
+    first -= RowBlocks(m);
+  }
+  return {};
+}
+
+void MatVecMany(std::initializer_list<MatVecJob> jobs, const NextMatVec& next) {
   KVLAB_CHECK(jobs.size() <= kMaxJobs);
   const RegionKindScope weights(RegionKind::kWeights);
   std::array<PreparedJob, kMaxJobs> job{};
@@ -206,15 +245,13 @@ void MatVecMany(std::initializer_list<MatVecJob> jobs) {
       if (same == j) kernels::QuantizeActivation(jb.x, cols, t_q8_acts[j]);
       p.x = &t_q8_acts[same];
     }
-    block_start[j + 1] = block_start[j] + (static_cast<size_t>(w.rows) + kRowBlock - 1) / kRowBlock;
+    block_start[j + 1] = block_start[j] + RowBlocks(w);
     total_bytes += w.Bytes();
     ++j;
   }
   const size_t n_jobs = j;
   const size_t total_blocks = block_start[n_jobs];
-  const size_t threads =
-      std::max<size_t>(1, std::min({static_cast<size_t>(NumThreads()), WorkShares::kMaxThreads, total_blocks,
-                                    total_bytes / kMinBytesPerThread}));
+  const size_t threads = MatVecThreads(total_blocks, total_bytes);
   std::array<size_t, kMaxJobs> rows{};
   for (size_t i = 0; i < n_jobs; ++i) rows[i] = static_cast<size_t>(jobs.begin()[i].w->rows);
 
@@ -235,6 +272,10 @@ void MatVecMany(std::initializer_list<MatVecJob> jobs) {
         p.rows_fn(p.w + row0 * p.row_bytes, p.row_bytes, row1 - row0, p.x, p.cols, p.y + row0);
         if (p.finish) p.finish(row0, row1);
       }
+    }
+    if (next.count > 0) {
+      const WeightBytes front = ShareFront(next, t);
+      PrefetchWhileWaiting(front.data, front.bytes);
     }
   });
 }

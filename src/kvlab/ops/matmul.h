@@ -3,6 +3,7 @@
 // any weight dtype: f32, bf16, f16 or q8 (ops/matvec_kernels.h); x and y are always f32.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <initializer_list>
 
@@ -36,10 +37,42 @@ struct MatVecJob {
 // whatever the thread split.
 inline constexpr size_t kMatVecRowBlock = 16;
 
+// Products one MatVecMany runs at most.
+inline constexpr size_t kMaxMatVecJobs = 4;
+
+// The matrices of the mat-vec region that a decode step runs next (after Q, K and V: the output
+// projection), in the order that region's MatVecMany will be handed them. Empty: none known.
+struct NextMatVec {
+  NextMatVec() = default;
+  NextMatVec(std::initializer_list<const MatrixView*> matrices);
+
+  std::array<const MatrixView*, kMaxMatVecJobs> w{};
+  size_t count = 0;
+};
+
 // Runs several independent products in ONE parallel region (e.g. Q, K and V; gate and up), splitting the
 // rows of all of them evenly over the threads: fewer fork/joins per token, and both cores stream weights.
-void MatVecMany(std::initializer_list<MatVecJob> jobs);
+// With `next`, each thread that has finished its rows requests the first kPrefetchNextBytes of its share of
+// the next region while it waits (at this region's end, then between the regions: PrefetchWhileWaiting,
+// ops/thread_team.h), so that region starts on lines already in L2.
+void MatVecMany(std::initializer_list<MatVecJob> jobs, const NextMatVec& next = {});
 inline void MatVec(const MatrixView& w, const float* x, float* y) { MatVecMany({{&w, x, y}}); }
+
+// Bytes of the next region that a waiting thread requests (see MatVecMany): about what one thread streams
+// in a decode step's gaps (llama-110m's q8 step on 2 threads: ~110 µs of serial work and ~60 µs of the
+// caller's waits over ~60 regions, 2-3 µs a gap at ~30 GB/s a thread). Tried on q8 decode at depth 128
+// (interleaved rounds against none): 32 KB no faster, 64 and 96 KB 4-5% faster steps, 256 KB slowed the
+// attention regions, into which the requests run on.
+inline constexpr size_t kPrefetchNextBytes = size_t{96} << 10;
+
+// Where thread t of a region over `next` starts reading (the front of the share WorkShares hands it first),
+// and the bytes from there to the end of that matrix, at most kPrefetchNextBytes. {nullptr, 0} when the
+// region would not use thread t.
+struct WeightBytes {
+  const void* data = nullptr;
+  size_t bytes = 0;
+};
+WeightBytes ShareFront(const NextMatVec& next, size_t t);
 
 // Y[n][W.rows] = X[n][W.cols] · W^T. n == 1 uses MatVec. Larger n (prefill) uses the AVX-512 tile kernels
 // (ops/gemm_kernels.h: bf16 weights multiply the activation rounded to bf16, q8 weights the activation

@@ -29,4 +29,12 @@ void ParallelRun(size_t n, Body&& body) {
       const_cast<void*>(static_cast<const void*>(&body)));
 }
 
+// While the calling thread waits in the team (a worker spinning for its next task, the caller of
+// ParallelRun for the workers to finish theirs), it requests the lines of [from, from + bytes) into its L2,
+// a few per spin, front to back, until the range is done or its next task starts (which drops what is
+// left). A decode step's memory bus is otherwise idle in those waits; MatVecMany gives each thread the
+// first rows it will read in the step's next mat-vec region (ops/matmul.h). A hint: it never faults and
+// changes no result. Replaces the thread's previous range.
+void PrefetchWhileWaiting(const void* from, size_t bytes);
+
 }  // namespace kvlab
