@@ -3,17 +3,20 @@
 // step reads them, and every iteration reads them four ways, one after another, so that the shared host's
 // drift hits all four alike:
 //   step_regions  multiplied as a step multiplies them, in its 49 parallel regions (MatVecMany, one per
-//                 group of matrices with the same input), with nothing between the regions;
+//                 group of matrices with the same input, each naming the next), with nothing between the
+//                 regions; and once more without naming the next (so waiting threads request nothing),
+//                 the two in alternating order;
 //   barriers      the same 49 groups in one region that the threads stay in, meeting at a spin barrier
 //                 after each group: a step's order kept at the least cost a thread team can give it
 //                 (each group's input is the output of the one before, in a real step);
 //   one_region    the same bytes as one matrix of 768 columns in one region: no order to keep;
 //   probe         the same bytes read once by `kvlab bench`'s bound probe (eval/membw.h).
 // Counters: each way's rate (GB/s); `ratio` = step_regions / one_region and `barriers_ratio` = barriers /
-// one_region (what the regions, and what the order alone, cost the stream); `kernel_of_probe` = one_region
-// / probe (the kernel against the plainest read); and for step_regions, `region_time_share` (inside the
-// regions; the rest is MatVecMany's set-up and q8's activation quantization) and `wait_share` (the caller
-// waiting at the regions' ends, ops/region_timer.h). Arguments: dtype, threads.
+// one_region (what the regions, and what the order alone, cost the stream); `ahead_gain` = step_regions'
+// time without naming the next region / with it; `kernel_of_probe` = one_region / probe (the kernel
+// against the plainest read); and for step_regions, `region_time_share` (inside the regions; the rest is
+// MatVecMany's set-up and q8's activation quantization) and `wait_share` (the caller waiting at the
+// regions' ends, ops/region_timer.h). Arguments: dtype, threads.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
