@@ -33,14 +33,16 @@ void DropWaitPrefetch() { t_wait_prefetch_next = t_wait_prefetch_end; }
 
 // One spin of a wait: the next lines of the thread's prefetch range (into L2: prefetcht1), or a pause.
 inline void WaitStep() {
-  if (t_wait_prefetch_next < t_wait_prefetch_end) {
-    for (size_t k = 0; k < kWaitPrefetchLines; ++k) {
-      __builtin_prefetch(t_wait_prefetch_next + k * kLineBytes, /*rw=*/0, /*locality=*/2);
-    }
-    t_wait_prefetch_next += kWaitPrefetchLines * kLineBytes;
+  const size_t left = static_cast<size_t>(t_wait_prefetch_end - t_wait_prefetch_next);
+  if (left == 0) {
+    CpuRelax();
     return;
   }
-  CpuRelax();
+  const size_t step = std::min(left, kWaitPrefetchLines * kLineBytes);
+  for (size_t at = 0; at < step; at += kLineBytes) {
+    __builtin_prefetch(t_wait_prefetch_next + at, /*rw=*/0, /*locality=*/2);
+  }
+  t_wait_prefetch_next += step;
 }
 
 thread_local bool t_in_team = false;  // this thread is a worker, or is running a team task
