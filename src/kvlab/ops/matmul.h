@@ -60,9 +60,10 @@ inline void MatVec(const MatrixView& w, const float* x, float* y) { MatVecMany({
 
 // Bytes of the next region that a waiting thread requests (see MatVecMany): about what one thread streams
 // in a decode step's gaps (llama-110m's q8 step on 2 threads: ~110 µs of serial work and ~60 µs of the
-// caller's waits over ~60 regions, 2-3 µs a gap at ~30 GB/s a thread). Tried on q8 decode at depth 128
-// (interleaved rounds against none): 32 KB no faster, 64 and 96 KB 4-5% faster steps, 256 KB slowed the
-// attention regions, into which the requests run on.
+// caller's waits over ~60 regions, 2-3 µs a gap at ~30 GB/s a thread). Sizes tried on q8 decode at depth
+// 128 (a few interleaved rounds against none): 32 KB no faster, 64 and 96 KB 4-5% faster steps, 256 KB
+// slowed the attention regions, into which the requests run on. Over 164 later pairs in four formats, 96
+// KB made 97 steps faster, by 0.7-3.9% at the median per format (BENCHMARKS.md, History, 3faaaf5).
 inline constexpr size_t kPrefetchNextBytes = size_t{96} << 10;
 
 // Where thread t of a region over `next` starts reading (the front of the share WorkShares hands it first),
