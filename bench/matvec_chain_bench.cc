@@ -45,9 +45,6 @@ double SecondsBetween(Clock::time_point a, Clock::time_point b) {
 }
 
 constexpr size_t kRowBlock = kvlab::kMatVecRowBlock;  // rows handed out as a unit, as MatVecMany does
-size_t RowBlocks(const kvlab::MatrixView& w) {
-  return (static_cast<size_t>(w.rows) + kRowBlock - 1) / kRowBlock;
-}
 
 // Matrices multiplied by one input, as one MatVecMany multiplies them.
 struct ChainGroup {
@@ -60,7 +57,7 @@ struct ChainGroup {
   size_t cols;
   size_t blocks() const {
     size_t n = 0;
-    for (const Job& j : jobs) n += RowBlocks(*j.w);
+    for (const Job& j : jobs) n += kvlab::MatVecRowBlocks(*j.w);
     return n;
   }
 };
@@ -72,7 +69,7 @@ void MultiplyShare(const ChainGroup& g, const void* x, kvlab::kernels::RowsFn ro
   while (shares.Next(t, first, last)) {
     size_t start = 0;  // the job's first block
     for (const ChainGroup::Job& j : g.jobs) {
-      const size_t blocks = RowBlocks(*j.w);
+      const size_t blocks = kvlab::MatVecRowBlocks(*j.w);
       const size_t lo = std::max(first, start), hi = std::min(last, start + blocks);
       if (lo < hi) {
         const size_t row_bytes = j.w->RowBytes();

@@ -319,11 +319,7 @@ void Model::ProjectIntoResidual(const MatrixView& w, const VectorView& bias, con
     MatVecMany({{&w, in, act.proj.data(), {&AddToResidual::Run, &add}}}, next);
     return;
   }
-  if (n == 1) {
-    MatVecMany({{&w, in, act.proj.data()}}, next);
-  } else {
-    MatMul(w, in, n, act.proj.data());
-  }
+  MatMul(w, in, n, act.proj.data(), next);
   AddBias(bias, act.proj.data(), n, dim);
   if (c.sandwich_norms) Norm(post_norm, {}, act.proj.data(), n, act.proj.data());
   for (size_t i = 0; i < n * dim; ++i) act.x[i] += act.proj[i];
@@ -462,11 +458,7 @@ void Model::MlpBlock(size_t layer, size_t n, Activations& act) const {
       for (size_t i = 0; i < n * ffn; ++i) act.hidden[i] *= act.up[i];
     }
   } else {
-    if (n == 1) {
-      MatVecMany({{&lw.w_up, act.xn.data(), act.hidden.data()}}, {&lw.w_down});
-    } else {
-      MatMul(lw.w_up, act.xn.data(), n, act.hidden.data());
-    }
+    MatMul(lw.w_up, act.xn.data(), n, act.hidden.data(), {&lw.w_down});
     AddBias(lw.b_up, act.hidden.data(), n, ffn);
     if (c.activation == Activation::kGeluErf) {
       GeluErf(act.hidden.data(), n * ffn);
@@ -482,12 +474,9 @@ void Model::Logits(const float* x, size_t n, Activations& act, float* logits) co
   const ModelWeights& w = loaded_.weights;
   const size_t vocab = static_cast<size_t>(config().vocab_size);
   Norm(w.final_norm, w.final_norm_b, x, n, act.xn.data());
-  if (n == 1) {  // a decode step's last region: the next step starts with the first layer's Q, K and V
-    const LayerWeights& first = w.layers.front();
-    MatVecMany({{&w.lm_head, act.xn.data(), logits}}, {&first.wq, &first.wk, &first.wv});
-  } else {
-    MatMul(w.lm_head, act.xn.data(), n, logits);
-  }
+  // In decode the classifier is a step's last region: the next step starts with the first layer's Q, K, V.
+  const LayerWeights& first = w.layers.front();
+  MatMul(w.lm_head, act.xn.data(), n, logits, {&first.wq, &first.wk, &first.wv});
   AddBias(w.lm_head_b, logits, n, vocab);
   if (const float cap = config().final_softcap; cap > 0) {
     for (size_t i = 0; i < n * vocab; ++i) logits[i] = cap * std::tanh(logits[i] / cap);

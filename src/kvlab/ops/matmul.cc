@@ -25,9 +25,6 @@ constexpr size_t kMaxJobs = kMaxMatVecJobs;
 // Below this many weight bytes per thread, waking another thread costs more than it saves (tiny models).
 constexpr size_t kMinBytesPerThread = size_t{256} << 10;
 
-// Row blocks of a matrix (the units WorkShares hands out).
-size_t RowBlocks(const MatrixView& w) { return (static_cast<size_t>(w.rows) + kRowBlock - 1) / kRowBlock; }
-
 // Threads a mat-vec region over `blocks` row blocks of `bytes` weight bytes uses.
 size_t MatVecThreads(size_t blocks, size_t bytes) {
   return std::max<size_t>(1, std::min({static_cast<size_t>(NumThreads()), WorkShares::kMaxThreads, blocks,
@@ -199,20 +196,20 @@ static_assert(kPrefetchNextBytes <= kMinBytesPerThread / 2);
 WeightBytes ShareFront(const NextMatVec& next, size_t t) {
   size_t blocks = 0, bytes = 0;
   for (size_t i = 0; i < next.count; ++i) {
-    blocks += RowBlocks(*next.w[i]);
+    blocks += MatVecRowBlocks(*next.w[i]);
     bytes += next.w[i]->Bytes();
   }
   const size_t threads = MatVecThreads(blocks, bytes);
   if (t >= threads) return {};
-  size_t first = blocks * t / threads;  // WorkShares' split: thread t's share starts at this block
+  size_t first = WorkShares::ShareBegin(blocks, threads, t);
   for (size_t i = 0; i < next.count; ++i) {
     const MatrixView& m = *next.w[i];
-    if (first < RowBlocks(m)) {
+    if (first < MatVecRowBlocks(m)) {
       const size_t row0 = first * kRowBlock;
       return {static_cast<const uint8_t*>(m.data) + row0 * m.RowBytes(),
               std::min((static_cast<size_t>(m.rows) - row0) * m.RowBytes(), kPrefetchNextBytes)};
     }
-    first -= RowBlocks(m);
+    first -= MatVecRowBlocks(m);
   }
   return {};
 }
@@ -245,7 +242,7 @@ void MatVecMany(std::initializer_list<MatVecJob> jobs, const NextMatVec& next) {
       if (same == j) kernels::QuantizeActivation(jb.x, cols, t_q8_acts[j]);
       p.x = &t_q8_acts[same];
     }
-    block_start[j + 1] = block_start[j] + RowBlocks(w);
+    block_start[j + 1] = block_start[j] + MatVecRowBlocks(w);
     total_bytes += w.Bytes();
     ++j;
   }
@@ -280,10 +277,10 @@ void MatVecMany(std::initializer_list<MatVecJob> jobs, const NextMatVec& next) {
   });
 }
 
-void MatMul(const MatrixView& w, const float* x, size_t n, float* y) {
+void MatMul(const MatrixView& w, const float* x, size_t n, float* y, const NextMatVec& next) {
   const RegionKindScope weights(RegionKind::kWeights);
   if (n == 1) {
-    MatVec(w, x, y);
+    MatVecMany({{&w, x, y}}, next);
     return;
   }
   const size_t rows = static_cast<size_t>(w.rows), cols = static_cast<size_t>(w.cols);

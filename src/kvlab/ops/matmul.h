@@ -36,6 +36,10 @@ struct MatVecJob {
 // groups rows by it (the f32 long-row kernel folds 16 rows' sums at once) sums each row the same way
 // whatever the thread split.
 inline constexpr size_t kMatVecRowBlock = 16;
+// A matrix's row blocks: the items of its rows that MatVecMany hands out.
+inline size_t MatVecRowBlocks(const MatrixView& w) {
+  return (static_cast<size_t>(w.rows) + kMatVecRowBlock - 1) / kMatVecRowBlock;
+}
 
 // Products one MatVecMany runs at most.
 inline constexpr size_t kMaxMatVecJobs = 4;
@@ -75,10 +79,11 @@ struct WeightBytes {
 };
 WeightBytes ShareFront(const NextMatVec& next, size_t t);
 
-// Y[n][W.rows] = X[n][W.cols] · W^T. n == 1 uses MatVec. Larger n (prefill) uses the AVX-512 tile kernels
-// (ops/gemm_kernels.h: bf16 weights multiply the activation rounded to bf16, q8 weights the activation
-// quantized as in decode), or without AVX-512 OpenBLAS sgemm on panels of rows decoded to f32.
-void MatMul(const MatrixView& w, const float* x, size_t n, float* y);
+// Y[n][W.rows] = X[n][W.cols] · W^T. n == 1 uses MatVecMany, with `next`. Larger n (prefill) uses the
+// AVX-512 tile kernels (ops/gemm_kernels.h: bf16 weights multiply the activation rounded to bf16, q8
+// weights the activation quantized as in decode), or without AVX-512 OpenBLAS sgemm on panels of rows
+// decoded to f32.
+void MatMul(const MatrixView& w, const float* x, size_t n, float* y, const NextMatVec& next = {});
 
 // Adds bias [cols] to every row of y [n][cols]; no-op when bias is empty.
 void AddBias(const VectorView& bias, float* y, size_t n, size_t cols);

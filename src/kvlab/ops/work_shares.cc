@@ -15,7 +15,8 @@ constexpr size_t RangeEnd(uint64_t r) { return static_cast<size_t>(r & 0xfffffff
 WorkShares::WorkShares(size_t count, size_t threads) : threads_(threads) {
   KVLAB_CHECK(threads >= 1 && threads <= kMaxThreads && count <= 0xffffffffu);
   for (size_t t = 0; t < threads; ++t) {
-    shares_[t].range.store(Pack(count * t / threads, count * (t + 1) / threads), std::memory_order_relaxed);
+    shares_[t].range.store(Pack(ShareBegin(count, threads, t), ShareBegin(count, threads, t + 1)),
+                           std::memory_order_relaxed);
   }
 }
 

@@ -21,6 +21,9 @@ class WorkShares {
   // Items [0, count), one contiguous share per thread for `threads` threads (at most kMaxThreads).
   WorkShares(size_t count, size_t threads);
 
+  // The first item of thread t's share, the one Next hands it first: [ShareBegin(t), ShareBegin(t + 1)).
+  static size_t ShareBegin(size_t count, size_t threads, size_t t) { return count * t / threads; }
+
   // The next run [begin, end) of items for thread t (t < threads): from its own share while it lasts,
   // then stolen. Returns false once every item has been handed out. Safe to call from all threads at once.
   bool Next(size_t t, size_t& begin, size_t& end);
