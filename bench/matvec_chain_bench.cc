@@ -12,11 +12,12 @@
 //   one_region    the same bytes as one matrix of 768 columns in one region: no order to keep;
 //   probe         the same bytes read once by `kvlab bench`'s bound probe (eval/membw.h).
 // Counters: each way's rate (GB/s); `ratio` = step_regions / one_region and `barriers_ratio` = barriers /
-// one_region (what the regions, and what the order alone, cost the stream); `ahead_gain` = step_regions'
-// time without naming the next region / with it; `kernel_of_probe` = one_region / probe (the kernel
-// against the plainest read); and for step_regions, `region_time_share` (inside the regions; the rest is
-// MatVecMany's set-up and q8's activation quantization) and `wait_share` (the caller waiting at the
-// regions' ends, ops/region_timer.h). Arguments: dtype, threads.
+// one_region (what the regions, and what the order alone, cost the stream); `group_start_us` and
+// `group_stream_GB/s`, the barriers' layer groups fitted as a fixed time each plus their bytes at a rate;
+// `ahead_gain` = step_regions' time without naming the next region / with it; `kernel_of_probe` = one_region
+// / probe (the kernel against the plainest read); and for step_regions, `region_time_share` (inside the
+// regions; the rest is MatVecMany's set-up and q8's activation quantization) and `wait_share` (the caller
+// waiting at the regions' ends, ops/region_timer.h). Arguments: dtype, threads.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -105,8 +106,10 @@ class SpinBarrier {
 };
 
 // The groups in one region, each thread quantizing a q8 group's input for itself (a step's other threads
-// would wait for one thread's quantization anyway), a barrier after each.
-void MultiplyInOneRegion(const std::vector<ChainGroup>& groups, kvlab::DType dtype, size_t threads) {
+// would wait for one thread's quantization anyway), a barrier after each. Adds each group's time, from the
+// barrier before it to the one after it as thread 0 sees them, to group_ns[i].
+void MultiplyInOneRegion(const std::vector<ChainGroup>& groups, kvlab::DType dtype, size_t threads,
+                         std::vector<double>& group_ns) {
   std::vector<std::unique_ptr<kvlab::WorkShares>> shares;
   for (const ChainGroup& g : groups) shares.push_back(std::make_unique<kvlab::WorkShares>(g.blocks(), threads));
   SpinBarrier barrier(threads);
@@ -114,6 +117,7 @@ void MultiplyInOneRegion(const std::vector<ChainGroup>& groups, kvlab::DType dty
   kvlab::ParallelRun(threads, [&](size_t t, size_t) {
     thread_local kvlab::kernels::Q8Activation q8_x;
     uint32_t round = 0;
+    Clock::time_point group_start = Clock::now();
     for (size_t i = 0; i < groups.size(); ++i) {
       const void* x = groups[i].x;
       if (dtype == kvlab::DType::kQ8) {
@@ -122,6 +126,11 @@ void MultiplyInOneRegion(const std::vector<ChainGroup>& groups, kvlab::DType dty
       }
       MultiplyShare(groups[i], x, rows_fn, *shares[i], t);
       barrier.Wait(round);
+      if (t == 0) {
+        const Clock::time_point now = Clock::now();
+        group_ns[i] += std::chrono::duration<double, std::nano>(now - group_start).count();
+        group_start = now;
+      }
     }
   });
 }
@@ -197,6 +206,7 @@ void BM_MatVecChain(benchmark::State& state) {
     kvlab::MatVecMany({{&m.back(), x_dim.data(), logits.data()}}, next({&m[0], &m[1], &m[2]}));
     benchmark::DoNotOptimize(logits.data());
   };
+  std::vector<double> group_ns(groups.size());  // barriers: each group's time, summed over iterations
   double no_ahead_s = 0;
   bool no_ahead_first = true;  // the two alternate which goes first
   for (auto _ : state) {
@@ -214,7 +224,7 @@ void BM_MatVecChain(benchmark::State& state) {
     if (!no_ahead_first) without_ahead();
     no_ahead_first = !no_ahead_first;
     const auto t_barriers = Clock::now();
-    MultiplyInOneRegion(groups, dtype, threads);
+    MultiplyInOneRegion(groups, dtype, threads, group_ns);
     benchmark::DoNotOptimize(logits.data());
     const auto t2 = Clock::now();
     kvlab::MatVec(whole, x_dim.data(), whole_out.data());
@@ -238,6 +248,22 @@ void BM_MatVecChain(benchmark::State& state) {
   state.counters["ahead_gain"] = no_ahead_s / regions_s;
   state.counters["barriers_ratio"] = barriers / one_region;
   state.counters["kernel_of_probe"] = one_region / probe_gb_s;
+  // The barriers' groups as time = start + bytes / rate, fitted over the layers' 48 groups of four sizes
+  // (least squares; the classifier's 30-100 MB would set the rate alone): `start` is what each group costs
+  // beyond its bytes (the barrier, q8's quantization, the streams starting afresh at new addresses, the
+  // threads finishing apart), and `rate` the groups' stream once under way.
+  const size_t layer_groups = groups.size() - 1;
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (size_t i = 0; i < layer_groups; ++i) {
+    double bytes = 0;
+    for (const ChainGroup::Job& j : groups[i].jobs) bytes += static_cast<double>(j.w->Bytes());
+    const double ns = group_ns[i] / n;
+    sx += bytes, sy += ns, sxx += bytes * bytes, sxy += bytes * ns;
+  }
+  const double g = static_cast<double>(layer_groups);
+  const double ns_per_byte = (g * sxy - sx * sy) / (g * sxx - sx * sx);
+  state.counters["group_start_us"] = (sy - ns_per_byte * sx) / g / 1e3;
+  state.counters["group_stream_GB/s"] = 1.0 / ns_per_byte;
   state.counters["wait_share"] = static_cast<double>(times.TotalWaitNs()) / 1e9 / regions_s;
   state.counters["region_time_share"] = static_cast<double>(times.TotalNs()) / 1e9 / regions_s;
   state.SetLabel(std::string(kvlab::DTypeName(dtype)));

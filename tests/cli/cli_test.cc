@@ -152,6 +152,14 @@ TEST(Cli, InitThenBenchOnATinyRandomModel) {
   EXPECT_GT(j["plain_read_of_bound"].get<double>(), 0);  // the bound is the faster of two reads
   EXPECT_LE(j["plain_read_of_bound"].get<double>(), 1);
   EXPECT_EQ(j["phases"]["other_regions_ms"].get<double>(), 0);
+  EXPECT_FALSE(j["probe_matvecs"].get<bool>());
+  // The step's ceiling: its mat-vecs only read their weights; it still runs every region and the attention.
+  r = RunKvlab("bench --json --no-membw --probe-matvecs -m " + Quote(dir) + " -p 0 -n 8 -r 1 -t 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["probe_matvecs"].get<bool>());
+  EXPECT_GT(j["phases"]["weights_ms"].get<double>(), 0);
+  EXPECT_GT(j["phases"]["attention_ms"].get<double>(), 0);
   // A composed policy with a quantized cache goes through bench's timing wrapper intact.
   r = RunKvlab("bench --json --no-membw -m " + Quote(dir) + " -p 16 -n 8 -r 1 -t 1 --kv 'h2o:budget=8,recent=2+quant:k=int8,v=int4'");
   ASSERT_EQ(r.exit_code, 0) << r.err;

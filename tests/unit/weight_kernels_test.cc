@@ -294,6 +294,43 @@ TEST(WeightMatMul, MatVecManyAndPrefillMatchRowKernels) {
   SetNumThreads(0);
 }
 
+// `kvlab bench --probe-matvecs`: while on, every dtype's mat-vec is ProbeRows (its weights read, its outputs
+// 0); once off, the products are back.
+TEST(WeightMatMul, ProbeMatVecsReplaceEveryKernelUntilSwitchedOff) {
+  std::mt19937 rng(11);
+  SetNumThreads(2);
+  const size_t rows = 600, cols = 300;
+  const std::vector<float> x = RandomVector(cols, rng);
+  for (DType t : {DType::kF32, DType::kBF16, DType::kF16, DType::kQ8}) {
+    std::vector<uint8_t> data(rows * DTypeBytes(t, cols));
+    for (size_t r = 0; r < rows; ++r) {
+      const std::vector<float> row = RandomVector(cols, rng, 0.05f);
+      ConvertFromF32(t, row.data(), cols, data.data() + r * DTypeBytes(t, cols));
+    }
+    const MatrixView w{t, static_cast<int64_t>(rows), static_cast<int64_t>(cols), data.data()};
+    std::vector<float> y(rows + 1, 1.0f);  // one past the rows: must stay untouched
+    kernels::SetProbeMatVecs(true);
+    EXPECT_EQ(kernels::RowsKernel(t), &kernels::ProbeRows) << DTypeName(t);
+    MatVecMany({{&w, x.data(), y.data()}});
+    kernels::SetProbeMatVecs(false);
+    EXPECT_EQ(std::count(y.begin(), y.end() - 1, 0.0f), static_cast<long>(rows)) << DTypeName(t);
+    EXPECT_EQ(y.back(), 1.0f) << DTypeName(t);
+    EXPECT_EQ(kernels::RowsKernel(t), kernels::RowsKernel(t, ActiveSimdLevel())) << DTypeName(t);
+    MatVecMany({{&w, x.data(), y.data()}});
+    EXPECT_GT(std::count_if(y.begin(), y.end() - 1, [](float v) { return v != 0.0f; }),
+              static_cast<long>(rows / 2))
+        << DTypeName(t);
+  }
+  // Rows whose bytes are not a whole number of 64-byte lines (3 q8 rows of 32 values: 102 bytes).
+  std::vector<uint8_t> q8(3 * Q8RowBytes(32), 7);
+  float out[4] = {1, 1, 1, 1};
+  kernels::ProbeRows(q8.data(), Q8RowBytes(32), 3, nullptr, 32, out);
+  EXPECT_EQ(out[0], 0.0f);
+  EXPECT_EQ(out[2], 0.0f);
+  EXPECT_EQ(out[3], 1.0f);
+  SetNumThreads(0);
+}
+
 // The bytes a thread requests while it waits for the next region (MatVecMany's `next`) are the front of the
 // share WorkShares hands it first there: the first rows it reads, up to kPrefetchNextBytes, and none for a
 // thread the region would not use.

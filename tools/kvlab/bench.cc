@@ -138,6 +138,7 @@ void Run(const BenchArgs& a) {
           {"depth", o.depth},
           {"repetitions", o.repetitions},
           {"kv", o.kv},
+          {"probe_matvecs", o.probe_matvecs},
           {"membw_gb_s", bound_gb_s},
           {"bound_on_step_memory", r.bound_on_step_memory},
           {"startup_membw_gb_s", bw.gb_per_s},
@@ -149,6 +150,11 @@ void Run(const BenchArgs& a) {
         std::printf("model %s | %d threads | %s kernels | weights %s %.1f MB | kv %s\n", a.model.model.c_str(),
                     NumThreads(), SimdLevelName(ActiveSimdLevel()), weight_dtype.c_str(), r.weight_bytes / 1e6,
                     o.kv.c_str());
+        if (o.probe_matvecs) {
+          std::printf(
+              "probe   every decode mat-vec only reads its weights as the bound's probe does: the step's "
+              "time is its ceiling, its tokens are meaningless\n");
+        }
         if (o.prompt_tokens > 0) {
           std::printf("prefill pp%-5d %9.1f ± %.1f tok/s\n", o.prompt_tokens, r.prefill_tok_s.mean,
                       r.prefill_tok_s.stddev);
@@ -219,6 +225,9 @@ void AddBenchCommand(CLI::App& app) {
   cmd->add_option("--kv", args->bench.kv, "KV-cache policy spec (see docs/POLICIES.md)")->capture_default_str();
   cmd->add_flag("--membw", args->membw_only, "only measure the memory read bandwidth");
   cmd->add_flag("--no-membw", args->no_membw, "skip the bandwidth measurement (no bound reported)");
+  cmd->add_flag("--probe-matvecs", args->bench.probe_matvecs,
+                "decode with every mat-vec replaced by the bound's probe read of its weights (outputs 0): "
+                "how fast the step would be were its kernels as fast as the probe");
   cmd->add_flag("--json", args->json, "print one JSON object");
   cmd->callback([args] { Run(*args); });
 }

@@ -10,6 +10,7 @@
 #include "kvlab/eval/membw.h"
 #include "kvlab/eval/policy_timer.h"
 #include "kvlab/kv/registry.h"
+#include "kvlab/ops/matvec_kernels.h"
 #include "kvlab/ops/region_timer.h"
 #include "kvlab/ops/threads.h"
 #include "kvlab/util/error.h"
@@ -57,6 +58,20 @@ Stat Summarize(const std::vector<double>& v) {
   s.stddev = v.size() > 1 ? std::sqrt(s.stddev / static_cast<double>(v.size() - 1)) : 0.0;
   return s;
 }
+
+// BenchOptions::probe_matvecs for the scope's lifetime (the timed steps, not the prefill of their depth).
+class ProbeMatVecsScope {
+ public:
+  explicit ProbeMatVecsScope(bool on) : on_(on) { kernels::SetProbeMatVecs(on); }
+  ~ProbeMatVecsScope() {
+    if (on_) kernels::SetProbeMatVecs(false);
+  }
+  ProbeMatVecsScope(const ProbeMatVecsScope&) = delete;
+  ProbeMatVecsScope& operator=(const ProbeMatVecsScope&) = delete;
+
+ private:
+  const bool on_;
+};
 
 double Seconds(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -129,6 +144,7 @@ BenchResult RunBench(const Model& model, const BenchOptions& o) {
       const double kv_before = static_cast<double>(cache.Bytes());
       RegionTimes rep_regions;
       double seconds = 0;  // the steps' own time, without the passes among them
+      const ProbeMatVecsScope probe_matvecs(o.probe_matvecs);
       StartRegionTimer(&rep_regions);
       auto t0 = std::chrono::steady_clock::now();
       for (int32_t i = 0; i < o.gen_tokens; ++i) {

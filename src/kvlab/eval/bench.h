@@ -21,6 +21,9 @@ struct BenchOptions {
   // repetition is compared with the bandwidth of its own moment, the better of the two (on a shared
   // machine the bandwidth drifts by tens of percent).
   bool bandwidth_per_repetition = false;
+  // Time the decode steps with every mat-vec replaced by the bandwidth probe's read of its weights
+  // (kernels::ProbeRows): the step's speed were its kernels as fast as the probe. Its tokens are meaningless.
+  bool probe_matvecs = false;
 };
 
 struct Stat {

@@ -57,7 +57,17 @@ void Q8RowsAvx512(const uint8_t* w, size_t row_bytes, size_t rows, const void* x
 
 // The kernel for weights of type t at SIMD level `level` (q8 at avx512 needs VNNI; without it, avx2's).
 RowsFn RowsKernel(DType t, SimdLevel level);
-inline RowsFn RowsKernel(DType t) { return RowsKernel(t, ActiveSimdLevel()); }
+// The kernel of the active level, or ProbeRows while probe mat-vecs are on (SetProbeMatVecs).
+RowsFn RowsKernel(DType t);
+
+// Not a product: reads the rows' bytes as the bandwidth probe's faster read does (kernels::StreamSum with
+// its prefetch requests, eval/membw.h) and sets out[0, rows) to 0. A decode step whose mat-vecs all run it
+// costs what its structure (the regions, the attention, the serial work) costs with weights that stream
+// exactly at the probe's rate: `kvlab bench --probe-matvecs`, the ceiling of the kernels' share of a step.
+void ProbeRows(const uint8_t* w, size_t row_bytes, size_t rows, const void* x, size_t n, float* out);
+// While on, RowsKernel(t) returns ProbeRows for every dtype (every MatVecMany and decode MatMul). For
+// benchmarks only: every output of a mat-vec is then 0.
+void SetProbeMatVecs(bool on);
 
 // Dequantizes one row of n values of type t into out[0..n) (prefill panels, embedding lookups).
 void DecodeRow(DType t, const uint8_t* row, size_t n, float* out);
