@@ -60,9 +60,12 @@ Stat Summarize(const std::vector<double>& v) {
 }
 
 // BenchOptions::probe_matvecs for the scope's lifetime (the timed steps, not the prefill of their depth).
+// Off, it leaves the process-wide switch alone.
 class ProbeMatVecsScope {
  public:
-  explicit ProbeMatVecsScope(bool on) : on_(on) { kernels::SetProbeMatVecs(on); }
+  explicit ProbeMatVecsScope(bool on) : on_(on) {
+    if (on_) kernels::SetProbeMatVecs(true);
+  }
   ~ProbeMatVecsScope() {
     if (on_) kernels::SetProbeMatVecs(false);
   }
