@@ -221,6 +221,10 @@ void Bf16RowsAvx512(const uint8_t* w, size_t row_bytes, size_t rows, const void*
   // values per 32-bit lane (shift / mask against x split into even and odd elements once per call) was
   // 5-7% slower per decode step once rows were handed out in chunks (interleaved A/B, llama-110m, 2
   // threads): it splits x again for every chunk, and in L2 it reads at ~77 GB/s per thread against ~99.
+  // With x split once per mat-vec instead, it streamed from DRAM at half this kernel's rate (one thread,
+  // a stand-alone test). AVX-512 BF16's dpbf16ps against x split once into bf16 hi + lo multiplies
+  // faster in L2 but streamed slower from DRAM, its decode steps 1.5 times as long (BENCHMARKS.md, "What
+  // this says about the targets").
   HalfRowsAll<Bf16Load>(w, row_bytes, rows, static_cast<const float*>(x), n, out);
 }
 
